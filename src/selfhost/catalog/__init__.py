@@ -1,0 +1,1 @@
+"""Catalog: pydantic schema, YAML loader with overlays, id lookup."""

@@ -1,0 +1,275 @@
+"""Pydantic models of the catalog. Every figure carries units in its name; every entry a source and date.
+
+The YAML files under data/ validate against these models. Entries are frozen and reject
+unknown keys, so a typo in a catalog file is an error, not a silently ignored field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+EntryId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
+
+
+class Entry(BaseModel):
+    """Common fields: a lower-case id, optional aliases, where the figures came from and when."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: EntryId
+    aliases: tuple[EntryId, ...] = ()
+    source: str = Field(min_length=3, description="Where the figures came from (URL, repo@commit, doc).")
+    as_of: dt.date = Field(description="Date the figures apply to (price date, spec retrieval date).")
+    confirmed: bool = Field(
+        default=True,
+        description="False when any figure is an unconfirmed estimate; `notes` then says which and why.",
+    )
+    notes: str = ""
+
+
+# --------------------------------------------------------------------------- GPUs
+
+
+class Gpu(Entry):
+    """One accelerator: memory, bandwidth and dense (no 2:4 sparsity) tensor throughput."""
+
+    name: str
+    vendor: Literal["nvidia", "amd", "apple"]
+    memory_gb: Positive = Field(description="Marketing memory size, used as the label. [GB]")
+    device_memory_gb: Positive = Field(
+        description="Memory the device really reports (e.g. nvidia-smi 81,559 MiB = 85.52 GB for an H100). [GB]"
+    )
+    max_memory_fraction: Fraction = Field(
+        default=1.0,
+        description="Share of device memory the accelerator may use at all (Apple Metal: 0.75 by default). [unitless]",
+    )
+    memory_bandwidth_gb_s: Positive = Field(description="Peak memory bandwidth. [GB/s]")
+    bf16_tflops: Positive = Field(description="Dense BF16/FP16 tensor throughput. [TFLOP/s]")
+    fp8_tflops: Positive | None = Field(default=None, description="Dense FP8 tensor throughput; None if unsupported. [TFLOP/s]")
+    int8_tops: Positive | None = Field(default=None, description="Dense INT8 tensor throughput. [TOP/s]")
+    power_w: Positive = Field(description="Board power (TDP/TGP) per GPU. [W]")
+    interconnect: str = Field(description="GPU-to-GPU link, e.g. 'NVLink 4', 'PCIe Gen4'.")
+    interconnect_gb_s: Positive = Field(description="GPU-to-GPU bandwidth per GPU used for tensor-parallel all-reduce. [GB/s]")
+    max_gpus_per_node: PositiveInt = Field(description="Largest tensor-parallel group on one node. [count]")
+    platform: Literal["cuda", "rocm", "metal"]
+
+
+# --------------------------------------------------------------------------- prices
+
+
+class RentalOffer(Entry):
+    """A provider's hourly price for a GPU. Billed per instance of `instance_gpus` GPUs."""
+
+    provider: str
+    gpu: EntryId
+    usd_per_gpu_hour: Positive = Field(description="Price per GPU-hour. [USD/h]")
+    instance_gpus: PositiveInt = Field(
+        default=1, description="GPUs per rentable instance; you pay for whole instances. [count]"
+    )
+    pricing: Literal["on-demand", "committed", "spot", "marketplace"] = "on-demand"
+    region: str = ""
+
+
+class PurchaseOption(Entry):
+    """Owned hardware: purchase price amortized, plus power and hosting, turned into an hourly cost."""
+
+    gpu: EntryId
+    description: str
+    usd_per_gpu: Positive = Field(description="Purchase price per GPU (or per machine for a Mac). [USD]")
+    amortization_months: Positive = Field(description="Months over which the purchase is written off. [months]")
+    watts_per_gpu: Positive = Field(description="Average wall power per GPU incl. its share of the host. [W]")
+    usd_per_kwh: NonNegative = Field(description="Electricity price. [USD/kWh]")
+    pue: Annotated[float, Field(ge=1.0)] = Field(default=1.0, description="Power usage effectiveness. [unitless]")
+    hosting_usd_per_gpu_month: NonNegative = Field(
+        default=0.0, description="Rack space, network, insurance per GPU. [USD/month]"
+    )
+    instance_gpus: PositiveInt = Field(default=1, description="GPUs bought together as one machine. [count]")
+
+
+# --------------------------------------------------------------------------- models
+
+
+class MoeSpec(BaseModel):
+    """Mixture-of-experts layout from config.json."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_routed_experts: PositiveInt
+    num_experts_per_tok: PositiveInt
+    n_shared_experts: NonNegativeInt = 0
+    moe_intermediate_size: PositiveInt
+    first_k_dense_replace: NonNegativeInt = Field(
+        default=0, description="Leading layers that use a dense MLP instead of experts. [count]"
+    )
+
+    @model_validator(mode="after")
+    def _active_not_more_than_total(self) -> MoeSpec:
+        if self.num_experts_per_tok > self.n_routed_experts:
+            raise ValueError("num_experts_per_tok must not exceed n_routed_experts")
+        return self
+
+
+class MlaSpec(BaseModel):
+    """Multi-head latent attention (DeepSeek-V2/V3): the cache holds a compressed latent per token."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kv_lora_rank: PositiveInt
+    qk_rope_head_dim: PositiveInt
+    qk_nope_head_dim: PositiveInt
+    v_head_dim: PositiveInt
+    q_lora_rank: PositiveInt | None = None
+
+
+class Architecture(BaseModel):
+    """The config.json fields the engine needs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hf_architecture: str = Field(description="config.json `architectures[0]`, e.g. LlamaForCausalLM.")
+    num_hidden_layers: PositiveInt
+    hidden_size: PositiveInt
+    intermediate_size: PositiveInt = Field(description="Dense MLP width. [count]")
+    num_attention_heads: PositiveInt
+    num_key_value_heads: PositiveInt
+    head_dim: PositiveInt
+    vocab_size: PositiveInt
+    tie_word_embeddings: bool = False
+    qkv_bias: bool = False
+    moe: MoeSpec | None = None
+    mla: MlaSpec | None = None
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> Architecture:
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError("num_attention_heads must be a multiple of num_key_value_heads")
+        return self
+
+
+QualityTier = Literal["frontier", "strong", "mid", "small"]
+
+
+class Model(Entry):
+    """An open-weight model with its real architecture and licence."""
+
+    name: str
+    hf_repo: str = Field(description="Hugging Face repository id.")
+    architecture: Architecture
+    params_total_b: Positive = Field(description="All parameters, every expert included. [1e9 params]")
+    params_active_b: Positive = Field(description="Parameters used per token (MoE: routed subset). [1e9 params]")
+    max_context_tokens: PositiveInt = Field(description="Longest context the released config supports. [tokens]")
+    native_dtype: Literal["bf16", "fp8"] = "bf16"
+    license: str
+    license_allows_production: bool = Field(
+        description="False when the licence forbids commercial/production use without a separate agreement."
+    )
+    tags: tuple[str, ...] = ()
+    quality_tier: QualityTier = Field(description="Editorial tier used to pick comparable APIs.")
+    release_date: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _active_not_more_than_total(self) -> Model:
+        if self.params_active_b > self.params_total_b * 1.0001:
+            raise ValueError("params_active_b must not exceed params_total_b")
+        return self
+
+
+# --------------------------------------------------------------------------- quantizations
+
+
+ComputeDtype = Literal["bf16", "fp8", "int8"]
+
+
+class Quantization(Entry):
+    """Weight format: effective bits per weight including scales and zeros, and what stays unquantized."""
+
+    name: str
+    linear_bits_per_weight: Positive = Field(
+        description="Effective bits per weight of the transformer linear layers incl. scales/zeros. [bit]"
+    )
+    embedding_bits_per_weight: Positive = Field(description="Bits per weight of the input embedding. [bit]")
+    lm_head_bits_per_weight: Positive = Field(description="Bits per weight of the output head (if untied). [bit]")
+    compute_dtype: ComputeDtype = Field(
+        description="Dtype of the matrix multiplies, which picks the peak FLOPs (weight-only int4 computes in BF16)."
+    )
+    platforms: tuple[Literal["cuda", "rocm", "metal"], ...] = Field(description="Where the format runs.")
+    engines: tuple[str, ...] = Field(description="Serving-engine profile ids that load this format.")
+
+
+# --------------------------------------------------------------------------- serving engines
+
+
+class EngineProfile(Entry):
+    """A serving engine's efficiency: fractions of roofline it reaches, plus fixed overheads.
+
+    These few physical parameters are fitted to published measurements; `source` says which.
+    """
+
+    name: str
+    platforms: tuple[Literal["cuda", "rocm", "metal"], ...]
+    gpu_memory_utilization: Fraction = Field(
+        description="Share of (usable) device memory the engine claims (vLLM --gpu-memory-utilization). [unitless]"
+    )
+    runtime_overhead_gb: NonNegative = Field(
+        description="Per-GPU memory for CUDA context, activations and graphs, outside weights and KV. [GB]"
+    )
+    memory_bandwidth_utilization: Fraction = Field(description="Achieved / peak memory bandwidth in decode (MBU). [unitless]")
+    compute_utilization: Fraction = Field(description="Achieved / peak tensor FLOPs (MFU). [unitless]")
+    step_overhead_s: NonNegative = Field(description="Fixed time per decode step (scheduling, kernel launch). [s]")
+    allreduce_latency_s: NonNegative = Field(description="Fixed latency of one tensor-parallel all-reduce. [s]")
+    max_batch_sequences: PositiveInt = Field(description="Engine cap on concurrent sequences (vLLM max_num_seqs). [count]")
+
+
+# --------------------------------------------------------------------------- APIs
+
+
+class ApiOffering(Entry):
+    """A pay-per-token API: a frontier model, or an open model hosted by a provider."""
+
+    provider: str
+    api_model: str = Field(description="The provider's model name (LiteLLM key).")
+    usd_per_mtok_input: NonNegative = Field(description="Price of uncached input tokens. [USD/1M tokens]")
+    usd_per_mtok_output: NonNegative = Field(description="Price of output tokens. [USD/1M tokens]")
+    usd_per_mtok_cached_input: NonNegative | None = Field(
+        default=None, description="Price of cached input tokens, where offered. [USD/1M tokens]"
+    )
+    quality_tier: QualityTier
+    equivalent_model: EntryId | None = Field(
+        default=None, description="Catalog model id this API serves (hosted open model), else None."
+    )
+    context_tokens: PositiveInt | None = None
+    base_url: str = Field(default="", description="OpenAI-compatible base URL, where there is one.")
+    deprecated: bool = False
+
+
+class Catalog(BaseModel):
+    """Everything the engine may be asked about, after overlays are applied."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gpus: tuple[Gpu, ...] = ()
+    rental_offers: tuple[RentalOffer, ...] = ()
+    purchase_options: tuple[PurchaseOption, ...] = ()
+    models: tuple[Model, ...] = ()
+    quantizations: tuple[Quantization, ...] = ()
+    engines: tuple[EngineProfile, ...] = ()
+    apis: tuple[ApiOffering, ...] = ()
+
+
+SECTION_TYPES: dict[str, type[Entry]] = {
+    "gpus": Gpu,
+    "rental_offers": RentalOffer,
+    "purchase_options": PurchaseOption,
+    "models": Model,
+    "quantizations": Quantization,
+    "engines": EngineProfile,
+    "apis": ApiOffering,
+}

@@ -1,0 +1,1 @@
+"""Typer CLI: parses options, calls the library, renders results. No arithmetic here."""

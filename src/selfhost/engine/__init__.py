@@ -1,0 +1,1 @@
+"""Pure vectorized physics and cost functions over NumPy arrays. No I/O."""
