@@ -1,0 +1,94 @@
+"""The exact request rate above which self-hosting stays cheaper than an API.
+
+All arguments may be scalars or arrays broadcastable to one shape; a typical call broadcasts
+deployments of shape (n_deployments, 1) against APIs of shape (1, n_apis).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from selfhost.engine.cost import BillingUnit
+from selfhost.units import SECONDS_PER_HOUR
+
+FloatArray = NDArray[np.float64]
+
+# Reason codes for the crossover.
+CROSSES = 0  # a finite crossover exists
+NO_CAPACITY = 1  # the deployment serves nothing (does not fit, or misses latency targets)
+API_CHEAPER_AT_SCALE = (
+    2  # at full utilization a billing unit costs more than the API traffic it serves
+)
+API_FREE = 3  # the API costs nothing per request
+
+
+@dataclass(frozen=True)
+class Crossover:
+    """Crossover per element. rps is NaN where ``reason != CROSSES``.
+
+    rps : Smallest request rate above which self-hosting is always cheaper. [requests/s]
+    reason : CROSSES or why there is none. [code]
+    """
+
+    rps: FloatArray
+    reason: NDArray[np.int8]
+
+
+def crossover_rps(
+    unit: BillingUnit,
+    ops_usd_per_month: ArrayLike,
+    api_usd_per_request: ArrayLike,
+    hours_per_month: ArrayLike,
+) -> Crossover:
+    """Solve self-hosted(r) < API(r) for all r above the crossover, exactly.
+
+    Notes
+    -----
+    With ``a`` the API cost per request/s per month, ``q`` the requests/s a billing unit serves,
+    ``V`` its monthly price, ``F`` the fixed operations cost and ``m0`` the minimum units,
+    self-hosting costs ``F + V * max(m0, ceil(r / q))`` and the API ``a * r``.
+
+    On the m-th step, ``((m-1) q, m q]``, self-hosting is not cheaper where
+    ``a r <= F + V m``. A step has such points iff ``a (m-1) q < F + V m``, i.e.
+    ``m (a q - V) < F + a q``. If ``a q <= V`` this holds for every m: the API is cheaper at
+    scale and there is no crossover. Otherwise the last such step is
+    ``m* = ceil((F + a q) / (a q - V)) - 1`` and the crossover is
+    ``min(m* q, (F + V m*) / a)``. Steps up to ``m0`` form one flat step of cost
+    ``F + V m0`` ending at ``m0 q``, which is the answer when ``m* <= m0``.
+
+    Tested against a brute-force scan of both cost curves.
+    """
+    a = (
+        np.asarray(api_usd_per_request, dtype=float)
+        * np.asarray(hours_per_month, dtype=float)
+        * SECONDS_PER_HOUR
+    )
+    f = np.asarray(ops_usd_per_month, dtype=float)
+    q = unit.rps
+    v = unit.usd_per_month
+    m0 = unit.min_units
+    shape = np.broadcast_shapes(a.shape, f.shape, q.shape, v.shape, m0.shape)
+    a, f, q, v, m0 = (np.broadcast_to(x, shape) for x in (a, f, q, v, m0))
+
+    no_capacity = ~(q > 0)
+    api_free = ~(a > 0)
+    margin = a * q - v
+    api_cheaper = ~(margin > 0)
+    valid = ~(no_capacity | api_free | api_cheaper)
+
+    safe_margin = np.where(valid, margin, 1.0)
+    safe_a = np.where(valid, a, 1.0)
+    m_star = np.ceil((f + a * q) / safe_margin) - 1.0
+    on_steps = np.minimum(m_star * q, (f + v * m_star) / safe_a)
+    on_flat = np.minimum(m0 * q, (f + v * m0) / safe_a)
+    rps = np.where(m_star > m0, on_steps, on_flat)
+
+    reason = np.where(
+        no_capacity,
+        NO_CAPACITY,
+        np.where(api_free, API_FREE, np.where(api_cheaper, API_CHEAPER_AT_SCALE, CROSSES)),
+    ).astype(np.int8)
+    return Crossover(rps=np.asarray(np.where(valid, rps, np.nan), dtype=float), reason=reason)

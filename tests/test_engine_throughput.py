@@ -1,0 +1,145 @@
+"""Roofline throughput: physics limits, monotonicity, and the capacity search."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from selfhost.engine.throughput import (
+    LIMIT_ENGINE,
+    LIMIT_KV,
+    LIMIT_LATENCY,
+    LIMIT_NONE,
+    ServingArrays,
+    capacity,
+    decode_step_time_s,
+    load_point,
+    prefill_time_s,
+    weight_bytes_read_per_step,
+)
+
+
+def serving(**overrides):
+    """Llama-3-70B-like at 4 bits on one 400 GB/s device unless overridden."""
+    values = dict(
+        n_gpus=1,
+        memory_bandwidth_bytes_s=400e9,
+        peak_flops=14.2e12,
+        interconnect_bytes_s=400e9,
+        weight_bytes=42.5e9,
+        expert_weight_bytes=0.0,
+        expert_active_fraction=0.0,
+        kv_bytes_per_token=327_680,
+        flops_per_token=2 * 70e9,
+        attention_flops_per_token_per_context=4 * 80 * 64 * 128,
+        num_layers=80,
+        hidden_size=8192,
+        kv_capacity_tokens=20_000,
+        memory_bandwidth_utilization=1.0,
+        compute_utilization=1.0,
+        step_overhead_s=0.0,
+        allreduce_latency_s=0.0,
+        max_batch_sequences=256,
+    )
+    values.update(overrides)
+    return ServingArrays.from_values(**values)
+
+
+def test_single_stream_decode_is_bounded_by_bandwidth_over_weight_bytes():
+    # facts.md §6: M3 Max 400 GB/s over a 42.5 GB Q4_K_M 70B -> ceiling ~9.4 tokens/s
+    step = decode_step_time_s(serving(), 1, 1)
+    assert 1.0 / step == pytest.approx(400 / 42.5, rel=1e-3)
+
+
+def test_efficiency_and_overhead_slow_decode_down():
+    fast = decode_step_time_s(serving(), 1, 512)
+    slow = decode_step_time_s(
+        serving(memory_bandwidth_utilization=0.75, step_overhead_s=0.002), 1, 512
+    )
+    assert slow == pytest.approx(fast / 0.75 + 0.002, rel=1e-2)
+
+
+def test_large_batches_become_compute_bound():
+    s = serving(memory_bandwidth_bytes_s=3350e9, peak_flops=989e12, kv_bytes_per_token=0.0)
+    step = decode_step_time_s(s, 4096, 0)
+    assert step == pytest.approx(4096 * 2 * 70e9 / 989e12, rel=1e-6)
+
+
+def test_moe_small_batches_read_only_the_touched_experts():
+    s = serving(weight_bytes=100e9, expert_weight_bytes=90e9, expert_active_fraction=8 / 256)
+    assert weight_bytes_read_per_step(s, 1) == pytest.approx(10e9 + 90e9 * 8 / 256)
+    assert weight_bytes_read_per_step(s, 10_000) == pytest.approx(100e9, rel=1e-6)
+
+
+def test_tensor_parallel_adds_allreduce_time():
+    one = decode_step_time_s(serving(n_gpus=1), 8, 1000)
+    two = decode_step_time_s(serving(n_gpus=2, allreduce_latency_s=1e-5), 8, 1000)
+    assert two > one / 2
+
+
+def test_prefill_is_compute_bound_for_long_prompts():
+    # 2 * 70e9 * 4096 FLOPs plus causal attention at 14.2 TFLOP/s is tens of seconds
+    t = prefill_time_s(serving(), 4096)
+    assert t == pytest.approx(
+        (2 * 70e9 * 4096 + 4 * 80 * 64 * 128 * 4096**2 / 2) / 14.2e12, rel=1e-6
+    )
+
+
+def test_load_point_relations_hold():
+    pt = load_point(serving(), np.array([1, 4, 16]), 500, 200)
+    assert np.allclose(pt.requests_per_s, np.array([1, 4, 16]) / (200 * pt.tpot_s))
+    assert np.allclose(pt.output_tokens_per_s, pt.requests_per_s * 200)
+    assert np.all(np.diff(pt.tpot_s) > 0)
+    assert np.all(np.diff(pt.requests_per_s) > 0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "max_tpot_s", "limit"),
+    [
+        ({"kv_capacity_tokens": 20_000}, 10.0, LIMIT_KV),  # 20000 / (500 + 100) = 33 sequences
+        ({"kv_capacity_tokens": 1e9, "max_batch_sequences": 8}, 10.0, LIMIT_ENGINE),
+        ({"kv_capacity_tokens": 1e9}, 0.2, LIMIT_LATENCY),
+        ({"kv_capacity_tokens": 100}, 10.0, LIMIT_NONE),  # not one sequence fits
+        ({}, 0.01, LIMIT_NONE),  # 100 tokens/s is out of reach even alone
+    ],
+)
+def test_capacity_reports_the_binding_limit(overrides, max_tpot_s, limit):
+    cap = capacity(serving(**overrides), 500, 200, max_tpot_s, 1e9)
+    assert cap.limit == limit
+    if limit == LIMIT_KV:
+        assert cap.batch == 33
+    if limit == LIMIT_NONE:
+        assert cap.point.requests_per_s == 0
+
+
+def test_capacity_batch_is_the_largest_meeting_the_latency_target():
+    s = serving(kv_capacity_tokens=1e9, max_batch_sequences=4096)
+    cap = capacity(s, 500, 200, 0.2, 1e9)
+    b = float(cap.batch)
+    assert load_point(s, b, 500, 200).tpot_s <= 0.2 < load_point(s, b + 1, 500, 200).tpot_s
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bw=st.floats(100e9, 5000e9),
+    factor=st.floats(1.0, 4.0),
+    kv_tokens=st.floats(1_000, 2_000_000),
+    tpot=st.floats(0.02, 1.0),
+    p=st.integers(1, 8000),
+    d=st.integers(1, 2000),
+)
+def test_capacity_never_falls_when_bandwidth_rises(bw, factor, kv_tokens, tpot, p, d):
+    low = capacity(
+        serving(memory_bandwidth_bytes_s=bw, kv_capacity_tokens=kv_tokens), p, d, tpot, 1e9
+    )
+    high = capacity(
+        serving(memory_bandwidth_bytes_s=bw * factor, kv_capacity_tokens=kv_tokens), p, d, tpot, 1e9
+    )
+    assert high.point.requests_per_s >= low.point.requests_per_s * (1 - 1e-12)
+
+
+def test_capacity_broadcasts_over_deployments_and_workloads():
+    s = serving(memory_bandwidth_bytes_s=np.array([[400e9], [3350e9]]))
+    cap = capacity(s, np.array([[100, 1000, 4000]]), 300, 0.1, 5.0)
+    assert cap.point.requests_per_s.shape == (2, 3)
+    assert cap.batch.shape == (2, 3)
