@@ -30,12 +30,18 @@ def unit_for(capacity, price, n=1, k=1, min_replicas=1, util=1.0):
 
 
 def brute_force_crossover(unit, ops, usd_per_request, r_max, samples=200_001):
-    """Largest scanned rate at which self-hosting is not cheaper; the crossover is just above it."""
-    r = np.linspace(0.0, r_max, samples)
+    """Largest scanned rate at which self-hosting is not cheaper; the crossover is just above it.
+
+    Scans an even grid plus a point just after every cost step, where a gap too narrow for the
+    grid can reopen.
+    """
+    grid = np.linspace(0.0, r_max, samples)
+    step_starts = np.arange(0.0, r_max, float(unit.rps)) * (1 + 1e-12) + 1e-12
+    r = np.sort(np.concatenate([grid, step_starts]))
     self_cost = self_hosted_usd_per_month(r, unit, ops)
     api_cost = api_usd_per_month(r, usd_per_request, HOURS)
     not_cheaper = r[self_cost >= api_cost]
-    return float(not_cheaper.max()), float(r[1] - r[0])
+    return float(not_cheaper.max()), float(grid[1] - grid[0])
 
 
 def test_hand_computed_single_gpu_case():
