@@ -1,5 +1,496 @@
-"""Placeholder; replaced by the real CLI."""
+"""The `selfhost` command line: parse options, call the library, render. No arithmetic here.
+
+Heavy modules (numpy, pydantic, yaml, the engine) are imported inside commands so that
+`selfhost --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from selfhost._version import __version__
+from selfhost.cli import options as o
+from selfhost.errors import SelfhostError
+
+if TYPE_CHECKING:
+    from selfhost.analysis import Report
+    from selfhost.catalog.schema import Catalog
+    from selfhost.render import Column
+    from selfhost.scenarios import ReplicaConfig
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="selfhost",
+    help="When does running an open-weight LLM on your own GPUs beat paying an API?\n\n"
+    "Start with: selfhost crossover --rps 5",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+USAGE_EXIT_CODE = 2
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False)
+
+
+def fail(message: str) -> None:
+    """Print a one-line error to stderr and exit with the usage-error code."""
+    stderr_console().print(f"[bold red]Error:[/] {message}", markup=True, soft_wrap=True)
+    raise typer.Exit(USAGE_EXIT_CODE)
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Run ``fn``, turning the core's errors into one-line messages (exit code 2)."""
+    try:
+        return fn()
+    except SelfhostError as exc:
+        fail(str(exc))
+        raise AssertionError("unreachable") from exc
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"selfhost {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: bool = typer.Option(
+        False, "--version", "-V", help="Show the version and exit.", callback=version_callback, is_eager=True
+    ),
+) -> None:
+    """When does running an open-weight LLM on your own GPUs beat paying an API?"""
+
+
+# --------------------------------------------------------------------------- shared plumbing
+
+
+def load(catalog_paths: Sequence[Path] | None) -> Catalog:
+    from selfhost.catalog.loader import load_catalog
+
+    return load_catalog(list(catalog_paths or []))
+
+
+def resolve_all(entries: Sequence[T], queries: Sequence[str] | None, kind: str, section: str) -> list[T]:
+    from selfhost.catalog.lookup import resolve_many
+
+    if not queries:
+        return list(entries)
+    return resolve_many(entries, queries, kind=kind, list_command=f"selfhost catalog list {section}")  # type: ignore[type-var]
+
+
+def build_workload(
+    input_tokens: int,
+    output_tokens: int,
+    context: int | None,
+    max_tpot_ms: float,
+    max_ttft_ms: float,
+    kv_dtype: str,
+) -> Any:
+    from selfhost.errors import InputError
+    from selfhost.scenarios import KV_BYTES_PER_ELEMENT, Workload
+
+    if kv_dtype not in KV_BYTES_PER_ELEMENT:
+        raise InputError(f"unknown --kv-dtype '{kv_dtype}'; use one of: {', '.join(KV_BYTES_PER_ELEMENT)}")
+    context_tokens = context if context is not None else input_tokens + output_tokens
+    if context_tokens < input_tokens + output_tokens:
+        raise InputError(
+            f"--context {context_tokens} is shorter than one request ({input_tokens} input + {output_tokens} output tokens)"
+        )
+    return Workload(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        context_tokens=context_tokens,
+        max_tpot_ms=max_tpot_ms,
+        max_ttft_ms=max_ttft_ms,
+        kv_dtype=kv_dtype,  # type: ignore[arg-type]
+    )
+
+
+def select_configs(
+    catalog: Catalog,
+    models: Sequence[str] | None,
+    gpus: Sequence[str] | None,
+    quants: Sequence[str] | None,
+    counts: Sequence[int] | None,
+    engine: str,
+) -> list[ReplicaConfig]:
+    from selfhost.catalog.lookup import resolve
+    from selfhost.errors import InputError
+    from selfhost.scenarios import compatibility_problem, default_engine, replica_configs
+
+    model_list = resolve_all(catalog.models, models, "model", "models")
+    gpu_list = resolve_all(catalog.gpus, gpus, "GPU", "gpus")
+    quant_list = resolve_all(catalog.quantizations, quants, "quantization", "quants")
+    engine_entry = (
+        None
+        if engine == "auto"
+        else resolve(catalog.engines, engine, kind="engine", list_command="selfhost catalog list engines")
+    )
+    for n in counts or []:
+        if n < 1:
+            raise InputError(f"--gpus {n} must be at least 1")
+    configs = replica_configs(
+        catalog, models=model_list, quants=quant_list, gpus=gpu_list, gpu_counts=counts, engine=engine_entry
+    )
+    if not configs:
+        # Say why for the simplest explicit case, else generally.
+        if len(model_list) == 1 and len(gpu_list) == 1 and len(quant_list) == 1:
+            chosen = engine_entry or default_engine(catalog, quant_list[0], gpu_list[0])
+            if chosen is None:
+                raise InputError(f"no serving engine in the catalog runs {quant_list[0].id} on {gpu_list[0].id}")
+            problem = compatibility_problem(
+                model_list[0], quant_list[0], gpu_list[0], (counts or [1])[0], chosen
+            )
+            if problem:
+                raise InputError(problem)
+        raise InputError("no runnable model x quantization x GPU combination in this selection; widen --model/--gpu/--quant")
+    return configs
+
+
+def emit(report: Report, fmt: o.OutputFormat, columns: Sequence[Column], title: str, limit: int = 0) -> None:
+    """Write the report to stdout in the chosen format; notes and warnings go to stderr."""
+    from selfhost.render import render_table, write_csv, write_json
+
+    shown = report.results if limit == 0 else report.results[:limit]
+    err = stderr_console()
+    if len(shown) < len(report.results):
+        err.print(f"note: showing {len(shown)} of {len(report.results)} rows; --limit 0 shows all")
+    if fmt is o.OutputFormat.json:
+        doc = report.document()
+        doc["results"] = shown
+        doc["notes"] = report.notes
+        write_json(doc, sys.stdout)
+        return
+    if fmt is o.OutputFormat.csv:
+        write_csv(shown, sys.stdout, fallback_header=[c.key for c in columns])
+        for note in report.notes:
+            err.print(f"note: {note}", markup=False)
+        return
+    render_table(shown, columns, stdout_console(), title=title)
+    for note in report.notes:
+        err.print(f"note: {note}", markup=False)
+    if report.verdict:
+        stdout_console().print(report.verdict, markup=False)
+
+
+def cost_assumptions(
+    ops: float, setup: float, util: float, min_replicas: int, hours: float, cached: float,
+    pricing: Sequence[str] | None, providers: Sequence[str] | None,
+) -> Any:
+    from selfhost.analysis import CostAssumptions
+    from selfhost.scenarios import check_pricing_kinds
+
+    return CostAssumptions(
+        hours_per_month=hours,
+        ops_usd_per_month=ops,
+        setup_usd=setup,
+        target_utilization=util,
+        min_replicas=min_replicas,
+        cached_input_fraction=cached,
+        pricing=tuple(check_pricing_kinds(pricing or ["on-demand"])),
+        providers=tuple(providers or ()),
+    )
+
+
+def check_rps(rps: float) -> None:
+    from selfhost.errors import InputError
+
+    if not rps >= 0:
+        raise InputError(f"--rps {rps} must be a non-negative number of requests per second")
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@app.command()
+def crossover(
+    rps: float = typer.Option(..., "--rps", "-r", help="Sustained request rate to compare at. [requests/s]"),
+    model: o.ModelOpt = None,
+    gpu: o.GpuOpt = None,
+    quant: o.QuantOpt = None,
+    gpus: o.GpusOpt = None,
+    engine: o.EngineOpt = "auto",
+    pricing: o.PricingOpt = None,
+    provider: o.ProviderOpt = None,
+    api: o.ApiOpt = None,
+    all_apis: bool = typer.Option(False, "--all-apis", help="Compare with every comparable API, not the cheapest of each kind."),
+    input_tokens: o.InputTokensOpt = o.DEFAULT_INPUT_TOKENS,
+    output_tokens: o.OutputTokensOpt = o.DEFAULT_OUTPUT_TOKENS,
+    context: o.ContextOpt = None,
+    max_tpot_ms: o.MaxTpotOpt = o.DEFAULT_MAX_TPOT_MS,
+    max_ttft_ms: o.MaxTtftOpt = o.DEFAULT_MAX_TTFT_MS,
+    kv_dtype: o.KvDtypeOpt = "auto",
+    ops_usd_per_month: o.OpsOpt = o.DEFAULT_OPS_USD_PER_MONTH,
+    setup_usd: o.SetupOpt = 0.0,
+    target_utilization: o.UtilOpt = o.DEFAULT_TARGET_UTILIZATION,
+    min_replicas: o.MinReplicasOpt = 1,
+    hours_per_month: o.HoursOpt = o.DEFAULT_HOURS_PER_MONTH,
+    cached_input_fraction: o.CachedOpt = 0.0,
+    catalog: o.CatalogOpt = None,
+    fmt: o.FormatOpt = o.OutputFormat.table,
+) -> None:
+    """Self-host or API? Cheapest deployment per model vs comparable APIs, with the crossover rate.
+
+    For each model, finds the cheapest deployment (GPU, count, quantization, provider) that
+    serves RPS within the latency targets, compares its monthly cost with the cheapest API
+    hosting the same model and the cheapest proprietary API of the same quality tier, and
+    solves exactly for the request rate above which self-hosting stays cheaper.
+
+    Examples:
+
+      selfhost crossover --rps 5
+
+      selfhost crossover --rps 20 -m llama-3.3-70b -g h100 --api openai-gpt-4.1 --format json
+    """
+
+    def run() -> None:
+        from selfhost.analysis import crossover_report
+        from selfhost.render import Column, num1, sig3, text, usd, usd_mtok
+
+        check_rps(rps)
+        cat = load(catalog)
+        workload = build_workload(input_tokens, output_tokens, context, max_tpot_ms, max_ttft_ms, kv_dtype)
+        configs = select_configs(cat, model, gpu, quant, gpus, engine)
+        apis = resolve_all(cat.apis, api, "API", "apis") if api else None
+        ca = cost_assumptions(
+            ops_usd_per_month, setup_usd, target_utilization, min_replicas, hours_per_month,
+            cached_input_fraction, pricing, provider,
+        )
+        report = crossover_report(cat, configs, workload, ca, rps, apis, all_apis=all_apis)
+        columns = [
+            Column("model", "Model", text, "left"),
+            Column("deployment", "Self-hosted on", text, "left"),
+            Column("self_hosted_usd_per_month", "Self-hosted $/mo", usd),
+            Column("api", "API", text, "left"),
+            Column("api_usd_per_month", "API $/mo", usd),
+            Column("self_hosted_usd_per_mtok", "Self $/1M tok", usd_mtok),
+            Column("api_usd_per_mtok", "API $/1M tok", usd_mtok),
+            Column("cheaper", "Cheaper", text, "left"),
+            Column("crossover_rps", "Crossover req/s", sig3),
+            Column("capacity_rps_per_replica", "Req/s per replica (est.)", num1),
+        ]
+        if fmt is o.OutputFormat.table:
+            for r in report.results:
+                r_display = f"{r['gpus_billed']:g}x {r['gpu']} {r['quant']} ({r['provider']})"
+                r["deployment"] = r_display
+        title = (
+            f"Self-host vs API at {rps:g} req/s ({input_tokens} in + {output_tokens} out tokens, "
+            f"ops ${ops_usd_per_month:,.0f}/mo)"
+        )
+        emit(report, fmt, columns, title)
+
+    guarded(run)
+
+
+@app.command()
+def fit(
+    model: str = typer.Argument(..., help="Model id, e.g. llama-3.3-70b (see: selfhost catalog list models)."),
+    gpu: o.GpuOpt = None,
+    gpus: o.GpusOpt = None,
+    quant: o.QuantOpt = None,
+    engine: o.EngineOpt = "auto",
+    context: int = typer.Option(o.DEFAULT_FIT_CONTEXT, "--context", "-c", min=1, help="Sequence length that must fit. [tokens]"),
+    kv_dtype: o.KvDtypeOpt = "auto",
+    all_counts: bool = typer.Option(False, "--all-counts", help="Show every GPU count, not just the smallest that fits."),
+    catalog: o.CatalogOpt = None,
+    fmt: o.FormatOpt = o.OutputFormat.table,
+    limit: o.LimitOpt = 0,
+) -> None:
+    """Does MODEL fit? Weights, KV cache per token, KV capacity and concurrent sequences.
+
+    Without --gpus, shows for each GPU and quantization the smallest tensor-parallel group
+    that holds the weights plus one sequence of --context tokens.
+
+    Examples:
+
+      selfhost fit llama-3.3-70b --gpu h100 --quant awq-int4 --context 32768
+
+      selfhost fit deepseek-v3 --gpu h200 --gpus 8 --quant fp8 --format json
+    """
+
+    def run() -> None:
+        from selfhost.analysis import fit as fit_report
+        from selfhost.analysis import smallest_fitting
+        from selfhost.render import Column, num0, num1, text, yes_no
+
+        cat = load(catalog)
+        workload = build_workload(1, 1, context, o.DEFAULT_MAX_TPOT_MS, o.DEFAULT_MAX_TTFT_MS, kv_dtype)
+        configs = select_configs(cat, [model], gpu, quant, gpus, engine)
+        report = fit_report(configs, workload)
+        if not gpus and not all_counts:
+            report.results = smallest_fitting(report.results)
+        columns = [
+            Column("gpu", "GPU", text, "left"),
+            Column("gpus_per_replica", "GPUs", num0),
+            Column("quant", "Quant", text, "left"),
+            Column("engine", "Engine", text, "left"),
+            Column("fits", "Fits", yes_no, "left"),
+            Column("weights_gb", "Weights GB", num1),
+            Column("usable_memory_gb", "Usable GB", num1),
+            Column("kv_bytes_per_token", "KV bytes/token", num0),
+            Column("kv_capacity_tokens", "KV capacity tokens", num0),
+            Column("max_concurrent_sequences", f"Seqs at {context:,}", num0),
+            Column("reason", "Why", text, "left"),
+        ]
+        emit(report, fmt, columns, f"Does {report.results[0]['model'] if report.results else model} fit? (context {context:,} tokens)", limit)
+
+    guarded(run)
+
+
+@app.command()
+def estimate(
+    model: str = typer.Option(..., "--model", "-m", help="Model id."),
+    gpu: str = typer.Option(..., "--gpu", "-g", help="GPU id."),
+    gpus: o.GpusOpt = None,
+    quant: o.QuantOpt = None,
+    engine: o.EngineOpt = "auto",
+    concurrency: str = typer.Option("1", "--concurrency", "-b", help="Concurrent sequences, or 'max' (largest batch memory and the engine allow)."),
+    input_tokens: o.InputTokensOpt = o.DEFAULT_INPUT_TOKENS,
+    output_tokens: o.OutputTokensOpt = o.DEFAULT_OUTPUT_TOKENS,
+    max_tpot_ms: o.MaxTpotOpt = o.DEFAULT_MAX_TPOT_MS,
+    max_ttft_ms: o.MaxTtftOpt = o.DEFAULT_MAX_TTFT_MS,
+    kv_dtype: o.KvDtypeOpt = "auto",
+    catalog: o.CatalogOpt = None,
+    fmt: o.FormatOpt = o.OutputFormat.table,
+) -> None:
+    """Throughput and latency of MODEL on GPU: tokens/s, TTFT, time per output token, requests/s.
+
+    These are roofline estimates (docs/method.md). Without --quant, the model's native
+    precision; without --gpus, the smallest group that fits one request.
+
+    Examples:
+
+      selfhost estimate -m llama-3.3-70b -g h100 --quant awq-int4 --concurrency 32
+
+      selfhost estimate -m qwen2.5-32b -g l40s -q awq-int4 --concurrency max --format json
+    """
+
+    def run() -> None:
+        from selfhost.analysis import estimate as estimate_report
+        from selfhost.analysis import fit as fit_report
+        from selfhost.analysis import smallest_fitting
+        from selfhost.errors import InputError
+        from selfhost.render import Column, ms, num0, num1, num2, text
+
+        if concurrency == "max":
+            batch = None
+        else:
+            try:
+                batch = int(concurrency)
+            except ValueError:
+                batch = 0
+            if batch < 1:
+                raise InputError(f"--concurrency '{concurrency}' must be a whole number >= 1 or 'max'")
+        cat = load(catalog)
+        workload = build_workload(input_tokens, output_tokens, None, max_tpot_ms, max_ttft_ms, kv_dtype)
+        model_entry = resolve_all(cat.models, [model], "model", "models")[0]
+        quants = quant or [model_entry.native_dtype]
+        configs = select_configs(cat, [model], [gpu], quants, gpus, engine)
+        if not gpus:
+            fitted = smallest_fitting(fit_report(configs, workload).results)
+            keep = {(r["quant"], r["gpus_per_replica"]) for r in fitted}
+            configs = [c for c in configs if (c.quant.id, c.n_gpus) in keep]
+        report = estimate_report(configs, workload, batch)
+        columns = [
+            Column("quant", "Quant", text, "left"),
+            Column("gpus_per_replica", "GPUs", num0),
+            Column("engine", "Engine", text, "left"),
+            Column("concurrency", "Concurrency", num0),
+            Column("output_tokens_per_s", "Output tok/s", num0),
+            Column("output_tokens_per_s_per_sequence", "Tok/s per seq", num1),
+            Column("ttft_s", "TTFT ms", ms),
+            Column("tpot_s", "TPOT ms", ms),
+            Column("requests_per_s", "Req/s", num2),
+            Column("capacity_rps_within_latency", "Req/s within targets", num2),
+        ]
+        emit(report, fmt, columns, f"Estimated throughput: {model_entry.id} on {gpu} ({input_tokens} in + {output_tokens} out)")
+
+    guarded(run)
+
+
+@app.command()
+def cost(
+    rps: float = typer.Option(..., "--rps", "-r", help="Sustained request rate. [requests/s]"),
+    model: o.ModelOpt = None,
+    gpu: o.GpuOpt = None,
+    quant: o.QuantOpt = None,
+    gpus: o.GpusOpt = None,
+    engine: o.EngineOpt = "auto",
+    pricing: o.PricingOpt = None,
+    provider: o.ProviderOpt = None,
+    input_tokens: o.InputTokensOpt = o.DEFAULT_INPUT_TOKENS,
+    output_tokens: o.OutputTokensOpt = o.DEFAULT_OUTPUT_TOKENS,
+    context: o.ContextOpt = None,
+    max_tpot_ms: o.MaxTpotOpt = o.DEFAULT_MAX_TPOT_MS,
+    max_ttft_ms: o.MaxTtftOpt = o.DEFAULT_MAX_TTFT_MS,
+    kv_dtype: o.KvDtypeOpt = "auto",
+    ops_usd_per_month: o.OpsOpt = o.DEFAULT_OPS_USD_PER_MONTH,
+    target_utilization: o.UtilOpt = o.DEFAULT_TARGET_UTILIZATION,
+    min_replicas: o.MinReplicasOpt = 1,
+    hours_per_month: o.HoursOpt = o.DEFAULT_HOURS_PER_MONTH,
+    catalog: o.CatalogOpt = None,
+    fmt: o.FormatOpt = o.OutputFormat.table,
+    limit: o.LimitOpt = 20,
+) -> None:
+    """Monthly and per-token cost of every deployment that serves RPS, cheapest first.
+
+    Examples:
+
+      selfhost cost --rps 5 -m llama-3.3-70b
+
+      selfhost cost --rps 50 -m qwen2.5-32b --pricing all --limit 0 --format csv > costs.csv
+    """
+
+    def run() -> None:
+        from selfhost.analysis import costs
+        from selfhost.render import Column, num0, num1, text, usd, usd_cents, usd_mtok
+
+        check_rps(rps)
+        cat = load(catalog)
+        workload = build_workload(input_tokens, output_tokens, context, max_tpot_ms, max_ttft_ms, kv_dtype)
+        configs = select_configs(cat, model, gpu, quant, gpus, engine)
+        ca = cost_assumptions(ops_usd_per_month, 0.0, target_utilization, min_replicas, hours_per_month, 0.0, pricing, provider)
+        report = costs(cat, configs, workload, ca, rps)
+        columns = [
+            Column("model", "Model", text, "left"),
+            Column("quant", "Quant", text, "left"),
+            Column("gpu", "GPU", text, "left"),
+            Column("gpus_per_replica", "GPUs/replica", num0),
+            Column("provider", "Provider", text, "left"),
+            Column("usd_per_gpu_hour", "$/GPU-h", usd_cents),
+            Column("capacity_rps_per_replica", "Req/s per replica (est.)", num1),
+            Column("replicas", "Replicas", num0),
+            Column("gpus_billed", "GPUs billed", num0),
+            Column("self_hosted_usd_per_month", "$/month", usd),
+            Column("self_hosted_usd_per_mtok", "$/1M tok", usd_mtok),
+        ]
+        emit(report, fmt, columns, f"Self-hosted cost at {rps:g} req/s ({input_tokens} in + {output_tokens} out)", limit)
+
+    guarded(run)
+
+
+from selfhost.cli import catalog_cmd, sweep_cmd  # noqa: E402  (registers sub-commands on `app`)
+
+app.add_typer(catalog_cmd.catalog_app, name="catalog")
+sweep_cmd.register(app)
 
 
 def main() -> None:
-    raise SystemExit(0)
+    """Console-script entry point."""
+    app()

@@ -268,8 +268,7 @@ def count_params(
     router = n_moe * router_layer
     norms = num_hidden_layers * layer_norms + h  # + final norm
     total = (
-        embedding + lm_head + attention + mlp_dense + mlp_experts_routed + mlp_experts_shared
-        + router + norms
+        embedding + lm_head + attention + mlp_dense + mlp_experts_routed + mlp_experts_shared + router + norms
     )
     active = total - n_moe * (moe_n_routed_experts - moe_num_experts_per_tok) * expert
 

@@ -1,0 +1,596 @@
+"""The questions the commands ask, answered as plain records.
+
+Each function takes catalog entries and assumptions, calls the engine on whole arrays, and
+returns a `Report`: result records (flat dicts, units in the keys, raw numbers), the
+assumptions echoed with catalog ids and dates, notes for stderr, and an optional verdict.
+The CLI renders reports; it does no arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from selfhost.catalog.schema import ApiOffering, Catalog, Model
+from selfhost.engine import cost, crossover, memory, throughput
+from selfhost.scenarios import (
+    PriceOption,
+    ReplicaConfig,
+    Workload,
+    build_arrays,
+    price_options,
+)
+from selfhost.units import BYTES_PER_GB
+
+Record = dict[str, Any]
+
+FIT_REASONS = {
+    memory.FITS: "fits",
+    memory.WEIGHTS_TOO_LARGE: "weights exceed usable memory",
+    memory.CONTEXT_TOO_LARGE: "weights fit, but the KV cache cannot hold one full-context sequence",
+}
+LIMIT_WORDS = {
+    throughput.LIMIT_NONE: "none",
+    throughput.LIMIT_KV: "kv-cache memory",
+    throughput.LIMIT_ENGINE: "engine batch cap",
+    throughput.LIMIT_LATENCY: "latency target",
+}
+THROUGHPUT_NOTE = (
+    "throughput and latency are roofline estimates with engine efficiencies from the catalog "
+    "(see docs/method.md); measure before you commit"
+)
+
+
+@dataclass(frozen=True)
+class CostAssumptions:
+    """How self-hosting is paid for and run.
+
+    hours_per_month : Billed hours per month. [h]
+    ops_usd_per_month : Fixed operations cost (SRE/on-call share, monitoring). [USD/month]
+    setup_usd : One-off setup cost, shown as payback. [USD]
+    target_utilization : Share of replica capacity planned for use. [unitless]
+    min_replicas : Replicas always running. [count]
+    cached_input_fraction : Share of API input tokens billed at the cached price. [unitless]
+    """
+
+    hours_per_month: float
+    ops_usd_per_month: float
+    setup_usd: float
+    target_utilization: float
+    min_replicas: int
+    cached_input_fraction: float
+    pricing: tuple[str, ...]
+    providers: tuple[str, ...] = ()
+
+
+@dataclass
+class Report:
+    """What a command prints: records, echoed assumptions, stderr notes, a verdict line."""
+
+    results: list[Record]
+    assumptions: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    verdict: str | None = None
+
+    def document(self) -> dict[str, Any]:
+        """The JSON document: ``{"results": [...], "assumptions": {...}}`` (+ verdict)."""
+        doc: dict[str, Any] = {"results": self.results, "assumptions": self.assumptions}
+        if self.verdict is not None:
+            doc["verdict"] = self.verdict
+        return doc
+
+
+def _number(x: Any) -> float | None:
+    """A JSON-safe float: NaN and infinities become None."""
+    value = float(x)
+    return value if math.isfinite(value) else None
+
+
+def _config_record(c: ReplicaConfig) -> Record:
+    return {
+        "model": c.model.id,
+        "quant": c.quant.id,
+        "gpu": c.gpu.id,
+        "gpus_per_replica": c.n_gpus,
+        "engine": c.engine.id,
+    }
+
+
+def workload_assumptions(w: Workload) -> dict[str, Any]:
+    return {
+        "input_tokens": w.input_tokens,
+        "output_tokens": w.output_tokens,
+        "context_tokens": w.context_tokens,
+        "max_tpot_ms": w.max_tpot_ms,
+        "max_ttft_ms": w.max_ttft_ms,
+        "kv_dtype": w.kv_dtype,
+    }
+
+
+def entry_provenance(configs: Sequence[ReplicaConfig]) -> dict[str, dict[str, str]]:
+    """Catalog ids used, with their as_of dates and sources, for the assumptions block."""
+    seen: dict[str, dict[str, str]] = {}
+    for c in configs:
+        for kind, entry in (("model", c.model), ("quant", c.quant), ("gpu", c.gpu), ("engine", c.engine)):
+            seen.setdefault(
+                f"{kind}:{entry.id}",
+                {"as_of": entry.as_of.isoformat(), "source": entry.source, "confirmed": str(entry.confirmed).lower()},
+            )
+    return seen
+
+
+# --------------------------------------------------------------------------- fit
+
+
+def fit(configs: Sequence[ReplicaConfig], workload: Workload) -> Report:
+    """Does each config hold its weights plus one ``context_tokens`` sequence, and how many more."""
+    serving, mem = build_arrays(configs, workload.kv_dtype)
+    context = np.array([min(workload.context_tokens, 10**12) for _ in configs], dtype=float)
+    verdict = memory.fit_verdict(mem.usable_bytes, mem.weight_bytes, mem.kv_capacity_tokens, context)
+    max_seq = memory.max_concurrent_sequences(mem.kv_capacity_tokens, context)
+    results = []
+    for i, c in enumerate(configs):
+        too_long = workload.context_tokens > c.model.max_context_tokens
+        fits = bool(verdict[i] == memory.FITS) and not too_long
+        reason = (
+            f"context {workload.context_tokens} exceeds the model's maximum {c.model.max_context_tokens}"
+            if too_long
+            else FIT_REASONS[int(verdict[i])]
+        )
+        results.append(
+            {
+                **_config_record(c),
+                "context_tokens": workload.context_tokens,
+                "fits": fits,
+                "reason": reason,
+                "weights_gb": float(mem.weight_bytes[i]) / BYTES_PER_GB,
+                "usable_memory_gb": float(mem.usable_bytes[i]) / BYTES_PER_GB,
+                "kv_bytes_per_token": float(mem.kv_bytes_per_token[i]),
+                "kv_capacity_tokens": int(mem.kv_capacity_tokens[i]),
+                "max_concurrent_sequences": int(max_seq[i]),
+                "license_allows_production": c.model.license_allows_production,
+            }
+        )
+    assumptions = {**workload_assumptions(workload), "catalog_entries": entry_provenance(configs)}
+    return Report(results=results, assumptions=assumptions)
+
+
+# --------------------------------------------------------------------------- estimate
+
+
+def estimate(configs: Sequence[ReplicaConfig], workload: Workload, concurrency: int | None) -> Report:
+    """Throughput and latency at a concurrency (None = the largest batch memory and engine allow)."""
+    serving, mem = build_arrays(configs, workload.kv_dtype)
+    p, d = workload.input_tokens, workload.output_tokens
+    kv_limit = memory.max_concurrent_sequences(mem.kv_capacity_tokens, p + d / 2.0)
+    batch_cap = np.minimum(kv_limit, serving.max_batch_sequences)
+    batch = batch_cap if concurrency is None else np.full(len(configs), float(concurrency))
+    point = throughput.load_point(serving, np.maximum(batch, 1.0), p, d)
+    within = throughput.capacity(serving, p, d, workload.max_tpot_ms / 1000.0, workload.max_ttft_ms / 1000.0)
+    results = []
+    notes = [THROUGHPUT_NOTE]
+    for i, c in enumerate(configs):
+        feasible = batch[i] >= 1 and batch[i] <= batch_cap[i]
+        record = {
+            **_config_record(c),
+            "input_tokens": p,
+            "output_tokens": d,
+            "concurrency": int(batch[i]),
+            "feasible": bool(feasible),
+            "max_concurrency": int(batch_cap[i]),
+            "output_tokens_per_s": float(point.output_tokens_per_s[i]) if feasible else None,
+            "output_tokens_per_s_per_sequence": float(point.output_tokens_per_s_per_sequence[i]) if feasible else None,
+            "ttft_s": float(point.ttft_s[i]) if feasible else None,
+            "tpot_s": float(point.tpot_s[i]) if feasible else None,
+            "requests_per_s": float(point.requests_per_s[i]) if feasible else None,
+            "capacity_rps_within_latency": float(within.point.requests_per_s[i]),
+            "capacity_concurrency_within_latency": int(within.batch[i]),
+            "capacity_limit": LIMIT_WORDS[int(within.limit[i])],
+            "estimate": True,
+        }
+        if not feasible:
+            notes.append(
+                f"{c.label}: concurrency {int(batch[i])} does not fit (max {int(batch_cap[i])} at "
+                f"{p}+{d} tokens)"
+            )
+        results.append(record)
+    assumptions = {
+        **workload_assumptions(workload),
+        "concurrency": "max" if concurrency is None else concurrency,
+        "catalog_entries": entry_provenance(configs),
+    }
+    return Report(results=results, assumptions=assumptions, notes=notes)
+
+
+# --------------------------------------------------------------------------- costs
+
+
+@dataclass(frozen=True)
+class DeploymentGrid:
+    """Replica configs x price options, flattened, with capacity and billing arrays, shape (n,)."""
+
+    configs: list[ReplicaConfig]
+    prices: list[PriceOption]
+    capacity: throughput.Capacity
+    unit: cost.BillingUnit
+
+
+def deployment_grid(
+    catalog: Catalog, configs: Sequence[ReplicaConfig], workload: Workload, ca: CostAssumptions
+) -> DeploymentGrid:
+    """Capacity of every config, crossed with every way to pay for its GPU."""
+    serving, mem = build_arrays(configs, workload.kv_dtype)
+    cap = throughput.capacity(
+        serving,
+        workload.input_tokens,
+        workload.output_tokens,
+        workload.max_tpot_ms / 1000.0,
+        workload.max_ttft_ms / 1000.0,
+    )
+    fits = memory.fit_verdict(mem.usable_bytes, mem.weight_bytes, mem.kv_capacity_tokens, workload.context_tokens)
+    rows: list[tuple[int, PriceOption]] = []
+    for i, c in enumerate(configs):
+        if workload.context_tokens > c.model.max_context_tokens:
+            continue
+        for option in price_options(
+            catalog, c.gpu, pricing=ca.pricing, providers=ca.providers, hours_per_month=ca.hours_per_month
+        ):
+            rows.append((i, option))
+    index = np.array([i for i, _ in rows], dtype=int)
+    capacity_rps = np.where(fits[index] == memory.FITS, cap.point.requests_per_s[index], 0.0) if rows else np.zeros(0)
+    unit = cost.billing_unit(
+        capacity_rps=capacity_rps,
+        target_utilization=ca.target_utilization,
+        min_replicas=ca.min_replicas,
+        gpus_per_replica=np.array([configs[i].n_gpus for i, _ in rows], dtype=int),
+        instance_gpus=np.array([o.instance_gpus for _, o in rows], dtype=int),
+        usd_per_gpu_hour=np.array([o.usd_per_gpu_hour for _, o in rows], dtype=float),
+        hours_per_month=ca.hours_per_month,
+    )
+    sub = throughput.Capacity(
+        batch=cap.batch[index],
+        kv_batch_limit=cap.kv_batch_limit[index],
+        limit=cap.limit[index],
+        point=throughput.LoadPoint(
+            tpot_s=cap.point.tpot_s[index],
+            ttft_s=cap.point.ttft_s[index],
+            requests_per_s=capacity_rps,
+            output_tokens_per_s=cap.point.output_tokens_per_s[index],
+            output_tokens_per_s_per_sequence=cap.point.output_tokens_per_s_per_sequence[index],
+        ),
+    )
+    return DeploymentGrid(configs=[configs[i] for i, _ in rows], prices=[o for _, o in rows], capacity=sub, unit=unit)
+
+
+def cost_assumptions_record(ca: CostAssumptions) -> dict[str, Any]:
+    return {
+        "hours_per_month": ca.hours_per_month,
+        "ops_usd_per_month": ca.ops_usd_per_month,
+        "setup_usd": ca.setup_usd,
+        "target_utilization": ca.target_utilization,
+        "min_replicas": ca.min_replicas,
+        "cached_input_fraction": ca.cached_input_fraction,
+        "pricing": list(ca.pricing),
+        "providers": list(ca.providers),
+    }
+
+
+def _deployment_record(grid: DeploymentGrid, i: int, rps: float, self_usd: float, units: float) -> Record:
+    c, o = grid.configs[i], grid.prices[i]
+    return {
+        **_config_record(c),
+        "price_option": o.id,
+        "provider": o.provider,
+        "pricing": o.pricing,
+        "usd_per_gpu_hour": o.usd_per_gpu_hour,
+        "price_as_of": o.as_of.isoformat(),
+        "price_confirmed": o.confirmed,
+        "capacity_rps_per_replica": float(grid.capacity.point.requests_per_s[i]),
+        "concurrency_per_replica": int(grid.capacity.batch[i]),
+        "capacity_limit": LIMIT_WORDS[int(grid.capacity.limit[i])],
+        "gpus_billed": _number(units * grid.unit.gpus[i]),
+        "self_hosted_usd_per_month": _number(self_usd),
+        "license_allows_production": c.model.license_allows_production,
+    }
+
+
+def costs(
+    catalog: Catalog, configs: Sequence[ReplicaConfig], workload: Workload, ca: CostAssumptions, rps: float
+) -> Report:
+    """Monthly and per-token self-hosted cost of every deployment that serves ``rps``, cheapest first."""
+    grid = deployment_grid(catalog, configs, workload, ca)
+    units = cost.units_needed(rps, grid.unit)
+    monthly = cost.self_hosted_usd_per_month(rps, grid.unit, ca.ops_usd_per_month)
+    per_mtok = cost.usd_per_mtok(
+        monthly, rps, workload.input_tokens + workload.output_tokens, ca.hours_per_month
+    )
+    replicas = cost.replicas_needed(
+        rps, grid.capacity.point.requests_per_s, ca.target_utilization, ca.min_replicas
+    )
+    order = np.argsort(monthly, kind="stable")
+    results = []
+    for i in order:
+        if not np.isfinite(monthly[i]):
+            continue
+        record = _deployment_record(grid, int(i), rps, float(monthly[i]), float(units[i]))
+        record.update(
+            {
+                "rps": rps,
+                "replicas": int(replicas[i]),
+                "self_hosted_usd_per_mtok": _number(per_mtok[i]),
+            }
+        )
+        results.append(record)
+    notes = [THROUGHPUT_NOTE]
+    dropped = int(np.sum(~np.isfinite(monthly)))
+    if dropped:
+        notes.append(f"{dropped} deployment(s) left out: they do not fit or miss the latency targets")
+    assumptions = {
+        **workload_assumptions(workload),
+        **cost_assumptions_record(ca),
+        "rps": rps,
+        "catalog_entries": entry_provenance(configs),
+    }
+    return Report(results=results, assumptions=assumptions, notes=notes)
+
+
+# --------------------------------------------------------------------------- crossover
+
+
+def comparable_apis(catalog: Catalog, model: Model, *, all_apis: bool) -> list[ApiOffering]:
+    """APIs a model competes with: hosts of the same model, and proprietary APIs of its tier.
+
+    By default the cheapest of each group; ``all_apis`` keeps every one.
+    """
+    live = [a for a in catalog.apis if not a.deprecated]
+    hosted = [a for a in live if a.equivalent_model == model.id]
+    tier = [a for a in live if a.equivalent_model is None and a.quality_tier == model.quality_tier]
+    if all_apis:
+        return hosted + tier
+
+    def blended(a: ApiOffering) -> float:
+        return a.usd_per_mtok_input + a.usd_per_mtok_output
+
+    picked = [min(group, key=blended) for group in (hosted, tier) if group]
+    return picked
+
+
+CROSSOVER_WORDS = {
+    crossover.NO_CAPACITY: "never: no deployment serves this workload within the latency targets",
+    crossover.API_CHEAPER_AT_SCALE: "never: at full utilization a GPU costs more than the API traffic it serves",
+    crossover.API_FREE: "never: the API is free",
+}
+
+
+def crossover_report(
+    catalog: Catalog,
+    configs: Sequence[ReplicaConfig],
+    workload: Workload,
+    ca: CostAssumptions,
+    rps: float,
+    apis: Sequence[ApiOffering] | None,
+    *,
+    all_apis: bool = False,
+) -> Report:
+    """For each model: its cheapest deployment at ``rps`` against comparable APIs, with the crossover."""
+    grid = deployment_grid(catalog, configs, workload, ca)
+    monthly = cost.self_hosted_usd_per_month(rps, grid.unit, ca.ops_usd_per_month)
+    units = cost.units_needed(rps, grid.unit)
+    tokens = workload.input_tokens + workload.output_tokens
+    results: list[Record] = []
+    notes = [THROUGHPUT_NOTE]
+    models = list(dict.fromkeys(c.model.id for c in configs))
+    model_by_id = {c.model.id: c.model for c in configs}
+    for model_id in models:
+        model = model_by_id[model_id]
+        candidates = [i for i, c in enumerate(grid.configs) if c.model.id == model_id and np.isfinite(monthly[i])]
+        model_apis = list(apis) if apis is not None else comparable_apis(catalog, model, all_apis=all_apis)
+        if not model_apis:
+            notes.append(f"{model_id}: no comparable API in the catalog; pass --api")
+            continue
+        if not candidates:
+            notes.append(
+                f"{model_id}: no deployment in the selection fits and meets the latency targets at "
+                f"{workload.input_tokens}+{workload.output_tokens} tokens"
+            )
+            continue
+        best = min(candidates, key=lambda i: (monthly[i], grid.unit.gpus[i]))
+        per_request = cost.api_usd_per_request(
+            input_tokens=workload.input_tokens,
+            output_tokens=workload.output_tokens,
+            usd_per_mtok_input=np.array([a.usd_per_mtok_input for a in model_apis]),
+            usd_per_mtok_output=np.array([a.usd_per_mtok_output for a in model_apis]),
+            cached_input_fraction=ca.cached_input_fraction,
+            usd_per_mtok_cached_input=np.array(
+                [a.usd_per_mtok_cached_input if a.usd_per_mtok_cached_input is not None else a.usd_per_mtok_input for a in model_apis]
+            ),
+        )
+        api_monthly = cost.api_usd_per_month(rps, per_request, ca.hours_per_month)
+        best_unit = cost.BillingUnit(
+            gpus=grid.unit.gpus[best],
+            replicas=grid.unit.replicas[best],
+            usd_per_month=grid.unit.usd_per_month[best],
+            rps=grid.unit.rps[best],
+            min_units=grid.unit.min_units[best],
+        )
+        cross = crossover.crossover_rps(best_unit, ca.ops_usd_per_month, per_request, ca.hours_per_month)
+        saving = api_monthly - monthly[best]
+        payback = cost.payback_months(ca.setup_usd, saving)
+        self_mtok = cost.usd_per_mtok(monthly[best], rps, tokens, ca.hours_per_month)
+        api_mtok = cost.usd_per_mtok(api_monthly, rps, tokens, ca.hours_per_month)
+        replicas = cost.replicas_needed(
+            rps, grid.capacity.point.requests_per_s[best], ca.target_utilization, ca.min_replicas
+        )
+        for j, api in enumerate(model_apis):
+            record = _deployment_record(grid, best, rps, float(monthly[best]), float(units[best]))
+            record.update(
+                {
+                    "rps": rps,
+                    "replicas": int(replicas),
+                    "api": api.id,
+                    "api_provider": api.provider,
+                    "api_model": api.api_model,
+                    "api_usd_per_mtok_input": api.usd_per_mtok_input,
+                    "api_usd_per_mtok_output": api.usd_per_mtok_output,
+                    "api_price_as_of": api.as_of.isoformat(),
+                    "api_usd_per_month": float(api_monthly[j]),
+                    "saving_usd_per_month": float(saving[j]),
+                    "self_hosted_usd_per_mtok": _number(self_mtok),
+                    "api_usd_per_mtok": _number(api_mtok[j]),
+                    "cheaper": "self-hosted" if saving[j] > 0 else "api",
+                    "crossover_rps": _number(cross.rps[j]),
+                    "crossover_note": "crosses" if cross.reason[j] == crossover.CROSSES else CROSSOVER_WORDS[int(cross.reason[j])],
+                    "payback_months": _number(payback[j]),
+                }
+            )
+            results.append(record)
+        if not model.license_allows_production:
+            notes.append(f"{model_id}: licence {model.license} does not allow production use without a separate agreement")
+    assumptions = {
+        **workload_assumptions(workload),
+        **cost_assumptions_record(ca),
+        "rps": rps,
+        "catalog_entries": entry_provenance(configs),
+        "apis": {a.id: {"as_of": a.as_of.isoformat(), "source": a.source} for a in catalog.apis if any(r["api"] == a.id for r in results)},
+    }
+    return Report(results=results, assumptions=assumptions, notes=notes, verdict=crossover_verdict(results, rps))
+
+
+def _usd(x: float) -> str:
+    return f"${x:,.0f}"
+
+
+def crossover_verdict(results: Sequence[Record], rps: float) -> str:
+    """One line: how many comparisons self-hosting wins at ``rps``, and the best of them."""
+    if not results:
+        return f"No comparison possible at {rps:g} req/s with this selection."
+    wins = [r for r in results if r["cheaper"] == "self-hosted"]
+    head = f"At {rps:g} req/s self-hosting is cheaper in {len(wins)} of {len(results)} comparisons."
+    if wins:
+        best = max(wins, key=lambda r: r["saving_usd_per_month"])
+        return (
+            f"{head} Largest saving: {best['model']} on {best['gpus_billed']:g}x {best['gpu']} "
+            f"({best['provider']}) vs {best['api']}: {_usd(best['self_hosted_usd_per_month'])} vs "
+            f"{_usd(best['api_usd_per_month'])} per month."
+        )
+    closest = min(results, key=lambda r: r["crossover_rps"] if r["crossover_rps"] is not None else math.inf)
+    if closest["crossover_rps"] is None:
+        return f"{head} The APIs stay cheaper at any rate for these deployments."
+    return (
+        f"{head} Nearest crossover: {closest['model']} vs {closest['api']} at "
+        f"{closest['crossover_rps']:.3g} req/s."
+    )
+
+
+def smallest_fitting(records: Sequence[Record]) -> list[Record]:
+    """Per (GPU, quantization, engine), the fit record with the fewest GPUs that fits.
+
+    Where no count fits, the largest count tried, so the table still says why not.
+    """
+    groups: dict[tuple[str, str, str], list[Record]] = {}
+    for r in records:
+        groups.setdefault((r["gpu"], r["quant"], r["engine"]), []).append(r)
+    chosen = []
+    for group in groups.values():
+        ordered = sorted(group, key=lambda r: r["gpus_per_replica"])
+        fitting = [r for r in ordered if r["fits"]]
+        chosen.append(fitting[0] if fitting else ordered[-1])
+    return chosen
+
+
+def _unit_column(unit: cost.BillingUnit) -> cost.BillingUnit:
+    """The same billing units as a column, shape (n, 1), to broadcast against rates (1, m)."""
+    return cost.BillingUnit(
+        gpus=unit.gpus[:, None],
+        replicas=unit.replicas[:, None],
+        usd_per_month=unit.usd_per_month[:, None],
+        rps=unit.rps[:, None],
+        min_units=unit.min_units[:, None],
+    )
+
+
+def sweep(
+    catalog: Catalog,
+    configs: Sequence[ReplicaConfig],
+    workloads: Sequence[Workload],
+    ca: CostAssumptions,
+    rates: Sequence[float],
+    apis: Sequence[ApiOffering] | None,
+) -> Report:
+    """Long-format grid: one row per (token mix, rate, option), options being deployments and APIs.
+
+    Costs for all deployments x rates are one broadcast (n_deployments, n_rates) computation.
+    """
+    rps = np.asarray(rates, dtype=float)[None, :]
+    results: list[Record] = []
+    model_ids = {c.model.id for c in configs}
+    if apis is None:
+        chosen: dict[str, ApiOffering] = {}
+        for c in configs:
+            for a in comparable_apis(catalog, c.model, all_apis=True):
+                chosen.setdefault(a.id, a)
+        apis = list(chosen.values())
+    for w in workloads:
+        grid = deployment_grid(catalog, configs, w, ca)
+        unit = _unit_column(grid.unit)
+        monthly = cost.self_hosted_usd_per_month(rps, unit, ca.ops_usd_per_month)
+        units = cost.units_needed(rps, unit)
+        tokens = w.input_tokens + w.output_tokens
+        per_mtok = cost.usd_per_mtok(monthly, rps, tokens, ca.hours_per_month)
+        for i, (c, price) in enumerate(zip(grid.configs, grid.prices, strict=True)):
+            for j, r in enumerate(rates):
+                if not np.isfinite(monthly[i, j]):
+                    continue
+                results.append(
+                    {
+                        "option_kind": "self-hosted",
+                        "option": f"{c.model.id}/{c.quant.id}/{c.n_gpus}x{c.gpu.id}/{c.engine.id}/{price.id}",
+                        **_config_record(c),
+                        "price_option": price.id,
+                        "input_tokens": w.input_tokens,
+                        "output_tokens": w.output_tokens,
+                        "rps": r,
+                        "gpus_billed": float(units[i, j] * grid.unit.gpus[i]),
+                        "capacity_rps_per_replica": float(grid.capacity.point.requests_per_s[i]),
+                        "usd_per_month": float(monthly[i, j]),
+                        "usd_per_mtok": _number(per_mtok[i, j]),
+                    }
+                )
+        per_request = cost.api_usd_per_request(
+            input_tokens=w.input_tokens,
+            output_tokens=w.output_tokens,
+            usd_per_mtok_input=np.array([a.usd_per_mtok_input for a in apis])[:, None],
+            usd_per_mtok_output=np.array([a.usd_per_mtok_output for a in apis])[:, None],
+            cached_input_fraction=ca.cached_input_fraction,
+            usd_per_mtok_cached_input=np.array(
+                [a.usd_per_mtok_cached_input if a.usd_per_mtok_cached_input is not None else a.usd_per_mtok_input for a in apis]
+            )[:, None],
+        )
+        api_monthly = cost.api_usd_per_month(rps, per_request, ca.hours_per_month)
+        api_mtok = cost.usd_per_mtok(api_monthly, rps, tokens, ca.hours_per_month)
+        for k, a in enumerate(apis):
+            for j, r in enumerate(rates):
+                results.append(
+                    {
+                        "option_kind": "api",
+                        "option": a.id,
+                        "model": a.equivalent_model or "",
+                        "input_tokens": w.input_tokens,
+                        "output_tokens": w.output_tokens,
+                        "rps": r,
+                        "usd_per_month": float(api_monthly[k, j]),
+                        "usd_per_mtok": _number(api_mtok[k, j]),
+                    }
+                )
+    assumptions = {
+        **cost_assumptions_record(ca),
+        "mixes": [{"input_tokens": w.input_tokens, "output_tokens": w.output_tokens} for w in workloads],
+        "rates_rps": list(rates),
+        "models": sorted(model_ids),
+        "catalog_entries": entry_provenance(configs),
+    }
+    return Report(results=results, assumptions=assumptions, notes=[THROUGHPUT_NOTE])

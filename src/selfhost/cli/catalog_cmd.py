@@ -1,0 +1,192 @@
+"""`selfhost catalog ...`: list, show and validate catalog entries."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from selfhost.cli import options as o
+
+catalog_app = typer.Typer(
+    help="Browse and check the catalog: GPUs, prices, models, quantizations, engines, APIs.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+#: `catalog list KIND` names -> catalog section and the columns shown in the table.
+KINDS: dict[str, tuple[str, list[tuple[str, str]]]] = {
+    "gpus": (
+        "gpus",
+        [("id", "Id"), ("memory_gb", "Memory GB"), ("memory_bandwidth_gb_s", "BW GB/s"), ("bf16_tflops", "BF16 TFLOPS"),
+         ("fp8_tflops", "FP8 TFLOPS"), ("power_w", "W"), ("interconnect", "Interconnect"), ("as_of", "As of")],
+    ),
+    "offers": (
+        "rental_offers",
+        [("id", "Id"), ("provider", "Provider"), ("gpu", "GPU"), ("usd_per_gpu_hour", "$/GPU-h"),
+         ("instance_gpus", "GPUs/instance"), ("pricing", "Pricing"), ("as_of", "As of"), ("confirmed", "Confirmed")],
+    ),
+    "owned": (
+        "purchase_options",
+        [("id", "Id"), ("gpu", "GPU"), ("usd_per_gpu", "$ per GPU"), ("amortization_months", "Months"),
+         ("watts_per_gpu", "W"), ("usd_per_kwh", "$/kWh"), ("as_of", "As of"), ("confirmed", "Confirmed")],
+    ),
+    "models": (
+        "models",
+        [("id", "Id"), ("params_total_b", "Params B"), ("params_active_b", "Active B"),
+         ("max_context_tokens", "Context"), ("license", "Licence"), ("license_allows_production", "Production OK"),
+         ("quality_tier", "Tier"), ("tags", "Tags")],
+    ),
+    "quants": (
+        "quantizations",
+        [("id", "Id"), ("linear_bits_per_weight", "Bits/weight"), ("embedding_bits_per_weight", "Embedding bits"),
+         ("compute_dtype", "Compute"), ("platforms", "Platforms"), ("engines", "Engines")],
+    ),
+    "engines": (
+        "engines",
+        [("id", "Id"), ("gpu_memory_utilization", "Mem util"), ("memory_bandwidth_utilization", "MBU"),
+         ("compute_utilization", "MFU"), ("step_overhead_s", "Step overhead s"), ("max_batch_sequences", "Max batch"),
+         ("confirmed", "Calibrated")],
+    ),
+    "apis": (
+        "apis",
+        [("id", "Id"), ("provider", "Provider"), ("usd_per_mtok_input", "$/1M in"), ("usd_per_mtok_output", "$/1M out"),
+         ("usd_per_mtok_cached_input", "$/1M cached"), ("quality_tier", "Tier"), ("equivalent_model", "Same model as"),
+         ("as_of", "As of")],
+    ),
+}
+
+
+def _plain(value: Any) -> Any:
+    """JSON/CSV-friendly value: dates as ISO strings, tuples as lists, models as dicts."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if hasattr(value, "model_dump"):
+        return {k: _plain(v) for k, v in value.model_dump().items()}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+@catalog_app.command("list")
+def list_entries(
+    kind: str = typer.Argument(..., help=f"One of: {', '.join(KINDS)}."),
+    catalog: o.CatalogOpt = None,
+    fmt: o.FormatOpt = o.OutputFormat.table,
+) -> None:
+    """List catalog entries of one kind.
+
+    Examples:
+
+      selfhost catalog list gpus
+
+      selfhost catalog list apis --format csv
+    """
+    from selfhost.cli.app import emit, fail, guarded, load
+
+    if kind not in KINDS:
+        fail(f"unknown kind '{kind}'; use one of: {', '.join(KINDS)}")
+
+    def run() -> None:
+        from selfhost.analysis import Report
+        from selfhost.render import Column
+
+        section, cols = KINDS[kind]
+        cat = load(catalog)
+        records = [{k: _plain(v) for k, v in e.model_dump().items()} for e in getattr(cat, section)]
+
+        def fmt_cell(v: Any) -> str:
+            if v is None:
+                return "-"
+            if isinstance(v, list):
+                return ", ".join(map(str, v))
+            if isinstance(v, bool):
+                return "yes" if v else "no"
+            return f"{v:g}" if isinstance(v, float) else str(v)
+
+        columns = [Column(key, header, fmt_cell, "left") for key, header in cols]
+        emit(Report(results=records, assumptions={"kind": kind}), fmt, columns, f"Catalog: {kind} ({len(records)})")
+
+    guarded(run)
+
+
+@catalog_app.command("show")
+def show(
+    entry_id: str = typer.Argument(..., metavar="ID", help="Any catalog id or alias, e.g. h100 or llama-3.3-70b."),
+    catalog: o.CatalogOpt = None,
+    fmt: o.FormatOpt = o.OutputFormat.table,
+) -> None:
+    """Show every field of one entry, with its source and date.
+
+    Examples:
+
+      selfhost catalog show h100
+
+      selfhost catalog show deepseek-v3 --format json
+    """
+    from selfhost.cli.app import guarded, load, stdout_console
+
+    def run() -> None:
+        from selfhost.catalog.lookup import normalize, suggest
+        from selfhost.errors import UnknownIdError
+        from selfhost.render import write_json
+
+        cat = load(catalog)
+        wanted = normalize(entry_id)
+        everything = [(section, e) for section, _ in ((s, None) for s in type(cat).model_fields) for e in getattr(cat, section)]
+        for section, entry in everything:
+            if wanted == normalize(entry.id) or wanted in {normalize(a) for a in entry.aliases}:
+                data = {"section": section, **{k: _plain(v) for k, v in entry.model_dump().items()}}
+                if fmt is o.OutputFormat.json:
+                    write_json(data, sys.stdout)
+                elif fmt is o.OutputFormat.csv:
+                    from selfhost.render import write_csv
+
+                    write_csv([data], sys.stdout)
+                else:
+                    from rich.table import Table
+
+                    table = Table(title=f"{entry.id} ({section})", show_header=False)
+                    table.add_column("field", style="bold")
+                    table.add_column("value", overflow="fold")
+                    for key, value in data.items():
+                        table.add_row(key, str(value))
+                    stdout_console().print(table)
+                return
+        close = suggest([e for _, e in everything], entry_id)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownIdError(f"unknown catalog id '{entry_id}'{hint} Run 'selfhost catalog list KIND' to see ids.")
+
+    guarded(run)
+
+
+@catalog_app.command("validate")
+def validate(
+    paths: list[Path] = typer.Argument(..., help="Catalog YAML files or directories to check."),
+) -> None:
+    """Check catalog files against the schema and the built-in catalog; list every error.
+
+    Exit code 0 when valid, 1 when any error is found.
+
+    Example:
+
+      selfhost catalog validate my-prices.yaml
+    """
+    from selfhost.cli.app import guarded, stderr_console
+
+    def run() -> None:
+        from selfhost.catalog.loader import validate_paths
+
+        errors = validate_paths(paths)
+        if errors:
+            err = stderr_console()
+            for line in errors:
+                err.print(line, markup=False, soft_wrap=True)
+            raise typer.Exit(1)
+        typer.echo(f"ok: {', '.join(str(p) for p in paths)} valid")
+
+    guarded(run)

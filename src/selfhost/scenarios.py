@@ -1,0 +1,355 @@
+"""Scenarios: turn catalog entries into the NumPy arrays the engine takes.
+
+A *replica config* is one way to serve a model: model x quantization x GPU x GPU count x
+serving engine. A *price option* is one way to pay for that GPU: a rental offer or owned
+hardware turned into an hourly rate. The grid a command asks for is the product of the two,
+built here so the CLI does no arithmetic and the engine knows nothing of the catalog.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from selfhost.catalog.schema import Catalog, EngineProfile, Gpu, Model, Quantization
+from selfhost.engine import cost, memory
+from selfhost.engine.params import ParamCounts, count_params, kv_bytes_per_token
+from selfhost.engine.throughput import ServingArrays
+from selfhost.errors import InputError
+from selfhost.units import BYTES_PER_GB, FLOPS_PER_TFLOP, PARAMS_PER_BILLION
+
+KvDtype = Literal["auto", "bf16", "fp8"]
+KV_BYTES_PER_ELEMENT: dict[str, float] = {"auto": 2.0, "bf16": 2.0, "fp8": 1.0}  # auto = BF16/FP16 cache
+ENGINE_PREFERENCE = ("vllm", "sglang", "tensorrt-llm", "llama.cpp", "mlx")
+DEFAULT_GPU_COUNTS = (1, 2, 4, 8)
+PricingKind = Literal["on-demand", "committed", "spot", "marketplace", "owned"]
+PRICING_KINDS: tuple[str, ...] = ("on-demand", "committed", "spot", "marketplace", "owned")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What one request looks like and the latency it must meet.
+
+    input_tokens, output_tokens : Mean prompt and completion length. [tokens]
+    context_tokens : Longest sequence one request may reach; fit requires one such sequence. [tokens]
+    max_tpot_ms : Time-per-output-token target. [ms]
+    max_ttft_ms : Time-to-first-token target. [ms]
+    kv_dtype : KV-cache element type.
+    """
+
+    input_tokens: int
+    output_tokens: int
+    context_tokens: int
+    max_tpot_ms: float
+    max_ttft_ms: float
+    kv_dtype: KvDtype = "auto"
+
+
+@dataclass(frozen=True)
+class ReplicaConfig:
+    """One way to serve a model: a replica of ``n_gpus`` GPUs in tensor parallel."""
+
+    model: Model
+    quant: Quantization
+    gpu: Gpu
+    n_gpus: int
+    engine: EngineProfile
+
+    @property
+    def label(self) -> str:
+        return f"{self.model.id} {self.quant.id} on {self.n_gpus}x {self.gpu.id} ({self.engine.id})"
+
+
+@dataclass(frozen=True)
+class PriceOption:
+    """One way to pay for a GPU, as an hourly rate per GPU billed in instances."""
+
+    id: str
+    provider: str
+    pricing: str
+    gpu_id: str
+    usd_per_gpu_hour: float
+    instance_gpus: int
+    as_of: dt.date
+    source: str
+    confirmed: bool
+
+
+# --------------------------------------------------------------------------- compatibility
+
+
+def peak_tflops(gpu: Gpu, quant: Quantization) -> float:
+    """Dense tensor throughput at the quantization's compute dtype. [TFLOP/s]
+
+    FP8 or INT8 compute needs hardware support; without it (A100 has no FP8) engines run the
+    weights through BF16 kernels (weight-only, e.g. Marlin), so BF16 peak applies.
+    """
+    if quant.compute_dtype == "fp8" and gpu.fp8_tflops is not None:
+        return gpu.fp8_tflops
+    if quant.compute_dtype == "int8" and gpu.int8_tops is not None:
+        return gpu.int8_tops
+    return gpu.bf16_tflops
+
+
+def compatibility_problem(model: Model, quant: Quantization, gpu: Gpu, n_gpus: int, engine: EngineProfile) -> str | None:
+    """Why this combination cannot run at all, or None. Memory fit is checked separately."""
+    arch = model.architecture
+    if gpu.platform not in quant.platforms:
+        return f"{quant.id} does not run on {gpu.platform} ({gpu.id}); it runs on {', '.join(quant.platforms)}"
+    if gpu.platform not in engine.platforms:
+        return f"engine {engine.id} does not run on {gpu.platform} ({gpu.id})"
+    if engine.id not in quant.engines:
+        return f"engine {engine.id} does not load {quant.id}; engines that do: {', '.join(quant.engines)}"
+    if n_gpus > 1 and arch.num_attention_heads % n_gpus:
+        return f"tensor parallel {n_gpus} does not divide {model.id}'s {arch.num_attention_heads} attention heads"
+    if n_gpus > gpu.max_gpus_per_node and gpu.platform == "metal":
+        return f"{gpu.id} cannot be combined with other devices"
+    return None
+
+
+def default_engine(catalog: Catalog, quant: Quantization, gpu: Gpu) -> EngineProfile | None:
+    """The preferred engine that runs this quantization on this platform (vLLM first)."""
+    engines = {e.id: e for e in catalog.engines}
+    for engine_id in (*ENGINE_PREFERENCE, *engines):
+        engine = engines.get(engine_id)
+        if engine and engine.id in quant.engines and gpu.platform in engine.platforms:
+            return engine
+    return None
+
+
+def replica_configs(
+    catalog: Catalog,
+    *,
+    models: Sequence[Model],
+    quants: Sequence[Quantization],
+    gpus: Sequence[Gpu],
+    gpu_counts: Sequence[int] | None,
+    engine: EngineProfile | None,
+) -> list[ReplicaConfig]:
+    """Every runnable combination; ``gpu_counts=None`` means 1, 2, 4, 8 up to one node."""
+    configs = []
+    for model in models:
+        for quant in quants:
+            for gpu in gpus:
+                chosen = engine or default_engine(catalog, quant, gpu)
+                if chosen is None:
+                    continue
+                counts = gpu_counts or [n for n in DEFAULT_GPU_COUNTS if n <= gpu.max_gpus_per_node]
+                for n in counts:
+                    if compatibility_problem(model, quant, gpu, n, chosen) is None:
+                        configs.append(ReplicaConfig(model, quant, gpu, n, chosen))
+    return configs
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+def model_param_counts(model: Model) -> ParamCounts:
+    """Parameter breakdown from the architecture (embedding, head, routed experts...)."""
+    a = model.architecture
+    moe = a.moe
+    mla = a.mla
+    return count_params(
+        num_hidden_layers=a.num_hidden_layers,
+        hidden_size=a.hidden_size,
+        intermediate_size=a.intermediate_size,
+        num_attention_heads=a.num_attention_heads,
+        num_key_value_heads=a.num_key_value_heads,
+        head_dim=a.head_dim,
+        vocab_size=a.vocab_size,
+        tie_word_embeddings=a.tie_word_embeddings,
+        qkv_bias=a.qkv_bias,
+        moe_n_routed_experts=moe.n_routed_experts if moe else 0,
+        moe_num_experts_per_tok=moe.num_experts_per_tok if moe else 0,
+        moe_n_shared_experts=moe.n_shared_experts if moe else 0,
+        moe_intermediate_size=moe.moe_intermediate_size if moe else 0,
+        moe_first_k_dense_replace=moe.first_k_dense_replace if moe else 0,
+        mla_kv_lora_rank=mla.kv_lora_rank if mla else 0,
+        mla_q_lora_rank=(mla.q_lora_rank or 0) if mla else 0,
+        mla_qk_rope_head_dim=mla.qk_rope_head_dim if mla else 0,
+        mla_qk_nope_head_dim=mla.qk_nope_head_dim if mla else 0,
+        mla_v_head_dim=mla.v_head_dim if mla else 0,
+        moe_router_score_bias=bool(mla and moe),
+    )
+
+
+@dataclass(frozen=True)
+class MemoryArrays:
+    """Memory figures per replica config, shape (n_configs,).
+
+    weight_bytes, usable_bytes : [bytes]; kv_bytes_per_token : whole replica. [bytes/token]
+    kv_capacity_tokens : [tokens]
+    """
+
+    weight_bytes: np.ndarray
+    usable_bytes: np.ndarray
+    kv_bytes_per_token: np.ndarray
+    kv_capacity_tokens: np.ndarray
+
+
+def _attention_flops_per_token_per_context(model: Model) -> float:
+    """FLOPs per new token per cached token in attention (scores + weighted sum, 2 FLOPs/MAC).
+
+    GQA/MHA: ``4 * L * heads * head_dim``. MLA in its absorbed decode form attends over the
+    latent: ``2 * L * heads * ((kv_lora_rank + rope) + kv_lora_rank)``.
+    """
+    a = model.architecture
+    if a.mla:
+        return 2.0 * a.num_hidden_layers * a.num_attention_heads * (2 * a.mla.kv_lora_rank + a.mla.qk_rope_head_dim)
+    return 4.0 * a.num_hidden_layers * a.num_attention_heads * a.head_dim
+
+
+def build_arrays(configs: Sequence[ReplicaConfig], kv_dtype: KvDtype = "auto") -> tuple[ServingArrays, MemoryArrays]:
+    """Engine inputs for each replica config, in order."""
+    rows = []
+    for c in configs:
+        a = c.model.architecture
+        counts = model_param_counts(c.model)
+        params_total = c.model.params_total_b * PARAMS_PER_BILLION
+        w_bytes = float(
+            memory.weight_bytes(
+                params_total,
+                counts.embedding,
+                counts.lm_head,
+                c.quant.linear_bits_per_weight,
+                c.quant.embedding_bits_per_weight,
+                c.quant.lm_head_bits_per_weight,
+            )
+        )
+        expert_bytes = counts.mlp_experts_routed * c.quant.linear_bits_per_weight / 8.0
+        expert_fraction = a.moe.num_experts_per_tok / a.moe.n_routed_experts if a.moe else 0.0
+        kv_heads = 1 if a.mla else a.num_key_value_heads
+        kv_token = float(
+            kv_bytes_per_token(
+                num_hidden_layers=a.num_hidden_layers,
+                num_key_value_heads=a.num_key_value_heads,
+                head_dim=a.head_dim,
+                kv_bytes_per_element=KV_BYTES_PER_ELEMENT[kv_dtype],
+                mla_kv_lora_rank=a.mla.kv_lora_rank if a.mla else 0,
+                mla_qk_rope_head_dim=a.mla.qk_rope_head_dim if a.mla else 0,
+            )
+        ) * float(memory.kv_replication_factor(c.n_gpus, kv_heads))
+        usable = float(
+            memory.usable_memory_bytes(
+                c.n_gpus,
+                c.gpu.device_memory_gb * BYTES_PER_GB,
+                c.gpu.max_memory_fraction,
+                c.engine.gpu_memory_utilization,
+                c.engine.runtime_overhead_gb * BYTES_PER_GB,
+            )
+        )
+        active_matmul = c.model.params_active_b * PARAMS_PER_BILLION - counts.embedding
+        rows.append(
+            dict(
+                n_gpus=c.n_gpus,
+                memory_bandwidth_bytes_s=c.gpu.memory_bandwidth_gb_s * BYTES_PER_GB,
+                peak_flops=peak_tflops(c.gpu, c.quant) * FLOPS_PER_TFLOP,
+                interconnect_bytes_s=c.gpu.interconnect_gb_s * BYTES_PER_GB,
+                weight_bytes=w_bytes,
+                expert_weight_bytes=expert_bytes,
+                expert_active_fraction=expert_fraction,
+                kv_bytes_per_token=kv_token,
+                flops_per_token=2.0 * active_matmul,
+                attention_flops_per_token_per_context=_attention_flops_per_token_per_context(c.model),
+                num_layers=a.num_hidden_layers,
+                hidden_size=a.hidden_size,
+                kv_capacity_tokens=float(memory.kv_capacity_tokens(usable, w_bytes, kv_token)),
+                memory_bandwidth_utilization=c.engine.memory_bandwidth_utilization,
+                compute_utilization=c.engine.compute_utilization,
+                step_overhead_s=c.engine.step_overhead_s,
+                allreduce_latency_s=c.engine.allreduce_latency_s,
+                max_batch_sequences=c.engine.max_batch_sequences,
+                usable_bytes=usable,
+            )
+        )
+    columns = {key: np.array([row[key] for row in rows], dtype=float) for key in (rows[0] if rows else {})}
+    if not rows:
+        columns = {name: np.zeros(0) for name in [*ServingArrays.__dataclass_fields__, "usable_bytes"]}
+    usable_col = columns.pop("usable_bytes")
+    serving = ServingArrays(**columns)
+    mem = MemoryArrays(
+        weight_bytes=serving.weight_bytes,
+        usable_bytes=usable_col,
+        kv_bytes_per_token=serving.kv_bytes_per_token,
+        kv_capacity_tokens=serving.kv_capacity_tokens,
+    )
+    return serving, mem
+
+
+# --------------------------------------------------------------------------- prices
+
+
+def price_options(
+    catalog: Catalog,
+    gpu: Gpu,
+    *,
+    pricing: Iterable[str],
+    providers: Iterable[str] = (),
+    hours_per_month: float,
+) -> list[PriceOption]:
+    """Rental offers and owned-hardware options for ``gpu``, filtered by pricing kind and provider."""
+    kinds = set(pricing)
+    wanted_providers = {p.lower() for p in providers}
+    options = []
+    for offer in catalog.rental_offers:
+        if offer.gpu != gpu.id or offer.pricing not in kinds:
+            continue
+        if wanted_providers and offer.provider.lower() not in wanted_providers:
+            continue
+        options.append(
+            PriceOption(
+                id=offer.id,
+                provider=offer.provider,
+                pricing=offer.pricing,
+                gpu_id=gpu.id,
+                usd_per_gpu_hour=offer.usd_per_gpu_hour,
+                instance_gpus=offer.instance_gpus,
+                as_of=offer.as_of,
+                source=offer.source,
+                confirmed=offer.confirmed,
+            )
+        )
+    if "owned" in kinds and (not wanted_providers or "owned" in wanted_providers):
+        for own in catalog.purchase_options:
+            if own.gpu != gpu.id:
+                continue
+            rate = cost.owned_usd_per_gpu_hour(
+                usd_per_gpu=own.usd_per_gpu,
+                amortization_months=own.amortization_months,
+                watts_per_gpu=own.watts_per_gpu,
+                usd_per_kwh=own.usd_per_kwh,
+                pue=own.pue,
+                hosting_usd_per_gpu_month=own.hosting_usd_per_gpu_month,
+                hours_per_month=hours_per_month,
+            )
+            options.append(
+                PriceOption(
+                    id=own.id,
+                    provider="owned",
+                    pricing="owned",
+                    gpu_id=gpu.id,
+                    usd_per_gpu_hour=float(rate),
+                    instance_gpus=own.instance_gpus,
+                    as_of=own.as_of,
+                    source=own.source,
+                    confirmed=own.confirmed,
+                )
+            )
+    return options
+
+
+def check_pricing_kinds(kinds: Iterable[str]) -> list[str]:
+    """Validate ``--pricing`` values; 'all' expands to every kind."""
+    result: list[str] = []
+    for kind in kinds:
+        if kind == "all":
+            result.extend(PRICING_KINDS)
+        elif kind in PRICING_KINDS:
+            result.append(kind)
+        else:
+            raise InputError(f"unknown --pricing '{kind}'; use one of: {', '.join(PRICING_KINDS)}, all")
+    return list(dict.fromkeys(result))
