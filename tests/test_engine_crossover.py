@@ -110,9 +110,7 @@ def test_matches_brute_force_scan(capacity, price, n, k, min_replicas, util, ops
         assert result.reason == API_CHEAPER_AT_SCALE
         # Far out, self-hosting is still not cheaper at the start of some step.
         r = np.linspace(0, 200 * float(unit.rps), 20_001)[1:]
-        assert np.any(
-            self_hosted_usd_per_month(r, unit, ops) >= api_usd_per_month(r, usd_per_request, HOURS)
-        )
+        assert np.any(self_hosted_usd_per_month(r, unit, ops) >= api_usd_per_month(r, usd_per_request, HOURS))
         return
     r_star = float(result.rps)
     r_max = max(3.0 * r_star, 3.0 * float(unit.rps) * float(unit.min_units)) + 1.0
@@ -121,6 +119,5 @@ def test_matches_brute_force_scan(capacity, price, n, k, min_replicas, util, ops
     # and it holds: every scanned rate above the crossover is strictly cheaper self-hosted
     above = np.linspace(r_star * (1 + 1e-9) + 1e-12, r_max, 5001)
     assert np.all(
-        self_hosted_usd_per_month(above, unit, ops)
-        < api_usd_per_month(above, usd_per_request, HOURS)
+        self_hosted_usd_per_month(above, unit, ops) < api_usd_per_month(above, usd_per_request, HOURS)
     )

@@ -37,9 +37,9 @@ def test_llama_70b_awq_int4_keeps_embeddings_in_fp16():
 
 def test_llama_70b_q4_k_m_matches_the_gguf_file_size():
     # facts.md §5.1: Llama-3.3-70B Q4_K_M file is 42.5 GB (Q4_K body, Q4_K token_embd, Q6_K output)
-    assert weight_bytes(
-        LLAMA70_PARAMS, LLAMA70_EMB, LLAMA70_EMB, 4.80, 4.5, 6.5625
-    ) == pytest.approx(42.5e9, rel=5e-3)
+    assert weight_bytes(LLAMA70_PARAMS, LLAMA70_EMB, LLAMA70_EMB, 4.80, 4.5, 6.5625) == pytest.approx(
+        42.5e9, rel=5e-3
+    )
 
 
 def test_tied_embeddings_count_once():

@@ -53,9 +53,7 @@ def test_single_stream_decode_is_bounded_by_bandwidth_over_weight_bytes():
 
 def test_efficiency_and_overhead_slow_decode_down():
     fast = decode_step_time_s(serving(), 1, 512)
-    slow = decode_step_time_s(
-        serving(memory_bandwidth_utilization=0.75, step_overhead_s=0.002), 1, 512
-    )
+    slow = decode_step_time_s(serving(memory_bandwidth_utilization=0.75, step_overhead_s=0.002), 1, 512)
     assert slow == pytest.approx(fast / 0.75 + 0.002, rel=1e-2)
 
 
@@ -80,9 +78,7 @@ def test_tensor_parallel_adds_allreduce_time():
 def test_prefill_is_compute_bound_for_long_prompts():
     # 2 * 70e9 * 4096 FLOPs plus causal attention at 14.2 TFLOP/s is tens of seconds
     t = prefill_time_s(serving(), 4096)
-    assert t == pytest.approx(
-        (2 * 70e9 * 4096 + 4 * 80 * 64 * 128 * 4096**2 / 2) / 14.2e12, rel=1e-6
-    )
+    assert t == pytest.approx((2 * 70e9 * 4096 + 4 * 80 * 64 * 128 * 4096**2 / 2) / 14.2e12, rel=1e-6)
 
 
 def test_load_point_relations_hold():
@@ -129,9 +125,7 @@ def test_capacity_batch_is_the_largest_meeting_the_latency_target():
     d=st.integers(1, 2000),
 )
 def test_capacity_never_falls_when_bandwidth_rises(bw, factor, kv_tokens, tpot, p, d):
-    low = capacity(
-        serving(memory_bandwidth_bytes_s=bw, kv_capacity_tokens=kv_tokens), p, d, tpot, 1e9
-    )
+    low = capacity(serving(memory_bandwidth_bytes_s=bw, kv_capacity_tokens=kv_tokens), p, d, tpot, 1e9)
     high = capacity(
         serving(memory_bandwidth_bytes_s=bw * factor, kv_capacity_tokens=kv_tokens), p, d, tpot, 1e9
     )

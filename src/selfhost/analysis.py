@@ -118,7 +118,11 @@ def entry_provenance(configs: Sequence[ReplicaConfig]) -> dict[str, dict[str, st
         for kind, entry in (("model", c.model), ("quant", c.quant), ("gpu", c.gpu), ("engine", c.engine)):
             seen.setdefault(
                 f"{kind}:{entry.id}",
-                {"as_of": entry.as_of.isoformat(), "source": entry.source, "confirmed": str(entry.confirmed).lower()},
+                {
+                    "as_of": entry.as_of.isoformat(),
+                    "source": entry.source,
+                    "confirmed": str(entry.confirmed).lower(),
+                },
             )
     return seen
 
@@ -128,8 +132,8 @@ def entry_provenance(configs: Sequence[ReplicaConfig]) -> dict[str, dict[str, st
 
 def fit(configs: Sequence[ReplicaConfig], workload: Workload) -> Report:
     """Does each config hold its weights plus one ``context_tokens`` sequence, and how many more."""
-    serving, mem = build_arrays(configs, workload.kv_dtype)
-    context = np.array([min(workload.context_tokens, 10**12) for _ in configs], dtype=float)
+    _, mem = build_arrays(configs, workload.kv_dtype)
+    context = float(workload.context_tokens)
     verdict = memory.fit_verdict(mem.usable_bytes, mem.weight_bytes, mem.kv_capacity_tokens, context)
     max_seq = memory.max_concurrent_sequences(mem.kv_capacity_tokens, context)
     results = []
@@ -149,13 +153,18 @@ def fit(configs: Sequence[ReplicaConfig], workload: Workload) -> Report:
                 "reason": reason,
                 "weights_gb": float(mem.weight_bytes[i]) / BYTES_PER_GB,
                 "usable_memory_gb": float(mem.usable_bytes[i]) / BYTES_PER_GB,
-                "kv_bytes_per_token": float(mem.kv_bytes_per_token[i]),
+                "kv_bytes_per_token": float(mem.kv_bytes_per_token_model[i]),
+                "kv_bytes_per_token_replica": float(mem.kv_bytes_per_token[i]),
                 "kv_capacity_tokens": int(mem.kv_capacity_tokens[i]),
                 "max_concurrent_sequences": int(max_seq[i]),
                 "license_allows_production": c.model.license_allows_production,
             }
         )
-    assumptions = {**workload_assumptions(workload), "catalog_entries": entry_provenance(configs)}
+    assumptions = {
+        "context_tokens": workload.context_tokens,
+        "kv_dtype": workload.kv_dtype,
+        "catalog_entries": entry_provenance(configs),
+    }
     return Report(results=results, assumptions=assumptions)
 
 
@@ -183,7 +192,9 @@ def estimate(configs: Sequence[ReplicaConfig], workload: Workload, concurrency: 
             "feasible": bool(feasible),
             "max_concurrency": int(batch_cap[i]),
             "output_tokens_per_s": float(point.output_tokens_per_s[i]) if feasible else None,
-            "output_tokens_per_s_per_sequence": float(point.output_tokens_per_s_per_sequence[i]) if feasible else None,
+            "output_tokens_per_s_per_sequence": float(point.output_tokens_per_s_per_sequence[i])
+            if feasible
+            else None,
             "ttft_s": float(point.ttft_s[i]) if feasible else None,
             "tpot_s": float(point.tpot_s[i]) if feasible else None,
             "requests_per_s": float(point.requests_per_s[i]) if feasible else None,
@@ -231,7 +242,9 @@ def deployment_grid(
         workload.max_tpot_ms / 1000.0,
         workload.max_ttft_ms / 1000.0,
     )
-    fits = memory.fit_verdict(mem.usable_bytes, mem.weight_bytes, mem.kv_capacity_tokens, workload.context_tokens)
+    fits = memory.fit_verdict(
+        mem.usable_bytes, mem.weight_bytes, mem.kv_capacity_tokens, workload.context_tokens
+    )
     rows: list[tuple[int, PriceOption]] = []
     for i, c in enumerate(configs):
         if workload.context_tokens > c.model.max_context_tokens:
@@ -241,7 +254,9 @@ def deployment_grid(
         ):
             rows.append((i, option))
     index = np.array([i for i, _ in rows], dtype=int)
-    capacity_rps = np.where(fits[index] == memory.FITS, cap.point.requests_per_s[index], 0.0) if rows else np.zeros(0)
+    capacity_rps = (
+        np.where(fits[index] == memory.FITS, cap.point.requests_per_s[index], 0.0) if rows else np.zeros(0)
+    )
     unit = cost.billing_unit(
         capacity_rps=capacity_rps,
         target_utilization=ca.target_utilization,
@@ -263,7 +278,9 @@ def deployment_grid(
             output_tokens_per_s_per_sequence=cap.point.output_tokens_per_s_per_sequence[index],
         ),
     )
-    return DeploymentGrid(configs=[configs[i] for i, _ in rows], prices=[o for _, o in rows], capacity=sub, unit=unit)
+    return DeploymentGrid(
+        configs=[configs[i] for i, _ in rows], prices=[o for _, o in rows], capacity=sub, unit=unit
+    )
 
 
 def cost_assumptions_record(ca: CostAssumptions) -> dict[str, Any]:
@@ -387,7 +404,9 @@ def crossover_report(
     model_by_id = {c.model.id: c.model for c in configs}
     for model_id in models:
         model = model_by_id[model_id]
-        candidates = [i for i, c in enumerate(grid.configs) if c.model.id == model_id and np.isfinite(monthly[i])]
+        candidates = [
+            i for i, c in enumerate(grid.configs) if c.model.id == model_id and np.isfinite(monthly[i])
+        ]
         model_apis = list(apis) if apis is not None else comparable_apis(catalog, model, all_apis=all_apis)
         if not model_apis:
             notes.append(f"{model_id}: no comparable API in the catalog; pass --api")
@@ -406,7 +425,12 @@ def crossover_report(
             usd_per_mtok_output=np.array([a.usd_per_mtok_output for a in model_apis]),
             cached_input_fraction=ca.cached_input_fraction,
             usd_per_mtok_cached_input=np.array(
-                [a.usd_per_mtok_cached_input if a.usd_per_mtok_cached_input is not None else a.usd_per_mtok_input for a in model_apis]
+                [
+                    a.usd_per_mtok_cached_input
+                    if a.usd_per_mtok_cached_input is not None
+                    else a.usd_per_mtok_input
+                    for a in model_apis
+                ]
             ),
         )
         api_monthly = cost.api_usd_per_month(rps, per_request, ca.hours_per_month)
@@ -443,21 +467,31 @@ def crossover_report(
                     "api_usd_per_mtok": _number(api_mtok[j]),
                     "cheaper": "self-hosted" if saving[j] > 0 else "api",
                     "crossover_rps": _number(cross.rps[j]),
-                    "crossover_note": "crosses" if cross.reason[j] == crossover.CROSSES else CROSSOVER_WORDS[int(cross.reason[j])],
+                    "crossover_note": "crosses"
+                    if cross.reason[j] == crossover.CROSSES
+                    else CROSSOVER_WORDS[int(cross.reason[j])],
                     "payback_months": _number(payback[j]),
                 }
             )
             results.append(record)
         if not model.license_allows_production:
-            notes.append(f"{model_id}: licence {model.license} does not allow production use without a separate agreement")
+            notes.append(
+                f"{model_id}: licence {model.license} does not allow production use without a separate agreement"
+            )
     assumptions = {
         **workload_assumptions(workload),
         **cost_assumptions_record(ca),
         "rps": rps,
         "catalog_entries": entry_provenance(configs),
-        "apis": {a.id: {"as_of": a.as_of.isoformat(), "source": a.source} for a in catalog.apis if any(r["api"] == a.id for r in results)},
+        "apis": {
+            a.id: {"as_of": a.as_of.isoformat(), "source": a.source}
+            for a in catalog.apis
+            if any(r["api"] == a.id for r in results)
+        },
     }
-    return Report(results=results, assumptions=assumptions, notes=notes, verdict=crossover_verdict(results, rps))
+    return Report(
+        results=results, assumptions=assumptions, notes=notes, verdict=crossover_verdict(results, rps)
+    )
 
 
 def _usd(x: float) -> str:
@@ -567,7 +601,12 @@ def sweep(
             usd_per_mtok_output=np.array([a.usd_per_mtok_output for a in apis])[:, None],
             cached_input_fraction=ca.cached_input_fraction,
             usd_per_mtok_cached_input=np.array(
-                [a.usd_per_mtok_cached_input if a.usd_per_mtok_cached_input is not None else a.usd_per_mtok_input for a in apis]
+                [
+                    a.usd_per_mtok_cached_input
+                    if a.usd_per_mtok_cached_input is not None
+                    else a.usd_per_mtok_input
+                    for a in apis
+                ]
             )[:, None],
         )
         api_monthly = cost.api_usd_per_month(rps, per_request, ca.hours_per_month)

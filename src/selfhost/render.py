@@ -98,9 +98,7 @@ def write_csv(records: Sequence[Record], stream: IO[str], fallback_header: Seque
         for key, value in record.items():
             if isinstance(value, dict | list):
                 value = json.dumps(_jsonable(value))
-            elif isinstance(value, float) and not math.isfinite(value):
-                value = ""
-            elif value is None:
+            elif (isinstance(value, float) and not math.isfinite(value)) or value is None:
                 value = ""
             row[key] = value
         writer.writerow(row)

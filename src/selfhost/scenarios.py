@@ -95,11 +95,15 @@ def peak_tflops(gpu: Gpu, quant: Quantization) -> float:
     return gpu.bf16_tflops
 
 
-def compatibility_problem(model: Model, quant: Quantization, gpu: Gpu, n_gpus: int, engine: EngineProfile) -> str | None:
+def compatibility_problem(
+    model: Model, quant: Quantization, gpu: Gpu, n_gpus: int, engine: EngineProfile
+) -> str | None:
     """Why this combination cannot run at all, or None. Memory fit is checked separately."""
     arch = model.architecture
     if gpu.platform not in quant.platforms:
-        return f"{quant.id} does not run on {gpu.platform} ({gpu.id}); it runs on {', '.join(quant.platforms)}"
+        return (
+            f"{quant.id} does not run on {gpu.platform} ({gpu.id}); it runs on {', '.join(quant.platforms)}"
+        )
     if gpu.platform not in engine.platforms:
         return f"engine {engine.id} does not run on {gpu.platform} ({gpu.id})"
     if engine.id not in quant.engines:
@@ -181,13 +185,16 @@ def model_param_counts(model: Model) -> ParamCounts:
 class MemoryArrays:
     """Memory figures per replica config, shape (n_configs,).
 
-    weight_bytes, usable_bytes : [bytes]; kv_bytes_per_token : whole replica. [bytes/token]
+    weight_bytes, usable_bytes : [bytes]
+    kv_bytes_per_token : Whole replica, copies held by tensor-parallel ranks included. [bytes/token]
+    kv_bytes_per_token_model : The model's KV per token, one copy (config.json arithmetic). [bytes/token]
     kv_capacity_tokens : [tokens]
     """
 
     weight_bytes: np.ndarray
     usable_bytes: np.ndarray
     kv_bytes_per_token: np.ndarray
+    kv_bytes_per_token_model: np.ndarray
     kv_capacity_tokens: np.ndarray
 
 
@@ -199,11 +206,18 @@ def _attention_flops_per_token_per_context(model: Model) -> float:
     """
     a = model.architecture
     if a.mla:
-        return 2.0 * a.num_hidden_layers * a.num_attention_heads * (2 * a.mla.kv_lora_rank + a.mla.qk_rope_head_dim)
+        return (
+            2.0
+            * a.num_hidden_layers
+            * a.num_attention_heads
+            * (2 * a.mla.kv_lora_rank + a.mla.qk_rope_head_dim)
+        )
     return 4.0 * a.num_hidden_layers * a.num_attention_heads * a.head_dim
 
 
-def build_arrays(configs: Sequence[ReplicaConfig], kv_dtype: KvDtype = "auto") -> tuple[ServingArrays, MemoryArrays]:
+def build_arrays(
+    configs: Sequence[ReplicaConfig], kv_dtype: KvDtype = "auto"
+) -> tuple[ServingArrays, MemoryArrays]:
     """Engine inputs for each replica config, in order."""
     rows = []
     for c in configs:
@@ -223,7 +237,7 @@ def build_arrays(configs: Sequence[ReplicaConfig], kv_dtype: KvDtype = "auto") -
         expert_bytes = counts.mlp_experts_routed * c.quant.linear_bits_per_weight / 8.0
         expert_fraction = a.moe.num_experts_per_tok / a.moe.n_routed_experts if a.moe else 0.0
         kv_heads = 1 if a.mla else a.num_key_value_heads
-        kv_token = float(
+        kv_token_model = float(
             kv_bytes_per_token(
                 num_hidden_layers=a.num_hidden_layers,
                 num_key_value_heads=a.num_key_value_heads,
@@ -232,7 +246,8 @@ def build_arrays(configs: Sequence[ReplicaConfig], kv_dtype: KvDtype = "auto") -
                 mla_kv_lora_rank=a.mla.kv_lora_rank if a.mla else 0,
                 mla_qk_rope_head_dim=a.mla.qk_rope_head_dim if a.mla else 0,
             )
-        ) * float(memory.kv_replication_factor(c.n_gpus, kv_heads))
+        )
+        kv_token = kv_token_model * float(memory.kv_replication_factor(c.n_gpus, kv_heads))
         usable = float(
             memory.usable_memory_bytes(
                 c.n_gpus,
@@ -264,17 +279,19 @@ def build_arrays(configs: Sequence[ReplicaConfig], kv_dtype: KvDtype = "auto") -
                 allreduce_latency_s=c.engine.allreduce_latency_s,
                 max_batch_sequences=c.engine.max_batch_sequences,
                 usable_bytes=usable,
+                kv_bytes_per_token_model=kv_token_model,
             )
         )
-    columns = {key: np.array([row[key] for row in rows], dtype=float) for key in (rows[0] if rows else {})}
-    if not rows:
-        columns = {name: np.zeros(0) for name in [*ServingArrays.__dataclass_fields__, "usable_bytes"]}
+    names = [*ServingArrays.__dataclass_fields__, "usable_bytes", "kv_bytes_per_token_model"]
+    columns = {name: np.array([row[name] for row in rows], dtype=float) for name in names}
     usable_col = columns.pop("usable_bytes")
+    kv_model_col = columns.pop("kv_bytes_per_token_model")
     serving = ServingArrays(**columns)
     mem = MemoryArrays(
         weight_bytes=serving.weight_bytes,
         usable_bytes=usable_col,
         kv_bytes_per_token=serving.kv_bytes_per_token,
+        kv_bytes_per_token_model=kv_model_col,
         kv_capacity_tokens=serving.kv_capacity_tokens,
     )
     return serving, mem

@@ -338,6 +338,7 @@ class _Placed:
     index: int
 
     def location(self, section: str) -> str:
+        """The '<file>: <section>[<index>] (id '<id>')' prefix of errors about this entry."""
         return _location(self.path, section, self.index, self.entry.id)
 
 
@@ -361,6 +362,7 @@ class _Merged:
                 self.sections[section][entry.id] = _Placed(entry, result.path, index)
 
     def catalog(self) -> Catalog:
+        """The merged entries as the frozen Catalog."""
         return Catalog.model_validate(
             {
                 section: tuple(placed.entry for placed in by_id.values())
@@ -437,6 +439,7 @@ def _merge(files: Iterable[Path]) -> _Merged:
 
 
 def _builtin_files() -> list[Path]:
+    """The built-in catalog files, sorted by name."""
     return _catalog_files(builtin_data_dir())
 
 

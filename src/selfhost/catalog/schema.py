@@ -53,11 +53,15 @@ class Gpu(Entry):
     )
     memory_bandwidth_gb_s: Positive = Field(description="Peak memory bandwidth. [GB/s]")
     bf16_tflops: Positive = Field(description="Dense BF16/FP16 tensor throughput. [TFLOP/s]")
-    fp8_tflops: Positive | None = Field(default=None, description="Dense FP8 tensor throughput; None if unsupported. [TFLOP/s]")
+    fp8_tflops: Positive | None = Field(
+        default=None, description="Dense FP8 tensor throughput; None if unsupported. [TFLOP/s]"
+    )
     int8_tops: Positive | None = Field(default=None, description="Dense INT8 tensor throughput. [TOP/s]")
     power_w: Positive = Field(description="Board power (TDP/TGP) per GPU. [W]")
     interconnect: str = Field(description="GPU-to-GPU link, e.g. 'NVLink 4', 'PCIe Gen4'.")
-    interconnect_gb_s: Positive = Field(description="GPU-to-GPU bandwidth per GPU used for tensor-parallel all-reduce. [GB/s]")
+    interconnect_gb_s: Positive = Field(
+        description="GPU-to-GPU bandwidth per GPU used for tensor-parallel all-reduce. [GB/s]"
+    )
     max_gpus_per_node: PositiveInt = Field(description="Largest tensor-parallel group on one node. [count]")
     platform: Literal["cuda", "rocm", "metal"]
 
@@ -84,10 +88,14 @@ class PurchaseOption(Entry):
     gpu: EntryId
     description: str
     usd_per_gpu: Positive = Field(description="Purchase price per GPU (or per machine for a Mac). [USD]")
-    amortization_months: Positive = Field(description="Months over which the purchase is written off. [months]")
+    amortization_months: Positive = Field(
+        description="Months over which the purchase is written off. [months]"
+    )
     watts_per_gpu: Positive = Field(description="Average wall power per GPU incl. its share of the host. [W]")
     usd_per_kwh: NonNegative = Field(description="Electricity price. [USD/kWh]")
-    pue: Annotated[float, Field(ge=1.0)] = Field(default=1.0, description="Power usage effectiveness. [unitless]")
+    pue: Annotated[float, Field(ge=1.0)] = Field(
+        default=1.0, description="Power usage effectiveness. [unitless]"
+    )
     hosting_usd_per_gpu_month: NonNegative = Field(
         default=0.0, description="Rack space, network, insurance per GPU. [USD/month]"
     )
@@ -164,8 +172,12 @@ class Model(Entry):
     hf_repo: str = Field(description="Hugging Face repository id.")
     architecture: Architecture
     params_total_b: Positive = Field(description="All parameters, every expert included. [1e9 params]")
-    params_active_b: Positive = Field(description="Parameters used per token (MoE: routed subset). [1e9 params]")
-    max_context_tokens: PositiveInt = Field(description="Longest context the released config supports. [tokens]")
+    params_active_b: Positive = Field(
+        description="Parameters used per token (MoE: routed subset). [1e9 params]"
+    )
+    max_context_tokens: PositiveInt = Field(
+        description="Longest context the released config supports. [tokens]"
+    )
     native_dtype: Literal["bf16", "fp8"] = "bf16"
     license: str
     license_allows_production: bool = Field(
@@ -196,7 +208,9 @@ class Quantization(Entry):
         description="Effective bits per weight of the transformer linear layers incl. scales/zeros. [bit]"
     )
     embedding_bits_per_weight: Positive = Field(description="Bits per weight of the input embedding. [bit]")
-    lm_head_bits_per_weight: Positive = Field(description="Bits per weight of the output head (if untied). [bit]")
+    lm_head_bits_per_weight: Positive = Field(
+        description="Bits per weight of the output head (if untied). [bit]"
+    )
     compute_dtype: ComputeDtype = Field(
         description="Dtype of the matrix multiplies, which picks the peak FLOPs (weight-only int4 computes in BF16)."
     )
@@ -221,11 +235,19 @@ class EngineProfile(Entry):
     runtime_overhead_gb: NonNegative = Field(
         description="Per-GPU memory for CUDA context, activations and graphs, outside weights and KV. [GB]"
     )
-    memory_bandwidth_utilization: Fraction = Field(description="Achieved / peak memory bandwidth in decode (MBU). [unitless]")
+    memory_bandwidth_utilization: Fraction = Field(
+        description="Achieved / peak memory bandwidth in decode (MBU). [unitless]"
+    )
     compute_utilization: Fraction = Field(description="Achieved / peak tensor FLOPs (MFU). [unitless]")
-    step_overhead_s: NonNegative = Field(description="Fixed time per decode step (scheduling, kernel launch). [s]")
-    allreduce_latency_s: NonNegative = Field(description="Fixed latency of one tensor-parallel all-reduce. [s]")
-    max_batch_sequences: PositiveInt = Field(description="Engine cap on concurrent sequences (vLLM max_num_seqs). [count]")
+    step_overhead_s: NonNegative = Field(
+        description="Fixed time per decode step (scheduling, kernel launch). [s]"
+    )
+    allreduce_latency_s: NonNegative = Field(
+        description="Fixed latency of one tensor-parallel all-reduce. [s]"
+    )
+    max_batch_sequences: PositiveInt = Field(
+        description="Engine cap on concurrent sequences (vLLM max_num_seqs). [count]"
+    )
 
 
 # --------------------------------------------------------------------------- APIs

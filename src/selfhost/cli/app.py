@@ -43,8 +43,15 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
+PIPED_TABLE_WIDTH = 160  # Rich would wrap at 80 columns when stdout is not a terminal
+
+
 def stdout_console() -> Console:
-    return Console(highlight=False)
+    """Console for tables on stdout; wide when piped so rows are not folded."""
+    import os
+
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(highlight=False, width=PIPED_TABLE_WIDTH if piped else None)
 
 
 def fail(message: str) -> None:
@@ -153,13 +160,17 @@ def select_configs(
         if len(model_list) == 1 and len(gpu_list) == 1 and len(quant_list) == 1:
             chosen = engine_entry or default_engine(catalog, quant_list[0], gpu_list[0])
             if chosen is None:
-                raise InputError(f"no serving engine in the catalog runs {quant_list[0].id} on {gpu_list[0].id}")
+                raise InputError(
+                    f"no serving engine in the catalog runs {quant_list[0].id} on {gpu_list[0].id}"
+                )
             problem = compatibility_problem(
                 model_list[0], quant_list[0], gpu_list[0], (counts or [1])[0], chosen
             )
             if problem:
                 raise InputError(problem)
-        raise InputError("no runnable model x quantization x GPU combination in this selection; widen --model/--gpu/--quant")
+        raise InputError(
+            "no runnable model x quantization x GPU combination in this selection; widen --model/--gpu/--quant"
+        )
     return configs
 
 
@@ -190,8 +201,14 @@ def emit(report: Report, fmt: o.OutputFormat, columns: Sequence[Column], title: 
 
 
 def cost_assumptions(
-    ops: float, setup: float, util: float, min_replicas: int, hours: float, cached: float,
-    pricing: Sequence[str] | None, providers: Sequence[str] | None,
+    ops: float,
+    setup: float,
+    util: float,
+    min_replicas: int,
+    hours: float,
+    cached: float,
+    pricing: Sequence[str] | None,
+    providers: Sequence[str] | None,
 ) -> Any:
     from selfhost.analysis import CostAssumptions
     from selfhost.scenarios import check_pricing_kinds
@@ -229,7 +246,9 @@ def crossover(
     pricing: o.PricingOpt = None,
     provider: o.ProviderOpt = None,
     api: o.ApiOpt = None,
-    all_apis: bool = typer.Option(False, "--all-apis", help="Compare with every comparable API, not the cheapest of each kind."),
+    all_apis: bool = typer.Option(
+        False, "--all-apis", help="Compare with every comparable API, not the cheapest of each kind."
+    ),
     input_tokens: o.InputTokensOpt = o.DEFAULT_INPUT_TOKENS,
     output_tokens: o.OutputTokensOpt = o.DEFAULT_OUTPUT_TOKENS,
     context: o.ContextOpt = None,
@@ -261,7 +280,7 @@ def crossover(
 
     def run() -> None:
         from selfhost.analysis import crossover_report
-        from selfhost.render import Column, num1, sig3, text, usd, usd_mtok
+        from selfhost.render import Column, sig3, text, usd, usd_mtok
 
         check_rps(rps)
         cat = load(catalog)
@@ -269,26 +288,32 @@ def crossover(
         configs = select_configs(cat, model, gpu, quant, gpus, engine)
         apis = resolve_all(cat.apis, api, "API", "apis") if api else None
         ca = cost_assumptions(
-            ops_usd_per_month, setup_usd, target_utilization, min_replicas, hours_per_month,
-            cached_input_fraction, pricing, provider,
+            ops_usd_per_month,
+            setup_usd,
+            target_utilization,
+            min_replicas,
+            hours_per_month,
+            cached_input_fraction,
+            pricing,
+            provider,
         )
         report = crossover_report(cat, configs, workload, ca, rps, apis, all_apis=all_apis)
         columns = [
             Column("model", "Model", text, "left"),
             Column("deployment", "Self-hosted on", text, "left"),
-            Column("self_hosted_usd_per_month", "Self-hosted $/mo", usd),
+            Column("self_hosted_usd_per_month", "Self $/mo", usd),
             Column("api", "API", text, "left"),
             Column("api_usd_per_month", "API $/mo", usd),
-            Column("self_hosted_usd_per_mtok", "Self $/1M tok", usd_mtok),
-            Column("api_usd_per_mtok", "API $/1M tok", usd_mtok),
+            Column("self_hosted_usd_per_mtok", "Self $/1M", usd_mtok),
+            Column("api_usd_per_mtok", "API $/1M", usd_mtok),
             Column("cheaper", "Cheaper", text, "left"),
             Column("crossover_rps", "Crossover req/s", sig3),
-            Column("capacity_rps_per_replica", "Req/s per replica (est.)", num1),
         ]
         if fmt is o.OutputFormat.table:
             for r in report.results:
-                r_display = f"{r['gpus_billed']:g}x {r['gpu']} {r['quant']} ({r['provider']})"
-                r["deployment"] = r_display
+                r["deployment"] = (
+                    f"{r['replicas']}x{r['gpus_per_replica']} {r['gpu']} {r['quant']} ({r['provider']})"
+                )
         title = (
             f"Self-host vs API at {rps:g} req/s ({input_tokens} in + {output_tokens} out tokens, "
             f"ops ${ops_usd_per_month:,.0f}/mo)"
@@ -300,14 +325,20 @@ def crossover(
 
 @app.command()
 def fit(
-    model: str = typer.Argument(..., help="Model id, e.g. llama-3.3-70b (see: selfhost catalog list models)."),
+    model: str = typer.Argument(
+        ..., help="Model id, e.g. llama-3.3-70b (see: selfhost catalog list models)."
+    ),
     gpu: o.GpuOpt = None,
     gpus: o.GpusOpt = None,
     quant: o.QuantOpt = None,
     engine: o.EngineOpt = "auto",
-    context: int = typer.Option(o.DEFAULT_FIT_CONTEXT, "--context", "-c", min=1, help="Sequence length that must fit. [tokens]"),
+    context: int = typer.Option(
+        o.DEFAULT_FIT_CONTEXT, "--context", "-c", min=1, help="Sequence length that must fit. [tokens]"
+    ),
     kv_dtype: o.KvDtypeOpt = "auto",
-    all_counts: bool = typer.Option(False, "--all-counts", help="Show every GPU count, not just the smallest that fits."),
+    all_counts: bool = typer.Option(
+        False, "--all-counts", help="Show every GPU count, not just the smallest that fits."
+    ),
     catalog: o.CatalogOpt = None,
     fmt: o.FormatOpt = o.OutputFormat.table,
     limit: o.LimitOpt = 0,
@@ -348,7 +379,13 @@ def fit(
             Column("max_concurrent_sequences", f"Seqs at {context:,}", num0),
             Column("reason", "Why", text, "left"),
         ]
-        emit(report, fmt, columns, f"Does {report.results[0]['model'] if report.results else model} fit? (context {context:,} tokens)", limit)
+        emit(
+            report,
+            fmt,
+            columns,
+            f"Does {report.results[0]['model'] if report.results else model} fit? (context {context:,} tokens)",
+            limit,
+        )
 
     guarded(run)
 
@@ -360,7 +397,12 @@ def estimate(
     gpus: o.GpusOpt = None,
     quant: o.QuantOpt = None,
     engine: o.EngineOpt = "auto",
-    concurrency: str = typer.Option("1", "--concurrency", "-b", help="Concurrent sequences, or 'max' (largest batch memory and the engine allow)."),
+    concurrency: str = typer.Option(
+        "1",
+        "--concurrency",
+        "-b",
+        help="Concurrent sequences, or 'max' (largest batch memory and the engine allow).",
+    ),
     input_tokens: o.InputTokensOpt = o.DEFAULT_INPUT_TOKENS,
     output_tokens: o.OutputTokensOpt = o.DEFAULT_OUTPUT_TOKENS,
     max_tpot_ms: o.MaxTpotOpt = o.DEFAULT_MAX_TPOT_MS,
@@ -419,7 +461,12 @@ def estimate(
             Column("requests_per_s", "Req/s", num2),
             Column("capacity_rps_within_latency", "Req/s within targets", num2),
         ]
-        emit(report, fmt, columns, f"Estimated throughput: {model_entry.id} on {gpu} ({input_tokens} in + {output_tokens} out)")
+        emit(
+            report,
+            fmt,
+            columns,
+            f"Estimated throughput: {model_entry.id} on {gpu} ({input_tokens} in + {output_tokens} out)",
+        )
 
     guarded(run)
 
@@ -465,7 +512,9 @@ def cost(
         cat = load(catalog)
         workload = build_workload(input_tokens, output_tokens, context, max_tpot_ms, max_ttft_ms, kv_dtype)
         configs = select_configs(cat, model, gpu, quant, gpus, engine)
-        ca = cost_assumptions(ops_usd_per_month, 0.0, target_utilization, min_replicas, hours_per_month, 0.0, pricing, provider)
+        ca = cost_assumptions(
+            ops_usd_per_month, 0.0, target_utilization, min_replicas, hours_per_month, 0.0, pricing, provider
+        )
         report = costs(cat, configs, workload, ca, rps)
         columns = [
             Column("model", "Model", text, "left"),
@@ -480,7 +529,13 @@ def cost(
             Column("self_hosted_usd_per_month", "$/month", usd),
             Column("self_hosted_usd_per_mtok", "$/1M tok", usd_mtok),
         ]
-        emit(report, fmt, columns, f"Self-hosted cost at {rps:g} req/s ({input_tokens} in + {output_tokens} out)", limit)
+        emit(
+            report,
+            fmt,
+            columns,
+            f"Self-hosted cost at {rps:g} req/s ({input_tokens} in + {output_tokens} out)",
+            limit,
+        )
 
     guarded(run)
 

@@ -20,41 +20,91 @@ catalog_app = typer.Typer(
 KINDS: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "gpus": (
         "gpus",
-        [("id", "Id"), ("memory_gb", "Memory GB"), ("memory_bandwidth_gb_s", "BW GB/s"), ("bf16_tflops", "BF16 TFLOPS"),
-         ("fp8_tflops", "FP8 TFLOPS"), ("power_w", "W"), ("interconnect", "Interconnect"), ("as_of", "As of")],
+        [
+            ("id", "Id"),
+            ("memory_gb", "Memory GB"),
+            ("memory_bandwidth_gb_s", "BW GB/s"),
+            ("bf16_tflops", "BF16 TFLOPS"),
+            ("fp8_tflops", "FP8 TFLOPS"),
+            ("power_w", "W"),
+            ("interconnect", "Interconnect"),
+            ("as_of", "As of"),
+        ],
     ),
     "offers": (
         "rental_offers",
-        [("id", "Id"), ("provider", "Provider"), ("gpu", "GPU"), ("usd_per_gpu_hour", "$/GPU-h"),
-         ("instance_gpus", "GPUs/instance"), ("pricing", "Pricing"), ("as_of", "As of"), ("confirmed", "Confirmed")],
+        [
+            ("id", "Id"),
+            ("provider", "Provider"),
+            ("gpu", "GPU"),
+            ("usd_per_gpu_hour", "$/GPU-h"),
+            ("instance_gpus", "GPUs/instance"),
+            ("pricing", "Pricing"),
+            ("as_of", "As of"),
+            ("confirmed", "Confirmed"),
+        ],
     ),
     "owned": (
         "purchase_options",
-        [("id", "Id"), ("gpu", "GPU"), ("usd_per_gpu", "$ per GPU"), ("amortization_months", "Months"),
-         ("watts_per_gpu", "W"), ("usd_per_kwh", "$/kWh"), ("as_of", "As of"), ("confirmed", "Confirmed")],
+        [
+            ("id", "Id"),
+            ("gpu", "GPU"),
+            ("usd_per_gpu", "$ per GPU"),
+            ("amortization_months", "Months"),
+            ("watts_per_gpu", "W"),
+            ("usd_per_kwh", "$/kWh"),
+            ("as_of", "As of"),
+            ("confirmed", "Confirmed"),
+        ],
     ),
     "models": (
         "models",
-        [("id", "Id"), ("params_total_b", "Params B"), ("params_active_b", "Active B"),
-         ("max_context_tokens", "Context"), ("license", "Licence"), ("license_allows_production", "Production OK"),
-         ("quality_tier", "Tier"), ("tags", "Tags")],
+        [
+            ("id", "Id"),
+            ("params_total_b", "Params B"),
+            ("params_active_b", "Active B"),
+            ("max_context_tokens", "Context"),
+            ("license", "Licence"),
+            ("license_allows_production", "Production OK"),
+            ("quality_tier", "Tier"),
+            ("tags", "Tags"),
+        ],
     ),
     "quants": (
         "quantizations",
-        [("id", "Id"), ("linear_bits_per_weight", "Bits/weight"), ("embedding_bits_per_weight", "Embedding bits"),
-         ("compute_dtype", "Compute"), ("platforms", "Platforms"), ("engines", "Engines")],
+        [
+            ("id", "Id"),
+            ("linear_bits_per_weight", "Bits/weight"),
+            ("embedding_bits_per_weight", "Embedding bits"),
+            ("compute_dtype", "Compute"),
+            ("platforms", "Platforms"),
+            ("engines", "Engines"),
+        ],
     ),
     "engines": (
         "engines",
-        [("id", "Id"), ("gpu_memory_utilization", "Mem util"), ("memory_bandwidth_utilization", "MBU"),
-         ("compute_utilization", "MFU"), ("step_overhead_s", "Step overhead s"), ("max_batch_sequences", "Max batch"),
-         ("confirmed", "Calibrated")],
+        [
+            ("id", "Id"),
+            ("gpu_memory_utilization", "Mem util"),
+            ("memory_bandwidth_utilization", "MBU"),
+            ("compute_utilization", "MFU"),
+            ("step_overhead_s", "Step overhead s"),
+            ("max_batch_sequences", "Max batch"),
+            ("confirmed", "Calibrated"),
+        ],
     ),
     "apis": (
         "apis",
-        [("id", "Id"), ("provider", "Provider"), ("usd_per_mtok_input", "$/1M in"), ("usd_per_mtok_output", "$/1M out"),
-         ("usd_per_mtok_cached_input", "$/1M cached"), ("quality_tier", "Tier"), ("equivalent_model", "Same model as"),
-         ("as_of", "As of")],
+        [
+            ("id", "Id"),
+            ("provider", "Provider"),
+            ("usd_per_mtok_input", "$/1M in"),
+            ("usd_per_mtok_output", "$/1M out"),
+            ("usd_per_mtok_cached_input", "$/1M cached"),
+            ("quality_tier", "Tier"),
+            ("equivalent_model", "Same model as"),
+            ("as_of", "As of"),
+        ],
     ),
 }
 
@@ -109,14 +159,21 @@ def list_entries(
             return f"{v:g}" if isinstance(v, float) else str(v)
 
         columns = [Column(key, header, fmt_cell, "left") for key, header in cols]
-        emit(Report(results=records, assumptions={"kind": kind}), fmt, columns, f"Catalog: {kind} ({len(records)})")
+        emit(
+            Report(results=records, assumptions={"kind": kind}),
+            fmt,
+            columns,
+            f"Catalog: {kind} ({len(records)})",
+        )
 
     guarded(run)
 
 
 @catalog_app.command("show")
 def show(
-    entry_id: str = typer.Argument(..., metavar="ID", help="Any catalog id or alias, e.g. h100 or llama-3.3-70b."),
+    entry_id: str = typer.Argument(
+        ..., metavar="ID", help="Any catalog id or alias, e.g. h100 or llama-3.3-70b."
+    ),
     catalog: o.CatalogOpt = None,
     fmt: o.FormatOpt = o.OutputFormat.table,
 ) -> None:
@@ -137,7 +194,11 @@ def show(
 
         cat = load(catalog)
         wanted = normalize(entry_id)
-        everything = [(section, e) for section, _ in ((s, None) for s in type(cat).model_fields) for e in getattr(cat, section)]
+        everything = [
+            (section, e)
+            for section, _ in ((s, None) for s in type(cat).model_fields)
+            for e in getattr(cat, section)
+        ]
         for section, entry in everything:
             if wanted == normalize(entry.id) or wanted in {normalize(a) for a in entry.aliases}:
                 data = {"section": section, **{k: _plain(v) for k, v in entry.model_dump().items()}}
@@ -159,7 +220,9 @@ def show(
                 return
         close = suggest([e for _, e in everything], entry_id)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise UnknownIdError(f"unknown catalog id '{entry_id}'{hint} Run 'selfhost catalog list KIND' to see ids.")
+        raise UnknownIdError(
+            f"unknown catalog id '{entry_id}'{hint} Run 'selfhost catalog list KIND' to see ids."
+        )
 
     guarded(run)
 

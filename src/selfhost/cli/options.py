@@ -36,15 +36,22 @@ CatalogOpt = Annotated[
         "Also read from $SELFHOST_CATALOG.",
     ),
 ]
-ModelOpt = Annotated[list[str] | None, typer.Option("--model", "-m", help="Model id (repeatable). Default: all.")]
+ModelOpt = Annotated[
+    list[str] | None, typer.Option("--model", "-m", help="Model id (repeatable). Default: all.")
+]
 GpuOpt = Annotated[list[str] | None, typer.Option("--gpu", "-g", help="GPU id (repeatable). Default: all.")]
-QuantOpt = Annotated[list[str] | None, typer.Option("--quant", "-q", help="Quantization id (repeatable). Default: all.")]
+QuantOpt = Annotated[
+    list[str] | None, typer.Option("--quant", "-q", help="Quantization id (repeatable). Default: all.")
+]
 GpusOpt = Annotated[
     list[int] | None,
     typer.Option("--gpus", "-n", help="GPUs per replica, tensor parallel (repeatable). Default: 1, 2, 4, 8."),
 ]
 EngineOpt = Annotated[
-    str, typer.Option("--engine", help="Serving engine profile id, or 'auto' (vLLM on CUDA/ROCm, llama.cpp on Apple).")
+    str,
+    typer.Option(
+        "--engine", help="Serving engine profile id, or 'auto' (vLLM on CUDA/ROCm, llama.cpp on Apple)."
+    ),
 ]
 PricingOpt = Annotated[
     list[str] | None,
@@ -55,7 +62,8 @@ PricingOpt = Annotated[
     ),
 ]
 ProviderOpt = Annotated[
-    list[str] | None, typer.Option("--provider", help="Only these GPU providers (repeatable), e.g. DigitalOcean.")
+    list[str] | None,
+    typer.Option("--provider", help="Only these GPU providers (repeatable), e.g. DigitalOcean."),
 ]
 ApiOpt = Annotated[
     list[str] | None,
@@ -80,19 +88,30 @@ MaxTtftOpt = Annotated[
 KvDtypeOpt = Annotated[str, typer.Option("--kv-dtype", help="KV-cache dtype: auto (BF16), bf16, fp8.")]
 OpsOpt = Annotated[
     float,
-    typer.Option("--ops-usd-per-month", min=0, help="Fixed self-hosting operations cost (SRE, monitoring). [USD/month]"),
+    typer.Option(
+        "--ops-usd-per-month", min=0, help="Fixed self-hosting operations cost (SRE, monitoring). [USD/month]"
+    ),
 ]
-SetupOpt = Annotated[float, typer.Option("--setup-usd", min=0, help="One-off setup cost, shown as payback. [USD]")]
+SetupOpt = Annotated[
+    float, typer.Option("--setup-usd", min=0, help="One-off setup cost, shown as payback. [USD]")
+]
 UtilOpt = Annotated[
     float,
-    typer.Option("--target-utilization", min=0.01, max=1.0, help="Share of replica capacity you plan to use. [0-1]"),
+    typer.Option(
+        "--target-utilization", min=0.01, max=1.0, help="Share of replica capacity you plan to use. [0-1]"
+    ),
 ]
-MinReplicasOpt = Annotated[int, typer.Option("--min-replicas", min=1, help="Replicas always running. [count]")]
+MinReplicasOpt = Annotated[
+    int, typer.Option("--min-replicas", min=1, help="Replicas always running. [count]")
+]
 HoursOpt = Annotated[
-    float, typer.Option("--hours-per-month", min=1, max=744, help="Billed hours per month (730 = always on). [h]")
+    float,
+    typer.Option("--hours-per-month", min=1, max=744, help="Billed hours per month (730 = always on). [h]"),
 ]
 CachedOpt = Annotated[
     float,
-    typer.Option("--cached-input-fraction", min=0, max=1, help="Share of API input billed at the cached price. [0-1]"),
+    typer.Option(
+        "--cached-input-fraction", min=0, max=1, help="Share of API input billed at the cached price. [0-1]"
+    ),
 ]
 LimitOpt = Annotated[int, typer.Option("--limit", min=0, help="Show at most this many rows (0 = all).")]

@@ -40,9 +40,13 @@ def parse_rps_range(text: str) -> list[float]:
 def register(app: typer.Typer) -> None:
     @app.command()
     def sweep(
-        rps: list[float] | None = typer.Option(None, "--rps", "-r", help="Request rate (repeatable). [requests/s]"),
+        rps: list[float] | None = typer.Option(
+            None, "--rps", "-r", help="Request rate (repeatable). [requests/s]"
+        ),
         rps_range: str | None = typer.Option(None, "--rps-range", help="START:STOP:COUNT log-spaced rates."),
-        mix: list[str] | None = typer.Option(None, "--mix", help="INPUT:OUTPUT tokens per request (repeatable)."),
+        mix: list[str] | None = typer.Option(
+            None, "--mix", help="INPUT:OUTPUT tokens per request (repeatable)."
+        ),
         model: o.ModelOpt = None,
         gpu: o.GpuOpt = None,
         quant: o.QuantOpt = None,
@@ -103,8 +107,14 @@ def register(app: typer.Typer) -> None:
             configs = select_configs(cat, model, gpu, quant, gpus, engine)
             apis = resolve_all(cat.apis, api, "API", "apis") if api else None
             ca = cost_assumptions(
-                ops_usd_per_month, 0.0, target_utilization, min_replicas, hours_per_month,
-                cached_input_fraction, pricing, provider,
+                ops_usd_per_month,
+                0.0,
+                target_utilization,
+                min_replicas,
+                hours_per_month,
+                cached_input_fraction,
+                pricing,
+                provider,
             )
             workloads = [build_workload(p, d, None, max_tpot_ms, max_ttft_ms, kv_dtype) for p, d in mixes]
             report = sweep_report(cat, configs, workloads, ca, sorted(set(rates)), apis)

@@ -66,16 +66,8 @@ def billing_unit(
     k = np.asarray(instance_gpus, dtype=np.int64)
     unit_gpus = np.lcm(n, k).astype(float)
     replicas = unit_gpus / n
-    usd = (
-        unit_gpus
-        * np.asarray(usd_per_gpu_hour, dtype=float)
-        * np.asarray(hours_per_month, dtype=float)
-    )
-    rps = (
-        np.asarray(capacity_rps, dtype=float)
-        * np.asarray(target_utilization, dtype=float)
-        * replicas
-    )
+    usd = unit_gpus * np.asarray(usd_per_gpu_hour, dtype=float) * np.asarray(hours_per_month, dtype=float)
+    rps = np.asarray(capacity_rps, dtype=float) * np.asarray(target_utilization, dtype=float) * replicas
     min_units = np.ceil(np.asarray(min_replicas, dtype=float) / replicas)
     return BillingUnit(
         gpus=np.asarray(unit_gpus, dtype=float),
@@ -101,9 +93,7 @@ def replicas_needed(
     rps: ArrayLike, capacity_rps: ArrayLike, target_utilization: ArrayLike, min_replicas: ArrayLike
 ) -> FloatArray:
     """Replicas needed: ``max(min_replicas, ceil(rps / (capacity * target_utilization)))``. [count]"""
-    per_replica = np.asarray(capacity_rps, dtype=float) * np.asarray(
-        target_utilization, dtype=float
-    )
+    per_replica = np.asarray(capacity_rps, dtype=float) * np.asarray(target_utilization, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         needed = np.where(
             per_replica > 0,
@@ -113,18 +103,14 @@ def replicas_needed(
     return np.asarray(np.maximum(np.asarray(min_replicas, dtype=float), needed), dtype=float)
 
 
-def self_hosted_usd_per_month(
-    rps: ArrayLike, unit: BillingUnit, ops_usd_per_month: ArrayLike
-) -> FloatArray:
+def self_hosted_usd_per_month(rps: ArrayLike, unit: BillingUnit, ops_usd_per_month: ArrayLike) -> FloatArray:
     """Monthly cost of self-hosting ``rps``: billing units x unit price + fixed operations. [USD/month]
 
     ``ops_usd_per_month`` is the fixed cost that does not scale with GPUs: an SRE/on-call share,
     monitoring, the serving stack's upkeep.
     """
     units = units_needed(rps, unit)
-    return np.asarray(
-        units * unit.usd_per_month + np.asarray(ops_usd_per_month, dtype=float), dtype=float
-    )
+    return np.asarray(units * unit.usd_per_month + np.asarray(ops_usd_per_month, dtype=float), dtype=float)
 
 
 def api_usd_per_request(
@@ -151,9 +137,7 @@ def api_usd_per_request(
     return np.asarray(usd, dtype=float)
 
 
-def api_usd_per_month(
-    rps: ArrayLike, usd_per_request: ArrayLike, hours_per_month: ArrayLike
-) -> FloatArray:
+def api_usd_per_month(rps: ArrayLike, usd_per_request: ArrayLike, hours_per_month: ArrayLike) -> FloatArray:
     """Monthly API bill at a sustained ``rps``: ``rps * 3600 * hours * usd_per_request``. [USD/month]"""
     seconds = np.asarray(hours_per_month, dtype=float) * SECONDS_PER_HOUR
     return np.asarray(
@@ -198,9 +182,7 @@ def owned_usd_per_gpu_hour(
     every hour of the month: an always-on server draws it whether or not it is busy.
     """
     hours = np.asarray(hours_per_month, dtype=float)
-    capital = np.asarray(usd_per_gpu, dtype=float) / (
-        np.asarray(amortization_months, dtype=float) * hours
-    )
+    capital = np.asarray(usd_per_gpu, dtype=float) / (np.asarray(amortization_months, dtype=float) * hours)
     power = (
         np.asarray(watts_per_gpu, dtype=float)
         / 1000.0

@@ -19,9 +19,7 @@ FloatArray = NDArray[np.float64]
 # Reason codes for the crossover.
 CROSSES = 0  # a finite crossover exists
 NO_CAPACITY = 1  # the deployment serves nothing (does not fit, or misses latency targets)
-API_CHEAPER_AT_SCALE = (
-    2  # at full utilization a billing unit costs more than the API traffic it serves
-)
+API_CHEAPER_AT_SCALE = 2  # at full utilization a billing unit costs more than the API traffic it serves
 API_FREE = 3  # the API costs nothing per request
 
 

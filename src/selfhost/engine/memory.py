@@ -129,7 +129,5 @@ def fit_verdict(
     weights = np.asarray(weight_bytes_total, dtype=float)
     kv = np.asarray(kv_tokens, dtype=float)
     context = np.asarray(context_tokens, dtype=float)
-    verdict = np.where(
-        weights >= usable, WEIGHTS_TOO_LARGE, np.where(kv < context, CONTEXT_TOO_LARGE, FITS)
-    )
+    verdict = np.where(weights >= usable, WEIGHTS_TOO_LARGE, np.where(kv < context, CONTEXT_TOO_LARGE, FITS))
     return np.asarray(verdict, dtype=np.int8)

@@ -100,17 +100,10 @@ def allreduce_time_s(s: ServingArrays, tokens: ArrayLike) -> FloatArray:
     """
     n = s.n_gpus
     volume = (
-        2.0
-        * (n - 1.0)
-        / n
-        * np.asarray(tokens, dtype=float)
-        * s.hidden_size
-        * ACTIVATION_BYTES_PER_ELEMENT
+        2.0 * (n - 1.0) / n * np.asarray(tokens, dtype=float) * s.hidden_size * ACTIVATION_BYTES_PER_ELEMENT
     )
     per_allreduce = s.allreduce_latency_s + volume / s.interconnect_bytes_s
-    return np.asarray(
-        np.where(n > 1, ALLREDUCES_PER_LAYER * s.num_layers * per_allreduce, 0.0), dtype=float
-    )
+    return np.asarray(np.where(n > 1, ALLREDUCES_PER_LAYER * s.num_layers * per_allreduce, 0.0), dtype=float)
 
 
 def decode_step_time_s(s: ServingArrays, batch: ArrayLike, context_tokens: ArrayLike) -> FloatArray:
@@ -126,9 +119,7 @@ def decode_step_time_s(s: ServingArrays, batch: ArrayLike, context_tokens: Array
     c = np.asarray(context_tokens, dtype=float)
     bytes_moved = weight_bytes_read_per_step(s, b) + b * c * s.kv_bytes_per_token
     flops = b * (s.flops_per_token + c * s.attention_flops_per_token_per_context)
-    t_memory = bytes_moved / (
-        s.n_gpus * s.memory_bandwidth_bytes_s * s.memory_bandwidth_utilization
-    )
+    t_memory = bytes_moved / (s.n_gpus * s.memory_bandwidth_bytes_s * s.memory_bandwidth_utilization)
     t_compute = flops / (s.n_gpus * s.peak_flops * s.compute_utilization)
     return np.asarray(
         np.maximum(t_memory, t_compute) + allreduce_time_s(s, b) + s.step_overhead_s, dtype=float
@@ -171,9 +162,7 @@ def prefill_marginal_time_s(s: ServingArrays, prompt_tokens: ArrayLike) -> Float
     t_compute = prefill_flops(s, p) / (s.n_gpus * s.peak_flops * s.compute_utilization)
     n = s.n_gpus
     volume = 2.0 * (n - 1.0) / n * p * s.hidden_size * ACTIVATION_BYTES_PER_ELEMENT
-    t_comm = np.where(
-        n > 1, ALLREDUCES_PER_LAYER * s.num_layers * volume / s.interconnect_bytes_s, 0.0
-    )
+    t_comm = np.where(n > 1, ALLREDUCES_PER_LAYER * s.num_layers * volume / s.interconnect_bytes_s, 0.0)
     return np.asarray(t_compute + t_comm, dtype=float)
 
 
@@ -271,9 +260,7 @@ def capacity(
         pt = load_point(s, batch, p, d)
         return np.asarray((pt.tpot_s <= max_tpot) & (pt.ttft_s <= max_ttft) & (batch <= b_max))
 
-    shape = np.broadcast_shapes(
-        np.shape(b_max), np.shape(max_tpot), np.shape(max_ttft), np.shape(p)
-    )
+    shape = np.broadcast_shapes(np.shape(b_max), np.shape(max_tpot), np.shape(max_ttft), np.shape(p))
     lo = np.ones(shape)
     hi = np.broadcast_to(np.maximum(1.0, b_max), shape).astype(float)
     ok_at_one = feasible(lo)

@@ -1,0 +1,84 @@
+"""Scenario building: the catalog's stated figures agree with the architecture arithmetic."""
+
+import pytest
+
+from selfhost.catalog.loader import load_catalog
+from selfhost.catalog.lookup import by_id
+from selfhost.scenarios import (
+    build_arrays,
+    compatibility_problem,
+    model_param_counts,
+    peak_tflops,
+    price_options,
+    replica_configs,
+)
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog(env={})
+
+
+def test_every_catalog_model_total_matches_its_architecture(catalog):
+    # params_total_b is typed from facts.md §1; count_params recomputes it from the config fields
+    for model in catalog.models:
+        counted = model_param_counts(model).total / 1e9
+        assert counted == pytest.approx(model.params_total_b, rel=5e-3), model.id
+
+
+def test_llama_70b_awq_on_one_h100_arrays(catalog):
+    # facts.md §5.2 (AWQ 39.8 GB) and §1.1 (320 KiB KV per token in BF16)
+    m, q, g = (
+        by_id(catalog.models)["llama-3.3-70b"],
+        by_id(catalog.quantizations)["awq-int4"],
+        by_id(catalog.gpus)["h100-sxm-80gb"],
+    )
+    [config] = replica_configs(catalog, models=[m], quants=[q], gpus=[g], gpu_counts=[1], engine=None)
+    serving, mem = build_arrays([config])
+    assert mem.weight_bytes[0] == pytest.approx(39.8e9, rel=5e-3)
+    assert mem.kv_bytes_per_token[0] == 327_680
+    assert config.engine.id == "vllm"
+    # weight-only int4 computes in BF16: 989 dense TFLOPS (facts.md §2)
+    assert serving.peak_flops[0] == pytest.approx(989e12)
+
+
+def test_mla_cache_is_held_whole_by_every_tensor_parallel_rank(catalog):
+    # DeepSeek-V3: 61 x (512 + 64) x 2 B = 70,272 B per token (facts.md §1.2), replicated on 8 GPUs
+    m, q, g = (
+        by_id(catalog.models)["deepseek-v3"],
+        by_id(catalog.quantizations)["fp8"],
+        by_id(catalog.gpus)["h200-141gb"],
+    )
+    [config] = replica_configs(catalog, models=[m], quants=[q], gpus=[g], gpu_counts=[8], engine=None)
+    _, mem = build_arrays([config])
+    assert mem.kv_bytes_per_token_model[0] == 70_272
+    assert mem.kv_bytes_per_token[0] == 8 * 70_272
+
+
+def test_fp8_falls_back_to_bf16_peak_on_a100(catalog):
+    q, a100, h100 = (
+        by_id(catalog.quantizations)["fp8"],
+        by_id(catalog.gpus)["a100-80gb"],
+        by_id(catalog.gpus)["h100-sxm-80gb"],
+    )
+    assert peak_tflops(a100, q) == a100.bf16_tflops
+    assert peak_tflops(h100, q) == h100.fp8_tflops
+
+
+def test_incompatible_combinations_say_why(catalog):
+    m = by_id(catalog.models)["qwen2.5-7b"]  # 28 attention heads
+    q = by_id(catalog.quantizations)["awq-int4"]
+    g = by_id(catalog.gpus)["h100-sxm-80gb"]
+    vllm = by_id(catalog.engines)["vllm"]
+    assert "28 attention heads" in compatibility_problem(m, q, g, 8, vllm)
+    assert "does not run on metal" in compatibility_problem(m, q, by_id(catalog.gpus)["m3-max-64gb"], 1, vllm)
+
+
+def test_owned_hardware_becomes_an_hourly_rate(catalog):
+    g = by_id(catalog.gpus)["h100-sxm-80gb"]
+    options = price_options(catalog, g, pricing=["owned"], hours_per_month=730)
+    assert options and all(o.provider == "owned" and o.usd_per_gpu_hour > 0 for o in options)
+    rentals = price_options(
+        catalog, g, pricing=["on-demand"], providers=["DigitalOcean"], hours_per_month=730
+    )
+    assert {o.usd_per_gpu_hour for o in rentals} >= {3.39}  # facts.md §3.1
