@@ -113,18 +113,15 @@ def workload_assumptions(w: Workload) -> dict[str, Any]:
 
 def entry_provenance(configs: Sequence[ReplicaConfig]) -> dict[str, dict[str, str]]:
     """Catalog ids used, with their as_of dates and sources, for the assumptions block."""
-    seen: dict[str, dict[str, str]] = {}
-    for c in configs:
-        for kind, entry in (("model", c.model), ("quant", c.quant), ("gpu", c.gpu), ("engine", c.engine)):
-            seen.setdefault(
-                f"{kind}:{entry.id}",
-                {
-                    "as_of": entry.as_of.isoformat(),
-                    "source": entry.source,
-                    "confirmed": str(entry.confirmed).lower(),
-                },
-            )
-    return seen
+    entries = {
+        f"{kind}:{entry.id}": entry
+        for c in configs
+        for kind, entry in (("model", c.model), ("quant", c.quant), ("gpu", c.gpu), ("engine", c.engine))
+    }
+    return {
+        key: {"as_of": e.as_of.isoformat(), "source": e.source, "confirmed": str(e.confirmed).lower()}
+        for key, e in entries.items()
+    }
 
 
 # --------------------------------------------------------------------------- fit
@@ -245,14 +242,16 @@ def deployment_grid(
     fits = memory.fit_verdict(
         mem.usable_bytes, mem.weight_bytes, mem.kv_capacity_tokens, workload.context_tokens
     )
+    options_by_gpu: dict[str, list[PriceOption]] = {}
     rows: list[tuple[int, PriceOption]] = []
     for i, c in enumerate(configs):
         if workload.context_tokens > c.model.max_context_tokens:
             continue
-        for option in price_options(
-            catalog, c.gpu, pricing=ca.pricing, providers=ca.providers, hours_per_month=ca.hours_per_month
-        ):
-            rows.append((i, option))
+        if c.gpu.id not in options_by_gpu:
+            options_by_gpu[c.gpu.id] = price_options(
+                catalog, c.gpu, pricing=ca.pricing, providers=ca.providers, hours_per_month=ca.hours_per_month
+            )
+        rows.extend((i, option) for option in options_by_gpu[c.gpu.id])
     index = np.array([i for i, _ in rows], dtype=int)
     capacity_rps = (
         np.where(fits[index] == memory.FITS, cap.point.requests_per_s[index], 0.0) if rows else np.zeros(0)
@@ -402,11 +401,13 @@ def crossover_report(
     notes = [THROUGHPUT_NOTE]
     models = list(dict.fromkeys(c.model.id for c in configs))
     model_by_id = {c.model.id: c.model for c in configs}
+    rows_by_model: dict[str, list[int]] = {}
+    for i, c in enumerate(grid.configs):
+        if np.isfinite(monthly[i]):
+            rows_by_model.setdefault(c.model.id, []).append(i)
     for model_id in models:
         model = model_by_id[model_id]
-        candidates = [
-            i for i, c in enumerate(grid.configs) if c.model.id == model_id and np.isfinite(monthly[i])
-        ]
+        candidates = rows_by_model.get(model_id, [])
         model_apis = list(apis) if apis is not None else comparable_apis(catalog, model, all_apis=all_apis)
         if not model_apis:
             notes.append(f"{model_id}: no comparable API in the catalog; pass --api")

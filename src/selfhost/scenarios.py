@@ -20,7 +20,7 @@ from selfhost.engine import cost, memory
 from selfhost.engine.params import ParamCounts, count_params, kv_bytes_per_token
 from selfhost.engine.throughput import ServingArrays
 from selfhost.errors import InputError
-from selfhost.units import BYTES_PER_GB, FLOPS_PER_TFLOP, PARAMS_PER_BILLION
+from selfhost.units import BITS_PER_BYTE, BYTES_PER_GB, FLOPS_PER_TFLOP, PARAMS_PER_BILLION
 
 KvDtype = Literal["auto", "bf16", "fp8"]
 KV_BYTES_PER_ELEMENT: dict[str, float] = {"auto": 2.0, "bf16": 2.0, "fp8": 1.0}  # auto = BF16/FP16 cache
@@ -215,84 +215,112 @@ def _attention_flops_per_token_per_context(model: Model) -> float:
     return 4.0 * a.num_hidden_layers * a.num_attention_heads * a.head_dim
 
 
+@dataclass(frozen=True)
+class _ModelConstants:
+    """Per-model figures that do not depend on the GPU or quantization."""
+
+    params_total: float
+    params_embedding: float
+    params_lm_head: float
+    params_experts_routed: float
+    expert_active_fraction: float
+    kv_bytes_per_token_bf16: float
+    kv_heads_for_replication: float
+    flops_per_token: float
+    attention_flops_per_token_per_context: float
+
+
+def _model_constants(model: Model) -> _ModelConstants:
+    a = model.architecture
+    counts = model_param_counts(model)
+    kv = kv_bytes_per_token(
+        num_hidden_layers=a.num_hidden_layers,
+        num_key_value_heads=a.num_key_value_heads,
+        head_dim=a.head_dim,
+        kv_bytes_per_element=KV_BYTES_PER_ELEMENT["bf16"],
+        mla_kv_lora_rank=a.mla.kv_lora_rank if a.mla else 0,
+        mla_qk_rope_head_dim=a.mla.qk_rope_head_dim if a.mla else 0,
+    )
+    return _ModelConstants(
+        params_total=model.params_total_b * PARAMS_PER_BILLION,
+        params_embedding=float(counts.embedding),
+        params_lm_head=float(counts.lm_head),
+        params_experts_routed=float(counts.mlp_experts_routed),
+        expert_active_fraction=a.moe.num_experts_per_tok / a.moe.n_routed_experts if a.moe else 0.0,
+        kv_bytes_per_token_bf16=float(kv),
+        kv_heads_for_replication=1.0 if a.mla else float(a.num_key_value_heads),
+        # embedding lookups cost no FLOPs; every other active weight is one multiply-add per token
+        flops_per_token=2.0 * (model.params_active_b * PARAMS_PER_BILLION - counts.embedding),
+        attention_flops_per_token_per_context=_attention_flops_per_token_per_context(model),
+    )
+
+
 def build_arrays(
     configs: Sequence[ReplicaConfig], kv_dtype: KvDtype = "auto"
 ) -> tuple[ServingArrays, MemoryArrays]:
-    """Engine inputs for each replica config, in order."""
-    rows = []
+    """Engine inputs for each replica config, in order, shape (n_configs,).
+
+    Per-model constants are computed once per model; the memory arithmetic runs on whole arrays.
+    """
+    constants: dict[str, _ModelConstants] = {}
     for c in configs:
-        a = c.model.architecture
-        counts = model_param_counts(c.model)
-        params_total = c.model.params_total_b * PARAMS_PER_BILLION
-        w_bytes = float(
-            memory.weight_bytes(
-                params_total,
-                counts.embedding,
-                counts.lm_head,
-                c.quant.linear_bits_per_weight,
-                c.quant.embedding_bits_per_weight,
-                c.quant.lm_head_bits_per_weight,
-            )
-        )
-        expert_bytes = counts.mlp_experts_routed * c.quant.linear_bits_per_weight / 8.0
-        expert_fraction = a.moe.num_experts_per_tok / a.moe.n_routed_experts if a.moe else 0.0
-        kv_heads = 1 if a.mla else a.num_key_value_heads
-        kv_token_model = float(
-            kv_bytes_per_token(
-                num_hidden_layers=a.num_hidden_layers,
-                num_key_value_heads=a.num_key_value_heads,
-                head_dim=a.head_dim,
-                kv_bytes_per_element=KV_BYTES_PER_ELEMENT[kv_dtype],
-                mla_kv_lora_rank=a.mla.kv_lora_rank if a.mla else 0,
-                mla_qk_rope_head_dim=a.mla.qk_rope_head_dim if a.mla else 0,
-            )
-        )
-        kv_token = kv_token_model * float(memory.kv_replication_factor(c.n_gpus, kv_heads))
-        usable = float(
-            memory.usable_memory_bytes(
-                c.n_gpus,
-                c.gpu.device_memory_gb * BYTES_PER_GB,
-                c.gpu.max_memory_fraction,
-                c.engine.gpu_memory_utilization,
-                c.engine.runtime_overhead_gb * BYTES_PER_GB,
-            )
-        )
-        active_matmul = c.model.params_active_b * PARAMS_PER_BILLION - counts.embedding
-        rows.append(
-            dict(
-                n_gpus=c.n_gpus,
-                memory_bandwidth_bytes_s=c.gpu.memory_bandwidth_gb_s * BYTES_PER_GB,
-                peak_flops=peak_tflops(c.gpu, c.quant) * FLOPS_PER_TFLOP,
-                interconnect_bytes_s=c.gpu.interconnect_gb_s * BYTES_PER_GB,
-                weight_bytes=w_bytes,
-                expert_weight_bytes=expert_bytes,
-                expert_active_fraction=expert_fraction,
-                kv_bytes_per_token=kv_token,
-                flops_per_token=2.0 * active_matmul,
-                attention_flops_per_token_per_context=_attention_flops_per_token_per_context(c.model),
-                num_layers=a.num_hidden_layers,
-                hidden_size=a.hidden_size,
-                kv_capacity_tokens=float(memory.kv_capacity_tokens(usable, w_bytes, kv_token)),
-                memory_bandwidth_utilization=c.engine.memory_bandwidth_utilization,
-                compute_utilization=c.engine.compute_utilization,
-                step_overhead_s=c.engine.step_overhead_s,
-                allreduce_latency_s=c.engine.allreduce_latency_s,
-                max_batch_sequences=c.engine.max_batch_sequences,
-                usable_bytes=usable,
-                kv_bytes_per_token_model=kv_token_model,
-            )
-        )
-    names = [*ServingArrays.__dataclass_fields__, "usable_bytes", "kv_bytes_per_token_model"]
-    columns = {name: np.array([row[name] for row in rows], dtype=float) for name in names}
-    usable_col = columns.pop("usable_bytes")
-    kv_model_col = columns.pop("kv_bytes_per_token_model")
-    serving = ServingArrays(**columns)
+        if c.model.id not in constants:
+            constants[c.model.id] = _model_constants(c.model)
+    mc = [constants[c.model.id] for c in configs]
+
+    def col(values: Iterable[float]) -> np.ndarray:
+        return np.fromiter(values, dtype=float, count=len(configs))
+
+    n_gpus = col(c.n_gpus for c in configs)
+    linear_bits = col(c.quant.linear_bits_per_weight for c in configs)
+    w_bytes = memory.weight_bytes(
+        col(m.params_total for m in mc),
+        col(m.params_embedding for m in mc),
+        col(m.params_lm_head for m in mc),
+        linear_bits,
+        col(c.quant.embedding_bits_per_weight for c in configs),
+        col(c.quant.lm_head_bits_per_weight for c in configs),
+    )
+    kv_model = (
+        col(m.kv_bytes_per_token_bf16 for m in mc)
+        * KV_BYTES_PER_ELEMENT[kv_dtype]
+        / KV_BYTES_PER_ELEMENT["bf16"]
+    )
+    kv_replica = kv_model * memory.kv_replication_factor(n_gpus, col(m.kv_heads_for_replication for m in mc))
+    usable = memory.usable_memory_bytes(
+        n_gpus,
+        col(c.gpu.device_memory_gb * BYTES_PER_GB for c in configs),
+        col(c.gpu.max_memory_fraction for c in configs),
+        col(c.engine.gpu_memory_utilization for c in configs),
+        col(c.engine.runtime_overhead_gb * BYTES_PER_GB for c in configs),
+    )
+    kv_capacity = memory.kv_capacity_tokens(usable, w_bytes, kv_replica)
+    serving = ServingArrays(
+        n_gpus=n_gpus,
+        memory_bandwidth_bytes_s=col(c.gpu.memory_bandwidth_gb_s * BYTES_PER_GB for c in configs),
+        peak_flops=col(peak_tflops(c.gpu, c.quant) * FLOPS_PER_TFLOP for c in configs),
+        interconnect_bytes_s=col(c.gpu.interconnect_gb_s * BYTES_PER_GB for c in configs),
+        weight_bytes=w_bytes,
+        expert_weight_bytes=col(m.params_experts_routed for m in mc) * linear_bits / BITS_PER_BYTE,
+        expert_active_fraction=col(m.expert_active_fraction for m in mc),
+        kv_bytes_per_token=kv_replica,
+        flops_per_token=col(m.flops_per_token for m in mc),
+        attention_flops_per_token_per_context=col(m.attention_flops_per_token_per_context for m in mc),
+        num_layers=col(c.model.architecture.num_hidden_layers for c in configs),
+        hidden_size=col(c.model.architecture.hidden_size for c in configs),
+        kv_capacity_tokens=kv_capacity,
+        memory_bandwidth_utilization=col(c.engine.memory_bandwidth_utilization for c in configs),
+        compute_utilization=col(c.engine.compute_utilization for c in configs),
+        step_overhead_s=col(c.engine.step_overhead_s for c in configs),
+        allreduce_latency_s=col(c.engine.allreduce_latency_s for c in configs),
+        max_batch_sequences=col(c.engine.max_batch_sequences for c in configs),
+    )
     mem = MemoryArrays(
-        weight_bytes=serving.weight_bytes,
-        usable_bytes=usable_col,
-        kv_bytes_per_token=serving.kv_bytes_per_token,
-        kv_bytes_per_token_model=kv_model_col,
-        kv_capacity_tokens=serving.kv_capacity_tokens,
+        weight_bytes=w_bytes,
+        usable_bytes=usable,
+        kv_bytes_per_token=kv_replica,
+        kv_bytes_per_token_model=kv_model,
+        kv_capacity_tokens=kv_capacity,
     )
     return serving, mem
 

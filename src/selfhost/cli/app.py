@@ -6,6 +6,7 @@ Heavy modules (numpy, pydantic, yaml, the engine) are imported inside commands s
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,10 +41,11 @@ USAGE_EXIT_CODE = 2
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    # markup/emoji off: messages echo user input and catalog text ('[/]' crashed Rich, ':100:' became an emoji)
+    return Console(stderr=True, highlight=False, markup=False, emoji=False)
 
 
-PIPED_TABLE_WIDTH = 160  # Rich would wrap at 80 columns when stdout is not a terminal
+PIPED_TABLE_WIDTH = 200  # Rich would wrap at 80 columns when stdout is not a terminal
 
 
 def stdout_console() -> Console:
@@ -51,12 +53,15 @@ def stdout_console() -> Console:
     import os
 
     piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
-    return Console(highlight=False, width=PIPED_TABLE_WIDTH if piped else None)
+    # markup/emoji off: table cells hold catalog text, which may contain '[...]' or ':name:'
+    return Console(highlight=False, markup=False, emoji=False, width=PIPED_TABLE_WIDTH if piped else None)
 
 
 def fail(message: str) -> None:
     """Print a one-line error to stderr and exit with the usage-error code."""
-    stderr_console().print(f"[bold red]Error:[/] {message}", markup=True, soft_wrap=True)
+    from rich.text import Text
+
+    stderr_console().print(Text.assemble(("Error:", "bold red"), " ", message), soft_wrap=True)
     raise typer.Exit(USAGE_EXIT_CODE)
 
 
@@ -187,17 +192,19 @@ def emit(report: Report, fmt: o.OutputFormat, columns: Sequence[Column], title: 
         doc["results"] = shown
         doc["notes"] = report.notes
         write_json(doc, sys.stdout)
+        for note in report.notes:  # also on stderr, as for table and CSV, so a pipe does not hide them
+            err.print(f"note: {note}", markup=False, soft_wrap=True)
         return
     if fmt is o.OutputFormat.csv:
         write_csv(shown, sys.stdout, fallback_header=[c.key for c in columns])
         for note in report.notes:
-            err.print(f"note: {note}", markup=False)
+            err.print(f"note: {note}", markup=False, soft_wrap=True)
         return
     render_table(shown, columns, stdout_console(), title=title)
     for note in report.notes:
-        err.print(f"note: {note}", markup=False)
+        err.print(f"note: {note}", markup=False, soft_wrap=True)
     if report.verdict:
-        stdout_console().print(report.verdict, markup=False)
+        stdout_console().print(report.verdict, markup=False, soft_wrap=True)
 
 
 def cost_assumptions(
@@ -228,8 +235,8 @@ def cost_assumptions(
 def check_rps(rps: float) -> None:
     from selfhost.errors import InputError
 
-    if not rps >= 0:
-        raise InputError(f"--rps {rps} must be a non-negative number of requests per second")
+    if not 0 <= rps < math.inf:
+        raise InputError(f"--rps {rps:g} must be a finite, non-negative number of requests per second")
 
 
 # --------------------------------------------------------------------------- commands
@@ -314,6 +321,8 @@ def crossover(
                 r["deployment"] = (
                     f"{r['replicas']}x{r['gpus_per_replica']} {r['gpu']} {r['quant']} ({r['provider']})"
                 )
+        else:  # 'deployment' is a table-only label, not a record key: keep it out of an empty CSV's header
+            columns = [c for c in columns if c.key != "deployment"]
         title = (
             f"Self-host vs API at {rps:g} req/s ({input_tokens} in + {output_tokens} out tokens, "
             f"ops ${ops_usd_per_month:,.0f}/mo)"

@@ -203,7 +203,8 @@ def show(
             if wanted == normalize(entry.id) or wanted in {normalize(a) for a in entry.aliases}:
                 data = {"section": section, **{k: _plain(v) for k, v in entry.model_dump().items()}}
                 if fmt is o.OutputFormat.json:
-                    write_json(data, sys.stdout)
+                    # the same document shape as every other command; the entry carries its own source and as_of
+                    write_json({"results": [data], "assumptions": {"query": entry_id}}, sys.stdout)
                 elif fmt is o.OutputFormat.csv:
                     from selfhost.render import write_csv
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import typer
 
 from selfhost.cli import options as o
@@ -100,8 +102,10 @@ def register(app: typer.Typer) -> None:
             if not rates:
                 raise InputError("give at least one --rps or an --rps-range")
             for r in rates:
-                if not r >= 0:
-                    raise InputError(f"--rps {r} must be non-negative")
+                if not 0 <= r < math.inf:
+                    raise InputError(
+                        f"--rps {r:g} must be a finite, non-negative number of requests per second"
+                    )
             mixes = [parse_mix(m) for m in (mix or [f"{o.DEFAULT_INPUT_TOKENS}:{o.DEFAULT_OUTPUT_TOKENS}"])]
             cat = load(catalog)
             configs = select_configs(cat, model, gpu, quant, gpus, engine)

@@ -1,0 +1,39 @@
+"""Shared test setup: a fixed, colourless terminal and no user catalogs leaking into any test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from selfhost.cli.app import app
+
+#: Terminal width every test sees; Rich tables are laid out to it.
+TERMINAL_COLUMNS = 200
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fix the terminal (width, no colour) and drop the user's catalog overlays.
+
+    SELFHOST_CATALOG would add a user's own offers and prices to every command, so results
+    would depend on the machine running the tests.
+    """
+    monkeypatch.setenv("COLUMNS", str(TERMINAL_COLUMNS))
+    monkeypatch.setenv("LINES", "50")
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("SELFHOST_CATALOG", raising=False)
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    """Run `selfhost ARGS...` in-process; stdout and stderr are kept apart (result.stdout / .stderr)."""
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(app, list(args))
+
+    return invoke
