@@ -103,8 +103,13 @@ def test_owned_hardware_hourly_rate():
     assert rate == pytest.approx(30_000 / (36 * 730) + 1.4 * 0.12 + 150 / 730)
 
 
+def test_payback_is_infinite_when_self_hosting_saves_nothing():
+    assert payback_months(0.0, -100.0) == np.inf
+    assert payback_months(0.0, 0.0) == np.inf
+
+
 def test_payback():
-    assert payback_months(np.array([10_000, 10_000, 0]), np.array([2_000, -5, -5])).tolist() == [
+    assert payback_months(np.array([10_000, 10_000, 0]), np.array([2_000, -5, 5])).tolist() == [
         5.0,
         np.inf,
         0.0,

@@ -195,8 +195,8 @@ def estimate(configs: Sequence[ReplicaConfig], workload: Workload, concurrency: 
             "ttft_s": float(point.ttft_s[i]) if feasible else None,
             "tpot_s": float(point.tpot_s[i]) if feasible else None,
             "requests_per_s": float(point.requests_per_s[i]) if feasible else None,
-            "capacity_rps_within_latency": float(within.point.requests_per_s[i]),
-            "capacity_concurrency_within_latency": int(within.batch[i]),
+            "capacity_rps_per_replica": float(within.point.requests_per_s[i]),
+            "concurrency_per_replica": int(within.batch[i]),
             "capacity_limit": LIMIT_WORDS[int(within.limit[i])],
             "estimate": True,
         }
@@ -357,10 +357,13 @@ def costs(
 # --------------------------------------------------------------------------- crossover
 
 
-def comparable_apis(catalog: Catalog, model: Model, *, all_apis: bool) -> list[ApiOffering]:
+def comparable_apis(
+    catalog: Catalog, model: Model, *, all_apis: bool, input_tokens: int = 1, output_tokens: int = 1
+) -> list[ApiOffering]:
     """APIs a model competes with: hosts of the same model, and proprietary APIs of its tier.
 
-    By default the cheapest of each group; ``all_apis`` keeps every one.
+    By default the cheapest of each group for the workload's token mix (price per request, not
+    per token: output tokens often cost 4-8x input); ``all_apis`` keeps every one.
     """
     live = [a for a in catalog.apis if not a.deprecated]
     hosted = [a for a in live if a.equivalent_model == model.id]
@@ -368,16 +371,18 @@ def comparable_apis(catalog: Catalog, model: Model, *, all_apis: bool) -> list[A
     if all_apis:
         return hosted + tier
 
-    def blended(a: ApiOffering) -> float:
-        return a.usd_per_mtok_input + a.usd_per_mtok_output
+    def per_request(a: ApiOffering) -> float:
+        return input_tokens * a.usd_per_mtok_input + output_tokens * a.usd_per_mtok_output
 
-    picked = [min(group, key=blended) for group in (hosted, tier) if group]
+    picked = [min(group, key=per_request) for group in (hosted, tier) if group]
     return picked
 
 
 CROSSOVER_WORDS = {
     crossover.NO_CAPACITY: "never: no deployment serves this workload within the latency targets",
-    crossover.API_CHEAPER_AT_SCALE: "never: at full utilization a GPU costs more than the API traffic it serves",
+    crossover.API_CHEAPER_AT_SCALE: (
+        "never: even at the target utilization a GPU costs more than the API traffic it serves"
+    ),
     crossover.API_FREE: "never: the API is free",
 }
 
@@ -408,7 +413,17 @@ def crossover_report(
     for model_id in models:
         model = model_by_id[model_id]
         candidates = rows_by_model.get(model_id, [])
-        model_apis = list(apis) if apis is not None else comparable_apis(catalog, model, all_apis=all_apis)
+        model_apis = (
+            list(apis)
+            if apis is not None
+            else comparable_apis(
+                catalog,
+                model,
+                all_apis=all_apis,
+                input_tokens=workload.input_tokens,
+                output_tokens=workload.output_tokens,
+            )
+        )
         if not model_apis:
             notes.append(f"{model_id}: no comparable API in the catalog; pass --api")
             continue

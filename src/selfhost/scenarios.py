@@ -223,6 +223,7 @@ class _ModelConstants:
     params_embedding: float
     params_lm_head: float
     params_experts_routed: float
+    embedding_tied: bool
     expert_active_fraction: float
     kv_bytes_per_token_bf16: float
     kv_heads_for_replication: float
@@ -246,11 +247,14 @@ def _model_constants(model: Model) -> _ModelConstants:
         params_embedding=float(counts.embedding),
         params_lm_head=float(counts.lm_head),
         params_experts_routed=float(counts.mlp_experts_routed),
+        embedding_tied=a.tie_word_embeddings,
         expert_active_fraction=a.moe.num_experts_per_tok / a.moe.n_routed_experts if a.moe else 0.0,
         kv_bytes_per_token_bf16=float(kv),
         kv_heads_for_replication=1.0 if a.mla else float(a.num_key_value_heads),
-        # embedding lookups cost no FLOPs; every other active weight is one multiply-add per token
-        flops_per_token=2.0 * (model.params_active_b * PARAMS_PER_BILLION - counts.embedding),
+        # Embedding lookups cost no FLOPs; every other active weight is one multiply-add per token.
+        # A tied embedding is also the output head, a real matmul.
+        flops_per_token=2.0
+        * (model.params_active_b * PARAMS_PER_BILLION - (0 if a.tie_word_embeddings else counts.embedding)),
         attention_flops_per_token_per_context=_attention_flops_per_token_per_context(model),
     )
 
@@ -314,6 +318,10 @@ def build_arrays(
         step_overhead_s=col(c.engine.step_overhead_s for c in configs),
         allreduce_latency_s=col(c.engine.allreduce_latency_s for c in configs),
         max_batch_sequences=col(c.engine.max_batch_sequences for c in configs),
+        # the input-embedding table is resident but a step reads one row per token
+        unread_weight_bytes=col(0.0 if m.embedding_tied else m.params_embedding for m in mc)
+        * col(c.quant.embedding_bits_per_weight for c in configs)
+        / BITS_PER_BYTE,
     )
     mem = MemoryArrays(
         weight_bytes=w_bytes,

@@ -318,9 +318,10 @@ def crossover(
         ]
         if fmt is o.OutputFormat.table:
             for r in report.results:
-                r["deployment"] = (
-                    f"{r['replicas']}x{r['gpus_per_replica']} {r['gpu']} {r['quant']} ({r['provider']})"
-                )
+                label = f"{r['replicas']}x{r['gpus_per_replica']} {r['gpu']} {r['quant']} ({r['provider']})"
+                if r["gpus_billed"] != r["replicas"] * r["gpus_per_replica"]:
+                    label += f", {r['gpus_billed']:g} GPUs billed"  # whole instances or machines
+                r["deployment"] = label
         else:  # 'deployment' is a table-only label, not a record key: keep it out of an empty CSV's header
             columns = [c for c in columns if c.key != "deployment"]
         title = (
@@ -468,7 +469,7 @@ def estimate(
             Column("ttft_s", "TTFT ms", ms),
             Column("tpot_s", "TPOT ms", ms),
             Column("requests_per_s", "Req/s", num2),
-            Column("capacity_rps_within_latency", "Req/s within targets", num2),
+            Column("capacity_rps_per_replica", "Req/s within targets", num2),
         ]
         emit(
             report,

@@ -50,7 +50,9 @@ GpusOpt = Annotated[
 EngineOpt = Annotated[
     str,
     typer.Option(
-        "--engine", help="Serving engine profile id, or 'auto' (vLLM on CUDA/ROCm, llama.cpp on Apple)."
+        "--engine",
+        help="Serving engine profile id, or 'auto': the first of vLLM, SGLang, TensorRT-LLM, llama.cpp, "
+        "MLX that loads the quantization on that GPU (vLLM for safetensors on CUDA/ROCm, llama.cpp for GGUF).",
     ),
 ]
 PricingOpt = Annotated[

@@ -179,7 +179,8 @@ def owned_usd_per_gpu_hour(
     """Owned hardware as an hourly rate: amortized purchase + power + hosting. [USD/h]
 
     ``price / (months * hours) + W / 1000 * PUE * USD/kWh + hosting / hours``. Power is charged for
-    every hour of the month: an always-on server draws it whether or not it is busy.
+    every billed hour: with ``hours_per_month`` below 730 the machine is assumed switched off
+    for the rest, while the purchase is written off over calendar months either way.
     """
     hours = np.asarray(hours_per_month, dtype=float)
     capital = np.asarray(usd_per_gpu, dtype=float) / (np.asarray(amortization_months, dtype=float) * hours)
@@ -194,9 +195,13 @@ def owned_usd_per_gpu_hour(
 
 
 def payback_months(setup_usd: ArrayLike, monthly_saving_usd: ArrayLike) -> FloatArray:
-    """Months until a one-off setup cost is repaid by the monthly saving; inf if it never is. [months]"""
+    """Months until a one-off setup cost is repaid by the monthly saving. [months]
+
+    inf when self-hosting saves nothing (it never pays back), 0 when there is no setup cost and
+    it does save.
+    """
     saving = np.asarray(monthly_saving_usd, dtype=float)
     setup = np.asarray(setup_usd, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         months = np.where(saving > 0, setup / np.where(saving > 0, saving, 1.0), np.inf)
-    return np.asarray(np.where(setup <= 0, 0.0, months), dtype=float)
+    return np.asarray(np.where((setup <= 0) & (saving > 0), 0.0, months), dtype=float)

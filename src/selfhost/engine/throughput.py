@@ -48,6 +48,8 @@ class ServingArrays:
     step_overhead_s : Fixed time per forward step. [s]
     allreduce_latency_s : Fixed latency of one all-reduce. [s]
     max_batch_sequences : Engine cap on concurrent sequences. [count]
+    unread_weight_bytes : Resident weights a step does not stream: the input-embedding table,
+        of which a step reads only one row per token (0 when tied to the output head). [bytes]
     """
 
     n_gpus: FloatArray
@@ -68,6 +70,7 @@ class ServingArrays:
     step_overhead_s: FloatArray
     allreduce_latency_s: FloatArray
     max_batch_sequences: FloatArray
+    unread_weight_bytes: FloatArray | float = 0.0
 
     @classmethod
     def from_values(cls, **values: ArrayLike) -> ServingArrays:
@@ -80,13 +83,14 @@ def weight_bytes_read_per_step(s: ServingArrays, batch: ArrayLike) -> FloatArray
 
     Notes
     -----
-    Dense weights are read once per step. For a mixture of experts, a batch of B tokens each
+    Dense weights are read once per step, except the input-embedding table (one row per
+    token). For a mixture of experts, a batch of B tokens each
     routed to k of E experts touches an expected ``1 - (1 - k/E)**B`` share of the experts in a
     layer (uniform routing), so small batches read far less than all expert weights.
     """
     b = np.maximum(1.0, np.asarray(batch, dtype=float))
     touched = 1.0 - (1.0 - s.expert_active_fraction) ** b
-    dense = s.weight_bytes - s.expert_weight_bytes
+    dense = s.weight_bytes - s.expert_weight_bytes - s.unread_weight_bytes
     return np.asarray(dense + s.expert_weight_bytes * touched, dtype=float)
 
 
