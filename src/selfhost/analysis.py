@@ -219,12 +219,46 @@ def estimate(configs: Sequence[ReplicaConfig], workload: Workload, concurrency: 
 
 @dataclass(frozen=True)
 class DeploymentGrid:
-    """Replica configs x price options, flattened, with capacity and billing arrays, shape (n,)."""
+    """Replica configs x price options that can serve the workload, flattened to rows, shape (n,).
 
-    configs: list[ReplicaConfig]
+    Row i is config ``configs[config_index[i]]`` paid for with ``prices[price_index[i]]``.
+    Configs that do not fit or miss the latency targets at any load get no rows; ``left_out``
+    counts the (config, price) pairs dropped that way.
+    """
+
+    configs: Sequence[ReplicaConfig]
     prices: list[PriceOption]
+    config_index: np.ndarray
+    price_index: np.ndarray
     capacity: throughput.Capacity
     unit: cost.BillingUnit
+    left_out: int
+
+    def __len__(self) -> int:
+        return len(self.config_index)
+
+    def config(self, i: int) -> ReplicaConfig:
+        return self.configs[int(self.config_index[i])]
+
+    def price(self, i: int) -> PriceOption:
+        return self.prices[int(self.price_index[i])]
+
+
+def _price_table(
+    catalog: Catalog, configs: Sequence[ReplicaConfig], ca: CostAssumptions
+) -> tuple[list[PriceOption], dict[str, list[int]]]:
+    """Every price option of the GPUs in use, and each GPU's option indices."""
+    prices: list[PriceOption] = []
+    by_gpu: dict[str, list[int]] = {}
+    for c in configs:
+        if c.gpu.id in by_gpu:
+            continue
+        options = price_options(
+            catalog, c.gpu, pricing=ca.pricing, providers=ca.providers, hours_per_month=ca.hours_per_month
+        )
+        by_gpu[c.gpu.id] = list(range(len(prices), len(prices) + len(options)))
+        prices.extend(options)
+    return prices, by_gpu
 
 
 def deployment_grid(
@@ -242,43 +276,55 @@ def deployment_grid(
     fits = memory.fit_verdict(
         mem.usable_bytes, mem.weight_bytes, mem.kv_capacity_tokens, workload.context_tokens
     )
-    options_by_gpu: dict[str, list[PriceOption]] = {}
-    rows: list[tuple[int, PriceOption]] = []
-    for i, c in enumerate(configs):
-        if workload.context_tokens > c.model.max_context_tokens:
-            continue
-        if c.gpu.id not in options_by_gpu:
-            options_by_gpu[c.gpu.id] = price_options(
-                catalog, c.gpu, pricing=ca.pricing, providers=ca.providers, hours_per_month=ca.hours_per_month
-            )
-        rows.extend((i, option) for option in options_by_gpu[c.gpu.id])
-    index = np.array([i for i, _ in rows], dtype=int)
-    capacity_rps = (
-        np.where(fits[index] == memory.FITS, cap.point.requests_per_s[index], 0.0) if rows else np.zeros(0)
+    context_ok = np.fromiter(
+        (workload.context_tokens <= c.model.max_context_tokens for c in configs),
+        dtype=bool,
+        count=len(configs),
     )
+    serves = (fits == memory.FITS) & context_ok & (cap.point.requests_per_s > 0)
+    prices, by_gpu = _price_table(catalog, configs, ca)
+    config_rows: list[int] = []
+    price_rows: list[int] = []
+    left_out = 0
+    for i, c in enumerate(configs):
+        options = by_gpu[c.gpu.id]
+        if not serves[i]:
+            left_out += len(options)
+            continue
+        config_rows.extend([i] * len(options))
+        price_rows.extend(options)
+    config_index = np.array(config_rows, dtype=int)
+    price_index = np.array(price_rows, dtype=int)
+    capacity_rps = cap.point.requests_per_s[config_index]
     unit = cost.billing_unit(
         capacity_rps=capacity_rps,
         target_utilization=ca.target_utilization,
         min_replicas=ca.min_replicas,
-        gpus_per_replica=np.array([configs[i].n_gpus for i, _ in rows], dtype=int),
-        instance_gpus=np.array([o.instance_gpus for _, o in rows], dtype=int),
-        usd_per_gpu_hour=np.array([o.usd_per_gpu_hour for _, o in rows], dtype=float),
+        gpus_per_replica=serving.n_gpus[config_index].astype(int),
+        instance_gpus=np.array([p.instance_gpus for p in prices], dtype=int)[price_index],
+        usd_per_gpu_hour=np.array([p.usd_per_gpu_hour for p in prices], dtype=float)[price_index],
         hours_per_month=ca.hours_per_month,
     )
     sub = throughput.Capacity(
-        batch=cap.batch[index],
-        kv_batch_limit=cap.kv_batch_limit[index],
-        limit=cap.limit[index],
+        batch=cap.batch[config_index],
+        kv_batch_limit=cap.kv_batch_limit[config_index],
+        limit=cap.limit[config_index],
         point=throughput.LoadPoint(
-            tpot_s=cap.point.tpot_s[index],
-            ttft_s=cap.point.ttft_s[index],
+            tpot_s=cap.point.tpot_s[config_index],
+            ttft_s=cap.point.ttft_s[config_index],
             requests_per_s=capacity_rps,
-            output_tokens_per_s=cap.point.output_tokens_per_s[index],
-            output_tokens_per_s_per_sequence=cap.point.output_tokens_per_s_per_sequence[index],
+            output_tokens_per_s=cap.point.output_tokens_per_s[config_index],
+            output_tokens_per_s_per_sequence=cap.point.output_tokens_per_s_per_sequence[config_index],
         ),
     )
     return DeploymentGrid(
-        configs=[configs[i] for i, _ in rows], prices=[o for _, o in rows], capacity=sub, unit=unit
+        configs=configs,
+        prices=prices,
+        config_index=config_index,
+        price_index=price_index,
+        capacity=sub,
+        unit=unit,
+        left_out=left_out,
     )
 
 
@@ -296,7 +342,7 @@ def cost_assumptions_record(ca: CostAssumptions) -> dict[str, Any]:
 
 
 def _deployment_record(grid: DeploymentGrid, i: int, rps: float, self_usd: float, units: float) -> Record:
-    c, o = grid.configs[i], grid.prices[i]
+    c, o = grid.config(i), grid.price(i)
     return {
         **_config_record(c),
         "price_option": o.id,
@@ -342,7 +388,7 @@ def costs(
         )
         results.append(record)
     notes = [THROUGHPUT_NOTE]
-    dropped = int(np.sum(~np.isfinite(monthly)))
+    dropped = grid.left_out + int(np.sum(~np.isfinite(monthly)))
     if dropped:
         notes.append(f"{dropped} deployment(s) left out: they do not fit or miss the latency targets")
     assumptions = {
@@ -406,13 +452,11 @@ def crossover_report(
     notes = [THROUGHPUT_NOTE]
     models = list(dict.fromkeys(c.model.id for c in configs))
     model_by_id = {c.model.id: c.model for c in configs}
-    rows_by_model: dict[str, list[int]] = {}
-    for i, c in enumerate(grid.configs):
-        if np.isfinite(monthly[i]):
-            rows_by_model.setdefault(c.model.id, []).append(i)
-    for model_id in models:
+    config_model = np.array([models.index(c.model.id) for c in configs], dtype=int)
+    row_model = config_model[grid.config_index] if len(grid) else np.zeros(0, dtype=int)
+    for k, model_id in enumerate(models):
         model = model_by_id[model_id]
-        candidates = rows_by_model.get(model_id, [])
+        candidates = np.flatnonzero((row_model == k) & np.isfinite(monthly))
         model_apis = (
             list(apis)
             if apis is not None
@@ -427,13 +471,14 @@ def crossover_report(
         if not model_apis:
             notes.append(f"{model_id}: no comparable API in the catalog; pass --api")
             continue
-        if not candidates:
+        if candidates.size == 0:
             notes.append(
                 f"{model_id}: no deployment in the selection fits and meets the latency targets at "
                 f"{workload.input_tokens}+{workload.output_tokens} tokens"
             )
             continue
-        best = min(candidates, key=lambda i: (monthly[i], grid.unit.gpus[i]))
+        # cheapest at this rate; on a tie, the one billing fewer GPUs
+        best = int(candidates[np.lexsort((grid.unit.gpus[candidates], monthly[candidates]))[0]])
         per_request = cost.api_usd_per_request(
             input_tokens=workload.input_tokens,
             output_tokens=workload.output_tokens,
@@ -591,7 +636,8 @@ def sweep(
         units = cost.units_needed(rps, unit)
         tokens = w.input_tokens + w.output_tokens
         per_mtok = cost.usd_per_mtok(monthly, rps, tokens, ca.hours_per_month)
-        for i, (c, price) in enumerate(zip(grid.configs, grid.prices, strict=True)):
+        for i in range(len(grid)):
+            c, price = grid.config(i), grid.price(i)
             for j, r in enumerate(rates):
                 if not np.isfinite(monthly[i, j]):
                     continue
