@@ -212,7 +212,7 @@ def median_run_s(cmd: list[str], runs: int, cwd: str) -> float:
     times = []
     for i in range(runs + 1):
         t0 = time.perf_counter()
-        subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         if i:  # the warm-up run writes bytecode caches and warms the file cache
             times.append(time.perf_counter() - t0)
     return statistics.median(times)

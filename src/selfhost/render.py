@@ -12,10 +12,11 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
+
 
 Record = dict[str, Any]
 
@@ -55,6 +56,8 @@ def render_table(
     records: Sequence[Record], columns: Sequence[Column], console: Console, title: str | None = None
 ) -> None:
     """Print records as a Rich table with the given columns."""
+    from rich.table import Table
+
     table = Table(title=title, show_lines=False, header_style="bold")
     for col in columns:
         table.add_column(col.header, justify=col.justify, overflow="fold")  # type: ignore[arg-type]

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from selfhost._version import __version__
 from selfhost.cli import options as o
 from selfhost.errors import SelfhostError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from selfhost.analysis import Report
     from selfhost.catalog.schema import Catalog
     from selfhost.render import Column
@@ -40,28 +41,31 @@ app = typer.Typer(
 USAGE_EXIT_CODE = 2
 
 
-def stderr_console() -> Console:
-    # markup/emoji off: messages echo user input and catalog text ('[/]' crashed Rich, ':100:' became an emoji)
-    return Console(stderr=True, highlight=False, markup=False, emoji=False)
-
-
-PIPED_TABLE_WIDTH = 200  # Rich would wrap at 80 columns when stdout is not a terminal
+def note(text: str) -> None:
+    """A plain line on stderr: notes never mix with the data on stdout (and need no Rich)."""
+    sys.stderr.write(f"note: {text}\n")
 
 
 def stdout_console() -> Console:
     """Console for tables on stdout; wide when piped so rows are not folded."""
     import os
 
+    from rich.console import Console
+
     piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
     # markup/emoji off: table cells hold catalog text, which may contain '[...]' or ':name:'
     return Console(highlight=False, markup=False, emoji=False, width=PIPED_TABLE_WIDTH if piped else None)
 
 
+PIPED_TABLE_WIDTH = 200  # Rich would wrap at 80 columns when stdout is not a terminal
+
+
+
 def fail(message: str) -> None:
     """Print a one-line error to stderr and exit with the usage-error code."""
-    from rich.text import Text
-
-    stderr_console().print(Text.assemble(("Error:", "bold red"), " ", message), soft_wrap=True)
+    # plain text: messages echo user input and catalog text, which must not be read as markup
+    typer.secho("Error:", fg="red", bold=True, err=True, nl=False)
+    typer.echo(f" {message}", err=True)
     raise typer.Exit(USAGE_EXIT_CODE)
 
 
@@ -184,27 +188,27 @@ def emit(report: Report, fmt: o.OutputFormat, columns: Sequence[Column], title: 
     from selfhost.render import render_table, write_csv, write_json
 
     shown = report.results if limit == 0 else report.results[:limit]
-    err = stderr_console()
     if len(shown) < len(report.results):
-        err.print(f"note: showing {len(shown)} of {len(report.results)} rows; --limit 0 shows all")
+        note(f"showing {len(shown)} of {len(report.results)} rows; --limit 0 shows all")
     if fmt is o.OutputFormat.json:
         doc = report.document()
         doc["results"] = shown
         doc["notes"] = report.notes
         write_json(doc, sys.stdout)
-        for note in report.notes:  # also on stderr, as for table and CSV, so a pipe does not hide them
-            err.print(f"note: {note}", markup=False, soft_wrap=True)
+        for text in report.notes:  # also on stderr, as for table and CSV, so a pipe does not hide them
+            note(text)
         return
     if fmt is o.OutputFormat.csv:
         write_csv(shown, sys.stdout, fallback_header=[c.key for c in columns])
-        for note in report.notes:
-            err.print(f"note: {note}", markup=False, soft_wrap=True)
+        for text in report.notes:
+            note(text)
         return
-    render_table(shown, columns, stdout_console(), title=title)
-    for note in report.notes:
-        err.print(f"note: {note}", markup=False, soft_wrap=True)
+    console = stdout_console()
+    render_table(shown, columns, console, title=title)
     if report.verdict:
-        stdout_console().print(report.verdict, markup=False, soft_wrap=True)
+        console.print(report.verdict, soft_wrap=True)
+    for text in report.notes:
+        note(text)
 
 
 def cost_assumptions(

@@ -240,16 +240,15 @@ def validate(
 
       selfhost catalog validate my-prices.yaml
     """
-    from selfhost.cli.app import guarded, stderr_console
+    from selfhost.cli.app import guarded
 
     def run() -> None:
         from selfhost.catalog.loader import validate_paths
 
         errors = validate_paths(paths)
         if errors:
-            err = stderr_console()
             for line in errors:
-                err.print(line, markup=False, soft_wrap=True)
+                typer.echo(line, err=True)
             raise typer.Exit(1)
         typer.echo(f"ok: {', '.join(str(p) for p in paths)} valid")
 
