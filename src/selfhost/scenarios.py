@@ -9,9 +9,9 @@ built here so the CLI does no arithmetic and the engine knows nothing of the cat
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from selfhost.engine.throughput import ServingArrays
 from selfhost.errors import InputError
 from selfhost.units import BITS_PER_BYTE, BYTES_PER_GB, FLOPS_PER_TFLOP, PARAMS_PER_BILLION
 
+T = TypeVar("T")
 KvDtype = Literal["auto", "bf16", "fp8"]
 KV_BYTES_PER_ELEMENT: dict[str, float] = {"auto": 2.0, "bf16": 2.0, "fp8": 1.0}  # auto = BF16/FP16 cache
 ENGINE_PREFERENCE = ("vllm", "sglang", "tensorrt-llm", "llama.cpp", "mlx")
@@ -227,6 +228,8 @@ class _ModelConstants:
     expert_active_fraction: float
     kv_bytes_per_token_bf16: float
     kv_heads_for_replication: float
+    num_layers: float
+    hidden_size: float
     flops_per_token: float
     attention_flops_per_token_per_context: float
 
@@ -251,6 +254,8 @@ def _model_constants(model: Model) -> _ModelConstants:
         expert_active_fraction=a.moe.num_experts_per_tok / a.moe.n_routed_experts if a.moe else 0.0,
         kv_bytes_per_token_bf16=float(kv),
         kv_heads_for_replication=1.0 if a.mla else float(a.num_key_value_heads),
+        num_layers=float(a.num_hidden_layers),
+        hidden_size=float(a.hidden_size),
         # Embedding lookups cost no FLOPs; every other active weight is one multiply-add per token.
         # A tied embedding is also the output head, a real matmul.
         flops_per_token=2.0
@@ -259,69 +264,110 @@ def _model_constants(model: Model) -> _ModelConstants:
     )
 
 
+class _Lookup(Generic[T]):
+    """The distinct entities of one kind among the configs, and each config's index into them.
+
+    Columns are computed once per entity and spread to configs by fancy indexing, so building
+    arrays for thousands of configs costs a handful of small Python loops.
+    """
+
+    def __init__(self, per_config: Iterable[T]) -> None:
+        position: dict[int, int] = {}
+        self.entities: list[T] = []
+        index = []
+        for entity in per_config:
+            key = id(entity)
+            if key not in position:
+                position[key] = len(self.entities)
+                self.entities.append(entity)
+            index.append(position[key])
+        self.index = np.array(index, dtype=int)
+
+    def column(self, value: Callable[[T], float]) -> np.ndarray:
+        per_entity = np.array([value(e) for e in self.entities], dtype=float)
+        return np.asarray(per_entity[self.index], dtype=float)
+
+
+_CONSTANTS_CACHE: dict[int, tuple[Model, _ModelConstants]] = {}
+
+
+def _model_constants_cached(model: Model) -> _ModelConstants:
+    """`_model_constants` once per model object (entries are frozen, so this is safe)."""
+    hit = _CONSTANTS_CACHE.get(id(model))
+    if hit is None or hit[0] is not model:
+        hit = (model, _model_constants(model))
+        _CONSTANTS_CACHE[id(model)] = hit
+    return hit[1]
+
+
 def build_arrays(
     configs: Sequence[ReplicaConfig], kv_dtype: KvDtype = "auto"
 ) -> tuple[ServingArrays, MemoryArrays]:
     """Engine inputs for each replica config, in order, shape (n_configs,).
 
-    Per-model constants are computed once per model; the memory arithmetic runs on whole arrays.
+    Per-entity figures are computed once per model, quantization, GPU and engine; the memory
+    arithmetic runs on whole arrays.
     """
-    constants: dict[str, _ModelConstants] = {}
-    for c in configs:
-        if c.model.id not in constants:
-            constants[c.model.id] = _model_constants(c.model)
-    mc = [constants[c.model.id] for c in configs]
+    models = _Lookup(_model_constants_cached(c.model) for c in configs)
+    quants = _Lookup(c.quant for c in configs)
+    gpus = _Lookup(c.gpu for c in configs)
+    engines = _Lookup(c.engine for c in configs)
+    pairs = _Lookup((c.gpu, c.quant) for c in configs)
+    n_gpus = np.array([c.n_gpus for c in configs], dtype=float)
 
-    def col(values: Iterable[float]) -> np.ndarray:
-        return np.fromiter(values, dtype=float, count=len(configs))
-
-    n_gpus = col(c.n_gpus for c in configs)
-    linear_bits = col(c.quant.linear_bits_per_weight for c in configs)
+    linear_bits = quants.column(lambda q: q.linear_bits_per_weight)
     w_bytes = memory.weight_bytes(
-        col(m.params_total for m in mc),
-        col(m.params_embedding for m in mc),
-        col(m.params_lm_head for m in mc),
+        models.column(lambda m: m.params_total),
+        models.column(lambda m: m.params_embedding),
+        models.column(lambda m: m.params_lm_head),
         linear_bits,
-        col(c.quant.embedding_bits_per_weight for c in configs),
-        col(c.quant.lm_head_bits_per_weight for c in configs),
+        quants.column(lambda q: q.embedding_bits_per_weight),
+        quants.column(lambda q: q.lm_head_bits_per_weight),
     )
     kv_model = (
-        col(m.kv_bytes_per_token_bf16 for m in mc)
+        models.column(lambda m: m.kv_bytes_per_token_bf16)
         * KV_BYTES_PER_ELEMENT[kv_dtype]
         / KV_BYTES_PER_ELEMENT["bf16"]
     )
-    kv_replica = kv_model * memory.kv_replication_factor(n_gpus, col(m.kv_heads_for_replication for m in mc))
+    kv_replica = kv_model * memory.kv_replication_factor(
+        n_gpus, models.column(lambda m: m.kv_heads_for_replication)
+    )
     usable = memory.usable_memory_bytes(
         n_gpus,
-        col(c.gpu.device_memory_gb * BYTES_PER_GB for c in configs),
-        col(c.gpu.max_memory_fraction for c in configs),
-        col(c.engine.gpu_memory_utilization for c in configs),
-        col(c.engine.runtime_overhead_gb * BYTES_PER_GB for c in configs),
+        gpus.column(lambda g: g.device_memory_gb * BYTES_PER_GB),
+        gpus.column(lambda g: g.max_memory_fraction),
+        engines.column(lambda e: e.gpu_memory_utilization),
+        engines.column(lambda e: e.runtime_overhead_gb * BYTES_PER_GB),
     )
     kv_capacity = memory.kv_capacity_tokens(usable, w_bytes, kv_replica)
+    # the input-embedding table is resident but a step reads one row per token
+    embedding_bytes = (
+        models.column(lambda m: 0.0 if m.embedding_tied else m.params_embedding)
+        * quants.column(lambda q: q.embedding_bits_per_weight)
+        / BITS_PER_BYTE
+    )
     serving = ServingArrays(
         n_gpus=n_gpus,
-        memory_bandwidth_bytes_s=col(c.gpu.memory_bandwidth_gb_s * BYTES_PER_GB for c in configs),
-        peak_flops=col(peak_tflops(c.gpu, c.quant) * FLOPS_PER_TFLOP for c in configs),
-        interconnect_bytes_s=col(c.gpu.interconnect_gb_s * BYTES_PER_GB for c in configs),
+        memory_bandwidth_bytes_s=gpus.column(lambda g: g.memory_bandwidth_gb_s * BYTES_PER_GB),
+        peak_flops=pairs.column(lambda pair: peak_tflops(*pair) * FLOPS_PER_TFLOP),
+        interconnect_bytes_s=gpus.column(lambda g: g.interconnect_gb_s * BYTES_PER_GB),
         weight_bytes=w_bytes,
-        expert_weight_bytes=col(m.params_experts_routed for m in mc) * linear_bits / BITS_PER_BYTE,
-        expert_active_fraction=col(m.expert_active_fraction for m in mc),
+        expert_weight_bytes=models.column(lambda m: m.params_experts_routed) * linear_bits / BITS_PER_BYTE,
+        expert_active_fraction=models.column(lambda m: m.expert_active_fraction),
         kv_bytes_per_token=kv_replica,
-        flops_per_token=col(m.flops_per_token for m in mc),
-        attention_flops_per_token_per_context=col(m.attention_flops_per_token_per_context for m in mc),
-        num_layers=col(c.model.architecture.num_hidden_layers for c in configs),
-        hidden_size=col(c.model.architecture.hidden_size for c in configs),
+        flops_per_token=models.column(lambda m: m.flops_per_token),
+        attention_flops_per_token_per_context=models.column(
+            lambda m: m.attention_flops_per_token_per_context
+        ),
+        num_layers=models.column(lambda m: m.num_layers),
+        hidden_size=models.column(lambda m: m.hidden_size),
         kv_capacity_tokens=kv_capacity,
-        memory_bandwidth_utilization=col(c.engine.memory_bandwidth_utilization for c in configs),
-        compute_utilization=col(c.engine.compute_utilization for c in configs),
-        step_overhead_s=col(c.engine.step_overhead_s for c in configs),
-        allreduce_latency_s=col(c.engine.allreduce_latency_s for c in configs),
-        max_batch_sequences=col(c.engine.max_batch_sequences for c in configs),
-        # the input-embedding table is resident but a step reads one row per token
-        unread_weight_bytes=col(0.0 if m.embedding_tied else m.params_embedding for m in mc)
-        * col(c.quant.embedding_bits_per_weight for c in configs)
-        / BITS_PER_BYTE,
+        memory_bandwidth_utilization=engines.column(lambda e: e.memory_bandwidth_utilization),
+        compute_utilization=engines.column(lambda e: e.compute_utilization),
+        step_overhead_s=engines.column(lambda e: e.step_overhead_s),
+        allreduce_latency_s=engines.column(lambda e: e.allreduce_latency_s),
+        max_batch_sequences=engines.column(lambda e: e.max_batch_sequences),
+        unread_weight_bytes=embedding_bytes,
     )
     mem = MemoryArrays(
         weight_bytes=w_bytes,
