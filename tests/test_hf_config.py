@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from selfhost.catalog.architecture import count_params_for
 from selfhost.catalog.hf_config import (
     SUPPORTED_ARCHITECTURES,
     architecture_from_hf_config,
@@ -163,6 +164,10 @@ def test_mixtral_maps_to_moe_with_full_width_experts() -> None:
         "n_shared_experts": 0,
         "moe_intermediate_size": 14336,
         "first_k_dense_replace": 0,
+        "layer_freq": 1,
+        "decoder_sparse_step": 1,
+        "mlp_only_layers": (),
+        "router_score_bias": False,
     }
 
 
@@ -191,7 +196,12 @@ def test_deepseek_v3_maps_to_moe_and_mla() -> None:
         "n_shared_experts": 1,
         "moe_intermediate_size": 2048,
         "first_k_dense_replace": 3,
+        "layer_freq": 1,
+        "decoder_sparse_step": 1,
+        "mlp_only_layers": (),
+        "router_score_bias": True,  # topk_method noaux_tc: e_score_correction_bias
     }
+    assert d["num_nextn_predict_layers"] == 1  # the MTP module, outside the total
     assert d["mla"] == {
         "kv_lora_rank": 512,
         "qk_rope_head_dim": 64,
@@ -240,12 +250,36 @@ def test_qwen3_dense_head_dim_defaults_to_128() -> None:
     assert p.non_embedding / B == pytest.approx(0.44, rel=0.01)
 
 
-def test_params_match_count_params_on_the_schema_fields() -> None:
-    # For Llama, the schema fields alone reproduce the count
+@pytest.mark.parametrize("name", sorted(BLOBS))
+def test_params_are_the_count_of_the_schema_architecture(name: str) -> None:
+    # The Architecture holds every key the count needs: nothing is read from the config twice
+    config = load(name)
+    arch = Architecture(**architecture_from_hf_config(config))
+    assert count_params_for(arch) == params_from_hf_config(config)
+
+
+def test_llama_schema_fields_reproduce_count_params() -> None:
+    # For a dense model the flat schema fields are count_params keywords (bar the MTP count)
     config = load("meta-llama__Llama-3.1-8B-Instruct.json")
     d = architecture_from_hf_config(config)
-    fields = {k: v for k, v in d.items() if k not in ("hf_architecture", "moe", "mla")}
+    fields = {
+        k: v for k, v in d.items() if k not in ("hf_architecture", "moe", "mla", "num_nextn_predict_layers")
+    }
     assert count_params(**fields) == params_from_hf_config(config)
+
+
+def test_qwen3_moe_sets_qk_norm_and_sparse_keys() -> None:
+    config = {**load("Qwen__Qwen3-30B-A3B.json"), "decoder_sparse_step": 2, "mlp_only_layers": [0, 5]}
+    d = architecture_from_hf_config(config)
+    assert d["qk_norm"] is True
+    assert d["moe"]["decoder_sparse_step"] == 2
+    assert d["moe"]["mlp_only_layers"] == (0, 5)
+
+
+def test_llama_mlp_bias_and_attention_bias_fields() -> None:
+    config = {**load("meta-llama__Llama-3.1-8B-Instruct.json"), "attention_bias": True, "mlp_bias": True}
+    d = architecture_from_hf_config(config)
+    assert (d["qkv_bias"], d["o_bias"], d["mlp_bias"], d["qk_norm"]) == (True, True, True, False)
 
 
 # --------------------------------------------------------------------------- errors

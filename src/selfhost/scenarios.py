@@ -15,9 +15,10 @@ from typing import Generic, Literal, TypeVar
 
 import numpy as np
 
+from selfhost.catalog.architecture import count_params_for
 from selfhost.catalog.schema import Catalog, EngineProfile, Gpu, Model, Quantization
 from selfhost.engine import cost, memory
-from selfhost.engine.params import ParamCounts, count_params, kv_bytes_per_token
+from selfhost.engine.params import ParamCounts, kv_bytes_per_token
 from selfhost.engine.throughput import ServingArrays
 from selfhost.errors import InputError
 from selfhost.units import BITS_PER_BYTE, BYTES_PER_GB, FLOPS_PER_TFLOP, PARAMS_PER_BILLION
@@ -155,31 +156,7 @@ def replica_configs(
 
 def model_param_counts(model: Model) -> ParamCounts:
     """Parameter breakdown from the architecture (embedding, head, routed experts...)."""
-    a = model.architecture
-    moe = a.moe
-    mla = a.mla
-    return count_params(
-        num_hidden_layers=a.num_hidden_layers,
-        hidden_size=a.hidden_size,
-        intermediate_size=a.intermediate_size,
-        num_attention_heads=a.num_attention_heads,
-        num_key_value_heads=a.num_key_value_heads,
-        head_dim=a.head_dim,
-        vocab_size=a.vocab_size,
-        tie_word_embeddings=a.tie_word_embeddings,
-        qkv_bias=a.qkv_bias,
-        moe_n_routed_experts=moe.n_routed_experts if moe else 0,
-        moe_num_experts_per_tok=moe.num_experts_per_tok if moe else 0,
-        moe_n_shared_experts=moe.n_shared_experts if moe else 0,
-        moe_intermediate_size=moe.moe_intermediate_size if moe else 0,
-        moe_first_k_dense_replace=moe.first_k_dense_replace if moe else 0,
-        mla_kv_lora_rank=mla.kv_lora_rank if mla else 0,
-        mla_q_lora_rank=(mla.q_lora_rank or 0) if mla else 0,
-        mla_qk_rope_head_dim=mla.qk_rope_head_dim if mla else 0,
-        mla_qk_nope_head_dim=mla.qk_nope_head_dim if mla else 0,
-        mla_v_head_dim=mla.v_head_dim if mla else 0,
-        moe_router_score_bias=bool(mla and moe),
-    )
+    return count_params_for(model.architecture)
 
 
 @dataclass(frozen=True)

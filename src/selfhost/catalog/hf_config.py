@@ -1,10 +1,11 @@
 """Read the architecture of a Hugging Face ``config.json`` (already parsed to a mapping).
 
-Three entry points: `architecture_from_hf_config` gives the fields of the catalog's
-`Architecture`; `params_from_hf_config` counts the parameters, using config keys the schema
-does not hold (Qwen3 q/k norms, Qwen3-MoE sparse-layer keys, DeepSeek MTP and router bias);
-`max_context_from_hf_config` reads ``max_position_embeddings``. No file I/O here: the caller
-loads the JSON.
+`architecture_from_hf_config` gives the catalog's `Architecture` fields, every key the
+parameter count needs included (Qwen3 q/k norms, Qwen3-MoE sparse-layer keys, DeepSeek MTP and
+router bias); `params_from_hf_config` counts the parameters from that architecture;
+`max_context_from_hf_config` reads ``max_position_embeddings``; `native_dtype_from_hf_config`
+reads the weight dtype; `model_from_hf_config` builds a whole catalog `Model` entry. No file
+I/O here: the caller loads the JSON.
 
 Key defaults follow the transformers configuration classes (v5.24) where a key may be absent:
 ``head_dim`` = ``hidden_size // num_attention_heads`` (Qwen3 dense: 128), Llama and DeepSeek
@@ -13,13 +14,16 @@ Key defaults follow the transformers configuration classes (v5.24) where a key m
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from selfhost.catalog.schema import Architecture
-from selfhost.engine.params import ParamCounts, count_params
+from selfhost.catalog.architecture import count_params_for
+from selfhost.catalog.schema import Architecture, Model, QualityTier
+from selfhost.engine.params import ParamCounts
 from selfhost.errors import CatalogError
 
 LLAMA = "LlamaForCausalLM"
@@ -97,8 +101,8 @@ def _int_list(config: Mapping[str, Any], key: str, arch: str) -> tuple[int, ...]
     return tuple(value)
 
 
-def _count_kwargs(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The architecture name and the keyword arguments of `count_params` for this config."""
+def _architecture_dict(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The `Architecture` fields of this config, not yet validated."""
     arch = _architecture_name(config)
     hidden = _int(config, "hidden_size", arch)
     heads = _int(config, "num_attention_heads", arch)
@@ -106,66 +110,100 @@ def _count_kwargs(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         raise CatalogError(f"config.json ({arch}) keys 'hidden_size' and 'num_attention_heads' must be > 0")
     kv_default = heads if arch in _KV_HEADS_DEFAULT_TO_HEADS else None
     attention_bias = arch in _READS_ATTENTION_BIAS and _bool(config, "attention_bias", arch)
+    intermediate = _int(config, "intermediate_size", arch)
 
-    kw: dict[str, Any] = {
+    fields: dict[str, Any] = {
+        "hf_architecture": arch,
         "num_hidden_layers": _int(config, "num_hidden_layers", arch),
         "hidden_size": hidden,
-        "intermediate_size": _int(config, "intermediate_size", arch),
+        "intermediate_size": intermediate,
         "num_attention_heads": heads,
         "num_key_value_heads": _int(config, "num_key_value_heads", arch, kv_default),
+        "head_dim": None,  # set below
         "vocab_size": _int(config, "vocab_size", arch),
         "tie_word_embeddings": _bool(config, "tie_word_embeddings", arch),
         "qkv_bias": arch == QWEN2 or attention_bias,
         "o_bias": attention_bias,
         "mlp_bias": arch == LLAMA and _bool(config, "mlp_bias", arch),
         "qk_norm": arch in (QWEN3, QWEN3_MOE),
+        "num_nextn_predict_layers": 0,
+        "moe": None,
+        "mla": None,
     }
 
     if arch in _DEEPSEEK:
         q_lora = config.get("q_lora_rank")
         nope = _int(config, "qk_nope_head_dim", arch)
         rope = _int(config, "qk_rope_head_dim", arch)
-        kw.update(
+        fields.update(
             # Query/key head width of MLA; no cache is sized from it (kv_bytes uses the latent).
             head_dim=nope + rope,
-            mla_kv_lora_rank=_int(config, "kv_lora_rank", arch),
-            mla_q_lora_rank=0 if q_lora is None else _int(config, "q_lora_rank", arch),
-            mla_qk_rope_head_dim=rope,
-            mla_qk_nope_head_dim=nope,
-            mla_v_head_dim=_int(config, "v_head_dim", arch),
-            moe_n_routed_experts=_int(config, "n_routed_experts", arch),
-            moe_num_experts_per_tok=_int(config, "num_experts_per_tok", arch),
-            moe_n_shared_experts=_int(config, "n_shared_experts", arch, 0),
-            moe_intermediate_size=_int(config, "moe_intermediate_size", arch),
-            moe_first_k_dense_replace=_int(config, "first_k_dense_replace", arch, 0),
-            moe_layer_freq=_int(config, "moe_layer_freq", arch, 1),
-            # e_score_correction_bias exists with noaux_tc routing, which V3 always uses
-            moe_router_score_bias=arch == DEEPSEEK_V3 or config.get("topk_method") == "noaux_tc",
-            mtp_num_layers=_int(config, "num_nextn_predict_layers", arch, 0),
+            num_nextn_predict_layers=_int(config, "num_nextn_predict_layers", arch, 0),
+            mla={
+                "kv_lora_rank": _int(config, "kv_lora_rank", arch),
+                "qk_rope_head_dim": rope,
+                "qk_nope_head_dim": nope,
+                "v_head_dim": _int(config, "v_head_dim", arch),
+                "q_lora_rank": None if q_lora is None else _int(config, "q_lora_rank", arch) or None,
+            },
+            moe={
+                "n_routed_experts": _int(config, "n_routed_experts", arch),
+                "num_experts_per_tok": _int(config, "num_experts_per_tok", arch),
+                "n_shared_experts": _int(config, "n_shared_experts", arch, 0),
+                "moe_intermediate_size": _int(config, "moe_intermediate_size", arch),
+                "first_k_dense_replace": _int(config, "first_k_dense_replace", arch, 0),
+                "layer_freq": _int(config, "moe_layer_freq", arch, 1),
+                "decoder_sparse_step": 1,
+                "mlp_only_layers": (),
+                # e_score_correction_bias exists with noaux_tc routing, which V3 always uses
+                "router_score_bias": arch == DEEPSEEK_V3 or config.get("topk_method") == "noaux_tc",
+            },
         )
-        return arch, kw
+        return fields
 
     default_head_dim = QWEN3_DEFAULT_HEAD_DIM if arch == QWEN3 else None
     if default_head_dim is None and hidden % heads == 0:
         default_head_dim = hidden // heads
-    kw["head_dim"] = _int(config, "head_dim", arch, default_head_dim)
+    fields["head_dim"] = _int(config, "head_dim", arch, default_head_dim)
 
+    moe_common = {
+        "n_shared_experts": 0,
+        "first_k_dense_replace": 0,
+        "layer_freq": 1,
+        "router_score_bias": False,
+    }
     if arch == MIXTRAL:
-        kw.update(
-            moe_n_routed_experts=_int(config, "num_local_experts", arch),
-            moe_num_experts_per_tok=_int(config, "num_experts_per_tok", arch),
+        fields["moe"] = {
+            "n_routed_experts": _int(config, "num_local_experts", arch),
+            "num_experts_per_tok": _int(config, "num_experts_per_tok", arch),
             # every Mixtral layer is MoE; each expert is as wide as intermediate_size
-            moe_intermediate_size=kw["intermediate_size"],
-        )
+            "moe_intermediate_size": intermediate,
+            **moe_common,
+            "decoder_sparse_step": 1,
+            "mlp_only_layers": (),
+        }
     elif arch == QWEN3_MOE:
-        kw.update(
-            moe_n_routed_experts=_int(config, "num_experts", arch),
-            moe_num_experts_per_tok=_int(config, "num_experts_per_tok", arch),
-            moe_intermediate_size=_int(config, "moe_intermediate_size", arch),
-            moe_decoder_sparse_step=_int(config, "decoder_sparse_step", arch, 1),
-            moe_mlp_only_layers=_int_list(config, "mlp_only_layers", arch),
+        fields["moe"] = {
+            "n_routed_experts": _int(config, "num_experts", arch),
+            "num_experts_per_tok": _int(config, "num_experts_per_tok", arch),
+            "moe_intermediate_size": _int(config, "moe_intermediate_size", arch),
+            **moe_common,
+            "decoder_sparse_step": _int(config, "decoder_sparse_step", arch, 1),
+            "mlp_only_layers": _int_list(config, "mlp_only_layers", arch),
+        }
+    return fields
+
+
+def _validated(fields: Mapping[str, Any]) -> Architecture:
+    """`Architecture(**fields)`, with validation errors as one CatalogError."""
+    try:
+        return Architecture(**fields)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'architecture'}: {err['msg']}" for err in exc.errors()
         )
-    return arch, kw
+        arch = fields["hf_architecture"]
+        raise CatalogError(f"config.json ({arch}) gives an invalid architecture: {problems}") from None
 
 
 def architecture_from_hf_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -177,8 +215,8 @@ def architecture_from_hf_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
     Returns
     -------
-    A dict that validates as ``Architecture(**d)``; ``moe`` and ``mla`` are dicts for
-    `MoeSpec` and `MlaSpec`, or None.
+    A dict that validates as ``Architecture(**d)``, every field present; ``moe`` and ``mla``
+    are dicts for `MoeSpec` and `MlaSpec` (every field present), or None.
 
     Raises
     ------
@@ -187,74 +225,30 @@ def architecture_from_hf_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
     Notes
     -----
-    Qwen2 has q/k/v biases without a config key; Llama, Qwen3 and DeepSeek take them from
-    ``attention_bias``. Mixtral experts are ``intermediate_size`` wide. For MLA (DeepSeek)
-    ``head_dim`` is the query/key head width ``qk_nope_head_dim + qk_rope_head_dim``.
-    Qwen3-MoE ``decoder_sparse_step``/``mlp_only_layers``, Qwen3 q/k norms, DeepSeek
-    ``moe_layer_freq``, MTP layers and router bias have no schema field; only
-    `params_from_hf_config` uses them.
+    Qwen2 has q/k/v biases without a config key; Llama, Qwen3 and DeepSeek take q/k/v and o
+    biases from ``attention_bias`` (Llama also ``mlp_bias``). Qwen3 and Qwen3-MoE always have
+    q/k norms. Mixtral experts are ``intermediate_size`` wide. For MLA (DeepSeek) ``head_dim``
+    is the query/key head width ``qk_nope_head_dim + qk_rope_head_dim``; the router has a
+    score-correction bias for V3 or ``topk_method: noaux_tc``. Qwen3-MoE
+    ``decoder_sparse_step``/``mlp_only_layers`` and DeepSeek ``moe_layer_freq`` go into the
+    `MoeSpec`; DeepSeek ``num_nextn_predict_layers`` keeps its config.json name.
     """
-    arch, kw = _count_kwargs(config)
-    return _architecture_fields(arch, kw)
-
-
-def _architecture_fields(arch: str, kw: Mapping[str, Any]) -> dict[str, Any]:
-    """`Architecture` fields from `count_params` keyword arguments, validated."""
-    moe: dict[str, Any] | None = None
-    if kw.get("moe_n_routed_experts", 0) > 0:
-        moe = {
-            "n_routed_experts": kw["moe_n_routed_experts"],
-            "num_experts_per_tok": kw["moe_num_experts_per_tok"],
-            "n_shared_experts": kw.get("moe_n_shared_experts", 0),
-            "moe_intermediate_size": kw["moe_intermediate_size"],
-            "first_k_dense_replace": kw.get("moe_first_k_dense_replace", 0),
-        }
-    mla: dict[str, Any] | None = None
-    if kw.get("mla_kv_lora_rank", 0) > 0:
-        mla = {
-            "kv_lora_rank": kw["mla_kv_lora_rank"],
-            "qk_rope_head_dim": kw["mla_qk_rope_head_dim"],
-            "qk_nope_head_dim": kw["mla_qk_nope_head_dim"],
-            "v_head_dim": kw["mla_v_head_dim"],
-            "q_lora_rank": kw["mla_q_lora_rank"] or None,
-        }
-    fields: dict[str, Any] = {
-        "hf_architecture": arch,
-        "num_hidden_layers": kw["num_hidden_layers"],
-        "hidden_size": kw["hidden_size"],
-        "intermediate_size": kw["intermediate_size"],
-        "num_attention_heads": kw["num_attention_heads"],
-        "num_key_value_heads": kw["num_key_value_heads"],
-        "head_dim": kw["head_dim"],
-        "vocab_size": kw["vocab_size"],
-        "tie_word_embeddings": kw["tie_word_embeddings"],
-        "qkv_bias": kw["qkv_bias"],
-        "moe": moe,
-        "mla": mla,
-    }
-    try:
-        Architecture(**fields)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'architecture'}: {err['msg']}" for err in exc.errors()
-        )
-        raise CatalogError(f"config.json ({arch}) gives an invalid architecture: {problems}") from None
-    return fields
+    fields = _architecture_dict(config)
+    return _validated(fields).model_dump()
 
 
 def params_from_hf_config(config: Mapping[str, Any]) -> ParamCounts:
     """Parameter counts of the model a parsed Hugging Face config.json describes. [params]
 
-    Uses every architecture key `count_params` understands, including those the catalog
-    schema lacks (see `architecture_from_hf_config`). Raises CatalogError as that function does.
+    The same count as `selfhost.catalog.architecture.count_params_for` on the catalog
+    `Architecture` that `architecture_from_hf_config` returns. Raises CatalogError as that
+    function does.
 
     References
     ----------
     research facts.md section 1 (counting method); tests/fixtures/hf_configs (real configs).
     """
-    arch, kw = _count_kwargs(config)
-    _architecture_fields(arch, kw)  # the same validation as architecture_from_hf_config
-    return count_params(**kw)
+    return count_params_for(_validated(_architecture_dict(config)))
 
 
 def max_context_from_hf_config(config: Mapping[str, Any]) -> int:
@@ -268,3 +262,137 @@ def max_context_from_hf_config(config: Mapping[str, Any]) -> int:
     if value == 0:
         raise CatalogError(f"config.json ({arch}) key 'max_position_embeddings' must be > 0")
     return value
+
+
+def native_dtype_from_hf_config(config: Mapping[str, Any]) -> Literal["bf16", "fp8"]:
+    """Dtype the published weights ship in: ``fp8`` when ``quantization_config`` says FP8, else ``bf16``.
+
+    DeepSeek-V3 declares ``torch_dtype: bfloat16`` but ships FP8 E4M3 weights with
+    ``quantization_config: {quant_method: fp8}``. FP16 checkpoints count as ``bf16`` (same
+    2 bytes per weight). Other quantization methods (AWQ, GPTQ...) also give ``bf16``: the
+    catalog entry describes the unquantized model and the format is a separate choice
+    (see `quantization_method_from_hf_config`).
+    """
+    method = quantization_method_from_hf_config(config)
+    if method is None:
+        return "bf16"
+    qc = config["quantization_config"]
+    fmt = str(qc.get("fmt", "")).lower()
+    return "fp8" if method == "fp8" or fmt.startswith("e4m3") or fmt.startswith("e5m2") else "bf16"
+
+
+def quantization_method_from_hf_config(config: Mapping[str, Any]) -> str | None:
+    """``quantization_config.quant_method`` lower-cased, or None when the config has none."""
+    qc = config.get("quantization_config")
+    if not isinstance(qc, Mapping):
+        return None
+    method = qc.get("quant_method")
+    return str(method).lower() if method is not None else "unknown"
+
+
+_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+DEFAULT_LICENSE = "unknown"
+DEFAULT_QUALITY_TIER: QualityTier = "mid"
+PARAMS_SIGNIFICANT_DIGITS = 4  # 8.03, 46.70, 671.0, 37.55 (billions)
+
+
+def round_billions(params: int) -> float:
+    """A parameter count in billions, rounded to `PARAMS_SIGNIFICANT_DIGITS` significant digits. [1e9 params]"""
+    return float(f"{params / 1e9:.{PARAMS_SIGNIFICANT_DIGITS}g}")
+
+
+def model_from_hf_config(
+    config: Mapping[str, Any],
+    *,
+    model_id: str,
+    source: str,
+    as_of: dt.date,
+    name: str | None = None,
+    hf_repo: str | None = None,
+    license: str | None = None,
+    license_allows_production: bool | None = None,
+    quality_tier: QualityTier | None = None,
+) -> Model:
+    """A complete catalog `Model` entry for a parsed Hugging Face config.json.
+
+    Parameters
+    ----------
+    config : The parsed config.json.
+    model_id : Catalog id of the new entry (lower-case, e.g. ``llama-3.1-8b``).
+    source : Where the config came from, stored as the entry's ``source``.
+    as_of : Date the figures apply to (the import date).
+    name : Display name; default the last part of `hf_repo`, else `model_id`.
+    hf_repo : Hugging Face repository id; default the config's ``_name_or_path`` when that
+        looks like ``org/name``, else empty.
+    license, license_allows_production, quality_tier : Not in config.json; None gives the
+        defaults ``unknown``, False and ``mid``, and the notes say so.
+
+    Returns
+    -------
+    A validated `Model` with ``confirmed`` False: architecture, parameter counts (rounded to 4
+    significant digits), context and native dtype come from the config; ``notes`` say which
+    fields were supplied by the user and which are defaults.
+
+    Raises
+    ------
+    CatalogError : the config cannot be read (see `architecture_from_hf_config`), or the
+        entry is invalid (e.g. `model_id` is not a valid id).
+    """
+    arch = _validated(_architecture_dict(config))
+    counts = count_params_for(arch)
+    context = max_context_from_hf_config(config)
+    if hf_repo is None:
+        guess = config.get("_name_or_path")
+        hf_repo = guess if isinstance(guess, str) and _REPO_ID.match(guess) else ""
+    if name is None:
+        name = hf_repo.rsplit("/", 1)[-1] if hf_repo else model_id
+
+    supplied = []
+    defaulted = []
+    for field, value, default in (
+        ("license", license, DEFAULT_LICENSE),
+        ("license_allows_production", license_allows_production, False),
+        ("quality_tier", quality_tier, DEFAULT_QUALITY_TIER),
+    ):
+        if value is None:
+            defaulted.append(f"{field} ({str(default).lower()})")
+        else:
+            supplied.append(field)
+    notes = [
+        f"Imported from config.json ({arch.hf_architecture}): architecture, max_context_tokens "
+        "(max_position_embeddings) and native_dtype from the file; params_total_b and params_active_b "
+        "counted from the architecture [D]."
+    ]
+    if counts.mtp:
+        notes.append(
+            f"The checkpoint also holds {round_billions(counts.mtp)}B of multi-token-prediction "
+            "weights (num_nextn_predict_layers), not in params_total_b."
+        )
+    if supplied:
+        notes.append(f"User-supplied, not checked: {', '.join(supplied)}.")
+    if defaulted:
+        notes.append(f"Defaults, not facts: {', '.join(defaulted)}; set them before relying on the entry.")
+    fields: dict[str, Any] = {
+        "id": model_id,
+        "name": name,
+        "hf_repo": hf_repo,
+        "architecture": arch,
+        "params_total_b": round_billions(counts.total),
+        "params_active_b": round_billions(counts.active),
+        "max_context_tokens": context,
+        "native_dtype": native_dtype_from_hf_config(config),
+        "license": DEFAULT_LICENSE if license is None else license,
+        "license_allows_production": bool(license_allows_production),
+        "quality_tier": DEFAULT_QUALITY_TIER if quality_tier is None else quality_tier,
+        "source": source,
+        "as_of": as_of,
+        "confirmed": False,
+        "notes": " ".join(notes),
+    }
+    try:
+        return Model(**fields)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: {err['msg']}" for err in exc.errors()
+        )
+        raise CatalogError(f"the imported model entry is invalid: {problems}") from None

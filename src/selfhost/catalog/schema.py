@@ -117,6 +117,21 @@ class MoeSpec(BaseModel):
     first_k_dense_replace: NonNegativeInt = Field(
         default=0, description="Leading layers that use a dense MLP instead of experts. [count]"
     )
+    layer_freq: PositiveInt = Field(
+        default=1,
+        description="DeepSeek `moe_layer_freq`: layer i may be MoE only if i % layer_freq == 0. [count]",
+    )
+    decoder_sparse_step: PositiveInt = Field(
+        default=1,
+        description="Qwen-MoE `decoder_sparse_step`: layer i may be MoE only if (i + 1) % step == 0. [count]",
+    )
+    mlp_only_layers: tuple[NonNegativeInt, ...] = Field(
+        default=(), description="Qwen-MoE `mlp_only_layers`: layer indices forced to a dense MLP. [index]"
+    )
+    router_score_bias: bool = Field(
+        default=False,
+        description="Router holds a per-expert score-correction bias (DeepSeek-V3 `noaux_tc` routing).",
+    )
 
     @model_validator(mode="after")
     def _active_not_more_than_total(self) -> MoeSpec:
@@ -151,7 +166,22 @@ class Architecture(BaseModel):
     head_dim: PositiveInt
     vocab_size: PositiveInt
     tie_word_embeddings: bool = False
-    qkv_bias: bool = False
+    qkv_bias: bool = Field(
+        default=False,
+        description="Bias on the q, k, v projections (Qwen2); with MLA on q_a and kv_a (DeepSeek `attention_bias`).",
+    )
+    o_bias: bool = Field(
+        default=False, description="Bias on the output projection (Llama/Qwen3/DeepSeek `attention_bias`)."
+    )
+    mlp_bias: bool = Field(
+        default=False, description="Biases on the dense MLP projections (Llama `mlp_bias`)."
+    )
+    qk_norm: bool = Field(default=False, description="Per-head RMSNorm on q and k (Qwen3).")
+    num_nextn_predict_layers: NonNegativeInt = Field(
+        default=0,
+        description="DeepSeek-V3 multi-token-prediction (MTP) modules; their weights are not in "
+        "params_total_b. [count]",
+    )
     moe: MoeSpec | None = None
     mla: MlaSpec | None = None
 

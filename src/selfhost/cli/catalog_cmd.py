@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import typing
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -251,5 +253,151 @@ def validate(
                 typer.echo(line, err=True)
             raise typer.Exit(1)
         typer.echo(f"ok: {', '.join(str(p) for p in paths)} valid")
+
+    guarded(run)
+
+
+class ImportFormat(str, Enum):
+    yaml = "yaml"
+    json = "json"
+
+
+@catalog_app.command("import-config")
+def import_config(
+    config_path: Path = typer.Argument(
+        ..., metavar="PATH", help="A Hugging Face config.json (Llama, Mistral, Qwen2/3, Mixtral, DeepSeek)."
+    ),
+    model_id: str = typer.Option(
+        ..., "--id", help="Catalog id of the new model: lower-case letters, digits, '.', '_', '-'."
+    ),
+    name: str | None = typer.Option(
+        None, "--name", help="Display name. Default: from --hf-repo, else the id."
+    ),
+    hf_repo: str | None = typer.Option(
+        None, "--hf-repo", help="Hugging Face repository, e.g. org/model. Default: config _name_or_path."
+    ),
+    license_name: str | None = typer.Option(
+        None, "--license", help="Licence of the weights (not in config.json). Default: unknown."
+    ),
+    production: bool | None = typer.Option(
+        None,
+        "--production/--no-production",
+        help="Whether the licence allows production use. Default: --no-production.",
+    ),
+    quality_tier: str | None = typer.Option(
+        None,
+        "--quality-tier",
+        help="frontier, strong, mid or small (editorial; picks comparable APIs). Default: mid.",
+    ),
+    into: Path | None = typer.Option(
+        None,
+        "--into",
+        help="Add the entry to this overlay YAML file (created if missing; an existing id is never overwritten).",
+    ),
+    fmt: ImportFormat = typer.Option(
+        ImportFormat.yaml, "--format", "-f", help="Output when printing: a YAML or JSON catalog document."
+    ),
+) -> None:
+    """Build a catalog model entry from a Hugging Face config.json and print it (or add it with --into).
+
+    Total and active parameters are counted from the architecture (rounded to 4 significant
+    digits); context is max_position_embeddings; native dtype is fp8 when the config's
+    quantization_config says so, else bf16. Licence, production use and quality tier are not in
+    config.json: pass them, or the entry keeps marked defaults (confirmed: false). A summary
+    (parameters, KV cache per token, context) goes to stderr.
+
+    Examples:
+
+      selfhost catalog import-config ./config.json --id my-llama-8b > my-models.yaml
+
+      selfhost catalog import-config ./config.json --id my-llama-8b --license llama3.1 --production --into my-models.yaml
+
+      selfhost crossover --catalog my-models.yaml -m my-llama-8b --rps 1
+    """
+    from selfhost.cli.app import guarded, note
+
+    def run() -> None:
+        import datetime as dt
+        import json
+
+        from selfhost.catalog.architecture import count_params_for, kv_bytes_per_token_for
+        from selfhost.catalog.hf_config import model_from_hf_config, quantization_method_from_hf_config
+        from selfhost.catalog.loader import load_catalog
+        from selfhost.catalog.overlay import append_model, model_record, models_yaml
+        from selfhost.catalog.schema import QualityTier
+        from selfhost.errors import CatalogError, InputError
+
+        tiers = typing.get_args(QualityTier)
+        if quality_tier is not None and quality_tier not in tiers:
+            raise InputError(f"unknown --quality-tier '{quality_tier}'; use one of: {', '.join(tiers)}")
+        try:
+            text = config_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise CatalogError(f"config file '{config_path}' does not exist") from None
+        except IsADirectoryError:
+            raise CatalogError(f"'{config_path}' is a directory; give the path of its config.json") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CatalogError(f"cannot read config file '{config_path}': {exc}") from None
+        try:
+            config = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CatalogError(
+                f"'{config_path}' is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            ) from None
+        if not isinstance(config, dict):
+            raise CatalogError(
+                f"'{config_path}' is not a config.json: expected a JSON object at the top level"
+            )
+
+        today = dt.date.today()
+        model = model_from_hf_config(
+            config,
+            model_id=model_id,
+            source=f"config.json at {config_path} (imported {today.isoformat()})",
+            as_of=today,
+            name=name,
+            hf_repo=hf_repo,
+            license=license_name,
+            license_allows_production=production,
+            quality_tier=typing.cast("QualityTier | None", quality_tier),  # checked against tiers above
+        )
+
+        how = append_model(into, model) if into is not None else None  # fails before any output
+
+        arch = model.architecture
+        counts = count_params_for(arch)
+        kv = kv_bytes_per_token_for(arch, 2.0)  # 2 bytes per BF16 element
+        kind = "MLA latent" if arch.mla else f"{arch.num_key_value_heads} KV heads x {arch.head_dim}"
+        sys.stderr.write(
+            f"{model.id}: {arch.hf_architecture}, {counts.total / 1e9:.4g}B params total, "
+            f"{counts.active / 1e9:.4g}B active; KV cache {kv:,.0f} bytes/token in BF16 "
+            f"({kv / 1024:.4g} KiB; {arch.num_hidden_layers} layers, {kind}); "
+            f"context {model.max_context_tokens:,} tokens; native dtype {model.native_dtype}\n"
+        )
+        method = quantization_method_from_hf_config(config)
+        if method not in (None, "fp8"):
+            note(
+                f"the config is quantized ({method}); the entry describes the unquantized model, "
+                "choose the weight format with --quant"
+            )
+        if not model.hf_repo:
+            note("hf_repo is empty; pass --hf-repo ORG/NAME to record it")
+        if model.id in {m.id for m in load_catalog(include_builtin=True, env={}).models}:
+            note(f"'{model.id}' is a built-in model id; an overlay entry with it replaces the built-in one")
+
+        if how is not None:
+            done = {
+                "created": f"created {into} with model '{model.id}'",
+                "appended": f"added model '{model.id}' at the end of the models section of {into}",
+                "rewritten": f"added model '{model.id}' to {into} (re-dumped as YAML: the file had no comments)",
+            }[how]
+            sys.stderr.write(f"{done}; try: selfhost crossover --catalog {into} -m {model.id} --rps 1\n")
+            return
+        if fmt is ImportFormat.json:
+            from selfhost.render import write_json
+
+            write_json({"models": [_plain(model_record(model))]}, sys.stdout)
+        else:
+            sys.stdout.write(models_yaml([model]))
 
     guarded(run)

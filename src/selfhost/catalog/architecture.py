@@ -1,0 +1,85 @@
+"""Engine inputs from a catalog `Architecture`: the one mapping from schema fields to `count_params`.
+
+Every caller that counts a model's parameters from its architecture (scenarios, `catalog
+import-config`, config.json reading) goes through `count_params_for`, so a catalog entry and an
+imported config.json with the same architecture give the same counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selfhost.catalog.schema import Architecture
+from selfhost.engine.params import ParamCounts, count_params, kv_bytes_per_token
+
+
+def count_params_kwargs(arch: Architecture) -> dict[str, Any]:
+    """The keyword arguments of `selfhost.engine.params.count_params` for `arch`.
+
+    Absent ``moe``/``mla`` blocks become zeros (a dense GQA/MHA model); ``q_lora_rank`` None
+    becomes 0 (full-rank ``q_proj``).
+    """
+    moe = arch.moe
+    mla = arch.mla
+    kw: dict[str, Any] = {
+        "num_hidden_layers": arch.num_hidden_layers,
+        "hidden_size": arch.hidden_size,
+        "intermediate_size": arch.intermediate_size,
+        "num_attention_heads": arch.num_attention_heads,
+        "num_key_value_heads": arch.num_key_value_heads,
+        "head_dim": arch.head_dim,
+        "vocab_size": arch.vocab_size,
+        "tie_word_embeddings": arch.tie_word_embeddings,
+        "qkv_bias": arch.qkv_bias,
+        "o_bias": arch.o_bias,
+        "mlp_bias": arch.mlp_bias,
+        "qk_norm": arch.qk_norm,
+        "mtp_num_layers": arch.num_nextn_predict_layers,
+    }
+    if moe is not None:
+        kw.update(
+            moe_n_routed_experts=moe.n_routed_experts,
+            moe_num_experts_per_tok=moe.num_experts_per_tok,
+            moe_n_shared_experts=moe.n_shared_experts,
+            moe_intermediate_size=moe.moe_intermediate_size,
+            moe_first_k_dense_replace=moe.first_k_dense_replace,
+            moe_layer_freq=moe.layer_freq,
+            moe_decoder_sparse_step=moe.decoder_sparse_step,
+            moe_mlp_only_layers=moe.mlp_only_layers,
+            moe_router_score_bias=moe.router_score_bias,
+        )
+    if mla is not None:
+        kw.update(
+            mla_kv_lora_rank=mla.kv_lora_rank,
+            mla_q_lora_rank=mla.q_lora_rank or 0,
+            mla_qk_rope_head_dim=mla.qk_rope_head_dim,
+            mla_qk_nope_head_dim=mla.qk_nope_head_dim,
+            mla_v_head_dim=mla.v_head_dim,
+        )
+    return kw
+
+
+def count_params_for(arch: Architecture) -> ParamCounts:
+    """Parameter counts of the model `arch` describes, by role. [params]
+
+    See `selfhost.engine.params.count_params` for the formulas.
+    """
+    return count_params(**count_params_kwargs(arch))
+
+
+def kv_bytes_per_token_for(arch: Architecture, kv_bytes_per_element: float = 2.0) -> float:
+    """KV cache of one token over all layers, one model copy. [bytes/token]
+
+    ``kv_bytes_per_element``: 2 for BF16/FP16 (default), 1 for FP8. [bytes]
+    GQA: ``2 * L * n_kv * d * bytes``; MLA: ``L * (kv_lora_rank + qk_rope_head_dim) * bytes``.
+    """
+    return float(
+        kv_bytes_per_token(
+            num_hidden_layers=arch.num_hidden_layers,
+            num_key_value_heads=arch.num_key_value_heads,
+            head_dim=arch.head_dim,
+            kv_bytes_per_element=kv_bytes_per_element,
+            mla_kv_lora_rank=arch.mla.kv_lora_rank if arch.mla else 0,
+            mla_qk_rope_head_dim=arch.mla.qk_rope_head_dim if arch.mla else 0,
+        )
+    )

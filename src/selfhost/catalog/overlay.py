@@ -1,0 +1,321 @@
+"""Write model entries as catalog YAML, and add one to a user's overlay file without clobbering it.
+
+`models_yaml` renders entries in the layout of data/models.yaml. `append_model` adds an entry to
+an overlay file: it inserts the entry's text at the end of the file's `models:` section, so the
+file's comments and layout stay as they were. The result is checked twice before the file is
+replaced (atomically, via a temporary file and a rename): parsed, it must equal the old content
+plus the new entry, and `validate_paths` must find no error in it. When the text cannot be
+inserted that way, a file without comments is rewritten with `yaml.safe_dump`; a file with
+comments is left alone and the user is told to paste the entry by hand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from selfhost.catalog.loader import validate_paths
+from selfhost.catalog.lookup import normalize
+from selfhost.catalog.schema import Model
+from selfhost.errors import CatalogError
+
+#: Field order of a written model entry: as in data/models.yaml, provenance last.
+MODEL_FIELD_ORDER = (
+    "id",
+    "aliases",
+    "name",
+    "hf_repo",
+    "architecture",
+    "params_total_b",
+    "params_active_b",
+    "max_context_tokens",
+    "native_dtype",
+    "license",
+    "license_allows_production",
+    "tags",
+    "quality_tier",
+    "release_date",
+    "source",
+    "as_of",
+    "confirmed",
+    "notes",
+)
+ITEM_INDENT = "  "  # data/models.yaml: "  - id: ..."
+YAML_WIDTH = 100  # wrap long prose near this line length, indentation included
+FOLD_OVER_CHARS = 80  # strings longer than this are written as folded block scalars
+NEW_FILE_HEADER = "# selfhost catalog overlay; use it with --catalog FILE or SELFHOST_CATALOG.\n"
+
+
+class _Dumper(yaml.SafeDumper):
+    """Safe dumper that writes lists of scalars inline (``aliases: [a, b]``), as data/*.yaml do."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+    flow = all(not isinstance(v, dict | list) for v in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    # long prose (notes, source) folded like data/*.yaml: `notes: >-` and wrapped lines
+    style = ">" if len(data) > FOLD_OVER_CHARS and "\n" not in data and data == data.strip() else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(list, _represent_list)
+_Dumper.add_representer(str, _represent_str)
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, recursively; None-valued mapping keys dropped (they are the defaults)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def model_record(model: Model) -> dict[str, Any]:
+    """The entry as plain YAML-ready data in `MODEL_FIELD_ORDER`; None fields left out."""
+    data = _plain(model.model_dump())
+    return {key: data[key] for key in MODEL_FIELD_ORDER if key in data}
+
+
+def _item_lines(record: dict[str, Any], indent: str, gap: str) -> list[str]:
+    """One block-sequence item: ``<indent>-<gap>key: ...`` then the rest aligned under the key."""
+    under = indent + " " * (1 + len(gap))
+    body = yaml.dump(
+        record,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=YAML_WIDTH - len(under),
+    )
+    lines = body.rstrip("\n").split("\n")
+    return [indent + "-" + gap + lines[0], *(under + line if line else line for line in lines[1:])]
+
+
+def models_yaml(models: Sequence[Model]) -> str:
+    """A catalog document holding `models`: ``models:`` and one item per entry, blank lines between."""
+    return _document([model_record(m) for m in models])
+
+
+def _document(records: Sequence[dict[str, Any]]) -> str:
+    out = ["models:"]
+    for i, record in enumerate(records):
+        if i:
+            out.append("")
+        out += _item_lines(record, ITEM_INDENT, " ")
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- appending
+
+
+def _has_comments(text: str) -> bool:
+    """True when the YAML text holds a comment (a '#' at line start or after whitespace)."""
+    return re.search(r"(^|\s)#", text) is not None
+
+
+def _insert_text(text: str, record: dict[str, Any]) -> str | None:
+    """`text` with `record` added at the end of its `models:` block sequence, or None if unsure.
+
+    The caller checks the result by parsing it; None (or a wrong result) means: do not edit text.
+    """
+    eol = "\r" if "\r\n" in text else ""  # lines are split on "\n"; keep CRLF files CRLF
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the text ended with a newline; `joined` puts it back (and adds one if missing)
+
+    def joined(new_lines: list[str]) -> str:
+        return "\n".join(new_lines) + "\n"
+
+    def fresh_item() -> list[str]:
+        return [line + eol for line in _item_lines(record, ITEM_INDENT, " ")]
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    if root is None:  # empty, or only comments
+        separator = [eol] if lines else []
+        return joined([*lines, *separator, "models:" + eol, *fresh_item()])
+    if not isinstance(root, yaml.MappingNode) or root.flow_style:
+        return None
+    keys = [k for k, _ in root.value]
+    index = next(
+        (i for i, k in enumerate(keys) if isinstance(k, yaml.ScalarNode) and k.value == "models"), None
+    )
+    if index is None:
+        if any(line.startswith(("---", "...")) for line in lines):
+            return None
+        return joined([*lines, eol, "models:" + eol, *fresh_item()])
+
+    key, value = root.value[index]
+    if key.start_mark.column != 0:
+        return None
+    if isinstance(value, yaml.ScalarNode):
+        # `models:` with nothing after it on its line (a null): the entry goes right below
+        if value.value != "" or lines[key.start_mark.line].split("#")[0].rstrip() != "models:":
+            return None
+        at = key.start_mark.line + 1
+        return joined([*lines[:at], *fresh_item(), *lines[at:]])
+    if not isinstance(value, yaml.SequenceNode) or value.flow_style or not value.value:
+        return None
+
+    first = value.value[0]
+    match = re.match(r"^( *)-( +)", lines[first.start_mark.line])
+    if match is None:
+        return None
+    indent, gap = match.group(1), match.group(2)
+    # The section ends before the next top-level key (or at the end of the document); comments
+    # and blank lines just above that key belong to it, so the entry goes above them.
+    end = keys[index + 1].start_mark.line if index + 1 < len(keys) else len(lines)
+    at = end
+    while at > value.value[-1].start_mark.line + 1:
+        line = lines[at - 1].rstrip("\r")
+        if line.strip() == "" or line.startswith("#"):
+            at -= 1
+        else:
+            break
+    item = [line + eol for line in _item_lines(record, indent, gap)]
+    return joined([*lines[:at], eol, *item, *lines[at:]])
+
+
+def _expected(document: Any, record: dict[str, Any]) -> dict[str, Any]:
+    """What the file must parse to after the append: the old content plus the new entry."""
+    entry = yaml.safe_load(_document([record]))["models"][0]
+    expected: dict[str, Any] = copy.deepcopy(document) if isinstance(document, dict) else {}
+    expected["models"] = [*(expected.get("models") or []), entry]
+    return expected
+
+
+def _existing_ids(document: Any) -> dict[str, str]:
+    """Lookup key -> id of every model id and alias already in the parsed file."""
+    found: dict[str, str] = {}
+    items = document.get("models") if isinstance(document, dict) else None
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            continue
+        found[normalize(item["id"])] = item["id"]
+        aliases = item.get("aliases")
+        for alias in aliases if isinstance(aliases, list) else []:
+            if isinstance(alias, str):
+                found.setdefault(normalize(alias), item["id"])
+    return found
+
+
+def append_model(path: str | Path, model: Model) -> str:
+    """Add `model` to the `models` section of the overlay file `path`, creating the file if needed.
+
+    Returns how the file was written: ``"created"``, ``"appended"`` (text inserted, comments
+    and layout kept) or ``"rewritten"`` (a file without comments re-dumped with safe_dump).
+
+    Raises
+    ------
+    CatalogError : the file already has a model with this id or alias (the file is not
+        touched); the file is not a YAML mapping; the text cannot be added safely to a file
+        with comments; or the resulting file fails `validate_paths` (the file is not touched).
+    """
+    path = Path(path)
+    record = model_record(model)
+    if path.is_dir():
+        raise CatalogError(f"--into '{path}' is a directory; give a YAML file path")
+    if not path.parent.is_dir():
+        raise CatalogError(f"--into '{path}': directory '{path.parent}' does not exist")
+
+    if path.exists():
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CatalogError(f"cannot read --into file '{path}': {exc}") from None
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            first = str(exc).replace("\n", " ")
+            raise CatalogError(f"--into file '{path}' is not valid YAML ({first}); fix it first") from None
+        if document is not None and not isinstance(document, dict):
+            raise CatalogError(
+                f"--into file '{path}' is not a catalog: its top level must be a mapping of sections"
+            )
+        owner = _existing_ids(document).get(normalize(model.id))
+        if owner is not None:
+            what = "a model with id" if owner == model.id else f"model '{owner}' with id or alias"
+            raise CatalogError(
+                f"'{path}' already has {what} '{model.id}'; entries are never overwritten, "
+                "so choose a different --id (or edit the file by hand)"
+            )
+        new_text = _insert_text(text, record)
+        expected = _expected(document, record)
+        how = "appended"
+        if new_text is None or _parsed(new_text) != expected:
+            if _has_comments(text):
+                raise CatalogError(
+                    f"cannot add the entry to '{path}' without losing its comments or layout; "
+                    "run the command without --into and paste the printed entry into its models: section"
+                )
+            new_text = yaml.dump(
+                expected,
+                Dumper=_Dumper,
+                sort_keys=False,
+                default_flow_style=False,
+                allow_unicode=True,
+                width=YAML_WIDTH,
+            )
+            how = "rewritten"
+    else:
+        new_text = NEW_FILE_HEADER + _document([record])
+        how = "created"
+
+    _write_validated(path, new_text)
+    return how
+
+
+def _parsed(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+
+
+def _write_validated(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically, only if it validates as an overlay on the built-in catalog."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.yaml", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        errors = [e.replace(str(tmp), str(path)) for e in validate_paths([tmp])]
+        if errors:
+            more = (
+                f" (and {len(errors) - 1} more; run 'selfhost catalog validate {path}')"
+                if len(errors) > 1
+                else ""
+            )
+            raise CatalogError(
+                f"'{path}' would not be a valid catalog with the new entry, so it was left unchanged: "
+                f"{errors[0].strip()}{more}"
+            )
+        if path.exists():
+            shutil.copymode(path, tmp)
+        else:
+            os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
