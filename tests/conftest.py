@@ -13,13 +13,20 @@ from selfhost.cli.app import app
 TERMINAL_COLUMNS = 200
 
 
+@pytest.fixture(scope="session")
+def catalog_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One catalog cache for the whole run, never the user's own (~/.cache/selfhost)."""
+    return str(tmp_path_factory.mktemp("selfhost-cache"))
+
+
 @pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fix the terminal (width, no colour) and drop the user's catalog overlays.
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, catalog_cache_dir: str) -> None:
+    """Fix the terminal (width, no colour), drop the user's catalog overlays, private cache.
 
     SELFHOST_CATALOG would add a user's own offers and prices to every command, so results
     would depend on the machine running the tests.
     """
+    monkeypatch.setenv("SELFHOST_CACHE_DIR", catalog_cache_dir)
     monkeypatch.setenv("COLUMNS", str(TERMINAL_COLUMNS))
     monkeypatch.setenv("LINES", "50")
     monkeypatch.setenv("TERM", "dumb")

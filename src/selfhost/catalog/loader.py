@@ -21,6 +21,7 @@ import pydantic
 import yaml
 from yaml.constructor import ConstructorError
 
+from selfhost.catalog import cache
 from selfhost.catalog.lookup import did_you_mean, normalize
 from selfhost.catalog.schema import SECTION_TYPES, Catalog, Entry
 from selfhost.errors import CatalogError
@@ -448,6 +449,7 @@ def load_catalog(
     *,
     env: Mapping[str, str] | None = None,
     include_builtin: bool = True,
+    use_cache: bool = True,
 ) -> Catalog:
     """The merged, cross-checked catalog.
 
@@ -455,6 +457,7 @@ def load_catalog(
     SELFHOST_CATALOG variable of `env` (default `os.environ`), then `overlays`. Each path is a
     file or a directory of *.yaml/*.yml files (sorted by name). A later entry replaces an
     earlier one with the same id in the same section, keeping its position; new ids append.
+    A validated result is cached by the hash of every file read (see `selfhost.catalog.cache`).
 
     Raises:
         CatalogError: a path is missing or unreadable, or any file or reference is invalid;
@@ -466,10 +469,19 @@ def load_catalog(
         files += _expand(part, f"from {ENV_VAR}")
     for overlay in overlays:
         files += _expand(overlay, "")
+    directory = cache.cache_dir(os.environ) if use_cache else None
+    key = cache.cache_key(files) if directory else None
+    if directory and key:
+        cached = cache.read(directory, key)
+        if cached is not None:
+            return cached
     merged = _merge(files)
     if merged.errors:
         raise CatalogError(_summary("the catalog", merged.errors))
-    return merged.catalog()
+    catalog = merged.catalog()
+    if directory and key:
+        cache.write(directory, key, catalog)
+    return catalog
 
 
 def validate_paths(paths: Sequence[str | Path]) -> list[str]:

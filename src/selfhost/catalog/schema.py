@@ -2,6 +2,8 @@
 
 The YAML files under data/ validate against these models. Entries are frozen and reject
 unknown keys, so a typo in a catalog file is an error, not a silently ignored field.
+Validators are built on first use (``defer_build``): a run served from the catalog cache never
+needs them, which keeps start-up fast.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ EntryId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)
 class Entry(BaseModel):
     """Common fields: a lower-case id, optional aliases, where the figures came from and when."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: EntryId
     aliases: tuple[EntryId, ...] = ()
@@ -108,7 +110,7 @@ class PurchaseOption(Entry):
 class MoeSpec(BaseModel):
     """Mixture-of-experts layout from config.json."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     n_routed_experts: PositiveInt
     num_experts_per_tok: PositiveInt
@@ -143,7 +145,7 @@ class MoeSpec(BaseModel):
 class MlaSpec(BaseModel):
     """Multi-head latent attention (DeepSeek-V2/V3): the cache holds a compressed latent per token."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     kv_lora_rank: PositiveInt
     qk_rope_head_dim: PositiveInt
@@ -155,7 +157,7 @@ class MlaSpec(BaseModel):
 class Architecture(BaseModel):
     """The config.json fields the engine needs."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     hf_architecture: str = Field(description="config.json `architectures[0]`, e.g. LlamaForCausalLM.")
     num_hidden_layers: PositiveInt
@@ -305,7 +307,7 @@ class ApiOffering(Entry):
 class Catalog(BaseModel):
     """Everything the engine may be asked about, after overlays are applied."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     gpus: tuple[Gpu, ...] = ()
     rental_offers: tuple[RentalOffer, ...] = ()
