@@ -361,10 +361,19 @@ def _deployment_record(grid: DeploymentGrid, i: int, rps: float, self_usd: float
 
 
 def costs(
-    catalog: Catalog, configs: Sequence[ReplicaConfig], workload: Workload, ca: CostAssumptions, rps: float
+    catalog: Catalog,
+    configs: Sequence[ReplicaConfig],
+    workload: Workload,
+    ca: CostAssumptions,
+    rps: float,
+    *,
+    grid: DeploymentGrid | None = None,
 ) -> Report:
-    """Monthly and per-token self-hosted cost of every deployment that serves ``rps``, cheapest first."""
-    grid = deployment_grid(catalog, configs, workload, ca)
+    """Monthly and per-token self-hosted cost of every deployment that serves ``rps``, cheapest first.
+
+    ``grid`` is ``deployment_grid(catalog, configs, workload, ca)`` when the caller has it already.
+    """
+    grid = grid if grid is not None else deployment_grid(catalog, configs, workload, ca)
     units = cost.units_needed(rps, grid.unit)
     monthly = cost.self_hosted_usd_per_month(rps, grid.unit, ca.ops_usd_per_month)
     per_mtok = cost.usd_per_mtok(
@@ -442,9 +451,13 @@ def crossover_report(
     apis: Sequence[ApiOffering] | None,
     *,
     all_apis: bool = False,
+    grid: DeploymentGrid | None = None,
 ) -> Report:
-    """For each model: its cheapest deployment at ``rps`` against comparable APIs, with the crossover."""
-    grid = deployment_grid(catalog, configs, workload, ca)
+    """For each model: its cheapest deployment at ``rps`` against comparable APIs, with the crossover.
+
+    ``grid`` is ``deployment_grid(catalog, configs, workload, ca)`` when the caller has it already.
+    """
+    grid = grid if grid is not None else deployment_grid(catalog, configs, workload, ca)
     monthly = cost.self_hosted_usd_per_month(rps, grid.unit, ca.ops_usd_per_month)
     units = cost.units_needed(rps, grid.unit)
     tokens = workload.input_tokens + workload.output_tokens

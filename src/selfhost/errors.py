@@ -15,3 +15,7 @@ class UnknownIdError(SelfhostError):
 
 class InputError(SelfhostError):
     """A bad option value or combination (exit code 2 at the CLI)."""
+
+
+class MeasurementError(SelfhostError):
+    """A measurements file is unreadable or invalid; the message names the file and each bad location."""

@@ -21,7 +21,7 @@ from selfhost.errors import SelfhostError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from selfhost.analysis import Report
+    from selfhost.analysis import CostAssumptions, Report
     from selfhost.catalog.schema import Catalog
     from selfhost.render import Column
     from selfhost.scenarios import ReplicaConfig
@@ -39,6 +39,7 @@ app = typer.Typer(
 )
 
 USAGE_EXIT_CODE = 2
+CALIBRATION_TAG = "calibration"  # models kept to test the throughput model, not offered by default
 
 
 def note(text: str) -> None:
@@ -58,7 +59,6 @@ def stdout_console() -> Console:
 
 
 PIPED_TABLE_WIDTH = 200  # Rich would wrap at 80 columns when stdout is not a terminal
-
 
 
 def fail(message: str) -> None:
@@ -145,13 +145,32 @@ def select_configs(
     quants: Sequence[str] | None,
     counts: Sequence[int] | None,
     engine: str,
+    *,
+    priced: CostAssumptions | None = None,
 ) -> list[ReplicaConfig]:
+    """Replica configs for the selection. Defaults: every model except those kept only to test
+    the throughput model (tag 'calibration'); every GPU, or with ``priced`` every GPU that has
+    a price of the requested kinds (a GPU nobody rents cannot be costed)."""
     from selfhost.catalog.lookup import resolve
     from selfhost.errors import InputError
-    from selfhost.scenarios import compatibility_problem, default_engine, replica_configs
+    from selfhost.scenarios import compatibility_problem, default_engine, price_options, replica_configs
 
     model_list = resolve_all(catalog.models, models, "model", "models")
+    if not models:
+        model_list = [m for m in model_list if CALIBRATION_TAG not in m.tags]
     gpu_list = resolve_all(catalog.gpus, gpus, "GPU", "gpus")
+    if priced is not None and not gpus:
+        gpu_list = [
+            g
+            for g in gpu_list
+            if price_options(
+                catalog,
+                g,
+                pricing=priced.pricing,
+                providers=priced.providers,
+                hours_per_month=priced.hours_per_month,
+            )
+        ]
     quant_list = resolve_all(catalog.quantizations, quants, "quantization", "quants")
     engine_entry = (
         None
@@ -183,8 +202,18 @@ def select_configs(
     return configs
 
 
-def emit(report: Report, fmt: o.OutputFormat, columns: Sequence[Column], title: str, limit: int = 0) -> None:
-    """Write the report to stdout in the chosen format; notes and warnings go to stderr."""
+def emit(
+    report: Report,
+    fmt: o.OutputFormat,
+    columns: Sequence[Column],
+    title: str,
+    limit: int = 0,
+    section_key: Callable[[dict[str, Any]], Any] | None = None,
+) -> None:
+    """Write the report to stdout in the chosen format; notes and warnings go to stderr.
+
+    ``section_key`` draws a rule between groups of table rows (table format only).
+    """
     from selfhost.render import render_table, write_csv, write_json
 
     shown = report.results if limit == 0 else report.results[:limit]
@@ -204,7 +233,7 @@ def emit(report: Report, fmt: o.OutputFormat, columns: Sequence[Column], title: 
             note(text)
         return
     console = stdout_console()
-    render_table(shown, columns, console, title=title)
+    render_table(shown, columns, console, title=title, section_key=section_key)
     if report.verdict:
         console.print(report.verdict, soft_wrap=True)
     for text in report.notes:
@@ -272,6 +301,9 @@ def crossover(
     min_replicas: o.MinReplicasOpt = 1,
     hours_per_month: o.HoursOpt = o.DEFAULT_HOURS_PER_MONTH,
     cached_input_fraction: o.CachedOpt = 0.0,
+    uncertainty: o.UncertaintyOpt = 0,
+    seed: o.SeedOpt = 0,
+    stale_days: o.StaleDaysOpt = o.DEFAULT_STALE_DAYS,
     catalog: o.CatalogOpt = None,
     fmt: o.FormatOpt = o.OutputFormat.table,
 ) -> None:
@@ -287,16 +319,22 @@ def crossover(
       selfhost crossover --rps 5
 
       selfhost crossover --rps 20 -m llama-3.3-70b -g h100 --api openai-gpt-4.1 --format json
+
+      selfhost crossover --rps 5 -m llama-3.3-70b --uncertainty 100000
+
+    With --uncertainty N, N Monte Carlo samples add P10/P50/P90 of the crossover, both monthly
+    costs and the saving, and the probability that self-hosting is cheaper at RPS (seed --seed).
+    Prices older than --stale-days are flagged.
     """
 
     def run() -> None:
         from selfhost.analysis import crossover_report
         from selfhost.render import Column, sig3, text, usd, usd_mtok
+        from selfhost.staleness import flag_stale
 
         check_rps(rps)
         cat = load(catalog)
         workload = build_workload(input_tokens, output_tokens, context, max_tpot_ms, max_ttft_ms, kv_dtype)
-        configs = select_configs(cat, model, gpu, quant, gpus, engine)
         apis = resolve_all(cat.apis, api, "API", "apis") if api else None
         ca = cost_assumptions(
             ops_usd_per_month,
@@ -308,7 +346,17 @@ def crossover(
             pricing,
             provider,
         )
-        report = crossover_report(cat, configs, workload, ca, rps, apis, all_apis=all_apis)
+        configs = select_configs(cat, model, gpu, quant, gpus, engine, priced=ca)
+        if uncertainty:
+            from selfhost.uncertainty import UncertaintySpec, crossover_with_uncertainty
+
+            spec = UncertaintySpec(samples=uncertainty, seed=seed)
+            report = crossover_with_uncertainty(
+                cat, configs, workload, ca, rps, apis, spec, all_apis=all_apis
+            )
+        else:
+            report = crossover_report(cat, configs, workload, ca, rps, apis, all_apis=all_apis)
+        flag_stale(report, cat, stale_days)
         columns = [
             Column("model", "Model", text, "left"),
             Column("deployment", "Self-hosted on", text, "left"),
@@ -320,14 +368,20 @@ def crossover(
             Column("cheaper", "Cheaper", text, "left"),
             Column("crossover_rps", "Crossover req/s", sig3),
         ]
+        if uncertainty:
+            columns.append(Column("uncertainty_band", "P10–P90 · P(self)", text))
         if fmt is o.OutputFormat.table:
+            from selfhost.render import crossover_band
+
             for r in report.results:
                 label = f"{r['replicas']}x{r['gpus_per_replica']} {r['gpu']} {r['quant']} ({r['provider']})"
                 if r["gpus_billed"] != r["replicas"] * r["gpus_per_replica"]:
                     label += f", {r['gpus_billed']:g} GPUs billed"  # whole instances or machines
                 r["deployment"] = label
-        else:  # 'deployment' is a table-only label, not a record key: keep it out of an empty CSV's header
-            columns = [c for c in columns if c.key != "deployment"]
+                if uncertainty:
+                    r["uncertainty_band"] = crossover_band(r)
+        else:  # table-only labels, not record keys: keep them out of an empty CSV's header
+            columns = [c for c in columns if c.key not in ("deployment", "uncertainty_band")]
         title = (
             f"Self-host vs API at {rps:g} req/s ({input_tokens} in + {output_tokens} out tokens, "
             f"ops ${ops_usd_per_month:,.0f}/mo)"
@@ -505,6 +559,9 @@ def cost(
     target_utilization: o.UtilOpt = o.DEFAULT_TARGET_UTILIZATION,
     min_replicas: o.MinReplicasOpt = 1,
     hours_per_month: o.HoursOpt = o.DEFAULT_HOURS_PER_MONTH,
+    uncertainty: o.UncertaintyOpt = 0,
+    seed: o.SeedOpt = 0,
+    stale_days: o.StaleDaysOpt = o.DEFAULT_STALE_DAYS,
     catalog: o.CatalogOpt = None,
     fmt: o.FormatOpt = o.OutputFormat.table,
     limit: o.LimitOpt = 20,
@@ -516,20 +573,34 @@ def cost(
       selfhost cost --rps 5 -m llama-3.3-70b
 
       selfhost cost --rps 50 -m qwen2.5-32b --pricing all --limit 0 --format csv > costs.csv
+
+      selfhost cost --rps 5 -m llama-3.3-70b --uncertainty 100000 --limit 5
+
+    With --uncertainty N, the rows shown get P10/P50/P90 of the monthly cost from N Monte Carlo
+    samples of GPU price and engine efficiency (seed --seed). Prices older than --stale-days
+    are flagged.
     """
 
     def run() -> None:
         from selfhost.analysis import costs
         from selfhost.render import Column, num0, num1, text, usd, usd_cents, usd_mtok
+        from selfhost.staleness import flag_stale
 
         check_rps(rps)
         cat = load(catalog)
         workload = build_workload(input_tokens, output_tokens, context, max_tpot_ms, max_ttft_ms, kv_dtype)
-        configs = select_configs(cat, model, gpu, quant, gpus, engine)
         ca = cost_assumptions(
             ops_usd_per_month, 0.0, target_utilization, min_replicas, hours_per_month, 0.0, pricing, provider
         )
-        report = costs(cat, configs, workload, ca, rps)
+        configs = select_configs(cat, model, gpu, quant, gpus, engine, priced=ca)
+        if uncertainty:
+            from selfhost.uncertainty import UncertaintySpec, costs_with_uncertainty
+
+            spec = UncertaintySpec(samples=uncertainty, seed=seed)
+            report = costs_with_uncertainty(cat, configs, workload, ca, rps, spec, rows=limit)
+        else:
+            report = costs(cat, configs, workload, ca, rps)
+        flag_stale(report, cat, stale_days, records=report.results[:limit] if limit else None)
         columns = [
             Column("model", "Model", text, "left"),
             Column("quant", "Quant", text, "left"),
@@ -543,6 +614,19 @@ def cost(
             Column("self_hosted_usd_per_month", "$/month", usd),
             Column("self_hosted_usd_per_mtok", "$/1M tok", usd_mtok),
         ]
+        if uncertainty:
+            from selfhost.render import span
+
+            columns.append(Column("usd_per_month_band", "P10 → P90 $/month", span(usd)))
+            if fmt is o.OutputFormat.table:
+                for r in report.results:
+                    if "self_hosted_usd_per_month_p10" in r:
+                        r["usd_per_month_band"] = (
+                            r["self_hosted_usd_per_month_p10"],
+                            r["self_hosted_usd_per_month_p90"],
+                        )
+            else:  # a table-only label
+                columns.pop()
         emit(
             report,
             fmt,
@@ -554,10 +638,14 @@ def cost(
     guarded(run)
 
 
-from selfhost.cli import catalog_cmd, sweep_cmd  # noqa: E402  (registers sub-commands on `app`)
+# registers sub-commands on `app`
+from selfhost.cli import catalog_cmd, sensitivity_cmd, stale_cmd, sweep_cmd, validate_cmd  # noqa: E402
 
+stale_cmd.register(catalog_cmd.catalog_app)
 app.add_typer(catalog_cmd.catalog_app, name="catalog")
 sweep_cmd.register(app)
+validate_cmd.register(app)
+sensitivity_cmd.register(app)
 
 
 def main() -> None:

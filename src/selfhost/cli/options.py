@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from selfhost.staleness import DEFAULT_STALE_DAYS as DEFAULT_STALE_DAYS
+
 # Defaults. Every one is echoed in the output's "assumptions" block.
 DEFAULT_INPUT_TOKENS = 1000  # a chat turn with some history or a RAG prompt
 DEFAULT_OUTPUT_TOKENS = 300  # a few paragraphs
@@ -117,3 +119,24 @@ CachedOpt = Annotated[
     ),
 ]
 LimitOpt = Annotated[int, typer.Option("--limit", min=0, help="Show at most this many rows (0 = all).")]
+StaleDaysOpt = Annotated[
+    int,
+    typer.Option(
+        "--stale-days",
+        min=0,
+        help=f"Flag prices used that are older than this many days (default {DEFAULT_STALE_DAYS}). [days]",
+    ),
+]
+UncertaintyOpt = Annotated[
+    int,
+    typer.Option(
+        "--uncertainty",
+        min=0,
+        help="Monte Carlo samples for P10/P50/P90 bands (0 = off; 100000 takes well under a second). "
+        "GPU prices vary across the catalog's providers, API prices +-10 %, engine efficiency lognormal "
+        "sigma 0.25.",
+    ),
+]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help="Random seed for --uncertainty; same seed, same output.")
+]

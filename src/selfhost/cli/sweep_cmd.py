@@ -65,6 +65,7 @@ def register(app: typer.Typer) -> None:
         min_replicas: o.MinReplicasOpt = 1,
         hours_per_month: o.HoursOpt = o.DEFAULT_HOURS_PER_MONTH,
         cached_input_fraction: o.CachedOpt = 0.0,
+        stale_days: o.StaleDaysOpt = o.DEFAULT_STALE_DAYS,
         catalog: o.CatalogOpt = None,
         fmt: o.FormatOpt = o.OutputFormat.csv,
         limit: o.LimitOpt = 0,
@@ -95,6 +96,7 @@ def register(app: typer.Typer) -> None:
             from selfhost.analysis import sweep as sweep_report
             from selfhost.errors import InputError
             from selfhost.render import Column, num0, sig3, text, usd, usd_mtok
+            from selfhost.staleness import flag_stale
 
             rates = list(rps or [])
             if rps_range:
@@ -108,7 +110,6 @@ def register(app: typer.Typer) -> None:
                     )
             mixes = [parse_mix(m) for m in (mix or [f"{o.DEFAULT_INPUT_TOKENS}:{o.DEFAULT_OUTPUT_TOKENS}"])]
             cat = load(catalog)
-            configs = select_configs(cat, model, gpu, quant, gpus, engine)
             apis = resolve_all(cat.apis, api, "API", "apis") if api else None
             ca = cost_assumptions(
                 ops_usd_per_month,
@@ -120,8 +121,10 @@ def register(app: typer.Typer) -> None:
                 pricing,
                 provider,
             )
+            configs = select_configs(cat, model, gpu, quant, gpus, engine, priced=ca)
             workloads = [build_workload(p, d, None, max_tpot_ms, max_ttft_ms, kv_dtype) for p, d in mixes]
             report = sweep_report(cat, configs, workloads, ca, sorted(set(rates)), apis)
+            flag_stale(report, cat, stale_days)
             columns = [
                 Column("option_kind", "Kind", text, "left"),
                 Column("option", "Option", text, "left"),

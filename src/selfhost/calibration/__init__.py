@@ -1,0 +1,1 @@
+"""Calibration: measurement files, predictions of measured figures, and the error report."""

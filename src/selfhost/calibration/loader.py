@@ -1,0 +1,185 @@
+"""Read and check a measurements file: YAML, schema, and the catalog ids it names.
+
+Every problem is collected, so one `MeasurementError` names the file and each bad location
+(``<file>: measurements[3] (id 'x').scope: ...``) at once, as the catalog loader does.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+
+from selfhost.calibration.schema import Measurement
+from selfhost.catalog.lookup import did_you_mean, normalize
+from selfhost.catalog.schema import Catalog, EngineProfile, Entry, Gpu, Model, Quantization
+from selfhost.errors import MeasurementError
+
+#: The built-in file, relative to the catalog data directory.
+BUILTIN_RELATIVE_PATH = ("calibration", "measurements.yaml")
+
+
+def builtin_measurements_path() -> Path:
+    """The measurements shipped with selfhost (data/calibration/measurements.yaml).
+
+    Raises:
+        MeasurementError: the file is missing, so the installation is incomplete.
+    """
+    packaged = importlib.resources.files("selfhost") / "data"
+    candidates = [Path(str(packaged)), Path(__file__).resolve().parents[3] / "data"]
+    for base in candidates:
+        path = base.joinpath(*BUILTIN_RELATIVE_PATH)
+        if path.is_file():
+            return path
+    raise MeasurementError(
+        "the built-in measurements file is missing (data/calibration/measurements.yaml); "
+        "the selfhost installation is broken, reinstall it"
+    )
+
+
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"{path}: line {mark.line + 1}, column {mark.column + 1}: invalid YAML: {exc.problem or exc}"
+    return f"{path}: invalid YAML: {exc}"
+
+
+def _field_path(loc: Sequence[str | int]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return f"unknown field; valid fields are: {', '.join(Measurement.model_fields)}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    value = error.get("input")
+    if not isinstance(value, dict | list):
+        message += f" (got {value!r})"
+    return message
+
+
+def _summary(path: Path, errors: Sequence[str]) -> str:
+    noun = "error" if len(errors) == 1 else "errors"
+    return f"measurements file {path} has {len(errors)} {noun}:\n" + "\n".join(f"  {e}" for e in errors)
+
+
+def read_measurements(path: str | Path) -> list[Measurement]:
+    """Validated measurements of one file, in file order.
+
+    Raises:
+        MeasurementError: the file cannot be read, is not valid YAML, or has entries that do not
+            match the schema; the message lists every problem with its location.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MeasurementError(f"measurements file '{p}' does not exist") from None
+    except IsADirectoryError:
+        raise MeasurementError(f"'{p}' is a directory; expected a YAML measurements file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MeasurementError(f"cannot read measurements file '{p}': {exc}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise MeasurementError(_summary(p, [_yaml_error(p, exc)])) from None
+    if not isinstance(document, dict) or set(document) != {"measurements"}:
+        raise MeasurementError(
+            f"{p}: the top level must be a mapping with one key, 'measurements', holding a list of entries"
+        )
+    items = document["measurements"] or []
+    if not isinstance(items, list):
+        raise MeasurementError(f"{p}: 'measurements' must be a list of entries (each starting with '- ')")
+    errors: list[str] = []
+    result: list[Measurement] = []
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        entry_id = item.get("id") if isinstance(item, dict) else None
+        named = f" (id '{entry_id}')" if isinstance(entry_id, str) else ""
+        where = f"{p}: measurements[{index}]{named}"
+        if not isinstance(item, dict):
+            errors.append(f"{where}: an entry must be a mapping of field names to values")
+            continue
+        if isinstance(entry_id, str) and entry_id in first:
+            errors.append(f"{where}: duplicate id; first defined at measurements[{first[entry_id]}]")
+            continue
+        if isinstance(entry_id, str):
+            first[entry_id] = index  # an invalid entry still claims its id
+        try:
+            m = Measurement.model_validate(item)
+        except pydantic.ValidationError as exc:
+            for error in exc.errors():
+                errors.append(f"{where}{_field_path(tuple(error['loc']))}: {_message(error)}")
+            continue
+        result.append(m)
+    if errors:
+        raise MeasurementError(_summary(p, errors))
+    return result
+
+
+@dataclass(frozen=True)
+class ResolvedMeasurement:
+    """A measurement with its catalog entries looked up."""
+
+    measurement: Measurement
+    model: Model
+    gpu: Gpu
+    quant: Quantization
+    engine: EngineProfile
+
+
+def _lookup(entries: Sequence[Entry], query: str) -> Entry | None:
+    key = normalize(query)
+    for entry in entries:
+        if normalize(entry.id) == key:
+            return entry
+    for entry in entries:
+        if any(normalize(a) == key for a in entry.aliases):
+            return entry
+    return None
+
+
+def resolve_measurements(
+    measurements: Sequence[Measurement], catalog: Catalog, path: str | Path = "measurements"
+) -> list[ResolvedMeasurement]:
+    """Look up each measurement's model, GPU, quantization and engine (ids or aliases).
+
+    Raises:
+        MeasurementError: an id is not in the catalog; every one is listed with close matches.
+    """
+    sections: list[tuple[str, str, Sequence[Entry]]] = [
+        ("model", "models", catalog.models),
+        ("gpu", "gpus", catalog.gpus),
+        ("quant", "quants", catalog.quantizations),
+        ("engine", "engines", catalog.engines),
+    ]
+    errors: list[str] = []
+    resolved: list[ResolvedMeasurement] = []
+    for index, m in enumerate(measurements):
+        found: dict[str, Any] = {}
+        for field_name, listing, entries in sections:
+            query = getattr(m, field_name)
+            entry = _lookup(entries, query)
+            if entry is None:
+                hint = did_you_mean(entries, query)
+                errors.append(
+                    f"{path}: measurements[{index}] (id '{m.id}').{field_name}: unknown id '{query}';"
+                    f"{hint} run 'selfhost catalog list {listing}' to see all, or add it with --catalog"
+                )
+            found[field_name] = entry
+        if all(v is not None for v in found.values()):
+            resolved.append(ResolvedMeasurement(m, **found))
+    if errors:
+        raise MeasurementError(_summary(Path(str(path)), errors))
+    return resolved

@@ -1,0 +1,275 @@
+"""Predict measured throughput and latency with the engine's roofline model, and score the error.
+
+Each measurement becomes one replica config (its model, quantization, GPU, GPU count and the
+engine it names, not the default engine) and one row of `MeasurementArrays`; the prediction runs
+on whole arrays with the same engine functions `selfhost estimate` uses
+(`selfhost.engine.throughput`), so validating here validates the tool.
+
+How a row's batch is chosen:
+
+- ``concurrency: N``: N sequences in flight, capped by what the KV cache holds at the mean
+  sequence length ``P + D/2`` and by the engine's batch limit (the rest would queue). A static
+  batch ran at its stated size, so only the KV cache caps it.
+- ``concurrency: max`` (offline maximum throughput): the largest batch within the KV cache and
+  the engine's batch limit (and the number of requests, if given); no latency limit.
+- ``request_rate: r`` (a serving run driven at r requests/s): the batch B at which the replica
+  completes r requests/s, ``B / (D * tpot(B)) = r`` (Little's law with the model's TPOT); above
+  the replica's maximum rate, the maximum batch. A run of N requests at rate r lasts about
+  ``N / r`` plus one request's latency (TTFT + D x TPOT), so its measured output rate is
+  ``N * D / (N / r + TTFT + D * TPOT)``; without N the steady rate ``r * D`` is predicted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from selfhost.calibration.loader import ResolvedMeasurement
+from selfhost.calibration.schema import SECONDS_PER_UNIT
+from selfhost.engine.throughput import (
+    ServingArrays,
+    decode_step_time_s,
+    load_point,
+    prefill_marginal_time_s,
+    prefill_time_s,
+)
+from selfhost.scenarios import ReplicaConfig, build_arrays
+
+FloatArray = NDArray[np.float64]
+
+#: Scope codes of `MeasurementArrays.scope`.
+SCOPE_CODES: dict[str, int] = {
+    "total": 0,
+    "per_gpu": 1,
+    "single_stream": 2,
+    "tpot": 3,
+    "ttft": 4,
+    "prefill": 5,
+}
+#: Batch codes of `MeasurementArrays.batch_kind`.
+FIXED, MAX, RATE = 0, 1, 2
+_BISECTION_STEPS = 40  # continuous bisection of the batch for rate-driven rows
+
+#: Share of points within this relative error counts as "within +-30 %". [unitless]
+WITHIN = 0.30
+
+
+@dataclass(frozen=True)
+class MeasurementArrays:
+    """The workload and measured quantity of each measurement, shape (n,).
+
+    input_tokens, output_tokens : Prompt and generated tokens per request. [tokens]
+    batch_kind : FIXED (concurrency given), MAX (offline maximum), RATE (request rate). [code]
+    concurrency : Sequences in flight for FIXED rows, else NaN. [sequences]
+    request_rate : Arrival rate for RATE rows, else NaN. [requests/s]
+    requests : Requests in the run; inf when not given. [count]
+    scope : SCOPE_CODES code of the measured quantity. [code]
+    seconds_per_unit : For time scopes, seconds per unit of the value (ms: 1e-3); else 1. [s]
+    n_gpus : GPUs of the replica. [count]
+    static : True for a static batch (prompts prefilled together, then decoded together). [bool]
+    """
+
+    input_tokens: FloatArray
+    output_tokens: FloatArray
+    batch_kind: NDArray[np.int8]
+    concurrency: FloatArray
+    request_rate: FloatArray
+    requests: FloatArray
+    scope: NDArray[np.int8]
+    seconds_per_unit: FloatArray
+    n_gpus: FloatArray
+    static: NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Predicted values (in each measurement's unit) and the batch each was predicted at, shape (n,)."""
+
+    value: FloatArray
+    batch: FloatArray
+    kv_batch_limit: FloatArray
+
+
+def measurement_arrays(resolved: Sequence[ResolvedMeasurement]) -> MeasurementArrays:
+    """The workload arrays of `resolved`, in order."""
+    ms = [r.measurement for r in resolved]
+
+    def col(values: Any) -> FloatArray:
+        return np.asarray(list(values), dtype=float)
+
+    kinds = [RATE if m.request_rate is not None else MAX if m.concurrency == "max" else FIXED for m in ms]
+    return MeasurementArrays(
+        input_tokens=col(m.input_tokens for m in ms),
+        output_tokens=col(m.output_tokens for m in ms),
+        batch_kind=np.asarray(kinds, dtype=np.int8),
+        concurrency=col(m.concurrency if isinstance(m.concurrency, int) else math.nan for m in ms),
+        request_rate=col(m.request_rate if m.request_rate is not None else math.nan for m in ms),
+        requests=col(m.requests if m.requests is not None else math.inf for m in ms),
+        scope=np.asarray([SCOPE_CODES[m.scope] for m in ms], dtype=np.int8),
+        seconds_per_unit=col(SECONDS_PER_UNIT.get(m.unit, 1.0) for m in ms),
+        n_gpus=col(m.n_gpus for m in ms),
+        static=np.asarray([m.batching == "static" for m in ms], dtype=bool),
+    )
+
+
+def replica_config(r: ResolvedMeasurement) -> ReplicaConfig:
+    """The replica a measurement ran on, with the engine it names (not the default engine)."""
+    return ReplicaConfig(r.model, r.quant, r.gpu, r.measurement.n_gpus, r.engine)
+
+
+def serving_arrays(resolved: Sequence[ResolvedMeasurement]) -> ServingArrays:
+    """`ServingArrays` of each measurement's replica, in order, each with its own KV-cache dtype."""
+    n = len(resolved)
+    fields = [f.name for f in dataclasses.fields(ServingArrays)]
+    columns = {name: np.zeros(n) for name in fields}
+    for kv_dtype in sorted({r.measurement.kv_dtype for r in resolved}):
+        index = [i for i, r in enumerate(resolved) if r.measurement.kv_dtype == kv_dtype]
+        part, _ = build_arrays([replica_config(resolved[i]) for i in index], kv_dtype=kv_dtype)
+        for name in fields:
+            columns[name][index] = np.broadcast_to(np.asarray(getattr(part, name), dtype=float), len(index))
+    return ServingArrays(**columns)
+
+
+def _rows(s: ServingArrays, index: NDArray[np.intp]) -> ServingArrays:
+    """The rows ``index`` of every array field of ``s`` (scalar fields kept)."""
+    return ServingArrays(
+        **{
+            f.name: np.asarray(getattr(s, f.name))[index]
+            if np.ndim(getattr(s, f.name))
+            else getattr(s, f.name)
+            for f in dataclasses.fields(ServingArrays)
+        }
+    )
+
+
+def _solve_rate_batch(
+    s: ServingArrays, rate: FloatArray, b_max: FloatArray, p: FloatArray, d: FloatArray
+) -> FloatArray:
+    """Batch B in [1, b_max] at which ``B / (D * tpot(B))`` equals ``rate`` (vectorized bisection)."""
+    lo = np.ones_like(b_max)
+    hi = np.maximum(1.0, b_max)
+    for _ in range(_BISECTION_STEPS):
+        mid = (lo + hi) / 2.0
+        fast_enough = load_point(s, mid, p, d).requests_per_s >= rate
+        hi = np.where(fast_enough, mid, hi)
+        lo = np.where(fast_enough, lo, mid)
+    return np.asarray(hi, dtype=float)
+
+
+def predict_values(s: ServingArrays, w: MeasurementArrays) -> Predictions:
+    """Predict every measured quantity, in the measurement's own unit. Arrays of shape (n,).
+
+    Notes
+    -----
+    The batch limit is that of `selfhost.engine.throughput.capacity` without latency targets:
+    the KV cache at the mean sequence length ``P + D/2``, the engine's batch cap, and ``requests``.
+
+    Continuous batching, with ``pt = load_point(s, B, P, D)``: total = ``pt.output_tokens_per_s``
+    (rate rows: the finite-run rate of the module docstring); per_gpu = total / n;
+    single_stream = 1 / tpot; tpot = ``pt.tpot_s``; ttft = ``prefill_time_s(P)`` at concurrency
+    1 (nothing else is running), else ``pt.ttft_s``; prefill = P / ``prefill_time_s(P)``.
+
+    Static batch of B: the B prompts are prefilled together, ``ttft = prefill_time_s(P) + (B - 1)
+    * prefill_marginal_time_s(P)``; then every step decodes B tokens, ``tpot = step(B, P + D/2)``;
+    total = ``B * D / (ttft + (D - 1) * tpot)``.
+    """
+    p, d = w.input_tokens, np.maximum(1.0, w.output_tokens)
+    # capacity() without latency targets: KV cache at the mean sequence length, then the engine cap
+    kv_limit = np.floor(s.kv_capacity_tokens / np.maximum(1.0, p + d / 2.0))
+    b_cap = np.maximum(1.0, np.minimum(np.minimum(kv_limit, s.max_batch_sequences), w.requests))
+    # a static batch ran at its stated size, so the engine was built for it: only KV memory caps it
+    fixed_cap = np.where(w.static, np.maximum(1.0, kv_limit), b_cap)
+    fixed = np.minimum(np.nan_to_num(w.concurrency, nan=1.0), fixed_cap)
+    rate = np.nan_to_num(w.request_rate, nan=1.0)
+    at_cap = load_point(s, b_cap, p, d)
+    is_rate = w.batch_kind == RATE
+    rate_batch = b_cap.copy()
+    solve = np.flatnonzero(is_rate & (rate < at_cap.requests_per_s))
+    if solve.size:  # bisection only on the rate-driven rows that the replica can keep up with
+        rate_batch[solve] = _solve_rate_batch(_rows(s, solve), rate[solve], b_cap[solve], p[solve], d[solve])
+    batch = np.where(w.batch_kind == FIXED, fixed, np.where(is_rate, rate_batch, b_cap))
+    pt = load_point(s, batch, p, d)
+    prefill_s = prefill_time_s(s, p)
+
+    # continuous batching
+    served_rate = np.minimum(rate, at_cap.requests_per_s)
+    latency = pt.ttft_s + d * pt.tpot_s
+    finite = np.isfinite(w.requests)
+    requests = np.where(finite, w.requests, 0.0)
+    run_s = np.where(finite, requests / served_rate + latency, 1.0)
+    rate_total = np.where(finite, requests * d / run_s, served_rate * d)
+    total = np.where(is_rate, rate_total, pt.output_tokens_per_s)
+    tpot = pt.tpot_s
+    ttft = np.where((batch <= 1.0) & ~is_rate, prefill_s, pt.ttft_s)
+
+    # static batch
+    static_step = decode_step_time_s(s, batch, p + d / 2.0)
+    static_ttft = prefill_s + (batch - 1.0) * prefill_marginal_time_s(s, p)
+    static_total = batch * d / (static_ttft + (d - 1.0) * static_step)
+    total = np.where(w.static, static_total, total)
+    tpot = np.where(w.static, static_step, tpot)
+    ttft = np.where(w.static, static_ttft, ttft)
+
+    by_scope = [
+        total,
+        total / w.n_gpus,
+        1.0 / tpot,
+        tpot / w.seconds_per_unit,
+        ttft / w.seconds_per_unit,
+        p / prefill_s,
+    ]
+    value = np.choose(w.scope.astype(int), by_scope)
+    return Predictions(
+        value=np.asarray(value, dtype=float), batch=np.asarray(batch, dtype=float), kv_batch_limit=kv_limit
+    )
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def relative_error(predicted: FloatArray, measured: FloatArray) -> FloatArray:
+    """``predicted / measured - 1``: +0.25 means 25 % too high. [unitless]"""
+    return np.asarray(np.asarray(predicted, dtype=float) / np.asarray(measured, dtype=float) - 1.0)
+
+
+@dataclass(frozen=True)
+class ErrorSummary:
+    """Error statistics of a set of points.
+
+    points : How many. [count]
+    median_abs_error : Median of ``|predicted / measured - 1|``. [unitless]
+    mean_abs_log_error : Mean of ``|ln(predicted / measured)|`` (symmetric in over/under). [unitless]
+    within_30 : Share of points with ``|predicted / measured - 1| <= 0.30``. [unitless]
+    median_error : Median signed error (bias). [unitless]
+    """
+
+    points: int
+    median_abs_error: float
+    mean_abs_log_error: float
+    within_30: float
+    median_error: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return dataclasses.asdict(self)
+
+
+def summarize(predicted: FloatArray, measured: FloatArray) -> ErrorSummary:
+    """Summary statistics of the relative error; NaN figures for an empty set."""
+    predicted = np.asarray(predicted, dtype=float)
+    measured = np.asarray(measured, dtype=float)
+    if predicted.size == 0:
+        return ErrorSummary(0, math.nan, math.nan, math.nan, math.nan)
+    err = relative_error(predicted, measured)
+    return ErrorSummary(
+        points=int(predicted.size),
+        median_abs_error=float(np.median(np.abs(err))),
+        mean_abs_log_error=float(np.mean(np.abs(np.log(predicted / measured)))),
+        within_30=float(np.mean(np.abs(err) <= WITHIN + 1e-12)),
+        median_error=float(np.median(err)),
+    )

@@ -1,0 +1,156 @@
+"""`selfhost validate`: predict published (or your own) measurements and show the error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from selfhost.cli import options as o
+
+WorstOpt = Annotated[
+    int, typer.Option("--worst", min=0, help="How many of the largest errors the summary lists.")
+]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def validate(
+        measurements_file: Path | None = typer.Argument(
+            None,
+            help="Measurements YAML file (default: the built-in data/calibration/measurements.yaml).",
+            show_default=False,
+        ),
+        catalog: o.CatalogOpt = None,
+        fmt: o.FormatOpt = o.OutputFormat.table,
+        worst: WorstOpt = 5,
+    ) -> None:
+        """Predict every measurement in a file and show predicted vs measured, per point and summarized.
+
+        Each entry names a deployment by catalog ids (model, GPU, quantization, engine, GPU count),
+        the workload (input/output tokens, concurrency or 'max', or a request rate) and what was
+        measured (scope: total, per_gpu, single_stream, tpot, ttft, prefill). The error is
+        predicted / measured - 1; the summary gives the median absolute error, the share within
+        +-30 % and the worst points, overall, per engine and per dataset. Write your own benchmarks
+        in the same format (schema: selfhost.calibration.schema.Measurement, see
+        docs/accuracy.md) and add models or GPUs they need with --catalog.
+
+        Examples:
+
+          selfhost validate
+
+          selfhost validate my-benchmarks.yaml --catalog my-gpus.yaml --format json
+        """
+        from selfhost.cli.app import guarded, load, note, stdout_console
+
+        def run() -> None:
+            import sys
+
+            from selfhost.calibration.loader import (
+                builtin_measurements_path,
+                read_measurements,
+                resolve_measurements,
+            )
+            from selfhost.calibration.report import validate as validate_report
+            from selfhost.render import Column, render_table, sig3, text, write_csv, write_json
+
+            path = measurements_file or builtin_measurements_path()
+            measurements = read_measurements(path)
+            cat = load(catalog)
+            resolved = resolve_measurements(measurements, cat, path)
+            report = validate_report(resolved, worst=worst)
+            report.assumptions.update(
+                {
+                    "measurements_file": str(path),
+                    "catalog_overlays": [str(p) for p in catalog or []],
+                    "error": "predicted / measured - 1",
+                    "within": 0.30,
+                }
+            )
+            excluded = sum(1 for r in report.results if r["excluded_from_fit"])
+            notes = []
+            if excluded:
+                notes.append(
+                    f"{excluded} point(s) marked exclude_from_fit are validated too (the engine fit left them out)"
+                )
+            unfit = [r["id"] for r in report.results if not r["fits_memory"]]
+            if unfit:
+                notes.append(
+                    "the memory model says these do not fit, predicted at batch 1 anyway: " + ", ".join(unfit)
+                )
+            if fmt is o.OutputFormat.json:
+                document = report.document()
+                document["notes"] = notes
+                write_json(document, sys.stdout)
+            elif fmt is o.OutputFormat.csv:
+                write_csv(
+                    report.results, sys.stdout, fallback_header=["id", "measured", "predicted", "error"]
+                )
+            else:
+                signed, share = _signed_percent, _percent
+                shown = [{**r, "load": _load(r)} for r in report.results]
+                columns = [
+                    Column("id", "Measurement", text, "left"),
+                    Column("engine", "Engine", text, "left"),
+                    Column("gpu", "GPU", text, "left"),
+                    Column("n_gpus", "GPUs", text),
+                    Column("input_tokens", "In", text),
+                    Column("output_tokens", "Out", text),
+                    Column("load", "Concurrency", text),
+                    Column("scope", "Scope", text, "left"),
+                    Column("unit", "Unit", text, "left"),
+                    Column("measured", "Measured", sig3),
+                    Column("predicted", "Predicted", sig3),
+                    Column("error", "Error", signed),
+                ]
+                out = stdout_console()
+                render_table(shown, columns, out, title=f"Predicted vs measured ({path.name})")
+                rows = _summary_rows(report.summary)
+                render_table(
+                    rows,
+                    [
+                        Column("subset", "Subset", text, "left"),
+                        Column("points", "Points", text),
+                        Column("median_abs_error", "Median |error|", share),
+                        Column("within_30", "Within ±30 %", share),
+                        Column("median_error", "Median error (bias)", _signed_percent1),
+                    ],
+                    out,
+                    title="Summary",
+                )
+                worst_text = ", ".join(f"{w['id']} ({signed(w['error'])})" for w in report.summary["worst"])
+                if worst_text:
+                    out.print(f"Worst: {worst_text}", markup=False, soft_wrap=True)
+            for line in notes:
+                note(line)
+
+        guarded(run)
+
+
+def _percent(value: object) -> str:
+    return f"{value * 100:.1f}%" if isinstance(value, int | float) else "-"
+
+
+def _signed_percent(value: object) -> str:
+    return f"{value * 100:+.0f}%" if isinstance(value, int | float) else "-"
+
+
+def _load(record: dict[str, object]) -> str:
+    """'max', '64', or '2 req/s' for a rate-driven run."""
+    if record["concurrency"] is not None:
+        return str(record["concurrency"])
+    return f"{record['request_rate_per_s']:g} req/s"
+
+
+def _summary_rows(summary: dict[str, object]) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = [{"subset": "all", **summary}]
+    for kind in ("by_engine", "by_dataset"):
+        groups = summary.get(kind)
+        if isinstance(groups, dict):
+            rows += [{"subset": name, **stats} for name, stats in groups.items()]
+    return rows
+
+
+def _signed_percent1(value: object) -> str:
+    return f"{value * 100:+.1f}%" if isinstance(value, int | float) else "-"
