@@ -47,6 +47,7 @@ FORMATS = {
     "compute_utilization": "{:.2f}",
     "step_overhead_s": "{:.4f}",
     "allreduce_latency_s": "{:.1e}",
+    "interconnect_bandwidth_utilization": "{:.2f}",
     "max_batch_sequences": "{:.0f}",
 }
 

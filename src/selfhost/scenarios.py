@@ -344,6 +344,7 @@ def build_arrays(
         step_overhead_s=engines.column(lambda e: e.step_overhead_s),
         allreduce_latency_s=engines.column(lambda e: e.allreduce_latency_s),
         max_batch_sequences=engines.column(lambda e: e.max_batch_sequences),
+        interconnect_bandwidth_utilization=engines.column(lambda e: e.interconnect_bandwidth_utilization),
         unread_weight_bytes=embedding_bytes,
     )
     mem = MemoryArrays(

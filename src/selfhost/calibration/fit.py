@@ -43,6 +43,7 @@ PARAMETERS: tuple[str, ...] = (
     "compute_utilization",
     "step_overhead_s",
     "allreduce_latency_s",
+    "interconnect_bandwidth_utilization",
     "max_batch_sequences",
 )
 
@@ -52,6 +53,7 @@ GRIDS: dict[str, FloatArray] = {
     "compute_utilization": np.round(np.arange(0.10, 0.901, 0.01), 4),  # [unitless]
     "step_overhead_s": np.round(np.arange(0.0, 8.01e-3, 1e-4), 7),  # 0-8 ms [s]
     "allreduce_latency_s": np.round(np.arange(0.0, 50.1e-6, 1e-6), 8),  # 0-50 us [s]
+    "interconnect_bandwidth_utilization": np.round(np.arange(0.10, 1.001, 0.02), 4),  # [unitless]
     "max_batch_sequences": np.array([128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0]),  # [count]
 }
 
@@ -255,7 +257,7 @@ def free_parameters(problem: FitProblem) -> tuple[str, ...]:
     names = ["memory_bandwidth_utilization", "compute_utilization", "step_overhead_s"]
     used = problem.weight > 0
     if np.any(used & (problem.workload.n_gpus > 1)):
-        names.append("allreduce_latency_s")
+        names.extend(["allreduce_latency_s", "interconnect_bandwidth_utilization"])
     if np.any(used & (problem.workload.batch_kind == MAX)):
         names.append("max_batch_sequences")
     return tuple(names)
@@ -268,6 +270,7 @@ POOLED_PARAMETERS: tuple[str, ...] = (
     "compute_utilization",
     "step_overhead_s",
     "allreduce_latency_s",
+    "interconnect_bandwidth_utilization",
 )
 
 
@@ -283,6 +286,7 @@ START: dict[str, float] = {
     "compute_utilization": 0.5,
     "step_overhead_s": 2e-3,
     "allreduce_latency_s": 2e-5,
+    "interconnect_bandwidth_utilization": 0.7,
     "max_batch_sequences": 2048.0,
 }
 

@@ -277,6 +277,10 @@ class EngineProfile(Entry):
     allreduce_latency_s: NonNegative = Field(
         description="Fixed latency of one tensor-parallel all-reduce. [s]"
     )
+    interconnect_bandwidth_utilization: Fraction = Field(
+        default=1.0,
+        description="Achieved / catalogued GPU-to-GPU bandwidth in tensor-parallel all-reduce. [unitless]",
+    )
     max_batch_sequences: PositiveInt = Field(
         description="Engine cap on concurrent sequences (vLLM max_num_seqs). [count]"
     )

@@ -50,6 +50,8 @@ class ServingArrays:
     max_batch_sequences : Engine cap on concurrent sequences. [count]
     unread_weight_bytes : Resident weights a step does not stream: the input-embedding table,
         of which a step reads only one row per token (0 when tied to the output head). [bytes]
+    interconnect_bandwidth_utilization : Achieved / catalogued GPU-to-GPU bandwidth in the
+        all-reduce (catalog figures mix one- and two-directional numbers; fitted). [unitless]
     """
 
     n_gpus: FloatArray
@@ -71,6 +73,7 @@ class ServingArrays:
     allreduce_latency_s: FloatArray
     max_batch_sequences: FloatArray
     unread_weight_bytes: FloatArray | float = 0.0
+    interconnect_bandwidth_utilization: FloatArray | float = 1.0
 
     @classmethod
     def from_values(cls, **values: ArrayLike) -> ServingArrays:
@@ -106,7 +109,9 @@ def allreduce_time_s(s: ServingArrays, tokens: ArrayLike) -> FloatArray:
     volume = (
         2.0 * (n - 1.0) / n * np.asarray(tokens, dtype=float) * s.hidden_size * ACTIVATION_BYTES_PER_ELEMENT
     )
-    per_allreduce = s.allreduce_latency_s + volume / s.interconnect_bytes_s
+    per_allreduce = s.allreduce_latency_s + volume / (
+        s.interconnect_bytes_s * s.interconnect_bandwidth_utilization
+    )
     return np.asarray(np.where(n > 1, ALLREDUCES_PER_LAYER * s.num_layers * per_allreduce, 0.0), dtype=float)
 
 
@@ -115,19 +120,23 @@ def decode_step_time_s(s: ServingArrays, batch: ArrayLike, context_tokens: Array
 
     Notes
     -----
-    ``max(bytes / (n * BW * MBU), flops / (n * peak * MFU)) + allreduce + overhead`` with
-    ``bytes = weights read + B * c * kv_bytes_per_token`` and
-    ``flops = B * (flops_per_token + c * attention_flops_per_token_per_context)``.
+    A roofline per operator class, summed: the linear layers (weights read once per step against
+    their GEMM FLOPs) and attention (KV cache read against the score FLOPs) run one after the
+    other, so their times add; within each class memory and compute overlap::
+
+        t_linear    = max(weights_read / (n BW MBU), B * flops_per_token / (n peak MFU))
+        t_attention = max(B c kv_bytes / (n BW MBU), B c attention_flops / (n peak MFU))
+        step        = t_linear + t_attention + allreduce + overhead
     """
     b = np.asarray(batch, dtype=float)
     c = np.asarray(context_tokens, dtype=float)
-    bytes_moved = weight_bytes_read_per_step(s, b) + b * c * s.kv_bytes_per_token
-    flops = b * (s.flops_per_token + c * s.attention_flops_per_token_per_context)
-    t_memory = bytes_moved / (s.n_gpus * s.memory_bandwidth_bytes_s * s.memory_bandwidth_utilization)
-    t_compute = flops / (s.n_gpus * s.peak_flops * s.compute_utilization)
-    return np.asarray(
-        np.maximum(t_memory, t_compute) + allreduce_time_s(s, b) + s.step_overhead_s, dtype=float
+    bandwidth = s.n_gpus * s.memory_bandwidth_bytes_s * s.memory_bandwidth_utilization
+    peak = s.n_gpus * s.peak_flops * s.compute_utilization
+    t_linear = np.maximum(weight_bytes_read_per_step(s, b) / bandwidth, b * s.flops_per_token / peak)
+    t_attention = np.maximum(
+        b * c * s.kv_bytes_per_token / bandwidth, b * c * s.attention_flops_per_token_per_context / peak
     )
+    return np.asarray(t_linear + t_attention + allreduce_time_s(s, b) + s.step_overhead_s, dtype=float)
 
 
 def prefill_flops(s: ServingArrays, prompt_tokens: ArrayLike) -> FloatArray:
@@ -166,7 +175,14 @@ def prefill_marginal_time_s(s: ServingArrays, prompt_tokens: ArrayLike) -> Float
     t_compute = prefill_flops(s, p) / (s.n_gpus * s.peak_flops * s.compute_utilization)
     n = s.n_gpus
     volume = 2.0 * (n - 1.0) / n * p * s.hidden_size * ACTIVATION_BYTES_PER_ELEMENT
-    t_comm = np.where(n > 1, ALLREDUCES_PER_LAYER * s.num_layers * volume / s.interconnect_bytes_s, 0.0)
+    t_comm = np.where(
+        n > 1,
+        ALLREDUCES_PER_LAYER
+        * s.num_layers
+        * volume
+        / (s.interconnect_bytes_s * s.interconnect_bandwidth_utilization),
+        0.0,
+    )
     return np.asarray(t_compute + t_comm, dtype=float)
 
 
