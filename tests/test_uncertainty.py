@@ -21,6 +21,7 @@ from selfhost.catalog.schema import Catalog
 from selfhost.errors import InputError
 from selfhost.scenarios import ReplicaConfig, Workload, price_options, replica_configs
 from selfhost.uncertainty import (
+    EFFICIENCY_SIGMA,
     QUANTILE_NAMES,
     UncertaintySpec,
     costs_with_uncertainty,
@@ -154,9 +155,9 @@ def test_draws_stay_in_their_ranges():
     assert d.price_u.shape == (2, 20_000) and d.api_multiplier.shape == (3, 20_000)
     assert d.price_u.min() >= 0.0 and d.price_u.max() < 1.0
     assert d.api_multiplier.min() >= 0.9 and d.api_multiplier.max() <= 1.1
-    # lognormal with sigma 0.25: the median factor is 1 and log-factors have standard deviation 0.25
+    # lognormal: the median factor is 1 and the log-factors have standard deviation sigma
     assert np.median(d.efficiency_multiplier) == pytest.approx(1.0, abs=0.01)
-    assert np.std(np.log(d.efficiency_multiplier)) == pytest.approx(0.25, abs=0.01)
+    assert np.std(np.log(d.efficiency_multiplier)) == pytest.approx(EFFICIENCY_SIGMA, abs=0.01)
 
 
 def test_gpu_price_range_spans_the_catalog_offers_or_falls_back():
@@ -214,10 +215,10 @@ def test_cli_crossover_json_has_the_bands_and_assumptions(cli: Cli):
     for r in doc["results"]:
         assert set(EXTRA_KEYS) <= set(r)
     u = doc["assumptions"]["uncertainty"]
-    assert u["samples"] == 2000 and u["seed"] == 0 and u["efficiency_sigma"] == 0.25
+    assert u["samples"] == 2000 and u["seed"] == 0 and u["efficiency_sigma"] == 0.29
     assert u["api_price_spread"] == 0.1
-    assert "placeholder until calibration residuals exist" in u["efficiency_sigma_source"]
-    assert "placeholder until calibration residuals exist" in result.stderr
+    assert "calibration residuals" in u["efficiency_sigma_source"]
+    assert "calibration residuals" in result.stderr
     again = json.loads(cli(*ARGS, "--format", "json").stdout)
     assert again["results"] == doc["results"]  # default seed: deterministic output
 

@@ -10,7 +10,7 @@ The uncertain inputs and how they are drawn (each draw independent, uniform or l
   ``1 -+ API_PRICE_SPREAD``; one draw per API per sample.
 - Engine efficiency: MBU and MFU times a lognormal factor ``exp(sigma * z)``, sigma
   ``EFFICIENCY_SIGMA``, each capped at 1; one draw per engine profile per sample. The sigma is
-  a placeholder until calibration residuals exist.
+  the calibration's leave-one-source-out mean absolute log error (docs/accuracy.md).
 - Utilization target, operations cost, token mix and rate are fixed (they are decisions, not
   estimates; `selfhost sensitivity` varies them).
 
@@ -54,7 +54,10 @@ IntArray = NDArray[np.int_]
 API_PRICE_SPREAD = (
     0.10  # list prices are public; +-10 % covers volume discounts, tiers and a quarter's changes
 )
-EFFICIENCY_SIGMA = 0.25  # placeholder until calibration residuals exist (issue 3)
+# The throughput model's mean |ln(predicted / measured)| on published measurements it was not
+# fitted to (leave one source out, docs/calibration-fit.json) is 0.23; a lognormal has
+# E|ln X| = sigma * sqrt(2 / pi), so sigma = 0.23 / 0.798 = 0.29.
+EFFICIENCY_SIGMA = 0.29
 GPU_PRICE_FALLBACK_SPREAD = 0.20  # when the catalog has a single offer, or for owned hardware
 EFFICIENCY_NODES = 65  # capacity evaluations spanning the efficiency samples, ~1.5 % apart at sigma 0.25
 QUANTILES = (0.10, 0.50, 0.90)
@@ -104,7 +107,7 @@ class UncertaintySpec:
             ),
             "api_price_spread": self.api_price_spread,
             "efficiency_sigma": self.efficiency_sigma,
-            "efficiency_sigma_source": "placeholder until calibration residuals exist",
+            "efficiency_sigma_source": "calibration residuals, leave-one-source-out (docs/accuracy.md)",
             "fixed": ["target_utilization", "ops_usd_per_month", "input_tokens", "output_tokens", "rps"],
         }
 
@@ -384,7 +387,7 @@ def _note(spec: UncertaintySpec, *, apis: bool) -> str:
     api_part = f"; API prices +-{spec.api_price_spread:.0%}" if apis else ""
     return (
         f"uncertainty: {spec.samples:,} samples (seed {spec.seed}); engine efficiency lognormal with sigma "
-        f"{spec.efficiency_sigma:g}, a placeholder until calibration residuals exist; GPU prices uniform "
+        f"{spec.efficiency_sigma:g} (calibration residuals, docs/accuracy.md); GPU prices uniform "
         f"across the catalog's providers{api_part}; utilization fixed"
     )
 

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 CACHE_ENV_VAR = "SELFHOST_CACHE_DIR"
 KEEP_ENTRIES = 16  # enough for a few overlay combinations; each entry is ~100 KB
-_SCHEMA_SOURCE = Path(__file__).with_name("schema.py")
+# the code that decides what a valid catalog is: a change to either invalidates every entry
+_VALIDATION_SOURCES = (Path(__file__).with_name("schema.py"), Path(__file__).with_name("loader.py"))
 
 
 def cache_dir(env: Mapping[str, str]) -> Path | None:
@@ -47,7 +48,8 @@ def cache_key(files: Sequence[Path]) -> str | None:
     for part in (__version__, sys.version, pydantic_version):
         digest.update(part.encode())
     try:
-        digest.update(_SCHEMA_SOURCE.read_bytes())
+        for source in _VALIDATION_SOURCES:
+            digest.update(source.read_bytes())
         for path in files:
             digest.update(str(path.resolve()).encode() + b"\0")
             digest.update(path.read_bytes())

@@ -304,6 +304,8 @@ def crossover(
     uncertainty: o.UncertaintyOpt = 0,
     seed: o.SeedOpt = 0,
     stale_days: o.StaleDaysOpt = o.DEFAULT_STALE_DAYS,
+    baseline: o.BaselineOpt = None,
+    chart: o.ChartOpt = False,
     catalog: o.CatalogOpt = None,
     fmt: o.FormatOpt = o.OutputFormat.table,
 ) -> None:
@@ -322,17 +324,25 @@ def crossover(
 
       selfhost crossover --rps 5 -m llama-3.3-70b --uncertainty 100000
 
+      selfhost crossover --rps 5 --baseline last-review.json --chart
+
     With --uncertainty N, N Monte Carlo samples add P10/P50/P90 of the crossover, both monthly
     costs and the saving, and the probability that self-hosting is cheaper at RPS (seed --seed).
     Prices older than --stale-days are flagged.
+
+    With --baseline (an old catalog file or directory, or a saved --format json result), shows
+    per comparison how the crossover and both monthly costs moved, and which catalog changes
+    caused it. With --chart, draws monthly cost against request rate under the table.
     """
 
     def run() -> None:
         from selfhost.analysis import crossover_report
+        from selfhost.cli.report_cmd import check_chart, draw_chart, emit_changes
         from selfhost.render import Column, sig3, text, usd, usd_mtok
         from selfhost.staleness import flag_stale
 
         check_rps(rps)
+        check_chart(chart, fmt, baseline, uncertainty)
         cat = load(catalog)
         workload = build_workload(input_tokens, output_tokens, context, max_tpot_ms, max_ttft_ms, kv_dtype)
         apis = resolve_all(cat.apis, api, "API", "apis") if api else None
@@ -347,6 +357,21 @@ def crossover(
             provider,
         )
         configs = select_configs(cat, model, gpu, quant, gpus, engine, priced=ca)
+        if baseline is not None:
+            from selfhost.baseline import compare, load_baseline
+
+            def run_on(old: Catalog) -> Report:
+                old_apis = resolve_all(old.apis, api, "API", "apis") if api else None
+                old_configs = select_configs(old, model, gpu, quant, gpus, engine, priced=ca)
+                return crossover_report(old, old_configs, workload, ca, rps, old_apis, all_apis=all_apis)
+
+            report = flag_stale(
+                crossover_report(cat, configs, workload, ca, rps, apis, all_apis=all_apis), cat, stale_days
+            )
+            emit_changes(compare(report, cat, load_baseline(baseline, run_on)), fmt)
+            if chart:
+                draw_chart(cat, configs, workload, ca, rps, apis, all_apis, report)
+            return
         if uncertainty:
             from selfhost.uncertainty import UncertaintySpec, crossover_with_uncertainty
 
@@ -387,6 +412,8 @@ def crossover(
             f"ops ${ops_usd_per_month:,.0f}/mo)"
         )
         emit(report, fmt, columns, title)
+        if chart:
+            draw_chart(cat, configs, workload, ca, rps, apis, all_apis, report)
 
     guarded(run)
 
@@ -639,13 +666,19 @@ def cost(
 
 
 # registers sub-commands on `app`
-from selfhost.cli import catalog_cmd, sensitivity_cmd, stale_cmd, sweep_cmd, validate_cmd  # noqa: E402
+from selfhost.cli import catalog_cmd, kv_cmd, plan_cmd, sensitivity_cmd, stale_cmd, sweep_cmd, validate_cmd  # noqa: E402
 
 stale_cmd.register(catalog_cmd.catalog_app)
 app.add_typer(catalog_cmd.catalog_app, name="catalog")
 sweep_cmd.register(app)
 validate_cmd.register(app)
 sensitivity_cmd.register(app)
+plan_cmd.register(app)
+kv_cmd.register(app)
+
+from selfhost.cli import report_cmd  # noqa: E402
+
+report_cmd.register(app)
 
 
 def main() -> None:

@@ -134,9 +134,26 @@ UncertaintyOpt = Annotated[
         min=0,
         help="Monte Carlo samples for P10/P50/P90 bands (0 = off; 100000 takes well under a second). "
         "GPU prices vary across the catalog's providers, API prices +-10 %, engine efficiency lognormal "
-        "sigma 0.25.",
+        "sigma 0.29.",
     ),
 ]
 SeedOpt = Annotated[
     int, typer.Option("--seed", help="Random seed for --uncertainty; same seed, same output.")
+]
+BaselineOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--baseline",
+        help="Compare with the last review: an old catalog (YAML file or directory, run with the same "
+        "options in place of today's catalog) or a saved `crossover --format json` result. Shows how "
+        "each crossover and monthly cost moved, and the catalog changes that caused it.",
+    ),
+]
+ChartOpt = Annotated[
+    bool,
+    typer.Option(
+        "--chart",
+        help="Also draw monthly cost against request rate in the terminal, crossovers marked "
+        "(needs: pip install 'selfhost\\[chart]').",
+    ),
 ]

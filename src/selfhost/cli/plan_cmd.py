@@ -1,0 +1,296 @@
+"""`selfhost plan`: the hybrid plan for several workloads, self-hosted where it pays, APIs elsewhere."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from selfhost.cli import options as o
+
+if TYPE_CHECKING:
+    from selfhost.plan import PlanReport
+    from selfhost.render import Column
+
+#: The placeholder base URL of self-hosted workloads; plan.DEFAULT_SELF_HOSTED_BASE_URL, repeated
+#: so that --help needs no NumPy.
+DEFAULT_SELF_HOSTED_BASE_URL = "https://llm.internal.example/v1"
+
+
+class PlanFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+PlanFormatOpt = Annotated[
+    PlanFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        help="Output: Rich tables, JSON (workloads, deployments, totals), CSV (one row per workload), "
+        "or a Markdown document.",
+    ),
+]
+
+
+def _totals_rows(totals: dict[str, Any]) -> list[dict[str, Any]]:
+    """The totals as table rows: the plan, its parts, and what the alternatives would cost."""
+    return [
+        {"option": "Plan", "usd_per_month": totals["total_usd_per_month"], "saving": None, "note": ""},
+        {"option": "  on APIs", "usd_per_month": totals["api_usd_per_month"], "saving": None, "note": ""},
+        {
+            "option": "  self-hosted GPUs",
+            "usd_per_month": totals["self_hosted_gpu_usd_per_month"],
+            "saving": None,
+            "note": "",
+        },
+        {
+            "option": "  operations (once)",
+            "usd_per_month": totals["ops_usd_per_month"],
+            "saving": None,
+            "note": "",
+        },
+        {
+            "option": "All on APIs",
+            "usd_per_month": totals["all_api_usd_per_month"],
+            "saving": totals["saving_vs_all_api_usd_per_month"],
+            "note": totals["all_api_note"],
+        },
+        {
+            "option": "All self-hosted",
+            "usd_per_month": totals["all_self_hosted_usd_per_month"],
+            "saving": totals["saving_vs_all_self_hosted_usd_per_month"],
+            "note": totals["all_self_hosted_note"],
+        },
+        {
+            "option": "Plan without shared replicas",
+            "usd_per_month": totals["without_sharing_usd_per_month"],
+            "saving": totals["saving_from_sharing_usd_per_month"],
+            "note": "every self-hosted workload on its own deployment",
+        },
+    ]
+
+
+def _columns() -> tuple[list[Column], list[Column], list[Column]]:
+    from selfhost.render import Column, num0, num1, sig3, text, usd, usd_cents, yes_no
+
+    def percent(value: Any) -> str:
+        return "-" if value is None else f"{value:.0%}"
+
+    workloads = [
+        Column("workload", "Workload", text, "left"),
+        Column("requests_per_s", "Req/s", sig3),
+        Column("mix", "In+out tok", text),
+        Column("privacy_sensitive", "Private", yes_no, "left"),
+        Column("wants", "Wants", text, "left"),
+        Column("runs_on", "Runs on", text, "left"),
+        Column("usd_per_month", "$/month", usd),
+        Column("switch_usd_per_month", "Other way +$/mo", usd),
+        Column("base_url", "Base URL", text, "left"),
+        Column("model_name", "Model name", text, "left"),
+    ]
+    deployments = [
+        Column("deployment", "Deployment", text, "left"),
+        Column("replica", "Replica", text, "left"),
+        Column("provider", "Provider", text, "left"),
+        Column("usd_per_gpu_hour", "$/GPU-h", usd_cents),
+        Column("replicas", "Replicas", num0),
+        Column("gpus_billed", "GPUs billed", num0),
+        Column("workload_list", "Workloads", text, "left"),
+        Column("requests_per_s", "Req/s", num1),
+        Column("load_of_planned_capacity", "Load of target", percent),
+        Column("self_hosted_usd_per_month", "$/month", usd),
+    ]
+    totals = [
+        Column("option", "", text, "left"),
+        Column("usd_per_month", "$/month", usd),
+        Column("saving", "Plan saves $/month", usd),
+        Column("note", "Note", text, "left"),
+    ]
+    return workloads, deployments, totals
+
+
+def _decorate(report: PlanReport) -> None:
+    """Table-only labels on the records (kept out of JSON and CSV)."""
+    for r in report.results:
+        r["mix"] = f"{r['input_tokens']}+{r['output_tokens']}"
+    for d in report.deployments:
+        d["replica"] = f"{d['gpus_per_replica']}x {d['gpu']} {d['quant']} ({d['engine']})"
+        d["workload_list"] = ", ".join(d["workloads"])
+
+
+def _markdown_table(records: list[dict[str, Any]], columns: list[Column]) -> str:
+    def cell(col: Column, r: dict[str, Any]) -> str:
+        return col.fmt(r.get(col.key)).replace("|", "\\|").replace("\n", " ")
+
+    align = {"left": ":---", "right": "---:"}
+    lines = [
+        "| " + " | ".join(c.header or " " for c in columns) + " |",
+        "|" + "|".join(align.get(c.justify, "---") for c in columns) + "|",
+    ]
+    lines += ["| " + " | ".join(cell(c, r) for c in columns) + " |" for r in records]
+    return "\n".join(lines)
+
+
+def render_markdown(report: PlanReport, title: str) -> str:
+    """The plan as a Markdown document: verdict, workloads, deployments, totals, notes."""
+    workload_cols, deployment_cols, totals_cols = _columns()
+    _decorate(report)
+    parts = [f"# {title}", "", report.verdict or "", "", "## Workloads", ""]
+    parts.append(_markdown_table(report.results, workload_cols))
+    parts += ["", "## Self-hosted deployments", ""]
+    parts.append(
+        _markdown_table(report.deployments, deployment_cols)
+        if report.deployments
+        else "None: every workload uses an API."
+    )
+    parts += ["", "## Totals", "", _markdown_table(_totals_rows(report.totals), totals_cols)]
+    if report.notes:
+        parts += ["", "## Notes", ""] + [f"- {n}" for n in report.notes]
+    return "\n".join(parts) + "\n"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def plan(
+        workloads_file: Path = typer.Argument(
+            ...,
+            metavar="WORKLOADS.yaml",
+            help="YAML file with a 'workloads:' list (see examples/ and docs/plan.md).",
+        ),
+        gpu: o.GpuOpt = None,
+        quant: o.QuantOpt = None,
+        gpus: o.GpusOpt = None,
+        engine: o.EngineOpt = "auto",
+        pricing: o.PricingOpt = None,
+        provider: o.ProviderOpt = None,
+        max_tpot_ms: Annotated[
+            float,
+            typer.Option(
+                "--max-tpot-ms",
+                min=0.001,
+                help="Time-per-output-token target of workloads that set none. [ms]",
+            ),
+        ] = o.DEFAULT_MAX_TPOT_MS,
+        max_ttft_ms: Annotated[
+            float,
+            typer.Option(
+                "--max-ttft-ms", min=0.001, help="Time-to-first-token target of workloads that set none. [ms]"
+            ),
+        ] = o.DEFAULT_MAX_TTFT_MS,
+        kv_dtype: o.KvDtypeOpt = "auto",
+        ops_usd_per_month: o.OpsOpt = o.DEFAULT_OPS_USD_PER_MONTH,
+        target_utilization: o.UtilOpt = o.DEFAULT_TARGET_UTILIZATION,
+        min_replicas: o.MinReplicasOpt = 1,
+        hours_per_month: o.HoursOpt = o.DEFAULT_HOURS_PER_MONTH,
+        cached_input_fraction: o.CachedOpt = 0.0,
+        self_hosted_base_url: str = typer.Option(
+            DEFAULT_SELF_HOSTED_BASE_URL,
+            "--self-hosted-base-url",
+            help="Base URL self-hosted workloads call (your gateway); '{model}' and '{deployment}' "
+            "are replaced by the model id and the deployment name.",
+        ),
+        stale_days: o.StaleDaysOpt = o.DEFAULT_STALE_DAYS,
+        catalog: o.CatalogOpt = None,
+        fmt: PlanFormatOpt = PlanFormat.table,
+    ) -> None:
+        """Hybrid plan: self-host what pays (sharing replicas), send the rest to APIs, cheapest in total.
+
+        Reads several workloads (rate, tokens, model or quality tier, privacy, latency targets,
+        allowed APIs) and decides for each whether it runs on your own GPUs, on which deployment,
+        or on which API, minimizing the total monthly cost exactly. Workloads on the same model
+        share replicas; the operations cost is paid once if anything is self-hosted;
+        privacy-sensitive workloads are never sent to an API. Each workload gets the base URL
+        it should call: switch the URL, not the code. The totals compare the plan with sending
+        everything to APIs and with self-hosting everything.
+
+        Examples:
+
+          selfhost plan examples/hybrid.yaml
+
+          selfhost plan examples/chat-assistant.yaml --format json
+
+          selfhost plan workloads.yaml --pricing committed --self-hosted-base-url https://llm.corp.example/v1 --format markdown > plan.md
+        """
+        from selfhost.cli.app import cost_assumptions, guarded, load, note, select_configs, stdout_console
+
+        def run() -> None:
+            from selfhost.errors import InputError
+            from selfhost.plan import plan_report
+            from selfhost.render import render_table, write_csv, write_json
+            from selfhost.scenarios import KV_BYTES_PER_ELEMENT
+            from selfhost.staleness import flag_stale
+            from selfhost.workloads import read_workloads, resolve_workloads
+
+            if kv_dtype not in KV_BYTES_PER_ELEMENT:
+                raise InputError(
+                    f"unknown --kv-dtype '{kv_dtype}'; use one of: {', '.join(KV_BYTES_PER_ELEMENT)}"
+                )
+            specs = read_workloads(workloads_file)
+            cat = load(catalog)
+            resolved = resolve_workloads(
+                specs,
+                cat,
+                path=workloads_file,
+                default_max_tpot_ms=max_tpot_ms,
+                default_max_ttft_ms=max_ttft_ms,
+            )
+            ca = cost_assumptions(
+                ops_usd_per_month,
+                0.0,
+                target_utilization,
+                min_replicas,
+                hours_per_month,
+                cached_input_fraction,
+                pricing,
+                provider,
+            )
+            model_ids = list(dict.fromkeys(m.id for w in resolved for m in w.models))
+            configs = []
+            if model_ids:
+                try:
+                    configs = select_configs(cat, model_ids, gpu, quant, gpus, engine, priced=ca)
+                except InputError as exc:  # nothing to self-host on: APIs only, if allowed
+                    note(f"no self-hosted deployment in this selection ({exc})")
+            report = plan_report(
+                cat,
+                resolved,
+                configs,
+                ca,
+                kv_dtype=kv_dtype,  # type: ignore[arg-type]
+                self_hosted_base_url=self_hosted_base_url,
+                source=str(workloads_file),
+            )
+            flag_stale(report, cat, stale_days)
+            title = f"Hybrid plan for {workloads_file.name} (ops ${ops_usd_per_month:,.0f}/mo)"
+            workload_cols, deployment_cols, totals_cols = _columns()
+            if fmt is PlanFormat.json:
+                doc = report.document()
+                doc["notes"] = report.notes
+                write_json(doc, sys.stdout)
+            elif fmt is PlanFormat.csv:
+                write_csv(report.results, sys.stdout)
+                if report.verdict:
+                    note(report.verdict)
+            elif fmt is PlanFormat.markdown:
+                sys.stdout.write(render_markdown(report, title))
+            else:
+                _decorate(report)
+                console = stdout_console()
+                render_table(report.results, workload_cols, console, title=title)
+                if report.deployments:
+                    render_table(
+                        report.deployments, deployment_cols, console, title="Self-hosted deployments"
+                    )
+                render_table(_totals_rows(report.totals), totals_cols, console, title="Totals")
+                if report.verdict:
+                    console.print(report.verdict, soft_wrap=True)
+            for text in report.notes:
+                note(text)
+
+        guarded(run)

@@ -1,0 +1,338 @@
+"""The workloads file of `selfhost plan`: schema, loader, and catalog look-ups.
+
+A workloads file is a YAML mapping with one key, ``workloads``, holding a list of entries::
+
+    workloads:
+      - name: support-chat
+        requests_per_s: 8
+        input_tokens: 1200
+        output_tokens: 300
+        model: llama-3.3-70b          # or: quality_tier: strong
+        privacy_sensitive: false
+        max_tpot_ms: 100               # optional; default --max-tpot-ms
+        max_ttft_ms: 3000              # optional; default --max-ttft-ms
+        apis: [openai-gpt-5-mini]      # optional; default: every comparable API
+
+Every problem is collected, so one `InputError` names the file and each bad location
+(``<file>: workloads[2] (name 'chat').max_tpot_ms: ...``), as the catalog loader does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from selfhost.catalog.loader import _kind_of, _Loader, _yaml_error
+from selfhost.catalog.lookup import did_you_mean, normalize
+from selfhost.catalog.schema import ApiOffering, Catalog, Entry, Model, QualityTier
+from selfhost.errors import InputError
+
+#: Quality tiers from lowest to highest; a workload accepts its tier or any higher one.
+TIER_ORDER: tuple[str, ...] = ("small", "mid", "strong", "frontier")
+#: Models kept only to test the throughput model; never proposed for a quality-tier workload.
+CALIBRATION_TAG = "calibration"
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class WorkloadSpec(BaseModel):
+    """One workload: its traffic, its request shape, what quality it needs and where it may run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=80, description="Unique name, used in the plan's output.")
+    description: str = Field(default="", description="Free text for the reader of the plan.")
+    requests_per_s: PositiveFloat = Field(description="Sustained request rate. [requests/s]")
+    input_tokens: PositiveInt = Field(description="Mean prompt length per request. [tokens]")
+    output_tokens: PositiveInt = Field(description="Mean completion length per request. [tokens]")
+    context_tokens: PositiveInt | None = Field(
+        default=None,
+        description="Longest sequence one request may reach; must fit. Default input + output. [tokens]",
+    )
+    model: str | None = Field(
+        default=None, description="Catalog model id to self-host; APIs hosting it are also compared."
+    )
+    quality_tier: QualityTier | None = Field(
+        default=None,
+        description="Least quality tier: any production-licensed model or API of this tier or above.",
+    )
+    privacy_sensitive: bool = Field(
+        default=False, description="True: the data may not leave your infrastructure, so no API."
+    )
+    max_tpot_ms: PositiveFloat | None = Field(
+        default=None, description="Time-per-output-token target; default --max-tpot-ms. [ms]"
+    )
+    max_ttft_ms: PositiveFloat | None = Field(
+        default=None, description="Time-to-first-token target; default --max-ttft-ms. [ms]"
+    )
+    apis: tuple[str, ...] | None = Field(
+        default=None,
+        description="API offering ids this workload may use (empty list: none). Default: every comparable API.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WorkloadSpec:
+        if (self.model is None) == (self.quality_tier is None):
+            raise ValueError("give exactly one of 'model' (a catalog id) or 'quality_tier'")
+        if self.privacy_sensitive and self.apis:
+            raise ValueError(
+                "a privacy_sensitive workload may not use an API; remove 'apis' or set privacy_sensitive: false"
+            )
+        if self.context_tokens is not None and self.context_tokens < self.input_tokens + self.output_tokens:
+            raise ValueError(
+                f"context_tokens {self.context_tokens} is shorter than one request "
+                f"({self.input_tokens} input + {self.output_tokens} output tokens)"
+            )
+        return self
+
+
+def _message(error: Any) -> str:
+    """Pydantic's message, reworded where the default does not say how to fix it."""
+    kind = error["type"]
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        import difflib
+
+        valid = list(WorkloadSpec.model_fields)
+        key = str(error["loc"][-1])
+        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6) or [
+            v for v in valid if len(key) >= 3 and key in v
+        ]
+        if close:
+            return f"unknown field; did you mean '{close[0]}'?"
+        return f"unknown field; valid fields are: {', '.join(valid)}"
+    message = str(error["msg"]).removeprefix("Value error, ").replace("a valid tuple", "a list")
+    value = error.get("input")
+    if not isinstance(value, dict | list):
+        message += f" (got {value!r})"
+    return message
+
+
+def _field_path(loc: Sequence[str | int]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+
+
+def _summary(path: Path, errors: Sequence[str]) -> str:
+    noun = "error" if len(errors) == 1 else "errors"
+    return f"workloads file {path} has {len(errors)} {noun}:\n" + "\n".join(f"  {e}" for e in errors)
+
+
+def _where(path: Path, index: int, name: object) -> str:
+    named = f" (name '{name}')" if isinstance(name, str) else ""
+    return f"{path}: workloads[{index}]{named}"
+
+
+def read_workloads(path: str | Path) -> list[WorkloadSpec]:
+    """Validated workloads of one file, in file order.
+
+    Raises:
+        InputError: the file cannot be read, is not valid YAML, or has entries that do not match
+            the schema or repeat a name; the message lists every problem with its location.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"workloads file '{p}' does not exist") from None
+    except IsADirectoryError:
+        raise InputError(f"'{p}' is a directory; expected a YAML workloads file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read workloads file '{p}': {exc}") from None
+    try:
+        document = yaml.load(text, Loader=_Loader)  # _Loader derives from (C)SafeLoader
+    except yaml.YAMLError as exc:
+        raise InputError(_summary(p, [_yaml_error(p, exc)])) from None
+    if not isinstance(document, dict) or set(document) != {"workloads"}:
+        got = (
+            f"a mapping with keys {', '.join(map(str, document))}"
+            if isinstance(document, dict)
+            else (f"a {_kind_of(document)}")
+        )
+        raise InputError(
+            f"{p}: the top level must be a mapping with one key, 'workloads', holding a list of "
+            f"entries; got {got}"
+        )
+    items = document["workloads"]
+    if not isinstance(items, list) or not items:
+        raise InputError(
+            f"{p}: 'workloads' must be a non-empty list of entries (each starting with '- '), "
+            f"got {'an empty list' if items == [] else 'a ' + _kind_of(items)}"
+        )
+    errors: list[str] = []
+    result: list[WorkloadSpec] = []
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        name = item.get("name") if isinstance(item, dict) else None
+        where = _where(p, index, name)
+        if not isinstance(item, dict):
+            errors.append(
+                f"{where}: an entry must be a mapping of field names to values, got a {_kind_of(item)}"
+            )
+            continue
+        if isinstance(name, str) and name in first:
+            errors.append(f"{where}.name: duplicate name; first used at workloads[{first[name]}]")
+            continue
+        if isinstance(name, str):
+            first[name] = index
+        try:
+            result.append(WorkloadSpec.model_validate(item))
+        except pydantic.ValidationError as exc:
+            for error in exc.errors():
+                errors.append(f"{where}{_field_path(tuple(error['loc']))}: {_message(error)}")
+    if errors:
+        raise InputError(_summary(p, errors))
+    return result
+
+
+# --------------------------------------------------------------------------- catalog look-ups
+
+
+@dataclass(frozen=True)
+class ResolvedWorkload:
+    """A workload with its catalog candidates looked up and its defaults filled in.
+
+    models : Models it may be self-hosted on (empty: it can only use an API).
+    apis : APIs it could use (empty: none); a privacy-sensitive workload never does, the list
+        only prices the all-API baseline.
+    max_tpot_ms, max_ttft_ms : Its latency targets. [ms]
+    context_tokens : Longest sequence that must fit. [tokens]
+    """
+
+    spec: WorkloadSpec
+    models: tuple[Model, ...]
+    apis: tuple[ApiOffering, ...]
+    max_tpot_ms: float
+    max_ttft_ms: float
+    context_tokens: int
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def tier_rank(tier: str) -> int:
+    """Position of a quality tier, 0 = small ... 3 = frontier."""
+    return TIER_ORDER.index(tier)
+
+
+def _lookup(entries: Sequence[Entry], query: str) -> Entry | None:
+    key = normalize(query)
+    for entry in entries:
+        if normalize(entry.id) == key or any(normalize(a) == key for a in entry.aliases):
+            return entry
+    return None
+
+
+def candidate_models(catalog: Catalog, spec: WorkloadSpec, model: Model | None) -> tuple[Model, ...]:
+    """The named model, or every production-licensed, non-calibration model of the tier or above."""
+    if model is not None:
+        return (model,)
+    assert spec.quality_tier is not None
+    least = tier_rank(spec.quality_tier)
+    return tuple(
+        m
+        for m in catalog.models
+        if tier_rank(m.quality_tier) >= least
+        and m.license_allows_production
+        and CALIBRATION_TAG not in m.tags
+    )
+
+
+def candidate_apis(catalog: Catalog, spec: WorkloadSpec, model: Model | None) -> tuple[ApiOffering, ...]:
+    """APIs a workload may use when the file does not list them.
+
+    Named model: the APIs hosting it, and proprietary APIs of its tier or above. Quality tier:
+    every API of that tier or above, hosted open models included. Deprecated APIs never.
+    A privacy-sensitive workload gets the same list: the plan never sends it to one, but the
+    all-API baseline shows what they would charge.
+    """
+    live = [a for a in catalog.apis if not a.deprecated]
+    if model is not None:
+        least = tier_rank(model.quality_tier)
+        return tuple(
+            a
+            for a in live
+            if a.equivalent_model == model.id
+            or (a.equivalent_model is None and tier_rank(a.quality_tier) >= least)
+        )
+    assert spec.quality_tier is not None
+    least = tier_rank(spec.quality_tier)
+    return tuple(a for a in live if tier_rank(a.quality_tier) >= least)
+
+
+def resolve_workloads(
+    specs: Sequence[WorkloadSpec],
+    catalog: Catalog,
+    *,
+    path: str | Path = "workloads",
+    default_max_tpot_ms: float,
+    default_max_ttft_ms: float,
+) -> list[ResolvedWorkload]:
+    """Look up each workload's model and APIs (ids or aliases) and fill in default targets.
+
+    Raises:
+        InputError: an id is not in the catalog (each listed, with close matches), or a
+            workload has neither a model nor an API it may use.
+    """
+    p = Path(str(path))
+    errors: list[str] = []
+    resolved: list[ResolvedWorkload] = []
+    for index, spec in enumerate(specs):
+        where = _where(p, index, spec.name)
+        model: Model | None = None
+        if spec.model is not None:
+            found = _lookup(catalog.models, spec.model)
+            if found is None:
+                errors.append(
+                    f"{where}.model: unknown model '{spec.model}';{did_you_mean(catalog.models, spec.model)} "
+                    "run 'selfhost catalog list models' to see all, or add it with --catalog"
+                )
+                continue
+            assert isinstance(found, Model)
+            model = found
+        if spec.apis is None:
+            apis = candidate_apis(catalog, spec, model)
+        else:
+            listed: list[ApiOffering] = []
+            for j, query in enumerate(spec.apis):
+                api = _lookup(catalog.apis, query)
+                if api is None:
+                    errors.append(
+                        f"{where}.apis[{j}]: unknown API '{query}';{did_you_mean(catalog.apis, query)} "
+                        "run 'selfhost catalog list apis' to see all, or add it with --catalog"
+                    )
+                    continue
+                assert isinstance(api, ApiOffering)
+                if api not in listed:
+                    listed.append(api)
+            apis = tuple(listed)
+        models = candidate_models(catalog, spec, model)
+        if not models and not apis:
+            errors.append(
+                f"{where}: no production-licensed model of tier '{spec.quality_tier}' or above in the "
+                "catalog, and no API allowed; name a model or list APIs"
+            )
+            continue
+        resolved.append(
+            ResolvedWorkload(
+                spec=spec,
+                models=models,
+                apis=apis,
+                max_tpot_ms=spec.max_tpot_ms if spec.max_tpot_ms is not None else default_max_tpot_ms,
+                max_ttft_ms=spec.max_ttft_ms if spec.max_ttft_ms is not None else default_max_ttft_ms,
+                context_tokens=spec.context_tokens
+                if spec.context_tokens is not None
+                else spec.input_tokens + spec.output_tokens,
+            )
+        )
+    if errors:
+        raise InputError(_summary(p, errors))
+    return resolved

@@ -1,0 +1,83 @@
+"""Every file in examples/ runs through `selfhost plan` in every format, and examples/README.md is current."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import Result
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+README = (ROOT / "examples" / "README.md").read_text(encoding="utf-8")
+
+Cli = Callable[..., Result]
+
+
+def test_the_four_situations_and_the_hybrid_are_there() -> None:
+    names = {p.name for p in EXAMPLES}
+    assert {
+        "chat-assistant.yaml",
+        "code-assistant.yaml",
+        "multilingual-support.yaml",
+        "frontier-reasoning.yaml",
+        "hybrid.yaml",
+    } <= names
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_readme_shows_each_example_with_its_command(example: Path) -> None:
+    assert f"]({example.name})" in README
+    assert f"selfhost plan examples/{example.name}" in README
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_example_runs_and_its_plan_adds_up(cli: Cli, example: Path) -> None:
+    result = cli("plan", str(example), "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    rows = doc["results"]
+    totals = doc["totals"]
+    assert sum(r["usd_per_month"] for r in rows) == pytest.approx(totals["total_usd_per_month"])
+    for r in rows:
+        if r["privacy_sensitive"]:
+            assert r["choice"] == "self-hosted", r["workload"]
+        assert r["base_url"], r["workload"]  # every workload knows where to send its requests
+        assert r["model_name"], r["workload"]
+    if totals["all_self_hosted_usd_per_month"] is not None:
+        assert totals["saving_vs_all_self_hosted_usd_per_month"] >= -1e-6
+    if totals["all_api_feasible"]:
+        assert totals["saving_vs_all_api_usd_per_month"] >= -1e-6
+    assert totals["saving_from_sharing_usd_per_month"] >= -1e-6
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "markdown"])
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_example_in_every_format(cli: Cli, example: Path, fmt: str) -> None:
+    result = cli("plan", str(example), "--format", fmt)
+    assert result.exit_code == 0, result.output
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        assert len(rows) == example.read_text(encoding="utf-8").count("- name:")
+    elif fmt == "markdown":
+        assert result.stdout.startswith(f"# Hybrid plan for {example.name}")
+    else:
+        assert "Totals" in result.stdout
+
+
+def test_readme_outputs_are_current() -> None:
+    # The ```text blocks after each command are that command's real stdout; regenerate with
+    # `python scripts/examples_doc.py` after a catalog or model change.
+    spec = importlib.util.spec_from_file_location("examples_doc", ROOT / "scripts" / "examples_doc.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.commands(README), "examples/README.md documents no command"
+    assert module.main(["--check"]) == 0, (
+        "examples/README.md is out of date: run python scripts/examples_doc.py"
+    )
