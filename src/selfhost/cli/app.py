@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 app = typer.Typer(
+    rich_markup_mode=None,  # help texts carry units in square brackets, which Rich markup would eat
     name="selfhost",
     help="When does running an open-weight LLM on your own GPUs beat paying an API?\n\n"
     "Start with: selfhost crossover --rps 5",

@@ -13,6 +13,7 @@ import typer
 from selfhost.cli import options as o
 
 catalog_app = typer.Typer(
+    rich_markup_mode=None,  # units in square brackets must survive in --help
     help="Browse and check the catalog: GPUs, prices, models, quantizations, engines, APIs.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
