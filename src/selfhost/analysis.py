@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from selfhost.apis import api_prices, api_usd_per_request
 from selfhost.catalog.schema import ApiOffering, Catalog, Model
 from selfhost.engine import cost, crossover, memory, throughput
 from selfhost.scenarios import (
@@ -492,20 +493,12 @@ def crossover_report(
             continue
         # cheapest at this rate; on a tie, the one billing fewer GPUs
         best = int(candidates[np.lexsort((grid.unit.gpus[candidates], monthly[candidates]))[0]])
-        per_request = cost.api_usd_per_request(
-            input_tokens=workload.input_tokens,
-            output_tokens=workload.output_tokens,
-            usd_per_mtok_input=np.array([a.usd_per_mtok_input for a in model_apis]),
-            usd_per_mtok_output=np.array([a.usd_per_mtok_output for a in model_apis]),
-            cached_input_fraction=ca.cached_input_fraction,
-            usd_per_mtok_cached_input=np.array(
-                [
-                    a.usd_per_mtok_cached_input
-                    if a.usd_per_mtok_cached_input is not None
-                    else a.usd_per_mtok_input
-                    for a in model_apis
-                ]
-            ),
+        per_request = api_usd_per_request(
+            api_prices(model_apis),
+            1.0,
+            workload.input_tokens,
+            workload.output_tokens,
+            ca.cached_input_fraction,
         )
         api_monthly = cost.api_usd_per_month(rps, per_request, ca.hours_per_month)
         best_unit = cost.BillingUnit(
@@ -669,21 +662,9 @@ def sweep(
                         "usd_per_mtok": _number(per_mtok[i, j]),
                     }
                 )
-        per_request = cost.api_usd_per_request(
-            input_tokens=w.input_tokens,
-            output_tokens=w.output_tokens,
-            usd_per_mtok_input=np.array([a.usd_per_mtok_input for a in apis])[:, None],
-            usd_per_mtok_output=np.array([a.usd_per_mtok_output for a in apis])[:, None],
-            cached_input_fraction=ca.cached_input_fraction,
-            usd_per_mtok_cached_input=np.array(
-                [
-                    a.usd_per_mtok_cached_input
-                    if a.usd_per_mtok_cached_input is not None
-                    else a.usd_per_mtok_input
-                    for a in apis
-                ]
-            )[:, None],
-        )
+        per_request = api_usd_per_request(
+            api_prices(apis), 1.0, w.input_tokens, w.output_tokens, ca.cached_input_fraction
+        )[:, None]
         api_monthly = cost.api_usd_per_month(rps, per_request, ca.hours_per_month)
         api_mtok = cost.usd_per_mtok(api_monthly, rps, tokens, ca.hours_per_month)
         for k, a in enumerate(apis):

@@ -29,8 +29,9 @@ from selfhost.analysis import (
     crossover_report,
     deployment_grid,
 )
+from selfhost.apis import api_prices, api_usd_per_request
 from selfhost.catalog.schema import ApiOffering, Catalog
-from selfhost.comparisons import api_prices, api_usd_per_request, grid_rows
+from selfhost.comparisons import grid_rows
 from selfhost.engine import cost
 from selfhost.errors import SelfhostError
 from selfhost.scenarios import ReplicaConfig, Workload

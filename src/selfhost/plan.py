@@ -31,6 +31,7 @@ from selfhost.analysis import (
     deployment_grid,
     entry_provenance,
 )
+from selfhost.apis import api_prices, api_usd_per_request
 from selfhost.catalog.schema import ApiOffering, Catalog
 from selfhost.engine import assignment, cost
 from selfhost.errors import InputError
@@ -206,20 +207,8 @@ def _api_costs(
             chosen.append(None)
             every.append([])
             continue
-        per_request = cost.api_usd_per_request(
-            input_tokens=w.spec.input_tokens,
-            output_tokens=w.spec.output_tokens,
-            usd_per_mtok_input=np.array([a.usd_per_mtok_input for a in apis]),
-            usd_per_mtok_output=np.array([a.usd_per_mtok_output for a in apis]),
-            cached_input_fraction=ca.cached_input_fraction,
-            usd_per_mtok_cached_input=np.array(
-                [
-                    a.usd_per_mtok_cached_input
-                    if a.usd_per_mtok_cached_input is not None
-                    else a.usd_per_mtok_input
-                    for a in apis
-                ]
-            ),
+        per_request = api_usd_per_request(
+            api_prices(apis), 1.0, w.spec.input_tokens, w.spec.output_tokens, ca.cached_input_fraction
         )
         monthly = cost.api_usd_per_month(w.spec.requests_per_s, per_request, ca.hours_per_month)
         j = int(np.argmin(monthly))  # first of equals: catalog order

@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 
 from selfhost.analysis import CostAssumptions, Record, Report, _number
+from selfhost.apis import api_prices, api_usd_per_request
 from selfhost.catalog.schema import ApiOffering, Catalog
 from selfhost.comparisons import (
-    api_prices,
-    api_usd_per_request,
     capacity_rps,
     headline_comparisons,
     take_unit,

@@ -34,11 +34,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from selfhost.analysis import CostAssumptions, DeploymentGrid, Record, Report, _number, costs, deployment_grid
+from selfhost.apis import api_prices, api_usd_per_request
 from selfhost.catalog.schema import ApiOffering, Catalog
 from selfhost.comparisons import (
     Comparisons,
-    api_prices,
-    api_usd_per_request,
     capacity_rps,
     grid_rows,
     headline_comparisons,
