@@ -12,10 +12,8 @@ import numpy as np
 import pytest
 from typer.testing import Result
 
-from selfhost.analysis import CostAssumptions, crossover_report
-from selfhost.catalog.loader import load_catalog
-from selfhost.catalog.lookup import by_id
-from selfhost.catalog.schema import Catalog
+from cases import default_case
+from selfhost.analysis import crossover_report
 from selfhost.chart import (
     CHART_EXTRA,
     FALLBACK_RANGE,
@@ -34,36 +32,12 @@ from selfhost.chart import (
     terminal_chart,
     usd_short,
 )
-from selfhost.scenarios import Workload, replica_configs
+
+setup = default_case
+
 
 Cli = Callable[..., Result]
 ANSI = re.compile(r"\x1b\[")
-
-
-@functools.cache
-def builtin_catalog() -> Catalog:
-    return load_catalog(env={})
-
-
-def setup(model_ids=("llama-3.3-70b",)):
-    catalog = builtin_catalog()
-    models = [by_id(catalog.models)[m] for m in model_ids]
-    configs = replica_configs(
-        catalog, models=models, quants=catalog.quantizations, gpus=catalog.gpus, gpu_counts=None, engine=None
-    )
-    workload = Workload(
-        input_tokens=1000, output_tokens=300, context_tokens=1300, max_tpot_ms=100, max_ttft_ms=3000
-    )
-    ca = CostAssumptions(
-        hours_per_month=730,
-        ops_usd_per_month=4000,
-        setup_usd=0,
-        target_utilization=0.7,
-        min_replicas=1,
-        cached_input_fraction=0,
-        pricing=("on-demand",),
-    )
-    return catalog, configs, workload, ca
 
 
 @functools.cache

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import math
@@ -15,46 +14,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import Result
 
-from selfhost.analysis import CostAssumptions, crossover_report
-from selfhost.catalog.loader import load_catalog
+from cases import builtin_catalog, default_case
+from selfhost.analysis import crossover_report
 from selfhost.catalog.lookup import by_id
 from selfhost.catalog.schema import Catalog
 from selfhost.render import TORNADO_AXIS, TORNADO_HIGH, TORNADO_LOW, tornado_bar, tornado_bars
-from selfhost.scenarios import Workload, replica_configs
+from selfhost.scenarios import replica_configs
 from selfhost.sensitivity import INPUTS, scenario_multipliers, sensitivity_report
+
+
+def setup(catalog, model_ids=("llama-3.3-70b",)):
+    _, configs, workload, ca = default_case(model_ids, catalog)
+    return configs, workload, ca
+
 
 Cli = Callable[..., Result]
 INF = math.inf
 
 
-@functools.cache
-def builtin_catalog() -> Catalog:
-    return load_catalog(env={})
-
-
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
     return builtin_catalog()
-
-
-def setup(catalog, model_ids=("llama-3.3-70b",)):
-    models = [by_id(catalog.models)[m] for m in model_ids]
-    configs = replica_configs(
-        catalog, models=models, quants=catalog.quantizations, gpus=catalog.gpus, gpu_counts=None, engine=None
-    )
-    workload = Workload(
-        input_tokens=1000, output_tokens=300, context_tokens=1300, max_tpot_ms=100, max_ttft_ms=3000
-    )
-    ca = CostAssumptions(
-        hours_per_month=730,
-        ops_usd_per_month=4000,
-        setup_usd=0,
-        target_utilization=0.7,
-        min_replicas=1,
-        cached_input_fraction=0,
-        pricing=("on-demand",),
-    )
-    return configs, workload, ca
 
 
 def by_input(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:

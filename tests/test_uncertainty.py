@@ -14,12 +14,11 @@ import numpy as np
 import pytest
 from typer.testing import Result
 
-from selfhost.analysis import CostAssumptions, costs, crossover_report, deployment_grid
-from selfhost.catalog.loader import load_catalog
+from cases import builtin_catalog, default_case
+from selfhost.analysis import costs, crossover_report, deployment_grid
 from selfhost.catalog.lookup import by_id
-from selfhost.catalog.schema import Catalog
 from selfhost.errors import InputError
-from selfhost.scenarios import ReplicaConfig, Workload, price_options, replica_configs
+from selfhost.scenarios import price_options
 from selfhost.uncertainty import (
     EFFICIENCY_SIGMA,
     QUANTILE_NAMES,
@@ -31,6 +30,8 @@ from selfhost.uncertainty import (
     interpolated_capacity,
 )
 
+setup = default_case
+
 Cli = Callable[..., Result]
 
 ZERO = UncertaintySpec(
@@ -41,34 +42,6 @@ ZERO = UncertaintySpec(
     gpu_price_range_from_catalog=False,
 )
 CROSSOVER_KEYS = ("crossover_rps", "self_hosted_usd_per_month", "api_usd_per_month", "saving_usd_per_month")
-
-
-@functools.cache
-def builtin_catalog() -> Catalog:
-    return load_catalog(env={})
-
-
-def setup(
-    model_ids: tuple[str, ...] = ("llama-3.3-70b",),
-) -> tuple[Catalog, list[ReplicaConfig], Workload, CostAssumptions]:
-    catalog = builtin_catalog()
-    models = [by_id(catalog.models)[m] for m in model_ids]
-    configs = replica_configs(
-        catalog, models=models, quants=catalog.quantizations, gpus=catalog.gpus, gpu_counts=None, engine=None
-    )
-    workload = Workload(
-        input_tokens=1000, output_tokens=300, context_tokens=1300, max_tpot_ms=100, max_ttft_ms=3000
-    )
-    ca = CostAssumptions(
-        hours_per_month=730,
-        ops_usd_per_month=4000,
-        setup_usd=0,
-        target_utilization=0.7,
-        min_replicas=1,
-        cached_input_fraction=0,
-        pricing=("on-demand",),
-    )
-    return catalog, configs, workload, ca
 
 
 def inf_if_none(x: float | None) -> float:
