@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from typer.testing import CliRunner, Result
 
-from selfhost.cli.app import app
+from selfhost.cli.app import app_for
 
 #: Terminal width every test sees; Rich tables are laid out to it.
 TERMINAL_COLUMNS = 200
@@ -41,6 +41,6 @@ def cli() -> Callable[..., Result]:
     runner = CliRunner()
 
     def invoke(*args: str) -> Result:
-        return runner.invoke(app, list(args))
+        return runner.invoke(app_for(args), list(args))  # as `selfhost` runs: only the named command
 
     return invoke

@@ -681,3 +681,78 @@ def test_python_dash_m_version() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout == f"selfhost {__version__}\n"
+
+
+# --------------------------------------------------------------------------- entry point
+# `selfhost` builds only the command named first (see cli.app.app_for); the `cli` fixture runs
+# that path, so these pin it to the whole app's behaviour.
+
+ENTRY_ARGS = [
+    ["crossover", "--rps", "5", "--format", "json"],
+    ["fit", "llama-3.3-70b", "--gpu", "h100", "--quant", "awq-int4", "--format", "csv"],
+    ["catalog", "list", "gpus", "--format", "csv"],
+    ["catalog", "show", "h100"],
+    ["crossover", "--rps", "-1"],
+    ["crossover", "--rpss", "5"],
+    ["fit", "--help"],
+]
+
+
+@pytest.mark.parametrize("args", ENTRY_ARGS, ids=" ".join)
+def test_running_only_the_named_command_changes_nothing_the_user_sees(args: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from selfhost.cli.app import app, app_for
+
+    whole = CliRunner().invoke(app, args)
+    single = CliRunner().invoke(app_for(args), args)
+    assert app_for(args) is not app
+    assert (single.exit_code, single.stdout, single.stderr) == (whole.exit_code, whole.stdout, whole.stderr)
+
+
+@pytest.mark.parametrize("args", [[], ["--help"], ["--version"], ["crosover", "--rps", "5"], ["-h", "fit"]])
+def test_anything_but_a_command_name_first_gets_the_whole_app(args: list[str]) -> None:
+    from selfhost.cli.app import app, app_for
+
+    assert app_for(args) is app
+
+
+def test_every_command_can_be_run_alone() -> None:
+    from selfhost.cli.app import app, command_names, only_command
+
+    names = command_names(app)
+    assert {"crossover", "fit", "estimate", "cost", "sweep", "plan", "report", "catalog"} <= set(names)
+    for name in names:
+        single = only_command(app, name)
+        assert single is not None
+        assert command_names(single) == [name]
+
+
+ENTRY_POINT = "from selfhost.cli.app import main; main()"  # what the `selfhost` script runs
+
+
+def test_console_script_runs_the_headline() -> None:
+    """The installed entry point, as a user runs it (a subprocess: real argv, real exit code)."""
+    completed = subprocess.run(
+        [sys.executable, "-c", ENTRY_POINT, "crossover", "--rps", "5", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["results"]
+
+
+def test_console_script_usage_error_exits_2() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", ENTRY_POINT, "crossover", "--rps", "abc"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "Invalid value for '--rps'" in completed.stderr
+    assert "valid number" in completed.stderr
+    assert "Traceback" not in completed.stderr

@@ -114,11 +114,10 @@ def workload_assumptions(w: Workload) -> dict[str, Any]:
 
 def entry_provenance(configs: Sequence[ReplicaConfig]) -> dict[str, dict[str, str]]:
     """Catalog ids used, with their as_of dates and sources, for the assumptions block."""
-    entries = {
-        f"{kind}:{entry.id}": entry
-        for c in configs
-        for kind, entry in (("model", c.model), ("quant", c.quant), ("gpu", c.gpu), ("engine", c.engine))
-    }
+    entries = {}
+    for kind, attribute in (("model", "model"), ("quant", "quant"), ("gpu", "gpu"), ("engine", "engine")):
+        for entry in {id(e): e for e in (getattr(c, attribute) for c in configs)}.values():
+            entries[f"{kind}:{entry.id}"] = entry
     return {
         key: {"as_of": e.as_of.isoformat(), "source": e.source, "confirmed": str(e.confirmed).lower()}
         for key, e in entries.items()
@@ -284,18 +283,14 @@ def deployment_grid(
     )
     serves = (fits == memory.FITS) & context_ok & (cap.point.requests_per_s > 0)
     prices, by_gpu = _price_table(catalog, configs, ca)
-    config_rows: list[int] = []
-    price_rows: list[int] = []
-    left_out = 0
-    for i, c in enumerate(configs):
-        options = by_gpu[c.gpu.id]
-        if not serves[i]:
-            left_out += len(options)
-            continue
-        config_rows.extend([i] * len(options))
-        price_rows.extend(options)
-    config_index = np.array(config_rows, dtype=int)
-    price_index = np.array(price_rows, dtype=int)
+    # one row per (serving config, price option of its GPU), configs in order
+    options_per_config = [by_gpu[c.gpu.id] for c in configs]
+    n_options = np.array([len(options) for options in options_per_config], dtype=int)
+    left_out = int(n_options[~serves].sum())
+    config_index = np.repeat(np.flatnonzero(serves), n_options[serves])
+    price_index = np.array(
+        [p for options, ok in zip(options_per_config, serves, strict=True) if ok for p in options], dtype=int
+    )
     capacity_rps = cap.point.requests_per_s[config_index]
     unit = cost.billing_unit(
         capacity_rps=capacity_rps,
@@ -464,9 +459,10 @@ def crossover_report(
     tokens = workload.input_tokens + workload.output_tokens
     results: list[Record] = []
     notes = [THROUGHPUT_NOTE]
-    models = list(dict.fromkeys(c.model.id for c in configs))
     model_by_id = {c.model.id: c.model for c in configs}
-    config_model = np.array([models.index(c.model.id) for c in configs], dtype=int)
+    models = list(model_by_id)
+    model_position = {model_id: k for k, model_id in enumerate(models)}
+    config_model = np.array([model_position[c.model.id] for c in configs], dtype=int)
     row_model = config_model[grid.config_index] if len(grid) else np.zeros(0, dtype=int)
     for k, model_id in enumerate(models):
         model = model_by_id[model_id]

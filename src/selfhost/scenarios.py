@@ -9,7 +9,7 @@ built here so the CLI does no arithmetic and the engine knows nothing of the cat
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
@@ -97,11 +97,8 @@ def peak_tflops(gpu: Gpu, quant: Quantization) -> float:
     return gpu.bf16_tflops
 
 
-def compatibility_problem(
-    model: Model, quant: Quantization, gpu: Gpu, n_gpus: int, engine: EngineProfile
-) -> str | None:
-    """Why this combination cannot run at all, or None. Memory fit is checked separately."""
-    arch = model.architecture
+def platform_problem(quant: Quantization, gpu: Gpu, engine: EngineProfile) -> str | None:
+    """Why this quantization cannot run on this GPU with this engine, or None."""
     if gpu.platform not in quant.platforms:
         return (
             f"{quant.id} does not run on {gpu.platform} ({gpu.id}); it runs on {', '.join(quant.platforms)}"
@@ -110,11 +107,24 @@ def compatibility_problem(
         return f"engine {engine.id} does not run on {gpu.platform} ({gpu.id})"
     if engine.id not in quant.engines:
         return f"engine {engine.id} does not load {quant.id}; engines that do: {', '.join(quant.engines)}"
-    if n_gpus > 1 and arch.num_attention_heads % n_gpus:
-        return f"tensor parallel {n_gpus} does not divide {model.id}'s {arch.num_attention_heads} attention heads"
+    return None
+
+
+def parallelism_problem(model: Model, gpu: Gpu, n_gpus: int) -> str | None:
+    """Why ``model`` cannot be split over ``n_gpus`` of ``gpu`` with tensor parallelism, or None."""
+    heads = model.architecture.num_attention_heads
+    if n_gpus > 1 and heads % n_gpus:
+        return f"tensor parallel {n_gpus} does not divide {model.id}'s {heads} attention heads"
     if n_gpus > gpu.max_gpus_per_node and gpu.platform == "metal":
         return f"{gpu.id} cannot be combined with other devices"
     return None
+
+
+def compatibility_problem(
+    model: Model, quant: Quantization, gpu: Gpu, n_gpus: int, engine: EngineProfile
+) -> str | None:
+    """Why this combination cannot run at all, or None. Memory fit is checked separately."""
+    return platform_problem(quant, gpu, engine) or parallelism_problem(model, gpu, n_gpus)
 
 
 def default_engine(catalog: Catalog, quant: Quantization, gpu: Gpu) -> EngineProfile | None:
@@ -136,19 +146,26 @@ def replica_configs(
     gpu_counts: Sequence[int] | None,
     engine: EngineProfile | None,
 ) -> list[ReplicaConfig]:
-    """Every runnable combination; ``gpu_counts=None`` means 1, 2, 4, 8 up to one node."""
-    configs = []
-    for model in models:
-        for quant in quants:
-            for gpu in gpus:
-                chosen = engine or default_engine(catalog, quant, gpu)
-                if chosen is None:
-                    continue
-                counts = gpu_counts or [n for n in DEFAULT_GPU_COUNTS if n <= gpu.max_gpus_per_node]
-                for n in counts:
-                    if compatibility_problem(model, quant, gpu, n, chosen) is None:
-                        configs.append(ReplicaConfig(model, quant, gpu, n, chosen))
-    return configs
+    """Every runnable combination, ordered by model, quantization, GPU, GPU count.
+
+    ``gpu_counts=None`` means 1, 2, 4, 8 up to one node. The quantization x GPU checks do not
+    depend on the model, so they run once per pair rather than once per config.
+    """
+    runnable: list[tuple[Quantization, Gpu, EngineProfile, Sequence[int]]] = []
+    for quant in quants:
+        for gpu in gpus:
+            chosen = engine or default_engine(catalog, quant, gpu)
+            if chosen is None or platform_problem(quant, gpu, chosen):
+                continue
+            counts = gpu_counts or [n for n in DEFAULT_GPU_COUNTS if n <= gpu.max_gpus_per_node]
+            runnable.append((quant, gpu, chosen, counts))
+    return [
+        ReplicaConfig(model, quant, gpu, n, chosen)
+        for model in models
+        for quant, gpu, chosen, counts in runnable
+        for n in counts
+        if parallelism_problem(model, gpu, n) is None
+    ]
 
 
 # --------------------------------------------------------------------------- arrays
@@ -245,19 +262,19 @@ class _Lookup(Generic[T]):
     """The distinct entities of one kind among the configs, and each config's index into them.
 
     Columns are computed once per entity and spread to configs by fancy indexing, so building
-    arrays for thousands of configs costs a handful of small Python loops.
+    arrays for thousands of configs costs a handful of small Python loops. Entities are told
+    apart by ``key`` (object identity by default: catalog entries are frozen).
     """
 
-    def __init__(self, per_config: Iterable[T]) -> None:
-        position: dict[int, int] = {}
-        self.entities: list[T] = []
+    def __init__(self, per_config: Iterable[T], key: Callable[[T], Hashable] = id) -> None:
+        first: dict[Hashable, T] = {}
+        position: dict[Hashable, int] = {}
         index = []
         for entity in per_config:
-            key = id(entity)
-            if key not in position:
-                position[key] = len(self.entities)
-                self.entities.append(entity)
-            index.append(position[key])
+            k = key(entity)
+            first.setdefault(k, entity)
+            index.append(position.setdefault(k, len(position)))
+        self.entities: list[T] = list(first.values())
         self.index = np.array(index, dtype=int)
 
     def column(self, value: Callable[[T], float]) -> np.ndarray:
@@ -289,7 +306,7 @@ def build_arrays(
     quants = _Lookup(c.quant for c in configs)
     gpus = _Lookup(c.gpu for c in configs)
     engines = _Lookup(c.engine for c in configs)
-    pairs = _Lookup((c.gpu, c.quant) for c in configs)
+    pairs = _Lookup(((c.gpu, c.quant) for c in configs), key=lambda pair: (id(pair[0]), id(pair[1])))
     n_gpus = np.array([c.n_gpus for c in configs], dtype=float)
 
     linear_bits = quants.column(lambda q: q.linear_bits_per_weight)

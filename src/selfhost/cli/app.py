@@ -682,6 +682,41 @@ from selfhost.cli import report_cmd  # noqa: E402
 report_cmd.register(app)
 
 
+def _command_name(info: Any) -> str:
+    """The name a user types for a registered Typer command (Typer's own rule)."""
+    return str(info.name or info.callback.__name__.lower().replace("_", "-"))
+
+
+def command_names(typer_app: typer.Typer) -> list[str]:
+    """The names of the app's commands and command groups, in registration order."""
+    return [_command_name(info) for info in typer_app.registered_commands] + [
+        str(group.name) for group in typer_app.registered_groups
+    ]
+
+
+def only_command(typer_app: typer.Typer, name: str) -> typer.Typer | None:
+    """A copy of ``typer_app`` holding just the command or group called ``name``, else None.
+
+    Typer builds a Click command, with a parser for every option, for every registered command
+    before it dispatches (about 15 ms for ours); the invoked one is all a run needs.
+    """
+    import copy
+
+    if name not in command_names(typer_app):
+        return None
+    single = copy.copy(typer_app)
+    single.registered_commands = [i for i in typer_app.registered_commands if _command_name(i) == name]
+    single.registered_groups = [g for g in typer_app.registered_groups if g.name == name]
+    return single
+
+
+def app_for(args: Sequence[str]) -> typer.Typer:
+    """The app to run ``selfhost ARGS``: just the command named first, or the whole app for
+    anything else (``--help``, ``--version``, a typo that needs "did you mean")."""
+    return (only_command(app, args[0]) if args else None) or app
+
+
 def main() -> None:
     """Console-script entry point."""
-    app()
+    args = sys.argv[1:]
+    app_for(args)(args=args, prog_name="selfhost")
