@@ -756,3 +756,56 @@ def test_console_script_usage_error_exits_2() -> None:
     assert "Invalid value for '--rps'" in completed.stderr
     assert "valid number" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+# --------------------------------------------------------------------------- comparable APIs
+
+CACHING_HOST = """
+apis:
+  - id: cachey-llama-3.3-70b
+    provider: Cachey
+    api_model: cachey/llama-3.3-70b
+    usd_per_mtok_input: 0.20
+    usd_per_mtok_output: 0.32
+    usd_per_mtok_cached_input: 0.01
+    quality_tier: strong
+    equivalent_model: llama-3.3-70b
+    context_tokens: 131072
+    source: test fixture
+    as_of: 2026-11-01
+"""
+
+
+@pytest.mark.parametrize(
+    ("cached_fraction", "expected_api"),
+    [
+        # 1000 in + 300 out, USD per 1M tokens. Uncached: Cachey 1000*0.20 + 300*0.32 = 296 vs the
+        # DeepInfra turbo endpoint 1000*0.10 + 300*0.32 = 196, which has no cached price.
+        ("0", "deepinfra-llama-3.3-70b-turbo-fp8"),
+        # 90 % cached: Cachey 100*0.20 + 900*0.01 + 96 = 125 vs DeepInfra still 196.
+        ("0.9", "cachey-llama-3.3-70b"),
+    ],
+)
+def test_the_hosted_api_compared_is_the_cheapest_as_billed_with_cached_input(
+    cli: Cli, tmp_path: Any, cached_fraction: str, expected_api: str
+) -> None:
+    overlay = tmp_path / "apis.yaml"
+    overlay.write_text(CACHING_HOST)
+    doc = json_doc(
+        cli(
+            "crossover",
+            "--rps",
+            "5",
+            "-m",
+            "llama-3.3-70b",
+            "--catalog",
+            str(overlay),
+            "--cached-input-fraction",
+            cached_fraction,
+            "--format",
+            "json",
+        )
+    )
+    compared = {r["api"] for r in doc["results"]}
+    hosts = {"deepinfra-llama-3.3-70b-turbo-fp8", "cachey-llama-3.3-70b"}
+    assert compared & hosts == {expected_api}

@@ -409,23 +409,32 @@ def costs(
 
 
 def comparable_apis(
-    catalog: Catalog, model: Model, *, all_apis: bool, input_tokens: int = 1, output_tokens: int = 1
+    catalog: Catalog,
+    model: Model,
+    *,
+    all_apis: bool,
+    input_tokens: int = 1,
+    output_tokens: int = 1,
+    cached_input_fraction: float = 0.0,
 ) -> list[ApiOffering]:
     """APIs a model competes with: hosts of the same model, and proprietary APIs of its tier.
 
-    By default the cheapest of each group for the workload's token mix (price per request, not
-    per token: output tokens often cost 4-8x input); ``all_apis`` keeps every one.
+    By default the cheapest of each group for the workload: price per request, as it is billed
+    (output tokens often cost 4-8x input; cached input is cheaper where an API prices it);
+    ``all_apis`` keeps every one. On a tie, the first in catalog order.
     """
     live = [a for a in catalog.apis if not a.deprecated]
     hosted = [a for a in live if a.equivalent_model == model.id]
     tier = [a for a in live if a.equivalent_model is None and a.quality_tier == model.quality_tier]
     if all_apis:
         return hosted + tier
-
-    def per_request(a: ApiOffering) -> float:
-        return input_tokens * a.usd_per_mtok_input + output_tokens * a.usd_per_mtok_output
-
-    picked = [min(group, key=per_request) for group in (hosted, tier) if group]
+    picked = []
+    for group in (hosted, tier):
+        if group:
+            per_request = api_usd_per_request(
+                api_prices(group), 1.0, input_tokens, output_tokens, cached_input_fraction
+            )
+            picked.append(group[int(np.argmin(per_request))])
     return picked
 
 
@@ -476,6 +485,7 @@ def crossover_report(
                 all_apis=all_apis,
                 input_tokens=workload.input_tokens,
                 output_tokens=workload.output_tokens,
+                cached_input_fraction=ca.cached_input_fraction,
             )
         )
         if not model_apis:
