@@ -622,25 +622,58 @@ def test_input_errors(cli: Cli, args: list[str], fragments: list[str]) -> None:
 
 
 USAGE_ERROR_CASES = [
-    # (arguments, the option the parser names): rejected by Typer/Click before any command runs
-    pytest.param(["crossover"], "--rps", id="missing-rps"),
-    pytest.param(["crossover", "--rps", "abc"], "--rps", id="rps-abc"),
-    pytest.param(["fit", "llama-3.3-70b", "--gpus", "two"], "--gpus", id="gpus-two"),
-    pytest.param(["cost", "--rps", "5", "--format", "xml"], "--format", id="format-xml"),
+    # (arguments, the option the parser names, the value it echoes or None): rejected by
+    # Typer/Click before any command runs
+    pytest.param(["crossover"], "--rps", None, id="missing-rps"),
+    pytest.param(["crossover", "--rps", "abc"], "--rps", "'abc'", id="rps-abc"),
+    pytest.param(["crossover", "--rps=abc"], "--rps", "'abc'", id="rps=abc"),
+    pytest.param(["crossover", "-rabc"], "--rps", "'abc'", id="r-abc"),
+    pytest.param(["fit", "llama-3.3-70b", "--gpus", "two"], "--gpus", "'two'", id="gpus-two"),
+    pytest.param(["cost", "--rps", "5", "--format", "xml"], "--format", "'xml'", id="format-xml"),
     pytest.param(
-        ["crossover", "--rps", "5", "--target-utilization", "2"], "--target-utilization", id="util-2"
+        ["catalog", "list", "gpus", "--format", "xml"], "--format", "'xml'", id="catalog-format-xml"
     ),
+    pytest.param(
+        ["crossover", "--rps", "5", "--target-utilization", "2"], "--target-utilization", "'2'", id="util-2"
+    ),
+    pytest.param(["crossover", "--rps", "5", "-n", "2", "-n", "x"], "--gpus", "'x'", id="repeated-gpus"),
 ]
 
 
-@pytest.mark.parametrize(("args", "option"), USAGE_ERROR_CASES)
-def test_usage_errors(cli: Cli, args: list[str], option: str) -> None:
+@pytest.mark.parametrize(("args", "option", "value"), USAGE_ERROR_CASES)
+def test_usage_errors_name_the_option_and_the_value_given(
+    cli: Cli, args: list[str], option: str, value: str | None
+) -> None:
     result = cli(*args)
     assert result.exit_code == 2, result.output
     assert result.stdout == ""
-    assert "Error" in result.stderr
-    assert option in result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("Error: ")
+    assert option in error
+    if value is not None:
+        assert value in error
+    assert "Value error" not in error  # pydantic's prefix is dropped
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "opts", "expected"),
+    [
+        (["--rps", "5"], ["--rps", "-r"], ["5"]),
+        (["--rps=5"], ["--rps", "-r"], ["5"]),
+        (["-r5"], ["--rps", "-r"], ["5"]),
+        (["-r", "5", "--rps", "6"], ["--rps", "-r"], ["5", "6"]),
+        (["--rpsx", "5", "--rps"], ["--rps", "-r"], []),  # another option; a trailing flag with no value
+        (["--", "--rps", "5"], ["--rps", "-r"], []),  # after "--" nothing is an option
+        (["-m", "x", "--max-tpot-ms", "5"], ["-m"], ["x"]),
+    ],
+)
+def test_given_values_reads_every_spelling_of_an_option(
+    args: list[str], opts: list[str], expected: list[str]
+) -> None:
+    from selfhost.cli.usage import given_values
+
+    assert given_values(args, opts) == expected
 
 
 # --------------------------------------------------------------------------- help and version

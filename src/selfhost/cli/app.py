@@ -16,6 +16,7 @@ import typer
 
 from selfhost._version import __version__
 from selfhost.cli import options as o
+from selfhost.cli.usage import SelfhostGroup
 from selfhost.errors import SelfhostError
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 app = typer.Typer(
+    cls=SelfhostGroup,  # usage errors name the value given
     rich_markup_mode=None,  # help texts carry units in square brackets, which Rich markup would eat
     name="selfhost",
     help="When does running an open-weight LLM on your own GPUs beat paying an API?\n\n"

@@ -1,0 +1,65 @@
+"""Usage errors that name the value the user typed.
+
+Typer checks option types and ranges with pydantic and reports pydantic's message, which says
+what is accepted but not what was given ("Invalid value for '--rps': Input should be a valid
+number"). The command group below puts the typed value back in ("... got 'abc'; Input should
+be a valid number").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+_ARGV_KEY = "selfhost.argv"
+_PYDANTIC_PREFIX = "Value error, "  # pydantic's prefix for a ValueError raised by a validator
+
+
+def given_values(args: Sequence[str], opts: Sequence[str]) -> list[str]:
+    """The values given on the command line for an option spelled any of ``opts``, in order.
+
+    Understands ``--opt VALUE``, ``--opt=VALUE`` and ``-oVALUE``; stops at ``--``.
+    """
+    values = []
+    tokens = list(args)
+    for i, token in enumerate(tokens):
+        if token == "--":
+            break
+        for opt in opts:
+            if token == opt:
+                if i + 1 < len(tokens):
+                    values.append(tokens[i + 1])
+            elif opt.startswith("--") and token.startswith(opt + "="):
+                values.append(token[len(opt) + 1 :])
+            elif not opt.startswith("--") and len(opt) == 2 and token.startswith(opt) and len(token) > 2:
+                values.append(token[2:])
+    return values
+
+
+def with_given_value(exc: typer.BadParameter, args: Sequence[str]) -> None:
+    """Add the value(s) typed for ``exc``'s option to its message, in place."""
+    message = exc.message.removeprefix(_PYDANTIC_PREFIX)
+    param = exc.param
+    if param is not None and getattr(param, "param_type_name", "") == "option" and param.opts:
+        values = given_values(args, [*param.opts, *param.secondary_opts])
+        if values and not any(f"'{v}'" in message for v in values):
+            message = f"got {', '.join(repr(v) for v in values)}; {message}"
+    exc.message = message
+
+
+class SelfhostGroup(TyperGroup):
+    """Typer's command group, with usage errors that name the value given."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        ctx.meta.setdefault(_ARGV_KEY, list(args))
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except typer.BadParameter as exc:  # a missing option was not typed: nothing is added
+            with_given_value(exc, ctx.meta.get(_ARGV_KEY, []))
+            raise
