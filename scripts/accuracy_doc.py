@@ -262,6 +262,16 @@ def render(throughput: dict[str, Any], latency: dict[str, Any], fit: dict[str, A
         )
     lines += [
         "",
+        "GPUs behind each profile (`measured_gpus` in `data/engines.yaml`; a pooled profile lists the",
+        "pooled engines' GPUs). A deployment on any other GPU is an extrapolation of the roofline: its",
+        "records say `gpu_measured: false`, and a note names it.",
+        "",
+        "| Engine | Measured on |",
+        "|---|---|",
+        *(f"| {engine} | {', '.join(e['measured_gpus']) or '-'} |" for engine, e in fit["engines"].items()),
+    ]
+    lines += [
+        "",
         "## Throughput error, in sample (`selfhost validate`)",
         "",
         *summary_table(validate_rows(s)),

@@ -18,7 +18,7 @@ What it does (selfhost.calibration.fit has the details):
 4. Leave-one-source-out: each dataset is held out in turn, everything refitted, its points
    predicted (an engine left without points takes the pooled fit).
 
-With --write, only the fitted fields and the `as_of` date of each profile change in
+With --write, only the fitted fields, `measured_gpus` and the `as_of` date of each profile change in
 data/engines.yaml; its sources and notes are written by hand and describe this procedure.
 """
 
@@ -104,6 +104,7 @@ def run(latency_weight: float, loso: bool) -> dict[str, Any]:
                 "points": f.points,
                 "loss_mean_abs_log_error": f.loss,
                 "at_grid_bound": list(f.at_bound),
+                "measured_gpus": list(f.gpus),
             }
             for e, f in fits.items()
         },
@@ -132,6 +133,14 @@ def write_engines(report: dict[str, Any], path: Path = ENGINES_YAML) -> None:
                 block, n = re.subn(rf"(?m)^(    {name}: ).*$", rf"\g<1>{shown}", block)
                 if n != 1:
                     raise SystemExit(f"{path}: cannot find '{name}' in the block of {match.group(1)}")  # type: ignore[union-attr]
+            gpus = f"[{', '.join(engine['measured_gpus'])}]"
+            block, n = re.subn(r"(?m)^(    measured_gpus: ).*$", rf"\g<1>{gpus}", block)
+            if n != 1:  # first write: the field goes after max_batch_sequences
+                block, n = re.subn(
+                    r"(?m)^(    max_batch_sequences: .*)$", rf"\g<1>\n    measured_gpus: {gpus}", block
+                )
+            if n != 1:
+                raise SystemExit(f"{path}: cannot place 'measured_gpus' in the block of {match.group(1)}")  # type: ignore[union-attr]
             block = re.sub(r"(?m)^(    as_of: ).*$", rf"\g<1>{AS_OF.isoformat()}", block)
         out.append(block)
     path.write_text("".join(out), encoding="utf-8")

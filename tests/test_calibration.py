@@ -165,6 +165,27 @@ def test_catalog_engine_profiles_are_what_the_fit_produces(
                 name,
             )
         assert engines[engine_id].confirmed == (bool(fit.fitted) and not fit.pooled)
+        assert engines[engine_id].measured_gpus == fit.gpus, engine_id
+
+
+def test_measured_gpus_are_the_gpus_each_profile_was_fitted_on(catalog: Catalog) -> None:
+    """Recomputed from the raw measurement files: an engine's own points, or for an engine without
+    any, the points of every engine on its platforms (the pooled fit)."""
+    raw = [
+        m
+        for path in (builtin_measurements_path(), LATENCY)
+        for m in yaml.safe_load(path.read_text(encoding="utf-8"))["measurements"]
+        if not m.get("exclude_from_fit")
+    ]
+    platform = {g.id: g.platform for g in catalog.gpus}
+    for engine in catalog.engines:
+        own = {m["gpu"] for m in raw if m["engine"] == engine.id}
+        pooled = {m["gpu"] for m in raw if platform[m["gpu"]] in engine.platforms}
+        assert set(engine.measured_gpus) == (own or pooled), engine.id
+        assert engine.confirmed == bool(own), engine.id
+    vllm = by_id(catalog.engines)["vllm"]
+    assert "h100-sxm-80gb" in vllm.measured_gpus  # TensorRT-LLM's H100 points, pooled
+    assert not any(platform[g] == "rocm" for g in vllm.measured_gpus)  # no ROCm measurement at all
 
 
 @pytest.mark.slow

@@ -842,3 +842,46 @@ def test_the_hosted_api_compared_is_the_cheapest_as_billed_with_cached_input(
     compared = {r["api"] for r in doc["results"]}
     hosts = {"deepinfra-llama-3.3-70b-turbo-fp8", "cachey-llama-3.3-70b"}
     assert compared & hosts == {expected_api}
+
+
+# --------------------------------------------------------------------------- measurement evidence
+
+
+def test_a_deployment_inside_the_calibration_says_so_and_adds_no_note(cli: Cli) -> None:
+    # TensorRT-LLM's profile is fitted to its own H100 measurements (data/calibration/)
+    result = cli(
+        "estimate",
+        "-m",
+        "llama-3.3-70b",
+        "-g",
+        "h100",
+        "-q",
+        "fp8",
+        "--engine",
+        "tensorrt-llm",
+        "--format",
+        "json",
+    )
+    (record,) = json_doc(result)["results"]
+    assert (record["engine_confirmed"], record["gpu_measured"]) == (True, True)
+    assert "extrapolated" not in result.stderr
+    assert "pooled" not in result.stderr
+
+
+def test_a_deployment_outside_the_calibration_is_flagged_in_fields_and_notes(cli: Cli) -> None:
+    # vLLM has no measurement of its own (pooled profile) and nothing was measured on ROCm
+    result = cli("estimate", "-m", "llama-3.3-70b", "-g", "mi300x", "-q", "fp8", "--format", "json")
+    (record,) = json_doc(result)["results"]
+    assert (record["engine"], record["engine_confirmed"], record["gpu_measured"]) == ("vllm", False, False)
+    assert "no published measurement behind the engine profile: vllm on mi300x-192gb" in result.stderr
+    assert "vllm: profile pooled from the measured engines" in result.stderr
+
+
+def test_crossover_flags_the_picked_deployments_only(cli: Cli) -> None:
+    result = cli("crossover", "--rps", "5", "--format", "json")
+    doc = json_doc(result)
+    unmeasured = {f"{r['engine']} on {r['gpu']}" for r in doc["results"] if not r["gpu_measured"]}
+    flagged = [line for line in result.stderr.splitlines() if "no published measurement" in line]
+    assert len(flagged) == (1 if unmeasured else 0)
+    for pair in unmeasured:
+        assert pair in flagged[0]

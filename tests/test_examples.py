@@ -70,14 +70,17 @@ def test_example_in_every_format(cli: Cli, example: Path, fmt: str) -> None:
         assert "Totals" in result.stdout
 
 
-def test_readme_outputs_are_current() -> None:
-    # The ```text blocks after each command are that command's real stdout; regenerate with
-    # `python scripts/examples_doc.py` after a catalog or model change.
-    spec = importlib.util.spec_from_file_location("examples_doc", ROOT / "scripts" / "examples_doc.py")
+def test_documented_outputs_are_current() -> None:
+    # The quoted outputs in examples/README.md and README.md are the commands' real output;
+    # regenerate them with `python scripts/docs_outputs.py` after a catalog or model change.
+    spec = importlib.util.spec_from_file_location("docs_outputs", ROOT / "scripts" / "docs_outputs.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.commands(README), "examples/README.md documents no command"
+    assert "selfhost crossover --rps 5" in module.readme_commands(
+        (ROOT / "README.md").read_text(encoding="utf-8")
+    ), "README.md quotes no generated output of the headline command"
     assert module.main(["--check"]) == 0, (
-        "examples/README.md is out of date: run python scripts/examples_doc.py"
+        "documented outputs are out of date: run python scripts/docs_outputs.py"
     )

@@ -9,7 +9,7 @@ The CLI renders reports; it does no arithmetic.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,7 +98,47 @@ def _config_record(c: ReplicaConfig) -> Record:
         "gpu": c.gpu.id,
         "gpus_per_replica": c.n_gpus,
         "engine": c.engine.id,
+        # how far the throughput estimate is from the published measurements (docs/accuracy.md)
+        "engine_confirmed": c.engine.confirmed,
+        "gpu_measured": c.gpu.id in c.engine.measured_gpus,
     }
+
+
+MAX_LISTED = 4  # engine-GPU pairs named in the evidence note before "and N more"
+
+
+def evidence_note(configs: Iterable[ReplicaConfig]) -> str | None:
+    """Which deployments shown rest on no published measurement, or None when all do.
+
+    An engine profile with ``confirmed: false`` was not fitted to that engine (it takes the pooled
+    fit of the measured engines); a GPU outside the profile's ``measured_gpus`` had no measurement
+    in that fit, so its throughput is extrapolated through the roofline alone.
+    """
+    shown = list(configs)
+    unmeasured = list(
+        dict.fromkeys(f"{c.engine.id} on {c.gpu.id}" for c in shown if c.gpu.id not in c.engine.measured_gpus)
+    )
+    pooled = list(dict.fromkeys(c.engine.id for c in shown if not c.engine.confirmed))
+    parts = []
+    if unmeasured:
+        more = len(unmeasured) - MAX_LISTED
+        listed = ", ".join(unmeasured[:MAX_LISTED]) + (f" and {more} more" if more > 0 else "")
+        parts.append(
+            f"throughput extrapolated to a GPU with no published measurement behind the engine profile: {listed}"
+        )
+    if pooled:
+        parts.append(
+            f"{', '.join(pooled)}: profile pooled from the measured engines, not fitted to "
+            f"{'this engine' if len(pooled) == 1 else 'these engines'}"
+        )
+    if not parts:
+        return None
+    return "; ".join(parts) + " (gpu_measured / engine_confirmed in JSON and CSV; see docs/accuracy.md)"
+
+
+def _with_evidence(notes: list[str], configs: Iterable[ReplicaConfig]) -> list[str]:
+    note = evidence_note(configs)
+    return [*notes, note] if note else notes
 
 
 def workload_assumptions(w: Workload) -> dict[str, Any]:
@@ -211,7 +251,7 @@ def estimate(configs: Sequence[ReplicaConfig], workload: Workload, concurrency: 
         "concurrency": "max" if concurrency is None else concurrency,
         "catalog_entries": entry_provenance(configs),
     }
-    return Report(results=results, assumptions=assumptions, notes=notes)
+    return Report(results=results, assumptions=assumptions, notes=_with_evidence(notes, configs))
 
 
 # --------------------------------------------------------------------------- costs
@@ -393,6 +433,7 @@ def costs(
         )
         results.append(record)
     notes = [THROUGHPUT_NOTE]
+    shown = [grid.config(int(i)) for i in order if np.isfinite(monthly[i])]
     dropped = grid.left_out + int(np.sum(~np.isfinite(monthly)))
     if dropped:
         notes.append(f"{dropped} deployment(s) left out: they do not fit or miss the latency targets")
@@ -402,7 +443,7 @@ def costs(
         "rps": rps,
         "catalog_entries": entry_provenance(configs),
     }
-    return Report(results=results, assumptions=assumptions, notes=notes)
+    return Report(results=results, assumptions=assumptions, notes=_with_evidence(notes, shown))
 
 
 # --------------------------------------------------------------------------- crossover
@@ -468,6 +509,7 @@ def crossover_report(
     tokens = workload.input_tokens + workload.output_tokens
     results: list[Record] = []
     notes = [THROUGHPUT_NOTE]
+    picked: list[ReplicaConfig] = []
     model_by_id = {c.model.id: c.model for c in configs}
     models = list(model_by_id)
     model_position = {model_id: k for k, model_id in enumerate(models)}
@@ -499,6 +541,7 @@ def crossover_report(
             continue
         # cheapest at this rate; on a tie, the one billing fewer GPUs
         best = int(candidates[np.lexsort((grid.unit.gpus[candidates], monthly[candidates]))[0]])
+        picked.append(grid.config(best))
         per_request = api_usd_per_request(
             api_prices(model_apis),
             1.0,
@@ -563,7 +606,10 @@ def crossover_report(
         },
     }
     return Report(
-        results=results, assumptions=assumptions, notes=notes, verdict=crossover_verdict(results, rps)
+        results=results,
+        assumptions=assumptions,
+        notes=_with_evidence(notes, picked),
+        verdict=crossover_verdict(results, rps),
     )
 
 
@@ -694,4 +740,4 @@ def sweep(
         "models": sorted(model_ids),
         "catalog_entries": entry_provenance(configs),
     }
-    return Report(results=results, assumptions=assumptions, notes=[THROUGHPUT_NOTE])
+    return Report(results=results, assumptions=assumptions, notes=_with_evidence([THROUGHPUT_NOTE], configs))

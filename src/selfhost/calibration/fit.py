@@ -69,6 +69,7 @@ class FitProblem:
     measured : The measured values. [unit of each point]
     engine : Engine profile id of each point.
     platform : GPU platform of each point (cuda, rocm, metal).
+    gpu : GPU id of each point.
     group : Leave-one-source-out group (dataset) of each point.
     weight : Weight of each point in the loss (0 leaves it out). [unitless]
     """
@@ -78,6 +79,7 @@ class FitProblem:
     measured: FloatArray
     engine: NDArray[np.str_]
     platform: NDArray[np.str_]
+    gpu: NDArray[np.str_]
     group: NDArray[np.str_]
     weight: FloatArray
 
@@ -89,6 +91,7 @@ class FitProblem:
             measured=self.measured[mask],
             engine=self.engine[mask],
             platform=self.platform[mask],
+            gpu=self.gpu[mask],
             group=self.group[mask],
             weight=self.weight[mask],
         )
@@ -105,6 +108,7 @@ class EngineFit:
     at_bound : Fitted fields that ended on a grid bound (the data want a value outside the range).
     pooled : True when the engine had no points of its own and took a pooled fit of every engine's
         points on its platforms.
+    gpus : The GPU ids of the points the fit used, sorted (empty: nothing fitted).
     """
 
     engine: str
@@ -114,6 +118,7 @@ class EngineFit:
     points: int
     at_bound: tuple[str, ...] = field(default=())
     pooled: bool = False
+    gpus: tuple[str, ...] = field(default=())
 
 
 _A = TypeVar("_A", ServingArrays, MeasurementArrays)
@@ -291,6 +296,10 @@ START: dict[str, float] = {
 }
 
 
+def _gpus(problem: FitProblem, mask: NDArray[np.bool_]) -> tuple[str, ...]:
+    return tuple(sorted({str(g) for g in problem.gpu[mask]}))
+
+
 def fit_profiles(
     problem: FitProblem,
     engines: Sequence[EngineProfile],
@@ -313,7 +322,13 @@ def fit_profiles(
         names = free_parameters(sub)
         params, value = fit_parameters(sub, names, {**catalogued, **{n: START[n] for n in names}}, grids)
         fits[engine.id] = EngineFit(
-            engine.id, params, names, value, int(mask.sum()), _at_bound(params, names, grids)
+            engine.id,
+            params,
+            names,
+            value,
+            int(mask.sum()),
+            _at_bound(params, names, grids),
+            gpus=_gpus(problem, mask),
         )
     own = dataclasses.replace(
         problem,
@@ -344,6 +359,7 @@ def fit_profiles(
             points,
             _at_bound(merged, tuple(shared), grids),
             pooled=True,
+            gpus=_gpus(own, pool),
         )
     return fits
 
@@ -385,6 +401,7 @@ def build_problem(
         measured=np.asarray([r.measurement.value for r in resolved], dtype=float),
         engine=np.asarray([r.engine.id for r in resolved]),
         platform=np.asarray([r.gpu.platform for r in resolved]),
+        gpu=np.asarray([r.gpu.id for r in resolved]),
         group=np.asarray([r.measurement.group for r in resolved]),
         weight=weight,
     )

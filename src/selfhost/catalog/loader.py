@@ -42,6 +42,7 @@ REFERENCES: tuple[tuple[str, str, str], ...] = (
     ("purchase_options", "gpu", "gpus"),
     ("apis", "equivalent_model", "models"),
     ("quantizations", "engines", "engines"),
+    ("engines", "measured_gpus", "gpus"),
 )
 
 

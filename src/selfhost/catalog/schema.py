@@ -284,6 +284,11 @@ class EngineProfile(Entry):
     max_batch_sequences: PositiveInt = Field(
         description="Engine cap on concurrent sequences (vLLM max_num_seqs). [count]"
     )
+    measured_gpus: tuple[str, ...] = Field(
+        default=(),
+        description="GPU ids of the published measurements the efficiency fields were fitted to "
+        "(for a pooled profile: the pooled engines' measurements). Elsewhere throughput is extrapolated.",
+    )
 
 
 # --------------------------------------------------------------------------- APIs
