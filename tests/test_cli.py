@@ -877,11 +877,41 @@ def test_a_deployment_outside_the_calibration_is_flagged_in_fields_and_notes(cli
     assert "vllm: profile pooled from the measured engines" in result.stderr
 
 
-def test_crossover_flags_the_picked_deployments_only(cli: Cli) -> None:
-    result = cli("crossover", "--rps", "5", "--format", "json")
-    doc = json_doc(result)
-    unmeasured = {f"{r['engine']} on {r['gpu']}" for r in doc["results"] if not r["gpu_measured"]}
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["crossover", "--rps", "5"],
+        ["cost", "--rps", "2", "-m", "qwen2.5-7b", "--limit", "3"],
+        ["cost", "--rps", "2", "-m", "qwen2.5-7b", "--limit", "40"],
+    ],
+    ids=" ".join,
+)
+def test_the_evidence_note_speaks_of_the_rows_shown(cli: Cli, args: list[str]) -> None:
+    result = cli(*args, "--format", "json")
+    shown = json_doc(result)["results"]
+    unmeasured = list(dict.fromkeys(f"{r['engine']} on {r['gpu']}" for r in shown if not r["gpu_measured"]))
     flagged = [line for line in result.stderr.splitlines() if "no published measurement" in line]
     assert len(flagged) == (1 if unmeasured else 0)
-    for pair in unmeasured:
+    for pair in unmeasured[:4]:  # the note names four, then "and N more"
         assert pair in flagged[0]
+    if len(unmeasured) > 4:
+        assert f"and {len(unmeasured) - 4} more" in flagged[0]
+
+
+def test_the_evidence_note_names_four_pairs_then_counts_the_rest() -> None:
+    from selfhost.analysis import evidence_note
+
+    records = [
+        {"engine": "vllm", "gpu": f"gpu-{k}", "engine_confirmed": False, "gpu_measured": False}
+        for k in range(6)
+    ] + [
+        {"engine": "sglang", "gpu": "gpu-0", "engine_confirmed": False, "gpu_measured": True},
+        {"engine": "tensorrt-llm", "gpu": "h100", "engine_confirmed": True, "gpu_measured": True},
+        {"api": "openai-gpt-5"},  # an API row has no deployment: skipped
+    ]
+    note = evidence_note(records)
+    assert note is not None
+    assert "vllm on gpu-0, vllm on gpu-1, vllm on gpu-2, vllm on gpu-3 and 2 more" in note
+    assert "vllm, sglang: profile pooled from the measured engines, not fitted to these engines" in note
+    assert "tensorrt-llm" not in note
+    assert evidence_note(records[-2:]) is None

@@ -107,18 +107,17 @@ def _config_record(c: ReplicaConfig) -> Record:
 MAX_LISTED = 4  # engine-GPU pairs named in the evidence note before "and N more"
 
 
-def evidence_note(configs: Iterable[ReplicaConfig]) -> str | None:
-    """Which deployments shown rest on no published measurement, or None when all do.
+def evidence_note(records: Iterable[Record]) -> str | None:
+    """Which deployments among ``records`` rest on no published measurement, or None when all do.
 
     An engine profile with ``confirmed: false`` was not fitted to that engine (it takes the pooled
     fit of the measured engines); a GPU outside the profile's ``measured_gpus`` had no measurement
-    in that fit, so its throughput is extrapolated through the roofline alone.
+    in that fit, so its throughput is extrapolated through the roofline alone. Records without
+    a deployment (API rows) are skipped.
     """
-    shown = list(configs)
-    unmeasured = list(
-        dict.fromkeys(f"{c.engine.id} on {c.gpu.id}" for c in shown if c.gpu.id not in c.engine.measured_gpus)
-    )
-    pooled = list(dict.fromkeys(c.engine.id for c in shown if not c.engine.confirmed))
+    shown = [r for r in records if "gpu_measured" in r]
+    unmeasured = list(dict.fromkeys(f"{r['engine']} on {r['gpu']}" for r in shown if not r["gpu_measured"]))
+    pooled = list(dict.fromkeys(r["engine"] for r in shown if not r["engine_confirmed"]))
     parts = []
     if unmeasured:
         more = len(unmeasured) - MAX_LISTED
@@ -136,8 +135,8 @@ def evidence_note(configs: Iterable[ReplicaConfig]) -> str | None:
     return "; ".join(parts) + " (gpu_measured / engine_confirmed in JSON and CSV; see docs/accuracy.md)"
 
 
-def _with_evidence(notes: list[str], configs: Iterable[ReplicaConfig]) -> list[str]:
-    note = evidence_note(configs)
+def _with_evidence(notes: list[str], records: Iterable[Record]) -> list[str]:
+    note = evidence_note(records)
     return [*notes, note] if note else notes
 
 
@@ -251,7 +250,7 @@ def estimate(configs: Sequence[ReplicaConfig], workload: Workload, concurrency: 
         "concurrency": "max" if concurrency is None else concurrency,
         "catalog_entries": entry_provenance(configs),
     }
-    return Report(results=results, assumptions=assumptions, notes=_with_evidence(notes, configs))
+    return Report(results=results, assumptions=assumptions, notes=_with_evidence(notes, results))
 
 
 # --------------------------------------------------------------------------- costs
@@ -404,10 +403,12 @@ def costs(
     rps: float,
     *,
     grid: DeploymentGrid | None = None,
+    rows: int = 0,
 ) -> Report:
     """Monthly and per-token self-hosted cost of every deployment that serves ``rps``, cheapest first.
 
     ``grid`` is ``deployment_grid(catalog, configs, workload, ca)`` when the caller has it already.
+    ``rows``: the caller shows only the first ``rows`` records (0 = all); notes speak of those.
     """
     grid = grid if grid is not None else deployment_grid(catalog, configs, workload, ca)
     units = cost.units_needed(rps, grid.unit)
@@ -433,7 +434,6 @@ def costs(
         )
         results.append(record)
     notes = [THROUGHPUT_NOTE]
-    shown = [grid.config(int(i)) for i in order if np.isfinite(monthly[i])]
     dropped = grid.left_out + int(np.sum(~np.isfinite(monthly)))
     if dropped:
         notes.append(f"{dropped} deployment(s) left out: they do not fit or miss the latency targets")
@@ -443,6 +443,7 @@ def costs(
         "rps": rps,
         "catalog_entries": entry_provenance(configs),
     }
+    shown = results[:rows] if rows else results  # what the caller displays
     return Report(results=results, assumptions=assumptions, notes=_with_evidence(notes, shown))
 
 
@@ -509,7 +510,6 @@ def crossover_report(
     tokens = workload.input_tokens + workload.output_tokens
     results: list[Record] = []
     notes = [THROUGHPUT_NOTE]
-    picked: list[ReplicaConfig] = []
     model_by_id = {c.model.id: c.model for c in configs}
     models = list(model_by_id)
     model_position = {model_id: k for k, model_id in enumerate(models)}
@@ -541,7 +541,6 @@ def crossover_report(
             continue
         # cheapest at this rate; on a tie, the one billing fewer GPUs
         best = int(candidates[np.lexsort((grid.unit.gpus[candidates], monthly[candidates]))[0]])
-        picked.append(grid.config(best))
         per_request = api_usd_per_request(
             api_prices(model_apis),
             1.0,
@@ -608,7 +607,7 @@ def crossover_report(
     return Report(
         results=results,
         assumptions=assumptions,
-        notes=_with_evidence(notes, picked),
+        notes=_with_evidence(notes, results),
         verdict=crossover_verdict(results, rps),
     )
 
@@ -740,4 +739,4 @@ def sweep(
         "models": sorted(model_ids),
         "catalog_entries": entry_provenance(configs),
     }
-    return Report(results=results, assumptions=assumptions, notes=_with_evidence([THROUGHPUT_NOTE], configs))
+    return Report(results=results, assumptions=assumptions, notes=_with_evidence([THROUGHPUT_NOTE], results))

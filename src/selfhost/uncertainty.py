@@ -406,7 +406,7 @@ def costs_with_uncertainty(
 ) -> Report:
     """The `cost` report with P10/P50/P90 of the monthly cost on its first ``rows`` records (0 = all)."""
     grid = deployment_grid(catalog, configs, workload, ca)
-    report = costs(catalog, configs, workload, ca, rps, grid=grid)
+    report = costs(catalog, configs, workload, ca, rps, grid=grid, rows=rows)
     shown = report.results if rows == 0 else report.results[:rows]
     report.assumptions["uncertainty"] = {**spec.record(), "gpu_price_ranges": []}
     report.notes.append(_note(spec, apis=False))

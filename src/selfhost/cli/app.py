@@ -629,7 +629,7 @@ def cost(
             spec = UncertaintySpec(samples=uncertainty, seed=seed)
             report = costs_with_uncertainty(cat, configs, workload, ca, rps, spec, rows=limit)
         else:
-            report = costs(cat, configs, workload, ca, rps)
+            report = costs(cat, configs, workload, ca, rps, rows=limit)
         flag_stale(report, cat, stale_days, records=report.results[:limit] if limit else None)
         columns = [
             Column("model", "Model", text, "left"),
