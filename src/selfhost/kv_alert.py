@@ -24,6 +24,7 @@ from selfhost.analysis import (
     Record,
     Report,
     _config_record,
+    _with_evidence,
     entry_provenance,
     workload_assumptions,
 )
@@ -206,7 +207,12 @@ def kv_alert(
         "tokens_per_sequence_basis": "mean over a request's life, input + output / 2",
         "catalog_entries": entry_provenance(configs),
     }
-    return Report(results=results, assumptions=assumptions, notes=notes, verdict=_verdict(results))
+    return Report(
+        results=results,
+        assumptions=assumptions,
+        notes=_with_evidence(notes, results),
+        verdict=_verdict(results),
+    )
 
 
 def _verdict(results: Sequence[Record]) -> str | None:

@@ -27,6 +27,7 @@ from selfhost.analysis import (
     Record,
     Report,
     _number,
+    _with_evidence,
     cost_assumptions_record,
     deployment_grid,
     entry_provenance,
@@ -326,6 +327,8 @@ def plan_report(
                 "gpu": c.gpu.id,
                 "gpus_per_replica": c.n_gpus,
                 "engine": c.engine.id,
+                "engine_confirmed": c.engine.confirmed,
+                "gpu_measured": c.gpu.id in c.engine.measured_gpus,
                 "price_option": price.id,
                 "provider": price.provider,
                 "pricing": price.pricing,
@@ -498,6 +501,7 @@ def plan_report(
     for r in results:
         if r["choice"] == "api" and r["base_url"] is None:
             notes.append(f"{r['workload']}: {r['api']} has no OpenAI-compatible base URL in the catalog")
+    notes = _with_evidence(notes, deployments)
     used_configs = [deps.configs[b.deployment] for b in best.blocks]
     assumptions: dict[str, Any] = {
         "workloads_file": source,
