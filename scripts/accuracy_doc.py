@@ -102,8 +102,10 @@ def point_table(results: list[dict[str, Any]]) -> list[str]:
 WEAK_SPOTS: list[tuple[str, str, list[str]]] = [
     (
         "Multi-GPU llama.cpp",
-        "llama.cpp runs the layers on one GPU after another; the model assumes tensor parallelism and "
-        "over-predicts single-stream speed by about the GPU count (not fitted).",
+        "llama.cpp runs the layers on one GPU after another (its default layer split), which the "
+        "profile models (`multi_gpu: layer-split`: a step at one GPU's speed, no all-reduce). One "
+        "published multi-GPU point only, and llama.cpp's pipelining of prompt micro-batches across "
+        "GPUs is not modelled, so multi-GPU prefill is under-predicted.",
         ["llamacpp-h100pcie-x4-llama3-70b-f16-tg512"],
     ),
     (

@@ -89,10 +89,6 @@ EXCLUDED: dict[str, str] = {
     "trt061-llama2-70b-h100-tp4-bs480-128-2048": _OLD_GQA,
     "trt061-llama2-70b-h100-tp2-bs64-2048-2048": _OLD_GQA,
     "trt061-llama2-70b-a100-tp4-bs1280-128-128": _OLD_GQA,
-    "llamacpp-h100pcie-x4-llama3-70b-f16-tg512": (
-        "llama.cpp splits the layers across the 4 GPUs (pipeline); the model treats a multi-GPU replica as "
-        "tensor parallel"
-    ),
 }
 
 
@@ -209,9 +205,8 @@ def convert(e: dict[str, Any]) -> dict[str, Any]:
     unit = "ms" if unit_text == "ms" else "tokens/s"
     if e["hardware"]["count"] > 1 and engine == "llama.cpp":
         notes.append(
-            "llama.cpp splits a model across GPUs by layers by default (pipeline, no tensor parallelism); "
-            "the throughput model treats a multi-GPU replica as tensor parallel, so it over-predicts this "
-            "single-stream point (known weak spot)"
+            "llama.cpp splits a model across GPUs by layers by default (--split-mode layer: the GPUs take "
+            "turns, no tensor parallelism); the llama.cpp profile models it so (multi_gpu: layer-split)"
         )
     as_published = {
         k: e[k]

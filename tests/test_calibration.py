@@ -123,7 +123,7 @@ def test_builtin_file_holds_every_published_measurement_with_its_source(
 
 def test_every_excluded_point_says_why(builtin: list[ResolvedMeasurement]) -> None:
     excluded = [r.measurement for r in builtin if r.measurement.exclude_from_fit]
-    assert len(excluded) == 5
+    assert len(excluded) == 4  # TensorRT-LLM v0.6.1 rows that predate its GQA decode kernel
     assert all(len(m.exclude_from_fit) > 40 for m in excluded)
 
 
@@ -137,7 +137,7 @@ def test_summary_error_on_the_builtin_file(builtin: list[ResolvedMeasurement]) -
 
 def test_summary_error_per_engine(builtin: list[ResolvedMeasurement]) -> None:
     by_engine = validate(builtin).summary["by_engine"]
-    # achieved: TensorRT-LLM 10.8 %, LMDeploy 3.9 %, llama.cpp 12.6 % median absolute error
+    # achieved: TensorRT-LLM 11.7 %, LMDeploy 3.6 %, llama.cpp 14.9 % median absolute error
     assert by_engine["tensorrt-llm"]["median_abs_error"] <= 0.13
     assert by_engine["lmdeploy"]["median_abs_error"] <= 0.06
     assert by_engine["llama.cpp"]["median_abs_error"] <= 0.15
@@ -198,9 +198,11 @@ def test_leave_one_source_out_error(
     assert len(folds) == 6
     primary = np.arange(len(points)) < len(builtin)
     summary = summarize(held_out[primary], problem.measured[primary])
-    # achieved: 12.8 % median, 78.4 % within +-30 %
-    assert summary.median_abs_error <= 0.15
-    assert summary.within_30 >= 0.76
+    # achieved: 15.2 % median, 84.5 % within +-30 %, mean |log error| 0.220 (llama.cpp's layer split
+    # in the fit moved these from 13.6 %, 82.5 %, 0.231: a higher median, fewer large misses)
+    assert summary.median_abs_error <= 0.16
+    assert summary.within_30 >= 0.82
+    assert summary.mean_abs_log_error <= 0.23
 
 
 # --------------------------------------------------------------------------- predictions
@@ -466,3 +468,29 @@ def test_accuracy_doc_is_generated_from_the_current_model() -> None:
     for engine_id, e in fit["engines"].items():
         for name in e["fitted"]:
             assert getattr(engines[engine_id], name) == pytest.approx(e["parameters"][name], rel=0.03)
+
+
+def test_docs_quote_the_current_fit() -> None:
+    """README and method.md state the accuracy of the shipped fit (docs/calibration-fit.json)."""
+    fit = json.loads((ROOT / "docs" / "calibration-fit.json").read_text(encoding="utf-8"))
+    in_sample = fit["in_sample"]["throughput"]
+    held_out = fit["leave_one_source_out"]["throughput"]
+    quoted = [
+        f"{100 * in_sample['median_abs_error']:.1f} %",
+        f"{100 * in_sample['within_30']:.1f} % of points within ±30 %",
+        f"{100 * held_out['median_abs_error']:.1f} %",
+        f"{100 * held_out['within_30']:.1f} %",
+    ]
+    for doc in ("README.md", "docs/method.md"):
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        for figure in quoted:
+            assert figure in text, (doc, figure)
+
+
+def test_multi_gpu_llama_cpp_is_predicted_as_a_layer_split(builtin: list[ResolvedMeasurement]) -> None:
+    # 70B F16 on 4 x H100 PCIe, single stream, 9.67 tokens/s: as tensor parallel the model said
+    # ~33 tokens/s (+245 %); as the layer split llama.cpp runs by default it is within 30 %
+    [point] = [r for r in builtin if r.measurement.id == "llamacpp-h100pcie-x4-llama3-70b-f16-tg512"]
+    [result] = validate([point]).results
+    assert abs(result["error"]) < 0.30, result
+    assert not point.measurement.exclude_from_fit

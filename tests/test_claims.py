@@ -458,7 +458,7 @@ CLAIMS: dict[str, Claim] = {
 #: Figures docs/claims.md quotes: (fact, text as written in the claim's section, relative
 #: tolerance). Memory arithmetic is exact (0.5 %); throughput and cost figures depend on the
 #: calibrated engine profiles, so they may move a little with a refit before the doc is stale.
-EXACT, ESTIMATE = 0.005, 0.15
+EXACT, ESTIMATE = 0.005, 0.02  # estimates: a recalibration that moves one by > 2 % must update the doc
 FIGURES: dict[str, list[tuple[str, str, float]]] = {
     "1": [
         ("mi300x_gpt5", "0.88", ESTIMATE),
@@ -517,7 +517,7 @@ FIGURES: dict[str, list[tuple[str, str, float]]] = {
         ("q4_weights_gb", "42.5", EXACT),
         ("usable_gb", "50.5", EXACT),
         ("q4_kv_tokens", "24,468", EXACT),
-        ("decode_tok_s", "7.47", ESTIMATE),
+        ("decode_tok_s", "6.89", ESTIMATE),
         ("chat_ttft_s", "16.7", ESTIMATE),
     ],
     "7": [
@@ -593,7 +593,9 @@ def test_figures_quoted_in_doc_match_the_tool(claim: str) -> None:
         assert written in text, f"claim {claim}: '{written}' ({name}) is not in docs/claims.md"
         quoted = float(written.replace(",", ""))
         actual = float(facts[name])
-        assert abs(actual - quoted) <= tolerance * abs(quoted), (
+        decimals = len(written.partition(".")[2])
+        rounding = 0.5 * 10.0**-decimals  # "19" stands for anything in [18.5, 19.5)
+        assert abs(actual - quoted) <= max(tolerance * abs(quoted), rounding), (
             f"claim {claim}: docs/claims.md quotes {name} = {written}, the tool now gives {actual:.4g}"
         )
 

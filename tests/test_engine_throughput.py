@@ -75,6 +75,27 @@ def test_tensor_parallel_adds_allreduce_time():
     assert two > one / 2
 
 
+def test_a_layer_split_runs_each_step_at_one_gpus_speed():
+    # llama.cpp's default: the GPUs hold runs of layers and take turns, so 4 GPUs decode a model
+    # no faster than one GPU big enough to hold it, and nothing is all-reduced
+    split = serving(n_gpus=4, layer_split=1.0, allreduce_latency_s=1e-3, step_overhead_s=0.004)
+    one = serving(n_gpus=1, allreduce_latency_s=1e-3, step_overhead_s=0.004)
+    for batch, context in [(1, 1), (8, 1000), (64, 4000)]:
+        assert decode_step_time_s(split, batch, context) == pytest.approx(
+            decode_step_time_s(one, batch, context)
+        )
+    assert prefill_time_s(split, 2048) == pytest.approx(prefill_time_s(one, 2048))
+    # facts-style check: 141 GB of BF16 70B weights at one H100 PCIe's 2,000 GB/s is ~14 tokens/s
+    h100x4 = serving(
+        n_gpus=4, layer_split=1.0, memory_bandwidth_bytes_s=2000e9, weight_bytes=141e9, peak_flops=756e12
+    )
+    assert 1.0 / decode_step_time_s(h100x4, 1, 1) == pytest.approx(2000 / 141, rel=1e-3)
+    # the same GPUs in tensor parallel add their bandwidth (minus the all-reduces)
+    assert decode_step_time_s(serving(n_gpus=4), 1, 1) == pytest.approx(
+        decode_step_time_s(one, 1, 1) / 4, rel=0.05
+    )
+
+
 def test_prefill_is_compute_bound_for_long_prompts():
     # 2 * 70e9 * 4096 FLOPs plus causal attention at 14.2 TFLOP/s is tens of seconds
     t = prefill_time_s(serving(), 4096)

@@ -74,6 +74,24 @@ def test_incompatible_combinations_say_why(catalog):
     assert "does not run on metal" in compatibility_problem(m, q, by_id(catalog.gpus)["m3-max-64gb"], 1, vllm)
 
 
+def test_llama_cpp_splits_layers_so_heads_need_not_divide_and_kv_is_not_replicated(catalog):
+    # llama.cpp's default --split-mode layer (engines.yaml source): each GPU holds whole layers
+    m = by_id(catalog.models)["qwen2.5-1.5b"]  # 12 attention heads, 2 KV heads, 28 layers
+    q = by_id(catalog.quantizations)["q4_k_m"]
+    g = by_id(catalog.gpus)["rtx-4090-24gb"]
+    llama_cpp, vllm = by_id(catalog.engines)["llama.cpp"], by_id(catalog.engines)["vllm"]
+    assert llama_cpp.multi_gpu == "layer-split" and vllm.multi_gpu == "tensor-parallel"
+    assert compatibility_problem(m, q, g, 8, llama_cpp) is None  # 12 heads, 8 GPUs: fine for layers
+    configs = replica_configs(catalog, models=[m], quants=[q], gpus=[g], gpu_counts=[4], engine=llama_cpp)
+    serving, mem = build_arrays(configs)
+    assert mem.kv_bytes_per_token[0] == mem.kv_bytes_per_token_model[0]  # one copy, not 4 / 2 = 2
+    assert serving.layer_split[0] == 1.0
+    bf16 = by_id(catalog.quantizations)["bf16"]
+    [tp] = replica_configs(catalog, models=[m], quants=[bf16], gpus=[g], gpu_counts=[4], engine=vllm)
+    _, tp_mem = build_arrays([tp])
+    assert tp_mem.kv_bytes_per_token[0] == 2 * tp_mem.kv_bytes_per_token_model[0]  # 4 GPUs over 2 KV heads
+
+
 def test_owned_hardware_becomes_an_hourly_rate(catalog):
     g = by_id(catalog.gpus)["h100-sxm-80gb"]
     options = price_options(catalog, g, pricing=["owned"], hours_per_month=730)

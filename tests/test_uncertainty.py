@@ -188,7 +188,7 @@ def test_cli_crossover_json_has_the_bands_and_assumptions(cli: Cli):
     for r in doc["results"]:
         assert set(EXTRA_KEYS) <= set(r)
     u = doc["assumptions"]["uncertainty"]
-    assert u["samples"] == 2000 and u["seed"] == 0 and u["efficiency_sigma"] == 0.29
+    assert u["samples"] == 2000 and u["seed"] == 0 and u["efficiency_sigma"] == 0.28
     assert u["api_price_spread"] == 0.1
     assert "calibration residuals" in u["efficiency_sigma_source"]
     assert "calibration residuals" in result.stderr
@@ -235,3 +235,13 @@ def test_help_states_the_library_spreads(cli: Cli):
     help_text = " ".join(cli("crossover", "--help").stdout.split())
     assert f"+-{uncertainty.API_PRICE_SPREAD:.0%}".replace("%", " %") in help_text
     assert f"sigma {uncertainty.EFFICIENCY_SIGMA:g}" in help_text
+
+
+def test_efficiency_sigma_follows_the_calibration_residuals() -> None:
+    # sigma = mean |ln(predicted / measured)| leaving one source out / sqrt(2 / pi), rounded to 0.01;
+    # scripts/calibrate.py --write refreshes docs/calibration-fit.json, this keeps sigma in step
+    from pathlib import Path
+
+    fit = json.loads((Path(__file__).resolve().parents[1] / "docs" / "calibration-fit.json").read_text())
+    mean_abs_log = fit["leave_one_source_out"]["throughput"]["mean_abs_log_error"]
+    assert abs(EFFICIENCY_SIGMA - mean_abs_log / math.sqrt(2 / math.pi)) <= 0.005

@@ -110,13 +110,21 @@ def platform_problem(quant: Quantization, gpu: Gpu, engine: EngineProfile) -> st
     return None
 
 
-def parallelism_problem(model: Model, gpu: Gpu, n_gpus: int) -> str | None:
-    """Why ``model`` cannot be split over ``n_gpus`` of ``gpu`` with tensor parallelism, or None."""
+def parallelism_problem(model: Model, gpu: Gpu, n_gpus: int, engine: EngineProfile) -> str | None:
+    """Why ``engine`` cannot split ``model`` over ``n_gpus`` of ``gpu``, or None.
+
+    Tensor parallelism splits the attention heads evenly; a layer split needs a layer per GPU.
+    """
+    if n_gpus > gpu.max_gpus_per_node and gpu.platform == "metal":
+        return f"{gpu.id} cannot be combined with other devices"
+    if engine.multi_gpu == "layer-split":
+        layers = model.architecture.num_hidden_layers
+        if n_gpus > layers:
+            return f"{engine.id} splits layers: {model.id}'s {layers} layers cannot fill {n_gpus} GPUs"
+        return None
     heads = model.architecture.num_attention_heads
     if n_gpus > 1 and heads % n_gpus:
         return f"tensor parallel {n_gpus} does not divide {model.id}'s {heads} attention heads"
-    if n_gpus > gpu.max_gpus_per_node and gpu.platform == "metal":
-        return f"{gpu.id} cannot be combined with other devices"
     return None
 
 
@@ -124,7 +132,7 @@ def compatibility_problem(
     model: Model, quant: Quantization, gpu: Gpu, n_gpus: int, engine: EngineProfile
 ) -> str | None:
     """Why this combination cannot run at all, or None. Memory fit is checked separately."""
-    return platform_problem(quant, gpu, engine) or parallelism_problem(model, gpu, n_gpus)
+    return platform_problem(quant, gpu, engine) or parallelism_problem(model, gpu, n_gpus, engine)
 
 
 def default_engine(catalog: Catalog, quant: Quantization, gpu: Gpu) -> EngineProfile | None:
@@ -164,7 +172,7 @@ def replica_configs(
         for model in models
         for quant, gpu, chosen, counts in runnable
         for n in counts
-        if parallelism_problem(model, gpu, n) is None
+        if parallelism_problem(model, gpu, n, chosen) is None
     ]
 
 
@@ -323,8 +331,10 @@ def build_arrays(
         * KV_BYTES_PER_ELEMENT[kv_dtype]
         / KV_BYTES_PER_ELEMENT["bf16"]
     )
+    layer_split = engines.column(lambda e: 1.0 if e.multi_gpu == "layer-split" else 0.0)
+    # a layer split keeps each layer's KV on one GPU: only tensor parallelism replicates heads
     kv_replica = kv_model * memory.kv_replication_factor(
-        n_gpus, models.column(lambda m: m.kv_heads_for_replication)
+        np.where(layer_split > 0, 1.0, n_gpus), models.column(lambda m: m.kv_heads_for_replication)
     )
     usable = memory.usable_memory_bytes(
         n_gpus,
@@ -363,6 +373,7 @@ def build_arrays(
         max_batch_sequences=engines.column(lambda e: e.max_batch_sequences),
         interconnect_bandwidth_utilization=engines.column(lambda e: e.interconnect_bandwidth_utilization),
         unread_weight_bytes=embedding_bytes,
+        layer_split=layer_split,
     )
     mem = MemoryArrays(
         weight_bytes=w_bytes,

@@ -258,10 +258,12 @@ def fit_parameters(
 
 def free_parameters(problem: FitProblem) -> tuple[str, ...]:
     """The fields a set of points can pin down: MBU, MFU and step overhead always; the all-reduce
-    latency only with multi-GPU points; the batch cap only with offline-maximum points."""
+    latency and interconnect use only with tensor-parallel points (a layer split all-reduces
+    nothing); the batch cap only with offline-maximum points."""
     names = ["memory_bandwidth_utilization", "compute_utilization", "step_overhead_s"]
     used = problem.weight > 0
-    if np.any(used & (problem.workload.n_gpus > 1)):
+    tensor_parallel = (problem.workload.n_gpus > 1) & (np.asarray(problem.serving.layer_split) == 0)
+    if np.any(used & tensor_parallel):
         names.extend(["allreduce_latency_s", "interconnect_bandwidth_utilization"])
     if np.any(used & (problem.workload.batch_kind == MAX)):
         names.append("max_batch_sequences")

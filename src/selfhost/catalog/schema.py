@@ -284,6 +284,12 @@ class EngineProfile(Entry):
     max_batch_sequences: PositiveInt = Field(
         description="Engine cap on concurrent sequences (vLLM max_num_seqs). [count]"
     )
+    multi_gpu: Literal["tensor-parallel", "layer-split"] = Field(
+        default="tensor-parallel",
+        description="How a replica spreads over several GPUs by default: every layer split across "
+        "them (tensor parallel: bandwidth and compute add, all-reduces per layer), or the layers "
+        "split between them (the GPUs take turns: a step runs at one GPU's speed; memory adds).",
+    )
     measured_gpus: tuple[str, ...] = Field(
         default=(),
         description="GPU ids of the published measurements the efficiency fields were fitted to "

@@ -32,7 +32,7 @@ class ServingArrays:
 
     Attributes
     ----------
-    n_gpus : GPUs in one replica (tensor-parallel size). [count]
+    n_gpus : GPUs in one replica. [count]
     memory_bandwidth_bytes_s : Peak memory bandwidth per GPU. [bytes/s]
     peak_flops : Dense tensor throughput per GPU at the compute dtype. [FLOP/s]
     interconnect_bytes_s : GPU-to-GPU bandwidth per GPU for all-reduce. [bytes/s]
@@ -52,6 +52,8 @@ class ServingArrays:
         of which a step reads only one row per token (0 when tied to the output head). [bytes]
     interconnect_bandwidth_utilization : Achieved / catalogued GPU-to-GPU bandwidth in the
         all-reduce (catalog figures mix one- and two-directional numbers; fitted). [unitless]
+    layer_split : 1 where the engine splits the layers over the replica's GPUs (llama.cpp's
+        default), 0 where it splits every layer (tensor parallelism). [flag]
     """
 
     n_gpus: FloatArray
@@ -74,11 +76,22 @@ class ServingArrays:
     max_batch_sequences: FloatArray
     unread_weight_bytes: FloatArray | float = 0.0
     interconnect_bandwidth_utilization: FloatArray | float = 1.0
+    layer_split: FloatArray | float = 0.0
 
     @classmethod
     def from_values(cls, **values: ArrayLike) -> ServingArrays:
         """Build from scalars or sequences, converting each to a float array."""
         return cls(**{name: np.asarray(value, dtype=float) for name, value in values.items()})
+
+
+def tensor_parallel_size(s: ServingArrays) -> FloatArray:
+    """GPUs that work on every layer at once: all of a tensor-parallel replica, one for a layer split.
+
+    With a layer split (pipeline without micro-batches) each GPU holds a run of layers and the
+    GPUs take turns within a step, so a step runs at one GPU's bandwidth and compute over the
+    whole model, and nothing is all-reduced; memory still adds up over the GPUs. [count]
+    """
+    return np.asarray(np.where(np.asarray(s.layer_split) > 0, 1.0, s.n_gpus), dtype=float)
 
 
 def weight_bytes_read_per_step(s: ServingArrays, batch: ArrayLike) -> FloatArray:
@@ -103,9 +116,9 @@ def allreduce_time_s(s: ServingArrays, tokens: ArrayLike) -> FloatArray:
     Notes
     -----
     Ring all-reduce, two per layer, each moving ``2 (n - 1) / n x tokens x hidden x 2 bytes``
-    per GPU over the interconnect, plus a fixed latency. Zero for one GPU.
+    per GPU over the interconnect, plus a fixed latency. Zero for one GPU and for a layer split.
     """
-    n = s.n_gpus
+    n = tensor_parallel_size(s)
     volume = (
         2.0 * (n - 1.0) / n * np.asarray(tokens, dtype=float) * s.hidden_size * ACTIVATION_BYTES_PER_ELEMENT
     )
@@ -127,11 +140,14 @@ def decode_step_time_s(s: ServingArrays, batch: ArrayLike, context_tokens: Array
         t_linear    = max(weights_read / (n BW MBU), B * flops_per_token / (n peak MFU))
         t_attention = max(B c kv_bytes / (n BW MBU), B c attention_flops / (n peak MFU))
         step        = t_linear + t_attention + allreduce + overhead
+
+    with n = `tensor_parallel_size` (the replica's GPUs, or 1 for a layer split).
     """
     b = np.asarray(batch, dtype=float)
     c = np.asarray(context_tokens, dtype=float)
-    bandwidth = s.n_gpus * s.memory_bandwidth_bytes_s * s.memory_bandwidth_utilization
-    peak = s.n_gpus * s.peak_flops * s.compute_utilization
+    n = tensor_parallel_size(s)
+    bandwidth = n * s.memory_bandwidth_bytes_s * s.memory_bandwidth_utilization
+    peak = n * s.peak_flops * s.compute_utilization
     t_linear = np.maximum(weight_bytes_read_per_step(s, b) / bandwidth, b * s.flops_per_token / peak)
     t_attention = np.maximum(
         b * c * s.kv_bytes_per_token / bandwidth, b * c * s.attention_flops_per_token_per_context / peak
@@ -156,9 +172,10 @@ def prefill_time_s(s: ServingArrays, prompt_tokens: ArrayLike) -> FloatArray:
     Compute-bound for long prompts; a short prompt still has to stream the weights once.
     """
     p = np.asarray(prompt_tokens, dtype=float)
-    t_compute = prefill_flops(s, p) / (s.n_gpus * s.peak_flops * s.compute_utilization)
+    n = tensor_parallel_size(s)
+    t_compute = prefill_flops(s, p) / (n * s.peak_flops * s.compute_utilization)
     t_memory = weight_bytes_read_per_step(s, p) / (
-        s.n_gpus * s.memory_bandwidth_bytes_s * s.memory_bandwidth_utilization
+        n * s.memory_bandwidth_bytes_s * s.memory_bandwidth_utilization
     )
     return np.asarray(
         np.maximum(t_compute, t_memory) + allreduce_time_s(s, p) + s.step_overhead_s, dtype=float
@@ -172,8 +189,8 @@ def prefill_marginal_time_s(s: ServingArrays, prompt_tokens: ArrayLike) -> Float
     decode batch, so a prompt costs its compute and its all-reduce traffic only.
     """
     p = np.asarray(prompt_tokens, dtype=float)
-    t_compute = prefill_flops(s, p) / (s.n_gpus * s.peak_flops * s.compute_utilization)
-    n = s.n_gpus
+    n = tensor_parallel_size(s)
+    t_compute = prefill_flops(s, p) / (n * s.peak_flops * s.compute_utilization)
     volume = 2.0 * (n - 1.0) / n * p * s.hidden_size * ACTIVATION_BYTES_PER_ELEMENT
     t_comm = np.where(
         n > 1,
