@@ -115,8 +115,9 @@ WEAK_SPOTS: list[tuple[str, str, list[str]]] = [
     ),
     (
         "llama.cpp prompt processing on CUDA",
-        "far below the share of the tensor peak that the Apple prompt-processing points reach with the same "
-        "profile: llama.cpp's CUDA and Metal kernels differ, one MFU per engine cannot serve both.",
+        "far below the share of the tensor peak that the Apple prompt-processing points reach: llama.cpp's "
+        "CUDA and Metal kernels differ, so each platform has its own MFU, but the CUDA one rests on two "
+        "prompt-processing points.",
         ["llamacpp-h100pcie-llama3-8b-f16-pp512", "llamacpp-m2ultra76-llama3-70b-q4km-pp512"],
     ),
     (
@@ -262,7 +263,17 @@ def render(throughput: dict[str, Any], latency: dict[str, Any], fit: dict[str, A
             f"{p['allreduce_latency_s'] * 1e6:.0f} µs | {p['max_batch_sequences']:.0f} | "
             f"{', '.join(e['at_grid_bound']) or '-'} |"
         )
+        for platform, q in e.get("platform_efficiency", {}).items():
+            lines.append(
+                f"| {engine} on {platform} | fitted to its {platform} points | - | "
+                f"{q['memory_bandwidth_utilization']:.2f} | {q['compute_utilization']:.2f} | "
+                f"{q['step_overhead_s'] * 1e3:.1f} ms | (shared) | (shared) | - |"
+            )
     lines += [
+        "",
+        "An engine measured on several platforms gets its own MBU, MFU and step overhead on each",
+        "platform with at least 12 points (its kernels differ: llama.cpp's CUDA and Metal backends);",
+        "its shared row then applies elsewhere (llama.cpp on ROCm).",
         "",
         "GPUs behind each profile (`measured_gpus` in `data/engines.yaml`; a pooled profile lists the",
         "pooled engines' GPUs). A deployment on any other GPU is an extrapolation of the roofline: its",

@@ -18,8 +18,9 @@ What it does (selfhost.calibration.fit has the details):
 4. Leave-one-source-out: each dataset is held out in turn, everything refitted, its points
    predicted (an engine left without points takes the pooled fit).
 
-With --write, only the fitted fields, `measured_gpus` and the `as_of` date of each profile change in
-data/engines.yaml; its sources and notes are written by hand and describe this procedure.
+With --write, only the fitted fields, `platform_efficiency`, `measured_gpus` and the `as_of` date of
+each profile change in data/engines.yaml; its sources and notes are written by hand and describe this
+procedure.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def run(latency_weight: float, loso: bool) -> dict[str, Any]:
                 "loss_mean_abs_log_error": f.loss,
                 "at_grid_bound": list(f.at_bound),
                 "measured_gpus": list(f.gpus),
+                "platform_efficiency": f.platforms,
             }
             for e, f in fits.items()
         },
@@ -133,6 +135,21 @@ def write_engines(report: dict[str, Any], path: Path = ENGINES_YAML) -> None:
                 block, n = re.subn(rf"(?m)^(    {name}: ).*$", rf"\g<1>{shown}", block)
                 if n != 1:
                     raise SystemExit(f"{path}: cannot find '{name}' in the block of {match.group(1)}")  # type: ignore[union-attr]
+            block = re.sub(r"(?m)^    platform_efficiency:\n(?:      .*\n)*", "", block)
+            if engine["platform_efficiency"]:
+                lines = "".join(
+                    f"      {platform}: {{"
+                    + ", ".join(f"{name}: {FORMATS[name].format(v)}" for name, v in values.items())
+                    + "}\n"
+                    for platform, values in engine["platform_efficiency"].items()
+                )
+                block, n = re.subn(
+                    r"(?m)^(?=    measured_gpus: )", f"    platform_efficiency:\n{lines}", block
+                )
+                if n != 1:
+                    raise SystemExit(
+                        f"{path}: cannot place 'platform_efficiency' in the block of {match.group(1)}"
+                    )  # type: ignore[union-attr]
             gpus = f"[{', '.join(engine['measured_gpus'])}]"
             block, n = re.subn(r"(?m)^(    measured_gpus: ).*$", rf"\g<1>{gpus}", block)
             if n != 1:  # first write: the field goes after max_batch_sequences

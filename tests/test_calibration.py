@@ -166,6 +166,14 @@ def test_catalog_engine_profiles_are_what_the_fit_produces(
             )
         assert engines[engine_id].confirmed == (bool(fit.fitted) and not fit.pooled)
         assert engines[engine_id].measured_gpus == fit.gpus, engine_id
+        catalogued = engines[engine_id].platform_efficiency
+        assert set(catalogued) == set(fit.platforms), engine_id
+        for platform, values in fit.platforms.items():
+            for name, value in values.items():
+                assert getattr(catalogued[platform], name) == pytest.approx(value, rel=0.03), (
+                    engine_id,
+                    platform,
+                )
 
 
 def test_measured_gpus_are_the_gpus_each_profile_was_fitted_on(catalog: Catalog) -> None:
@@ -494,3 +502,21 @@ def test_multi_gpu_llama_cpp_is_predicted_as_a_layer_split(builtin: list[Resolve
     [result] = validate([point]).results
     assert abs(result["error"]) < 0.30, result
     assert not point.measurement.exclude_from_fit
+
+
+def test_llama_cpp_has_its_own_efficiencies_on_cuda_and_metal(catalog: Catalog) -> None:
+    # its CUDA and Metal kernels differ; each platform has >= 12 points (MIN_PLATFORM_POINTS)
+    from selfhost.scenarios import engine_efficiency
+
+    llama_cpp = by_id(catalog.engines)["llama.cpp"]
+    assert set(llama_cpp.platform_efficiency) == {"cuda", "metal"}
+    cuda, metal = llama_cpp.platform_efficiency["cuda"], llama_cpp.platform_efficiency["metal"]
+    assert engine_efficiency(llama_cpp, "metal", "compute_utilization") == metal.compute_utilization
+    assert (
+        engine_efficiency(llama_cpp, "cuda", "memory_bandwidth_utilization")
+        == cuda.memory_bandwidth_utilization
+    )
+    # ROCm has no llama.cpp point: the shared fit
+    assert engine_efficiency(llama_cpp, "rocm", "step_overhead_s") == llama_cpp.step_overhead_s
+    # fields a platform does not set come from the profile
+    assert engine_efficiency(llama_cpp, "metal", "max_batch_sequences") == llama_cpp.max_batch_sequences

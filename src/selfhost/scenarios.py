@@ -135,6 +135,18 @@ def compatibility_problem(
     return platform_problem(quant, gpu, engine) or parallelism_problem(model, gpu, n_gpus, engine)
 
 
+#: Engine fields a profile may set per platform (`EngineProfile.platform_efficiency`).
+PLATFORM_FIELDS = ("memory_bandwidth_utilization", "compute_utilization", "step_overhead_s")
+
+
+def engine_efficiency(engine: EngineProfile, platform: str, name: str) -> float:
+    """An efficiency field of ``engine`` on ``platform``: the platform's own fit where there is one."""
+    specific = engine.platform_efficiency.get(platform)  # type: ignore[call-overload]
+    if specific is not None and name in PLATFORM_FIELDS:
+        return float(getattr(specific, name))
+    return float(getattr(engine, name))
+
+
 def default_engine(catalog: Catalog, quant: Quantization, gpu: Gpu) -> EngineProfile | None:
     """The preferred engine that runs this quantization on this platform (vLLM first)."""
     engines = {e.id: e for e in catalog.engines}
@@ -315,6 +327,13 @@ def build_arrays(
     gpus = _Lookup(c.gpu for c in configs)
     engines = _Lookup(c.engine for c in configs)
     pairs = _Lookup(((c.gpu, c.quant) for c in configs), key=lambda pair: (id(pair[0]), id(pair[1])))
+    on_platform = _Lookup(
+        ((c.engine, c.gpu.platform) for c in configs), key=lambda pair: (id(pair[0]), pair[1])
+    )
+
+    def efficiency(name: str) -> np.ndarray:
+        return on_platform.column(lambda pair: engine_efficiency(pair[0], pair[1], name))
+
     n_gpus = np.array([c.n_gpus for c in configs], dtype=float)
 
     linear_bits = quants.column(lambda q: q.linear_bits_per_weight)
@@ -366,9 +385,9 @@ def build_arrays(
         num_layers=models.column(lambda m: m.num_layers),
         hidden_size=models.column(lambda m: m.hidden_size),
         kv_capacity_tokens=kv_capacity,
-        memory_bandwidth_utilization=engines.column(lambda e: e.memory_bandwidth_utilization),
-        compute_utilization=engines.column(lambda e: e.compute_utilization),
-        step_overhead_s=engines.column(lambda e: e.step_overhead_s),
+        memory_bandwidth_utilization=efficiency("memory_bandwidth_utilization"),
+        compute_utilization=efficiency("compute_utilization"),
+        step_overhead_s=efficiency("step_overhead_s"),
         allreduce_latency_s=engines.column(lambda e: e.allreduce_latency_s),
         max_batch_sequences=engines.column(lambda e: e.max_batch_sequences),
         interconnect_bandwidth_utilization=engines.column(lambda e: e.interconnect_bandwidth_utilization),

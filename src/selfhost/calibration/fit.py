@@ -34,6 +34,7 @@ from selfhost.calibration.predict import (
 )
 from selfhost.catalog.schema import EngineProfile
 from selfhost.engine.throughput import ServingArrays
+from selfhost.scenarios import PLATFORM_FIELDS
 
 FloatArray = NDArray[np.float64]
 
@@ -109,6 +110,8 @@ class EngineFit:
     pooled : True when the engine had no points of its own and took a pooled fit of every engine's
         points on its platforms.
     gpus : The GPU ids of the points the fit used, sorted (empty: nothing fitted).
+    platforms : Per GPU platform, the `PLATFORM_FIELDS` fitted to that platform's points alone,
+        for an engine measured on several platforms (its kernels differ between them).
     """
 
     engine: str
@@ -119,6 +122,7 @@ class EngineFit:
     at_bound: tuple[str, ...] = field(default=())
     pooled: bool = False
     gpus: tuple[str, ...] = field(default=())
+    platforms: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 _A = TypeVar("_A", ServingArrays, MeasurementArrays)
@@ -145,6 +149,24 @@ def with_parameters(
                 column[engine == engine_id] = values[name]
         changes[name] = column
     return dataclasses.replace(serving, **changes)
+
+
+def with_fits(
+    serving: ServingArrays,
+    engine: NDArray[np.str_],
+    platform: NDArray[np.str_],
+    fits: Mapping[str, EngineFit],
+) -> ServingArrays:
+    """`serving` with each point's engine fields from ``fits``, per platform where a fit has one."""
+    base = with_parameters(serving, engine, {e: f.parameters for e, f in fits.items()})
+    changes: dict[str, FloatArray] = {}
+    for name in PLATFORM_FIELDS:
+        column = np.array(np.broadcast_to(getattr(base, name), engine.shape), dtype=float)
+        for engine_id, fit in fits.items():
+            for platform_id, values in fit.platforms.items():
+                column[(engine == engine_id) & (platform == platform_id)] = values[name]
+        changes[name] = column
+    return dataclasses.replace(base, **changes)
 
 
 def loss(predicted: FloatArray, measured: FloatArray, weight: FloatArray) -> float:
@@ -302,6 +324,38 @@ def _gpus(problem: FitProblem, mask: NDArray[np.bool_]) -> tuple[str, ...]:
     return tuple(sorted({str(g) for g in problem.gpu[mask]}))
 
 
+#: Fewest points of one platform that get their own efficiencies (fewer: the engine's shared fit):
+#: four per fitted field. With fewer, leaving one source out got worse than the shared fit.
+MIN_PLATFORM_POINTS = 12
+
+
+def _platform_fits(
+    problem: FitProblem,
+    mask: NDArray[np.bool_],
+    engine_id: str,
+    params: Mapping[str, float],
+    grids: Mapping[str, FloatArray],
+) -> dict[str, dict[str, float]]:
+    """`PLATFORM_FIELDS` refitted per platform, for an engine whose points span several platforms.
+
+    Each platform with at least `MIN_PLATFORM_POINTS` points is fitted on those alone, from the
+    engine's shared fit, which keeps its other fields (all-reduce, batch cap).
+    """
+    platforms = sorted({str(p) for p in problem.platform[mask]})
+    if len(platforms) < 2:
+        return {}
+    shared = with_parameters(problem.serving, problem.engine, {engine_id: params})
+    fitted: dict[str, dict[str, float]] = {}
+    for platform_id in platforms:
+        on_platform = mask & (problem.platform == platform_id)
+        if int(on_platform.sum()) < MIN_PLATFORM_POINTS:
+            continue
+        sub = dataclasses.replace(problem, serving=shared).subset(on_platform)
+        values, _ = fit_parameters(sub, PLATFORM_FIELDS, {n: params[n] for n in PLATFORM_FIELDS}, grids)
+        fitted[platform_id] = {n: values[n] for n in PLATFORM_FIELDS}
+    return fitted
+
+
 def fit_profiles(
     problem: FitProblem,
     engines: Sequence[EngineProfile],
@@ -309,7 +363,8 @@ def fit_profiles(
 ) -> dict[str, EngineFit]:
     """Fit every engine profile to the weighted points.
 
-    An engine with points of its own is fitted on them alone (`free_parameters`, from `START`).
+    An engine with points of its own is fitted on them alone (`free_parameters`, from `START`);
+    measured on several platforms, it also gets per-platform efficiencies (`_platform_fits`).
     An engine without gets a pooled fit of `POOLED_PARAMETERS` over the points of every engine on
     the GPU platforms it supports, each point keeping its own engine's other (fitted) fields; with
     no such points it keeps its catalog values.
@@ -331,10 +386,10 @@ def fit_profiles(
             int(mask.sum()),
             _at_bound(params, names, grids),
             gpus=_gpus(problem, mask),
+            platforms=_platform_fits(problem, mask, engine.id, params, grids),
         )
     own = dataclasses.replace(
-        problem,
-        serving=with_parameters(problem.serving, problem.engine, {e: f.parameters for e, f in fits.items()}),
+        problem, serving=with_fits(problem.serving, problem.engine, problem.platform, fits)
     )
     pooled: dict[tuple[str, ...], tuple[dict[str, float], float, int]] = {}
     for engine in engines:
@@ -368,7 +423,7 @@ def fit_profiles(
 
 def predict_with(problem: FitProblem, fits: Mapping[str, EngineFit]) -> FloatArray:
     """Predictions of every point with the fitted engine parameters."""
-    serving = with_parameters(problem.serving, problem.engine, {e: f.parameters for e, f in fits.items()})
+    serving = with_fits(problem.serving, problem.engine, problem.platform, fits)
     return predict_values(serving, problem.workload).value
 
 

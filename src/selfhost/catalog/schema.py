@@ -253,6 +253,19 @@ class Quantization(Entry):
 # --------------------------------------------------------------------------- serving engines
 
 
+Platform = Literal["cuda", "rocm", "metal"]
+
+
+class PlatformEfficiency(BaseModel):
+    """An engine's efficiencies on one GPU platform, where its kernels differ from elsewhere."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    memory_bandwidth_utilization: Fraction = Field(description="MBU on this platform. [unitless]")
+    compute_utilization: Fraction = Field(description="MFU on this platform. [unitless]")
+    step_overhead_s: NonNegative = Field(description="Fixed time per step on this platform. [s]")
+
+
 class EngineProfile(Entry):
     """A serving engine's efficiency: fractions of roofline it reaches, plus fixed overheads.
 
@@ -260,7 +273,7 @@ class EngineProfile(Entry):
     """
 
     name: str
-    platforms: tuple[Literal["cuda", "rocm", "metal"], ...]
+    platforms: tuple[Platform, ...]
     gpu_memory_utilization: Fraction = Field(
         description="Share of (usable) device memory the engine claims (vLLM --gpu-memory-utilization). [unitless]"
     )
@@ -289,6 +302,11 @@ class EngineProfile(Entry):
         description="How a replica spreads over several GPUs by default: every layer split across "
         "them (tensor parallel: bandwidth and compute add, all-reduces per layer), or the layers "
         "split between them (the GPUs take turns: a step runs at one GPU's speed; memory adds).",
+    )
+    platform_efficiency: dict[Platform, PlatformEfficiency] = Field(
+        default_factory=dict,
+        description="Efficiencies fitted to one platform's measurements, used there in place of the "
+        "fields above (llama.cpp's CUDA and Metal kernels reach different shares of their peaks).",
     )
     measured_gpus: tuple[str, ...] = Field(
         default=(),
