@@ -289,7 +289,7 @@ def median_run_s(cmds: dict[str, list[str]], runs: int, cwd: str) -> dict[str, f
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-# Any Typer >= 0.2x command pays this: Typer coerces each option through a pydantic TypeAdapter,
+# Any Typer >= 0.29 command pays this: Typer coerces each option through a pydantic TypeAdapter,
 # which loads pydantic's validation machinery (and importlib.metadata for its plugin lookup);
 # ``import pydantic`` in the floor is lazy and loads none of it.
 TYPER_FLOOR_SCRIPT = """
