@@ -154,8 +154,8 @@ def workload_assumptions(w: Workload) -> dict[str, Any]:
 def entry_provenance(configs: Sequence[ReplicaConfig]) -> dict[str, dict[str, str]]:
     """Catalog ids used, with their as_of dates and sources, for the assumptions block."""
     entries = {}
-    for kind, attribute in (("model", "model"), ("quant", "quant"), ("gpu", "gpu"), ("engine", "engine")):
-        for entry in {id(e): e for e in (getattr(c, attribute) for c in configs)}.values():
+    for kind in ("model", "quant", "gpu", "engine"):  # ReplicaConfig attribute names
+        for entry in {id(e): e for e in (getattr(c, kind) for c in configs)}.values():
             entries[f"{kind}:{entry.id}"] = entry
     return {
         key: {"as_of": e.as_of.isoformat(), "source": e.source, "confirmed": str(e.confirmed).lower()}
