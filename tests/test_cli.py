@@ -915,3 +915,32 @@ def test_the_evidence_note_names_four_pairs_then_counts_the_rest() -> None:
     assert "vllm, sglang: profile pooled from the measured engines, not fitted to these engines" in note
     assert "tensorrt-llm" not in note
     assert evidence_note(records[-2:]) is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["crossover", "--rps", "5"],
+        ["cost", "--rps", "5", "-m", "qwen2.5-7b", "--limit", "0"],
+        ["sweep", "-m", "qwen2.5-7b", "--rps", "1", "--rps", "5"],
+        ["sensitivity", "--rps", "5", "-m", "llama-3.3-70b"],
+    ],
+    ids=" ".join,
+)
+def test_measured_only_keeps_deployments_whose_gpu_was_measured(cli: Cli, args: list[str]) -> None:
+    result = cli(*args, "--measured-only", "--format", "json")
+    rows = [r for r in json_doc(result)["results"] if "gpu_measured" in r]
+    assert rows
+    assert all(r["gpu_measured"] for r in rows)
+    assert "no published measurement" not in result.stderr
+    # without the option the default selection does include extrapolated deployments
+    everything = json_doc(cli(*args, "--format", "json"))["results"]
+    if args[0] in ("crossover", "cost", "sweep"):
+        assert any(not r["gpu_measured"] for r in everything if "gpu_measured" in r)
+
+
+def test_measured_only_on_an_unmeasured_gpu_is_a_usage_error(cli: Cli) -> None:
+    result = cli("crossover", "--rps", "5", "--gpu", "mi300x", "--measured-only")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: --measured-only: no GPU in this selection")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -177,6 +177,8 @@ def sensitivity_report(
                     "gpu": pair["gpu"],
                     "gpus_per_replica": pair["gpus_per_replica"],
                     "engine": pair["engine"],
+                    "engine_confirmed": pair["engine_confirmed"],
+                    "gpu_measured": pair["gpu_measured"],
                     "price_option": pair["price_option"],
                     "provider": pair["provider"],
                     "rps": rps,

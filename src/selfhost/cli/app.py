@@ -150,10 +150,12 @@ def select_configs(
     engine: str,
     *,
     priced: CostAssumptions | None = None,
+    measured_only: bool = False,
 ) -> list[ReplicaConfig]:
     """Replica configs for the selection. Defaults: every model except those kept only to test
     the throughput model (tag 'calibration'); every GPU, or with ``priced`` every GPU that has
-    a price of the requested kinds (a GPU nobody rents cannot be costed)."""
+    a price of the requested kinds (a GPU nobody rents cannot be costed). ``measured_only`` keeps
+    the configs whose GPU has measurements behind the engine profile."""
     from selfhost.catalog.lookup import resolve
     from selfhost.errors import InputError
     from selfhost.scenarios import compatibility_problem, default_engine, price_options, replica_configs
@@ -202,6 +204,13 @@ def select_configs(
         raise InputError(
             "no runnable model x quantization x GPU combination in this selection; widen --model/--gpu/--quant"
         )
+    if measured_only:
+        configs = [c for c in configs if c.gpu.id in c.engine.measured_gpus]
+        if not configs:
+            raise InputError(
+                "--measured-only: no GPU in this selection has published measurements behind its engine "
+                "profile; widen --gpu/--engine (docs/accuracy.md lists the measured GPUs) or drop the option"
+            )
     return configs
 
 
@@ -286,6 +295,7 @@ def crossover(
     quant: o.QuantOpt = None,
     gpus: o.GpusOpt = None,
     engine: o.EngineOpt = "auto",
+    measured_only: o.MeasuredOnlyOpt = False,
     pricing: o.PricingOpt = None,
     provider: o.ProviderOpt = None,
     api: o.ApiOpt = None,
@@ -359,13 +369,15 @@ def crossover(
             pricing,
             provider,
         )
-        configs = select_configs(cat, model, gpu, quant, gpus, engine, priced=ca)
+        configs = select_configs(cat, model, gpu, quant, gpus, engine, priced=ca, measured_only=measured_only)
         if baseline is not None:
             from selfhost.baseline import compare, load_baseline
 
             def run_on(old: Catalog) -> Report:
                 old_apis = resolve_all(old.apis, api, "API", "apis") if api else None
-                old_configs = select_configs(old, model, gpu, quant, gpus, engine, priced=ca)
+                old_configs = select_configs(
+                    old, model, gpu, quant, gpus, engine, priced=ca, measured_only=measured_only
+                )
                 return crossover_report(old, old_configs, workload, ca, rps, old_apis, all_apis=all_apis)
 
             report = flag_stale(
@@ -577,6 +589,7 @@ def cost(
     quant: o.QuantOpt = None,
     gpus: o.GpusOpt = None,
     engine: o.EngineOpt = "auto",
+    measured_only: o.MeasuredOnlyOpt = False,
     pricing: o.PricingOpt = None,
     provider: o.ProviderOpt = None,
     input_tokens: o.InputTokensOpt = o.DEFAULT_INPUT_TOKENS,
@@ -622,7 +635,7 @@ def cost(
         ca = cost_assumptions(
             ops_usd_per_month, 0.0, target_utilization, min_replicas, hours_per_month, 0.0, pricing, provider
         )
-        configs = select_configs(cat, model, gpu, quant, gpus, engine, priced=ca)
+        configs = select_configs(cat, model, gpu, quant, gpus, engine, priced=ca, measured_only=measured_only)
         if uncertainty:
             from selfhost.uncertainty import UncertaintySpec, costs_with_uncertainty
 

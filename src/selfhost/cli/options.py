@@ -57,6 +57,14 @@ EngineOpt = Annotated[
         "MLX that loads the quantization on that GPU (vLLM for safetensors on CUDA/ROCm, llama.cpp for GGUF).",
     ),
 ]
+MeasuredOnlyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--measured-only",
+        help="Only deployments on a GPU with published throughput measurements behind the engine "
+        "profile (gpu_measured; docs/accuracy.md lists them): no extrapolated capacity.",
+    ),
+]
 PricingOpt = Annotated[
     list[str] | None,
     typer.Option(

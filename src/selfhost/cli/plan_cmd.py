@@ -167,6 +167,7 @@ def register(app: typer.Typer) -> None:
         quant: o.QuantOpt = None,
         gpus: o.GpusOpt = None,
         engine: o.EngineOpt = "auto",
+        measured_only: o.MeasuredOnlyOpt = False,
         pricing: o.PricingOpt = None,
         provider: o.ProviderOpt = None,
         max_tpot_ms: Annotated[
@@ -254,7 +255,9 @@ def register(app: typer.Typer) -> None:
             configs = []
             if model_ids:
                 try:
-                    configs = select_configs(cat, model_ids, gpu, quant, gpus, engine, priced=ca)
+                    configs = select_configs(
+                        cat, model_ids, gpu, quant, gpus, engine, priced=ca, measured_only=measured_only
+                    )
                 except InputError as exc:  # nothing to self-host on: APIs only, if allowed
                     note(f"no self-hosted deployment in this selection ({exc})")
             report = plan_report(

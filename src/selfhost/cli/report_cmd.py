@@ -231,6 +231,7 @@ def register(app: typer.Typer) -> None:
         quant: o.QuantOpt = None,
         gpus: o.GpusOpt = None,
         engine: o.EngineOpt = "auto",
+        measured_only: o.MeasuredOnlyOpt = False,
         pricing: o.PricingOpt = None,
         provider: o.ProviderOpt = None,
         api: o.ApiOpt = None,
@@ -326,11 +327,15 @@ def register(app: typer.Typer) -> None:
                 provider,
             )
             apis = resolve_all(cat.apis, api, "API", "apis") if api else None
-            configs = select_configs(cat, model, gpu, quant, gpus, engine, priced=ca)
+            configs = select_configs(
+                cat, model, gpu, quant, gpus, engine, priced=ca, measured_only=measured_only
+            )
 
             def run_on(old: Catalog) -> Report:
                 old_apis = resolve_all(old.apis, api, "API", "apis") if api else None
-                old_configs = select_configs(old, model, gpu, quant, gpus, engine, priced=ca)
+                old_configs = select_configs(
+                    old, model, gpu, quant, gpus, engine, priced=ca, measured_only=measured_only
+                )
                 return crossover_report(old, old_configs, workload, ca, rps, old_apis, all_apis=all_apis)
 
             from selfhost.baseline import load_baseline

@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
         quant: o.QuantOpt = None,
         gpus: o.GpusOpt = None,
         engine: o.EngineOpt = "auto",
+        measured_only: o.MeasuredOnlyOpt = False,
         pricing: o.PricingOpt = None,
         provider: o.ProviderOpt = None,
         api: o.ApiOpt = None,
@@ -97,7 +98,9 @@ def register(app: typer.Typer) -> None:
                 pricing,
                 provider,
             )
-            configs = select_configs(cat, model, gpu, quant, gpus, engine, priced=ca)
+            configs = select_configs(
+                cat, model, gpu, quant, gpus, engine, priced=ca, measured_only=measured_only
+            )
             report = sensitivity_report(
                 cat, configs, workload, ca, rps, apis, all_apis=all_apis, spread=spread
             )

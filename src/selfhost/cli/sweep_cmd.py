@@ -54,6 +54,7 @@ def register(app: typer.Typer) -> None:
         quant: o.QuantOpt = None,
         gpus: o.GpusOpt = None,
         engine: o.EngineOpt = "auto",
+        measured_only: o.MeasuredOnlyOpt = False,
         pricing: o.PricingOpt = None,
         provider: o.ProviderOpt = None,
         api: o.ApiOpt = None,
@@ -121,7 +122,9 @@ def register(app: typer.Typer) -> None:
                 pricing,
                 provider,
             )
-            configs = select_configs(cat, model, gpu, quant, gpus, engine, priced=ca)
+            configs = select_configs(
+                cat, model, gpu, quant, gpus, engine, priced=ca, measured_only=measured_only
+            )
             workloads = [build_workload(p, d, None, max_tpot_ms, max_ttft_ms, kv_dtype) for p, d in mixes]
             report = sweep_report(cat, configs, workloads, ca, sorted(set(rates)), apis)
             flag_stale(report, cat, stale_days)
