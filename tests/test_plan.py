@@ -557,3 +557,27 @@ def test_api_model_name_is_the_providers_not_litellms(api_id: str, expected: str
 
     api = next(a for a in load_catalog().apis if a.id == api_id)
     assert request_model_name(api) == expected
+
+
+def test_a_workload_longer_than_its_model_and_its_listed_api_says_so(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    # Qwen2.5-72B's config allows 32,768 tokens; DeepInfra's endpoint takes 32,768 too
+    path = tmp_path / "long.yaml"
+    path.write_text(
+        "workloads:\n"
+        "  - name: long-docs\n"
+        "    requests_per_s: 0.5\n"
+        "    input_tokens: 30000\n"
+        "    output_tokens: 500\n"
+        "    context_tokens: 40000\n"
+        "    model: qwen2.5-72b\n"
+        "    apis: [deepinfra-qwen2.5-72b, openai-gpt-5-mini]\n"
+    )
+    result = cli("plan", str(path))
+    assert result.exit_code == 0, result.output
+    assert "long-docs: its context 40,000 exceeds its models' maximum 32,768; API only" in result.stderr
+    assert (
+        "long-docs: deepinfra-qwen2.5-72b accepts at most 32,768 tokens, the workload needs 40,000"
+        in result.stderr
+    )

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from selfhost.apis import api_prices, api_usd_per_request
+from selfhost.apis import api_prices, api_usd_per_request, serves_context
 from selfhost.catalog.schema import ApiOffering, Catalog, Model
 from selfhost.engine import cost, crossover, memory, throughput
 from selfhost.scenarios import (
@@ -458,14 +458,16 @@ def comparable_apis(
     input_tokens: int = 1,
     output_tokens: int = 1,
     cached_input_fraction: float = 0.0,
+    context_tokens: int = 0,
 ) -> list[ApiOffering]:
-    """APIs a model competes with: hosts of the same model, and proprietary APIs of its tier.
+    """APIs a model competes with: hosts of the same model, and proprietary APIs of its tier,
+    among those that accept ``context_tokens``.
 
     By default the cheapest of each group for the workload: price per request, as it is billed
     (output tokens often cost 4-8x input; cached input is cheaper where an API prices it);
     ``all_apis`` keeps every one. On a tie, the first in catalog order.
     """
-    live = [a for a in catalog.apis if not a.deprecated]
+    live = [a for a in catalog.apis if not a.deprecated and serves_context(a, context_tokens)]
     hosted = [a for a in live if a.equivalent_model == model.id]
     tier = [a for a in live if a.equivalent_model is None and a.quality_tier == model.quality_tier]
     if all_apis:
@@ -510,6 +512,12 @@ def crossover_report(
     tokens = workload.input_tokens + workload.output_tokens
     results: list[Record] = []
     notes = [THROUGHPUT_NOTE]
+    for a in apis or []:
+        if not serves_context(a, workload.context_tokens):
+            notes.append(
+                f"{a.id} accepts at most {a.context_tokens:,} tokens, this workload needs "
+                f"{workload.context_tokens:,}: it is priced as if it could serve it"
+            )
     model_by_id = {c.model.id: c.model for c in configs}
     models = list(model_by_id)
     model_position = {model_id: k for k, model_id in enumerate(models)}
@@ -528,16 +536,23 @@ def crossover_report(
                 input_tokens=workload.input_tokens,
                 output_tokens=workload.output_tokens,
                 cached_input_fraction=ca.cached_input_fraction,
+                context_tokens=workload.context_tokens,
             )
         )
         if not model_apis:
-            notes.append(f"{model_id}: no comparable API in the catalog; pass --api")
+            too_short = apis is None and comparable_apis(catalog, model, all_apis=True)
+            reason = f" accepts {workload.context_tokens:,} tokens of context" if too_short else ""
+            notes.append(f"{model_id}: no comparable API in the catalog{reason}; pass --api")
             continue
         if candidates.size == 0:
-            notes.append(
-                f"{model_id}: no deployment in the selection fits and meets the latency targets at "
-                f"{workload.input_tokens}+{workload.output_tokens} tokens"
-            )
+            if workload.context_tokens > model.max_context_tokens:
+                why = f"context {workload.context_tokens:,} exceeds the model's maximum {model.max_context_tokens:,}"
+            else:
+                why = (
+                    f"no deployment in the selection fits and meets the latency targets at "
+                    f"{workload.input_tokens}+{workload.output_tokens} tokens"
+                )
+            notes.append(f"{model_id}: {why}")
             continue
         # cheapest at this rate; on a tie, the one billing fewer GPUs
         best = int(candidates[np.lexsort((grid.unit.gpus[candidates], monthly[candidates]))[0]])
@@ -683,7 +698,9 @@ def sweep(
     if apis is None:
         chosen: dict[str, ApiOffering] = {}
         for c in configs:
-            for a in comparable_apis(catalog, c.model, all_apis=True):
+            for a in comparable_apis(
+                catalog, c.model, all_apis=True, context_tokens=max(w.context_tokens for w in workloads)
+            ):
                 chosen.setdefault(a.id, a)
         apis = list(chosen.values())
     for w in workloads:

@@ -23,6 +23,11 @@ class ApiPrices:
     usd_per_mtok_cached_input: FloatArray
 
 
+def serves_context(api: ApiOffering, context_tokens: int) -> bool:
+    """Whether ``api`` accepts a sequence of ``context_tokens`` (unknown limit: assumed yes)."""
+    return api.context_tokens is None or api.context_tokens >= context_tokens
+
+
 def api_prices(apis: Sequence[ApiOffering]) -> ApiPrices:
     """List prices of each API; without a cached price, cached input bills at the input price."""
     return ApiPrices(

@@ -32,7 +32,7 @@ from selfhost.analysis import (
     deployment_grid,
     entry_provenance,
 )
-from selfhost.apis import api_prices, api_usd_per_request
+from selfhost.apis import api_prices, api_usd_per_request, serves_context
 from selfhost.catalog.schema import ApiOffering, Catalog
 from selfhost.engine import assignment, cost
 from selfhost.errors import InputError
@@ -494,13 +494,25 @@ def plan_report(
                 f"{d['model']}: licence {model.license} does not allow production use without a separate agreement"
             )
     for i in no_self:
-        if workloads[i].models:
-            notes.append(
-                f"{workloads[i].name}: no deployment in the selection serves it within its targets; API only"
+        w = workloads[i]
+        if w.models:
+            longest = max(m.max_context_tokens for m in w.models)
+            why = (
+                f"its context {w.context_tokens:,} exceeds its models' maximum {longest:,}"
+                if w.context_tokens > longest
+                else "no deployment in the selection serves it within its targets"
             )
+            notes.append(f"{w.name}: {why}; API only")
     for r in results:
         if r["choice"] == "api" and r["base_url"] is None:
             notes.append(f"{r['workload']}: {r['api']} has no OpenAI-compatible base URL in the catalog")
+    for w in workloads:  # APIs the file lists explicitly (candidates are filtered already)
+        for a in w.apis:
+            if not serves_context(a, w.context_tokens):
+                notes.append(
+                    f"{w.name}: {a.id} accepts at most {a.context_tokens:,} tokens, the workload needs "
+                    f"{w.context_tokens:,}: it is priced as if it could serve it"
+                )
     notes = _with_evidence(notes, deployments)
     used_configs = [deps.configs[b.deployment] for b in best.blocks]
     assumptions: dict[str, Any] = {

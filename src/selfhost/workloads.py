@@ -28,6 +28,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from selfhost.apis import serves_context
 from selfhost.catalog.loader import _kind_of, _Loader, _yaml_error
 from selfhost.catalog.lookup import did_you_mean, normalize
 from selfhost.catalog.schema import ApiOffering, Catalog, Entry, Model, QualityTier
@@ -250,11 +251,13 @@ def candidate_apis(catalog: Catalog, spec: WorkloadSpec, model: Model | None) ->
     """APIs a workload may use when the file does not list them.
 
     Named model: the APIs hosting it, and proprietary APIs of its tier or above. Quality tier:
-    every API of that tier or above, hosted open models included. Deprecated APIs never.
+    every API of that tier or above, hosted open models included. Deprecated APIs never, nor
+    APIs that do not accept the workload's context.
     A privacy-sensitive workload gets the same list: the plan never sends it to one, but the
     all-API baseline shows what they would charge.
     """
-    live = [a for a in catalog.apis if not a.deprecated]
+    context = spec.context_tokens or spec.input_tokens + spec.output_tokens
+    live = [a for a in catalog.apis if not a.deprecated and serves_context(a, context)]
     if model is not None:
         least = tier_rank(model.quality_tier)
         return tuple(
