@@ -844,6 +844,64 @@ def test_the_hosted_api_compared_is_the_cheapest_as_billed_with_cached_input(
     assert compared & hosts == {expected_api}
 
 
+SHORT_CONTEXT_HOST = """
+apis:
+  - id: shorty-llama-3.3-70b
+    provider: Shorty
+    api_model: shorty/llama-3.3-70b
+    usd_per_mtok_input: 0.01
+    usd_per_mtok_output: 0.01
+    quality_tier: strong
+    equivalent_model: llama-3.3-70b
+    context_tokens: 8192
+    source: test fixture
+    as_of: 2026-11-01
+"""
+
+
+def test_an_api_that_cannot_take_the_context_is_not_compared(cli: Cli, tmp_path: Any) -> None:
+    overlay = tmp_path / "apis.yaml"
+    overlay.write_text(SHORT_CONTEXT_HOST)
+    base = ["crossover", "--rps", "5", "-m", "llama-3.3-70b", "--catalog", str(overlay), "--format", "json"]
+    short = {
+        r["api"] for r in json_doc(cli(*base))["results"]
+    }  # 1,300-token requests: it is the cheapest host
+    assert "shorty-llama-3.3-70b" in short
+    long = {r["api"] for r in json_doc(cli(*base, "--context", "16384"))["results"]}
+    assert "shorty-llama-3.3-70b" not in long
+    assert "deepinfra-llama-3.3-70b-turbo-fp8" in long  # the next cheapest host takes its place
+    named = cli(*base, "--context", "16384", "--api", "shorty-llama-3.3-70b")
+    assert "shorty-llama-3.3-70b accepts at most 8,192 tokens, this workload needs 16,384" in named.stderr
+
+
+def test_a_context_beyond_the_models_maximum_is_named(cli: Cli) -> None:
+    result = cli("crossover", "--rps", "1", "-m", "qwen2.5-72b", "--context", "65536")
+    assert result.exit_code == 0, result.output
+    assert "qwen2.5-72b: context 65,536 exceeds the model's maximum 32,768" in result.stderr
+
+
+def test_plan_candidates_are_apis_that_take_the_workloads_context() -> None:
+    from selfhost.catalog.loader import load_catalog
+    from selfhost.workloads import WorkloadSpec, candidate_apis
+
+    catalog = load_catalog(env={})
+    model = next(m for m in catalog.models if m.id == "qwen2.5-72b")
+
+    def hosts(context: int | None) -> set[str]:
+        spec = WorkloadSpec(
+            name="w",
+            requests_per_s=1,
+            input_tokens=1000,
+            output_tokens=300,
+            context_tokens=context,
+            model="qwen2.5-72b",
+        )
+        return {a.id for a in candidate_apis(catalog, spec, model) if a.equivalent_model == "qwen2.5-72b"}
+
+    assert "deepinfra-qwen2.5-72b" in hosts(None)  # 32,768-token limit, 1,300 needed
+    assert "deepinfra-qwen2.5-72b" not in hosts(40_000)
+
+
 # --------------------------------------------------------------------------- measurement evidence
 
 
@@ -944,61 +1002,3 @@ def test_measured_only_on_an_unmeasured_gpu_is_a_usage_error(cli: Cli) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: --measured-only: no GPU in this selection")
     assert len(result.stderr.strip().splitlines()) == 1
-
-
-SHORT_CONTEXT_HOST = """
-apis:
-  - id: shorty-llama-3.3-70b
-    provider: Shorty
-    api_model: shorty/llama-3.3-70b
-    usd_per_mtok_input: 0.01
-    usd_per_mtok_output: 0.01
-    quality_tier: strong
-    equivalent_model: llama-3.3-70b
-    context_tokens: 8192
-    source: test fixture
-    as_of: 2026-11-01
-"""
-
-
-def test_an_api_that_cannot_take_the_context_is_not_compared(cli: Cli, tmp_path: Any) -> None:
-    overlay = tmp_path / "apis.yaml"
-    overlay.write_text(SHORT_CONTEXT_HOST)
-    base = ["crossover", "--rps", "5", "-m", "llama-3.3-70b", "--catalog", str(overlay), "--format", "json"]
-    short = {
-        r["api"] for r in json_doc(cli(*base))["results"]
-    }  # 1,300-token requests: it is the cheapest host
-    assert "shorty-llama-3.3-70b" in short
-    long = {r["api"] for r in json_doc(cli(*base, "--context", "16384"))["results"]}
-    assert "shorty-llama-3.3-70b" not in long
-    assert "deepinfra-llama-3.3-70b-turbo-fp8" in long  # the next cheapest host takes its place
-    named = cli(*base, "--context", "16384", "--api", "shorty-llama-3.3-70b")
-    assert "shorty-llama-3.3-70b accepts at most 8,192 tokens, this workload needs 16,384" in named.stderr
-
-
-def test_a_context_beyond_the_models_maximum_is_named(cli: Cli) -> None:
-    result = cli("crossover", "--rps", "1", "-m", "qwen2.5-72b", "--context", "65536")
-    assert result.exit_code == 0, result.output
-    assert "qwen2.5-72b: context 65,536 exceeds the model's maximum 32,768" in result.stderr
-
-
-def test_plan_candidates_are_apis_that_take_the_workloads_context() -> None:
-    from selfhost.catalog.loader import load_catalog
-    from selfhost.workloads import WorkloadSpec, candidate_apis
-
-    catalog = load_catalog(env={})
-    model = next(m for m in catalog.models if m.id == "qwen2.5-72b")
-
-    def hosts(context: int | None) -> set[str]:
-        spec = WorkloadSpec(
-            name="w",
-            requests_per_s=1,
-            input_tokens=1000,
-            output_tokens=300,
-            context_tokens=context,
-            model="qwen2.5-72b",
-        )
-        return {a.id for a in candidate_apis(catalog, spec, model) if a.equivalent_model == "qwen2.5-72b"}
-
-    assert "deepinfra-qwen2.5-72b" in hosts(None)  # 32,768-token limit, 1,300 needed
-    assert "deepinfra-qwen2.5-72b" not in hosts(40_000)
