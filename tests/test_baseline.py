@@ -314,3 +314,18 @@ def test_baseline_record_is_a_dataclass_with_the_old_catalog(same_catalog: Path)
 
     base = load_baseline(same_catalog, run)
     assert isinstance(base, Baseline) and base.kind == "catalog" and base.catalog is seen[0]
+
+
+def test_measured_only_judges_an_old_catalog_by_todays_measurements(cli: Cli, tmp_path: Path):
+    # a catalog from before engine profiles recorded measured_gpus: all its GPUs look unmeasured
+    folder = tmp_path / "before-measured-gpus"
+    folder.mkdir()
+    for path in sorted(builtin_data_dir().glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for engine in doc.get("engines", []):
+            engine.pop("measured_gpus", None)
+        (folder / path.name).write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    doc = run_json(cli, "crossover", "--rps", "5", "--measured-only", "--baseline", str(folder))
+    assert doc["results"]
+    for r in doc["results"]:
+        assert r["status"] == "unchanged", r

@@ -58,7 +58,8 @@ OPTION_KEYS = (
 #: Keys every record of a saved crossover result must have.
 RESULT_KEYS = ("model", "api", "crossover_rps", "self_hosted_usd_per_month", "api_usd_per_month")
 #: Entry fields that do not change a number: left out of the field-by-field comparison.
-UNCOMPARED_FIELDS = frozenset({"id", "source", "notes", "aliases", "as_of"})
+#: (measured_gpus is evidence: --measured-only judges an old catalog by today's.)
+UNCOMPARED_FIELDS = frozenset({"id", "source", "notes", "aliases", "as_of", "measured_gpus"})
 #: Catalog entry kinds, as in `assumptions.catalog_entries` keys ('engine:vllm').
 ENTRY_SECTIONS = {
     "model": "models",

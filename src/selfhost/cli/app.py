@@ -151,11 +151,13 @@ def select_configs(
     *,
     priced: CostAssumptions | None = None,
     measured_only: bool = False,
+    evidence: Catalog | None = None,
 ) -> list[ReplicaConfig]:
     """Replica configs for the selection. Defaults: every model except those kept only to test
     the throughput model (tag 'calibration'); every GPU, or with ``priced`` every GPU that has
     a price of the requested kinds (a GPU nobody rents cannot be costed). ``measured_only`` keeps
-    the configs whose GPU has measurements behind the engine profile."""
+    the configs whose GPU has measurements behind the engine profile, as ``evidence`` (default:
+    ``catalog``) records them: a baseline catalog is judged by today's measurements."""
     from selfhost.catalog.lookup import resolve
     from selfhost.errors import InputError
     from selfhost.scenarios import compatibility_problem, default_engine, price_options, replica_configs
@@ -205,7 +207,8 @@ def select_configs(
             "no runnable model x quantization x GPU combination in this selection; widen --model/--gpu/--quant"
         )
     if measured_only:
-        configs = [c for c in configs if c.gpu.id in c.engine.measured_gpus]
+        measured = {e.id: set(e.measured_gpus) for e in (evidence or catalog).engines}
+        configs = [c for c in configs if c.gpu.id in measured.get(c.engine.id, set())]
         if not configs:
             raise InputError(
                 "--measured-only: no GPU in this selection has published measurements behind its engine "
@@ -375,8 +378,8 @@ def crossover(
 
             def run_on(old: Catalog) -> Report:
                 old_apis = resolve_all(old.apis, api, "API", "apis") if api else None
-                old_configs = select_configs(
-                    old, model, gpu, quant, gpus, engine, priced=ca, measured_only=measured_only
+                old_configs = select_configs(  # "measured" as today's catalog knows it
+                    old, model, gpu, quant, gpus, engine, priced=ca, measured_only=measured_only, evidence=cat
                 )
                 return crossover_report(old, old_configs, workload, ca, rps, old_apis, all_apis=all_apis)
 

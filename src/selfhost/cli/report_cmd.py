@@ -333,8 +333,8 @@ def register(app: typer.Typer) -> None:
 
             def run_on(old: Catalog) -> Report:
                 old_apis = resolve_all(old.apis, api, "API", "apis") if api else None
-                old_configs = select_configs(
-                    old, model, gpu, quant, gpus, engine, priced=ca, measured_only=measured_only
+                old_configs = select_configs(  # "measured" as today's catalog knows it
+                    old, model, gpu, quant, gpus, engine, priced=ca, measured_only=measured_only, evidence=cat
                 )
                 return crossover_report(old, old_configs, workload, ca, rps, old_apis, all_apis=all_apis)
 
