@@ -991,8 +991,11 @@ def test_measured_only_keeps_deployments_whose_gpu_was_measured(cli: Cli, args: 
     assert rows
     assert all(r["gpu_measured"] for r in rows)
     assert "no published measurement" not in result.stderr
+    assert json_doc(result)["assumptions"]["measured_only"] is True
     # without the option the default selection does include extrapolated deployments
-    everything = json_doc(cli(*args, "--format", "json"))["results"]
+    everything_doc = json_doc(cli(*args, "--format", "json"))
+    assert everything_doc["assumptions"]["measured_only"] is False
+    everything = everything_doc["results"]
     if args[0] in ("crossover", "cost", "sweep"):
         assert any(not r["gpu_measured"] for r in everything if "gpu_measured" in r)
 

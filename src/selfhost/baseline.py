@@ -54,6 +54,7 @@ OPTION_KEYS = (
     "cached_input_fraction",
     "pricing",
     "providers",
+    "measured_only",
 )
 #: Keys every record of a saved crossover result must have.
 RESULT_KEYS = ("model", "api", "crossover_rps", "self_hosted_usd_per_month", "api_usd_per_month")

@@ -280,6 +280,12 @@ def cost_assumptions(
     )
 
 
+def echo_measured_only(report: Report, measured_only: bool) -> Report:
+    """Echo ``--measured-only`` in the assumptions: a selection the catalog entries alone do not show."""
+    report.assumptions["measured_only"] = measured_only
+    return report
+
+
 def check_rps(rps: float) -> None:
     from selfhost.errors import InputError
 
@@ -386,6 +392,7 @@ def crossover(
             report = flag_stale(
                 crossover_report(cat, configs, workload, ca, rps, apis, all_apis=all_apis), cat, stale_days
             )
+            echo_measured_only(report, measured_only)
             emit_changes(compare(report, cat, load_baseline(baseline, run_on)), fmt)
             if chart:
                 draw_chart(cat, configs, workload, ca, rps, apis, all_apis, report)
@@ -400,6 +407,7 @@ def crossover(
         else:
             report = crossover_report(cat, configs, workload, ca, rps, apis, all_apis=all_apis)
         flag_stale(report, cat, stale_days)
+        echo_measured_only(report, measured_only)
         columns = [
             Column("model", "Model", text, "left"),
             Column("deployment", "Self-hosted on", text, "left"),
@@ -647,6 +655,7 @@ def cost(
         else:
             report = costs(cat, configs, workload, ca, rps, rows=limit)
         flag_stale(report, cat, stale_days, records=report.results[:limit] if limit else None)
+        echo_measured_only(report, measured_only)
         columns = [
             Column("model", "Model", text, "left"),
             Column("quant", "Quant", text, "left"),

@@ -218,7 +218,15 @@ def register(app: typer.Typer) -> None:
 
           selfhost plan workloads.yaml --pricing committed --self-hosted-base-url https://llm.corp.example/v1 --format markdown > plan.md
         """
-        from selfhost.cli.app import cost_assumptions, guarded, load, note, select_configs, stdout_console
+        from selfhost.cli.app import (
+            cost_assumptions,
+            echo_measured_only,
+            guarded,
+            load,
+            note,
+            select_configs,
+            stdout_console,
+        )
 
         def run() -> None:
             from selfhost.errors import InputError
@@ -270,6 +278,7 @@ def register(app: typer.Typer) -> None:
                 source=str(workloads_file),
             )
             flag_stale(report, cat, stale_days)
+            echo_measured_only(report, measured_only)
             title = f"Hybrid plan for {workloads_file.name} (ops ${ops_usd_per_month:,.0f}/mo)"
             workload_cols, deployment_cols, totals_cols = _columns()
             if fmt is PlanFormat.json:

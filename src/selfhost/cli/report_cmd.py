@@ -130,6 +130,7 @@ SHARED = (
     "quant",
     "gpus",
     "engine",
+    "measured_only",
     "pricing",
     "provider",
     "api",

@@ -70,6 +70,7 @@ def register(app: typer.Typer) -> None:
             build_workload,
             check_rps,
             cost_assumptions,
+            echo_measured_only,
             emit,
             guarded,
             load,
@@ -105,6 +106,7 @@ def register(app: typer.Typer) -> None:
                 cat, configs, workload, ca, rps, apis, all_apis=all_apis, spread=spread
             )
             flag_stale(report, cat, stale_days)
+            echo_measured_only(report, measured_only)
 
             def pair(r: dict[str, object]) -> tuple[object, object]:
                 return (r["model"], r["api"])

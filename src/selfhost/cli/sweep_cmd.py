@@ -86,6 +86,7 @@ def register(app: typer.Typer) -> None:
         from selfhost.cli.app import (
             build_workload,
             cost_assumptions,
+            echo_measured_only,
             emit,
             guarded,
             load,
@@ -128,6 +129,7 @@ def register(app: typer.Typer) -> None:
             workloads = [build_workload(p, d, None, max_tpot_ms, max_ttft_ms, kv_dtype) for p, d in mixes]
             report = sweep_report(cat, configs, workloads, ca, sorted(set(rates)), apis)
             flag_stale(report, cat, stale_days)
+            echo_measured_only(report, measured_only)
             columns = [
                 Column("option_kind", "Kind", text, "left"),
                 Column("option", "Option", text, "left"),
