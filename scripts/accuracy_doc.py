@@ -191,6 +191,7 @@ def weak_spots(*results: list[dict[str, Any]]) -> list[str]:
 def render(throughput: dict[str, Any], latency: dict[str, Any], fit: dict[str, Any]) -> str:
     s = throughput["summary"]
     loso = fit["leave_one_source_out"]
+    evidence = loso["throughput_by_gpu_evidence"]
     lines: list[str] = [
         "# Accuracy of the throughput model",
         "",
@@ -210,6 +211,15 @@ def render(throughput: dict[str, Any], latency: dict[str, Any], fit: dict[str, A
         f"- **Leave one source out** (each table refitted without its own points): median absolute "
         f"error {pct(loso['throughput']['median_abs_error'])}, {pct(loso['throughput']['within_30'])} "
         "within ±30 %.",
+        *(
+            f"  - {label}: {e['points']} points, median absolute error {pct(e['median_abs_error'])}, "
+            f"{pct(e['within_30'])} within ±30 %, mean absolute log error {e['mean_abs_log_error']:.3f}."
+            for label, e in (
+                ("On GPUs the held-out fold had measured behind the engine profile", evidence["measured"]),
+                ("On GPUs without such measurements (as `gpu_measured: false`)", evidence["extrapolated"]),
+            )
+        ),
+        "  - The two mean absolute log errors set the efficiency spreads of `--uncertainty` (method.md §8.3).",
         f"- Latencies the same runs report (`{LATENCY}`, {latency['summary']['points']} points): median "
         f"absolute error {pct(latency['summary']['median_abs_error'])}, "
         f"{pct(latency['summary']['within_30'])} within ±30 % (leaving one source out: "

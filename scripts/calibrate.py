@@ -66,7 +66,13 @@ def breakdown(predicted: Any, measured: Any, keys: Any) -> dict[str, Any]:
 
 
 def run(latency_weight: float, loso: bool) -> dict[str, Any]:
-    from selfhost.calibration.fit import build_problem, fit_profiles, leave_one_group_out, predict_with
+    from selfhost.calibration.fit import (
+        build_problem,
+        fit_profiles,
+        gpu_was_measured,
+        leave_one_group_out,
+        predict_with,
+    )
     from selfhost.calibration.loader import read_measurements, resolve_measurements
     from selfhost.catalog.loader import load_catalog
 
@@ -117,6 +123,14 @@ def run(latency_weight: float, loso: bool) -> dict[str, Any]:
         report["leave_one_source_out"] = block(held_out)
         report["leave_one_source_out"]["folds"] = {
             group: {e: f.parameters for e, f in fold.items()} for group, fold in folds.items()
+        }
+        # held-out throughput points on a GPU the fold had measured behind the profile, and not:
+        # the two efficiency spreads of selfhost.uncertainty
+        seen = gpu_was_measured(problem, folds)
+        p = is_primary
+        report["leave_one_source_out"]["throughput_by_gpu_evidence"] = {
+            "measured": summary_dict(held_out[p & seen], m[p & seen]),
+            "extrapolated": summary_dict(held_out[p & ~seen], m[p & ~seen]),
         }
     return report
 

@@ -8,9 +8,12 @@ The uncertain inputs and how they are drawn (each draw independent, uniform or l
   One draw per GPU and pricing kind per sample: deployments on the same GPU move together.
 - API prices: every list price of an API (input, output, cached) times one factor uniform in
   ``1 -+ API_PRICE_SPREAD``; one draw per API per sample.
-- Engine efficiency: MBU and MFU times a lognormal factor ``exp(sigma * z)``, sigma
-  ``EFFICIENCY_SIGMA``, each capped at 1; one draw per engine profile per sample. The sigma is
-  the calibration's leave-one-source-out mean absolute log error (docs/accuracy.md).
+- Engine efficiency: MBU and MFU times a lognormal factor ``exp(sigma * z)``, each capped at 1;
+  one draw per engine profile per sample, shared by its deployments, with sigma
+  ``EFFICIENCY_SIGMA``. A deployment on a GPU without measurements behind the profile
+  (``gpu_measured: false``) adds its own draw, so its factor has the wider sigma
+  ``EFFICIENCY_SIGMA_EXTRAPOLATED``. Both are the calibration's leave-one-source-out mean
+  absolute log errors (docs/accuracy.md), on GPUs the held-out fold had measured and had not.
 - Utilization target, operations cost, token mix and rate are fixed (they are decisions, not
   estimates; `selfhost sensitivity` varies them).
 
@@ -54,9 +57,11 @@ API_PRICE_SPREAD = (
     0.10  # list prices are public; +-10 % covers volume discounts, tiers and a quarter's changes
 )
 # The throughput model's mean |ln(predicted / measured)| on published measurements it was not
-# fitted to (leave one source out, docs/calibration-fit.json) is 0.220; a lognormal has
-# E|ln X| = sigma * sqrt(2 / pi), so sigma = 0.220 / 0.798 = 0.28 (a test holds the two together).
-EFFICIENCY_SIGMA = 0.28
+# fitted to (leave one source out, docs/calibration-fit.json): 0.197 on GPUs the fold had measured
+# behind the engine's profile, 0.297 on GPUs it had not. A lognormal has E|ln X| = sigma *
+# sqrt(2 / pi), so sigma = 0.197 / 0.798 = 0.25 and 0.297 / 0.798 = 0.37 (a test holds them together).
+EFFICIENCY_SIGMA = 0.25
+EFFICIENCY_SIGMA_EXTRAPOLATED = 0.37
 GPU_PRICE_FALLBACK_SPREAD = 0.20  # when the catalog has a single offer, or for owned hardware
 EFFICIENCY_NODES = 65  # capacity evaluations spanning the efficiency samples, ~1.5 % apart at sigma 0.25
 QUANTILES = (0.10, 0.50, 0.90)
@@ -73,6 +78,8 @@ class UncertaintySpec:
     seed : Seed of NumPy's default generator; the same seed gives the same output.
     api_price_spread : Half-width of the uniform factor on API prices. [unitless]
     efficiency_sigma : Sigma of the lognormal factor on MBU and MFU. [unitless]
+    efficiency_sigma_extrapolated : The same on a GPU without measurements behind the engine
+        profile (at least ``efficiency_sigma``). [unitless]
     gpu_price_fallback_spread : Half-width of the GPU price range without a catalog range. [unitless]
     gpu_price_range_from_catalog : Use the catalog's lowest-highest offer as the GPU price range.
     """
@@ -81,6 +88,7 @@ class UncertaintySpec:
     seed: int = DEFAULT_SEED
     api_price_spread: float = API_PRICE_SPREAD
     efficiency_sigma: float = EFFICIENCY_SIGMA
+    efficiency_sigma_extrapolated: float = EFFICIENCY_SIGMA_EXTRAPOLATED
     gpu_price_fallback_spread: float = GPU_PRICE_FALLBACK_SPREAD
     gpu_price_range_from_catalog: bool = True
 
@@ -91,6 +99,8 @@ class UncertaintySpec:
             raise InputError("price spreads must be at least 0 and below 1")
         if self.efficiency_sigma < 0.0:
             raise InputError("the efficiency sigma must not be negative")
+        if self.efficiency_sigma_extrapolated < self.efficiency_sigma:
+            raise InputError("the extrapolated efficiency sigma must be at least the measured one")
 
     def record(self) -> dict[str, Any]:
         """The assumptions block entry."""
@@ -106,7 +116,9 @@ class UncertaintySpec:
             ),
             "api_price_spread": self.api_price_spread,
             "efficiency_sigma": self.efficiency_sigma,
-            "efficiency_sigma_source": "calibration residuals, leave-one-source-out (docs/accuracy.md)",
+            "efficiency_sigma_extrapolated": self.efficiency_sigma_extrapolated,
+            "efficiency_sigma_source": "calibration residuals, leave-one-source-out, on GPUs with and "
+            "without measurements behind the engine profile (docs/accuracy.md)",
             "fixed": ["target_utilization", "ops_usd_per_month", "input_tokens", "output_tokens", "rps"],
         }
 
@@ -152,7 +164,8 @@ class Draws:
 
     price_u : Uniform(0, 1) position in each GPU price range.
     api_multiplier : Factor on each API's list prices. [unitless]
-    efficiency_multiplier : Factor on each engine's MBU and MFU. [unitless]
+    efficiency_multiplier : Factor on MBU and MFU: one row per engine, then one per extrapolated
+        (engine, GPU) pair. [unitless]
     """
 
     price_u: FloatArray
@@ -160,17 +173,29 @@ class Draws:
     efficiency_multiplier: FloatArray
 
 
-def draw(spec: UncertaintySpec, n_price_keys: int, n_apis: int, n_engines: int) -> Draws:
-    """All random factors of a run, drawn in a fixed order from ``spec.seed``."""
+def draw(
+    spec: UncertaintySpec, n_price_keys: int, n_apis: int, n_engines: int, extrapolated: Sequence[int] = ()
+) -> Draws:
+    """All random factors of a run, drawn in a fixed order from ``spec.seed``.
+
+    ``extrapolated`` holds, for each (engine, GPU) pair without measurements, its engine's row:
+    its factor shares that engine's draw and adds its own, for a total sigma of
+    ``spec.efficiency_sigma_extrapolated``.
+    """
     rng = np.random.default_rng(spec.seed)
     n = spec.samples
     price_u = rng.random((n_price_keys, n))
     api_u = rng.random((n_apis, n))
     z = rng.standard_normal((n_engines, n))
+    z_own = rng.standard_normal((len(extrapolated), n))
+    sigma_own = np.sqrt(spec.efficiency_sigma_extrapolated**2 - spec.efficiency_sigma**2)
+    log_factor = np.vstack(
+        [spec.efficiency_sigma * z, spec.efficiency_sigma * z[list(extrapolated)] + sigma_own * z_own]
+    )
     return Draws(
         price_u=price_u,
         api_multiplier=1.0 + spec.api_price_spread * (2.0 * api_u - 1.0),
-        efficiency_multiplier=np.exp(spec.efficiency_sigma * z),
+        efficiency_multiplier=np.exp(log_factor),
     )
 
 
@@ -270,10 +295,34 @@ def _chunks(n_items: int, n_samples: int) -> list[slice]:
     return [slice(i, min(n_items, i + size)) for i in range(0, n_items, size)]
 
 
+@dataclass(frozen=True)
+class EfficiencyKeys:
+    """Which efficiency draw each deployment row uses (rows of `Draws.efficiency_multiplier`).
+
+    engines : Engine ids, one draw each.
+    extrapolated : For each (engine, GPU) pair without measurements, its engine's position.
+    row_index : Each deployment's row: an engine's, or ``len(engines) + k`` for pair k.
+    """
+
+    engines: list[str]
+    extrapolated: list[int]
+    row_index: IntArray
+
+
+def _efficiency_keys(configs: Sequence[ReplicaConfig]) -> EfficiencyKeys:
+    engines, engine_index = _index([c.engine.id for c in configs])
+    unmeasured = list(
+        dict.fromkeys((c.engine.id, c.gpu.id) for c in configs if c.gpu.id not in c.engine.measured_gpus)
+    )
+    position = {pair: len(engines) + k for k, pair in enumerate(unmeasured)}
+    rows = [position.get((c.engine.id, c.gpu.id), int(engine_index[i])) for i, c in enumerate(configs)]
+    return EfficiencyKeys(engines, [engines.index(e) for e, _ in unmeasured], np.array(rows, dtype=int))
+
+
 def _deployment_keys(
     catalog: Catalog, grid: DeploymentGrid, rows: IntArray, spec: UncertaintySpec
-) -> tuple[list[PriceRange], IntArray, list[str], IntArray]:
-    """Price ranges and engine ids of the deployments, with each row's index into them."""
+) -> tuple[list[PriceRange], IntArray, EfficiencyKeys]:
+    """Price ranges and efficiency draws of the deployments, with each row's index into them."""
     ranges_by_key: dict[tuple[str, str], PriceRange] = {}
     row_keys = []
     for r in rows:
@@ -281,8 +330,8 @@ def _deployment_keys(
         ranges_by_key.setdefault(price_range.key, price_range)
         row_keys.append(price_range.key)
     keys, price_index = _index(row_keys)
-    engines, engine_index = _index([grid.config(int(r)).engine.id for r in rows])
-    return [ranges_by_key[k] for k in keys], price_index, engines, engine_index
+    efficiency = _efficiency_keys([grid.config(int(r)) for r in rows])
+    return [ranges_by_key[k] for k in keys], price_index, efficiency
 
 
 # --------------------------------------------------------------------------- crossover
@@ -302,7 +351,8 @@ def crossover_samples(
     A crossover of 'never' counts as infinite (a null quantile in the output).
     """
     rows, pair_row = np.unique(comps.rows, return_inverse=True)
-    ranges, price_index, engines, engine_index = _deployment_keys(catalog, comps.grid, rows, spec)
+    ranges, price_index, efficiency = _deployment_keys(catalog, comps.grid, rows, spec)
+    engine_index = efficiency.row_index
     api_ids, api_index = _index([a.id for a in comps.apis])
     by_id = {a.id: a for a in comps.apis}
     base_per_request = api_usd_per_request(
@@ -312,7 +362,7 @@ def crossover_samples(
         workload.output_tokens,
         ca.cached_input_fraction,
     )  # (n_apis,)
-    draws = draw(spec, len(ranges), len(api_ids), len(engines))
+    draws = draw(spec, len(ranges), len(api_ids), len(efficiency.engines), efficiency.extrapolated)
     extra: list[Record] = []
     for part in _chunks(len(comps), spec.samples):
         sub, sub_pair = np.unique(pair_row[part], return_inverse=True)
@@ -386,7 +436,8 @@ def _note(spec: UncertaintySpec, *, apis: bool) -> str:
     api_part = f"; API prices +-{spec.api_price_spread:.0%}" if apis else ""
     return (
         f"uncertainty: {spec.samples:,} samples (seed {spec.seed}); engine efficiency lognormal with sigma "
-        f"{spec.efficiency_sigma:g} (calibration residuals, docs/accuracy.md); GPU prices uniform "
+        f"{spec.efficiency_sigma:g}, {spec.efficiency_sigma_extrapolated:g} on a GPU without measurements "
+        f"(calibration residuals, docs/accuracy.md); GPU prices uniform "
         f"across the catalog's providers{api_part}; utilization fixed"
     )
 
@@ -413,8 +464,9 @@ def costs_with_uncertainty(
     if not shown:
         return report
     deployment_rows = grid_rows(grid, shown)
-    ranges, price_index, engines, engine_index = _deployment_keys(catalog, grid, deployment_rows, spec)
-    draws = draw(spec, len(ranges), 0, len(engines))
+    ranges, price_index, efficiency = _deployment_keys(catalog, grid, deployment_rows, spec)
+    engine_index = efficiency.row_index
+    draws = draw(spec, len(ranges), 0, len(efficiency.engines), efficiency.extrapolated)
     tokens = workload.input_tokens + workload.output_tokens
     for part in _chunks(len(shown), spec.samples):
         unit = _sampled_units(

@@ -446,6 +446,18 @@ def leave_one_group_out(
     return predicted, folds
 
 
+def gpu_was_measured(problem: FitProblem, folds: Mapping[str, Mapping[str, EngineFit]]) -> NDArray[np.bool_]:
+    """For each point, whether the fold that predicted it (its group held out) had measurements
+    on the point's GPU behind the engine's profile: what `gpu_measured` says of a deployment."""
+    return np.array(
+        [
+            str(gpu) in folds[str(group)][str(engine)].gpus
+            for gpu, group, engine in zip(problem.gpu, problem.group, problem.engine, strict=True)
+        ],
+        dtype=bool,
+    )
+
+
 def build_problem(
     resolved: Sequence[ResolvedMeasurement], weights: Sequence[float] | FloatArray
 ) -> FitProblem:
