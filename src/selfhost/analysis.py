@@ -98,10 +98,13 @@ def _config_record(c: ReplicaConfig) -> Record:
         "gpu": c.gpu.id,
         "gpus_per_replica": c.n_gpus,
         "engine": c.engine.id,
-        # how far the throughput estimate is from the published measurements (docs/accuracy.md)
-        "engine_confirmed": c.engine.confirmed,
-        "gpu_measured": c.gpu.id in c.engine.measured_gpus,
+        **evidence_fields(c),
     }
+
+
+def evidence_fields(c: ReplicaConfig) -> Record:
+    """How far a deployment's throughput estimate is from published measurements (docs/accuracy.md)."""
+    return {"engine_confirmed": c.engine.confirmed, "gpu_measured": c.gpu_measured}
 
 
 MAX_LISTED = 4  # engine-GPU pairs named in the evidence note before "and N more"

@@ -31,6 +31,7 @@ from selfhost.analysis import (
     cost_assumptions_record,
     deployment_grid,
     entry_provenance,
+    evidence_fields,
 )
 from selfhost.apis import api_prices, api_usd_per_request, serves_context
 from selfhost.catalog.schema import ApiOffering, Catalog
@@ -327,8 +328,7 @@ def plan_report(
                 "gpu": c.gpu.id,
                 "gpus_per_replica": c.n_gpus,
                 "engine": c.engine.id,
-                "engine_confirmed": c.engine.confirmed,
-                "gpu_measured": c.gpu.id in c.engine.measured_gpus,
+                **evidence_fields(c),
                 "price_option": price.id,
                 "provider": price.provider,
                 "pricing": price.pricing,

@@ -53,13 +53,19 @@ class Workload:
 
 @dataclass(frozen=True)
 class ReplicaConfig:
-    """One way to serve a model: a replica of ``n_gpus`` GPUs in tensor parallel."""
+    """One way to serve a model: a replica of ``n_gpus`` GPUs, split as the engine splits models
+    (tensor parallel, or by layers)."""
 
     model: Model
     quant: Quantization
     gpu: Gpu
     n_gpus: int
     engine: EngineProfile
+
+    @property
+    def gpu_measured(self) -> bool:
+        """Whether published measurements on this GPU stand behind the engine profile's fit."""
+        return self.gpu.id in self.engine.measured_gpus
 
     @property
     def label(self) -> str:

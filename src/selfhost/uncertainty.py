@@ -311,9 +311,7 @@ class EfficiencyKeys:
 
 def _efficiency_keys(configs: Sequence[ReplicaConfig]) -> EfficiencyKeys:
     engines, engine_index = _index([c.engine.id for c in configs])
-    unmeasured = list(
-        dict.fromkeys((c.engine.id, c.gpu.id) for c in configs if c.gpu.id not in c.engine.measured_gpus)
-    )
+    unmeasured = list(dict.fromkeys((c.engine.id, c.gpu.id) for c in configs if not c.gpu_measured))
     position = {pair: len(engines) + k for k, pair in enumerate(unmeasured)}
     rows = [position.get((c.engine.id, c.gpu.id), int(engine_index[i])) for i, c in enumerate(configs)]
     return EfficiencyKeys(engines, [engines.index(e) for e, _ in unmeasured], np.array(rows, dtype=int))
