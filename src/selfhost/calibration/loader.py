@@ -178,6 +178,12 @@ def resolve_measurements(
                     f"{hint} run 'selfhost catalog list {listing}' to see all, or add it with --catalog"
                 )
             found[field_name] = entry
+        if m.pipeline_parallel > 1 or m.dp_attention or m.expert_parallel:
+            errors.append(
+                f"{path}: measurements[{index}] (id '{m.id}'): pipeline_parallel, dp_attention and "
+                "expert_parallel are not modelled yet; leave them out"
+            )
+            continue
         if all(v is not None for v in found.values()):
             resolved.append(ResolvedMeasurement(m, **found))
     if errors:

@@ -17,6 +17,12 @@ How a row's batch is chosen:
   the replica's maximum rate, the maximum batch. A run of N requests at rate r lasts about
   ``N / r`` plus one request's latency (TTFT + D x TPOT), so its measured output rate is
   ``N * D / (N / r + TTFT + D * TPOT)``; without N the steady rate ``r * D`` is predicted.
+- ``latency_targets`` (with ``concurrency: max``): the largest batch within the targets, as
+  `selfhost.engine.throughput.capacity` finds it for ``selfhost crossover``.
+
+``replicas: R`` spreads the load evenly: each replica serves 1/R of the concurrency, the rate
+and the requests, and the deployment's throughput is R times one replica's. ``max_num_seqs``
+replaces the engine profile's batch cap.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from selfhost.calibration.loader import ResolvedMeasurement
 from selfhost.calibration.schema import SECONDS_PER_UNIT
 from selfhost.engine.throughput import (
     ServingArrays,
+    capacity,
     decode_step_time_s,
     load_point,
     prefill_marginal_time_s,
@@ -51,6 +58,8 @@ SCOPE_CODES: dict[str, int] = {
     "tpot": 3,
     "ttft": 4,
     "prefill": 5,
+    "requests": 6,
+    "batch_latency": 7,
 }
 #: Batch codes of `MeasurementArrays.batch_kind`.
 FIXED, MAX, RATE = 0, 1, 2
@@ -71,8 +80,12 @@ class MeasurementArrays:
     requests : Requests in the run; inf when not given. [count]
     scope : SCOPE_CODES code of the measured quantity. [code]
     seconds_per_unit : For time scopes, seconds per unit of the value (ms: 1e-3); else 1. [s]
-    n_gpus : GPUs of the replica. [count]
+    n_gpus : GPUs of one replica. [count]
     static : True for a static batch (prompts prefilled together, then decoded together). [bool]
+    replicas : Replicas sharing the load. [count]
+    counts_input : True where a token rate counts input and output tokens. [bool]
+    max_num_seqs : The engine's batch cap as run; NaN: the profile's. [sequences]
+    max_tpot_s, max_ttft_s : Latency targets of a latency-bounded run; inf where none. [s]
     """
 
     input_tokens: FloatArray
@@ -85,6 +98,11 @@ class MeasurementArrays:
     seconds_per_unit: FloatArray
     n_gpus: FloatArray
     static: NDArray[np.bool_]
+    replicas: FloatArray
+    counts_input: NDArray[np.bool_]
+    max_num_seqs: FloatArray
+    max_tpot_s: FloatArray
+    max_ttft_s: FloatArray
 
 
 @dataclass(frozen=True)
@@ -104,6 +122,8 @@ def measurement_arrays(resolved: Sequence[ResolvedMeasurement]) -> MeasurementAr
         return np.asarray(list(values), dtype=float)
 
     kinds = [RATE if m.request_rate is not None else MAX if m.concurrency == "max" else FIXED for m in ms]
+    targets = [m.latency_targets for m in ms]
+    ms_to_s = SECONDS_PER_UNIT["ms"]
     return MeasurementArrays(
         input_tokens=col(m.input_tokens for m in ms),
         output_tokens=col(m.output_tokens for m in ms),
@@ -114,7 +134,12 @@ def measurement_arrays(resolved: Sequence[ResolvedMeasurement]) -> MeasurementAr
         scope=np.asarray([SCOPE_CODES[m.scope] for m in ms], dtype=np.int8),
         seconds_per_unit=col(SECONDS_PER_UNIT.get(m.unit, 1.0) for m in ms),
         n_gpus=col(m.n_gpus for m in ms),
-        static=np.asarray([m.batching == "static" for m in ms], dtype=bool),
+        static=np.asarray([m.batching == "static" or m.scope == "batch_latency" for m in ms], dtype=bool),
+        replicas=col(m.replicas for m in ms),
+        counts_input=np.asarray([m.tokens == "input+output" for m in ms], dtype=bool),
+        max_num_seqs=col(m.max_num_seqs if m.max_num_seqs is not None else math.nan for m in ms),
+        max_tpot_s=col(t.tpot_ms * ms_to_s if t and t.tpot_ms else math.inf for t in targets),
+        max_ttft_s=col(t.ttft_ms * ms_to_s if t and t.ttft_ms else math.inf for t in targets),
     )
 
 
@@ -167,41 +192,63 @@ def predict_values(s: ServingArrays, w: MeasurementArrays) -> Predictions:
 
     Notes
     -----
+    Everything is computed for one replica, which carries ``1 / replicas`` of the load (its
+    concurrency, rate and requests); rates over the deployment are ``replicas`` times its own.
     The batch limit is that of `selfhost.engine.throughput.capacity` without latency targets:
-    the KV cache at the mean sequence length ``P + D/2``, the engine's batch cap, and ``requests``.
+    the KV cache at the mean sequence length ``P + D/2``, the engine's batch cap (``max_num_seqs``
+    where the run states it), and the requests. Rows with ``latency_targets`` take capacity()'s
+    batch within those targets instead.
 
     Continuous batching, with ``pt = load_point(s, B, P, D)``: total = ``pt.output_tokens_per_s``
-    (rate rows: the finite-run rate of the module docstring); per_gpu = total / n;
-    single_stream = 1 / tpot; tpot = ``pt.tpot_s``; ttft = ``prefill_time_s(P)`` at concurrency
-    1 (nothing else is running), else ``pt.ttft_s``; prefill = P / ``prefill_time_s(P)``.
+    (rate rows: the finite-run rate of the module docstring); per_gpu = total / GPUs;
+    single_stream = 1 / tpot; requests = total / D; tpot = ``pt.tpot_s``; ttft =
+    ``prefill_time_s(P)`` at concurrency 1 (nothing else is running), else ``pt.ttft_s``;
+    prefill = P / ``prefill_time_s(P)``. A rate counting input and output tokens is
+    ``total * (P + D) / D``.
 
-    Static batch of B: the B prompts are prefilled together, ``ttft = prefill_time_s(P) + (B - 1)
-    * prefill_marginal_time_s(P)``; then every step decodes B tokens, ``tpot = step(B, P + D/2)``;
-    total = ``B * D / (ttft + (D - 1) * tpot)``.
+    Static batch of B (and ``batch_latency``: a batch sent at once): the B prompts are
+    prefilled together, ``ttft = prefill_time_s(P) + (B - 1) * prefill_marginal_time_s(P)``; then
+    every step decodes B tokens, ``tpot = step(B, P + D/2)``; the batch takes ``ttft + (D - 1) *
+    tpot`` and total = ``B * D`` over that.
     """
     p, d = w.input_tokens, np.maximum(1.0, w.output_tokens)
+    replicas = np.maximum(1.0, w.replicas)
+    engine_cap = np.where(np.isnan(w.max_num_seqs), s.max_batch_sequences, w.max_num_seqs)
+    s = dataclasses.replace(s, max_batch_sequences=np.asarray(engine_cap, dtype=float))
+    requests_each = w.requests / replicas  # inf stays inf
     # capacity() without latency targets: KV cache at the mean sequence length, then the engine cap
     kv_limit = np.floor(s.kv_capacity_tokens / np.maximum(1.0, p + d / 2.0))
-    b_cap = np.maximum(1.0, np.minimum(np.minimum(kv_limit, s.max_batch_sequences), w.requests))
+    b_cap = np.maximum(1.0, np.minimum(np.minimum(kv_limit, engine_cap), requests_each))
     # a static batch ran at its stated size, so the engine was built for it: only KV memory caps it
     fixed_cap = np.where(w.static, np.maximum(1.0, kv_limit), b_cap)
-    fixed = np.minimum(np.nan_to_num(w.concurrency, nan=1.0), fixed_cap)
-    rate = np.nan_to_num(w.request_rate, nan=1.0)
+    fixed = np.minimum(np.maximum(1.0, np.nan_to_num(w.concurrency, nan=1.0) / replicas), fixed_cap)
+    rate = np.nan_to_num(w.request_rate, nan=1.0) / replicas
     at_cap = load_point(s, b_cap, p, d)
     is_rate = w.batch_kind == RATE
     rate_batch = b_cap.copy()
     solve = np.flatnonzero(is_rate & (rate < at_cap.requests_per_s))
     if solve.size:  # bisection only on the rate-driven rows that the replica can keep up with
         rate_batch[solve] = _solve_rate_batch(_rows(s, solve), rate[solve], b_cap[solve], p[solve], d[solve])
-    batch = np.where(w.batch_kind == FIXED, fixed, np.where(is_rate, rate_batch, b_cap))
+    bounded = np.flatnonzero((w.batch_kind == MAX) & (np.isfinite(w.max_tpot_s) | np.isfinite(w.max_ttft_s)))
+    max_batch = b_cap.copy()
+    if bounded.size:  # latency-bounded runs: the largest batch within the targets, as crossover plans
+        within = capacity(
+            _rows(dataclasses.replace(s, max_batch_sequences=np.minimum(engine_cap, requests_each)), bounded),
+            p[bounded],
+            d[bounded],
+            w.max_tpot_s[bounded],
+            w.max_ttft_s[bounded],
+        )
+        max_batch[bounded] = np.maximum(1.0, within.batch)
+    batch = np.where(w.batch_kind == FIXED, fixed, np.where(is_rate, rate_batch, max_batch))
     pt = load_point(s, batch, p, d)
     prefill_s = prefill_time_s(s, p)
 
     # continuous batching
     served_rate = np.minimum(rate, at_cap.requests_per_s)
     latency = pt.ttft_s + d * pt.tpot_s
-    finite = np.isfinite(w.requests)
-    requests = np.where(finite, w.requests, 0.0)
+    finite = np.isfinite(requests_each)
+    requests = np.where(finite, requests_each, 0.0)
     run_s = np.where(finite, requests / served_rate + latency, 1.0)
     rate_total = np.where(finite, requests * d / run_s, served_rate * d)
     total = np.where(is_rate, rate_total, pt.output_tokens_per_s)
@@ -211,18 +258,22 @@ def predict_values(s: ServingArrays, w: MeasurementArrays) -> Predictions:
     # static batch
     static_step = decode_step_time_s(s, batch, p + d / 2.0)
     static_ttft = prefill_s + (batch - 1.0) * prefill_marginal_time_s(s, p)
-    static_total = batch * d / (static_ttft + (d - 1.0) * static_step)
-    total = np.where(w.static, static_total, total)
+    batch_s = static_ttft + (d - 1.0) * static_step
+    total = np.where(w.static, batch * d / batch_s, total)
     tpot = np.where(w.static, static_step, tpot)
     ttft = np.where(w.static, static_ttft, ttft)
 
+    deployment_total = total * replicas
+    token_rate = np.where(w.counts_input, deployment_total * (p + d) / d, deployment_total)
     by_scope = [
-        total,
-        total / w.n_gpus,
+        token_rate,
+        token_rate / (w.n_gpus * replicas),
         1.0 / tpot,
         tpot / w.seconds_per_unit,
         ttft / w.seconds_per_unit,
         p / prefill_s,
+        deployment_total / d,
+        batch_s / w.seconds_per_unit,
     ]
     value = np.choose(w.scope.astype(int), by_scope)
     return Predictions(

@@ -8,13 +8,19 @@ from. ``selfhost validate FILE`` predicts every entry and reports the error.
 
 Scopes (what ``value`` counts):
 
-- ``total``: output tokens per second summed over the replica (all its GPUs). [tokens/s]
-- ``per_gpu``: ``total`` divided by the GPUs of the replica. [tokens/s]
+- ``total``: tokens per second summed over the deployment (all GPUs of all ``replicas``);
+  ``tokens`` says which: ``output`` (the default) or ``input+output``. [tokens/s]
+- ``per_gpu``: ``total`` divided by every GPU of the deployment. [tokens/s]
 - ``single_stream``: output tokens per second seen by one sequence (1 / time per output token);
   at concurrency 1 this is the batch-1 decode speed. [tokens/s]
+- ``requests``: completed requests per second over the deployment. [requests/s]
 - ``tpot``: time per output token seen by one sequence (inter-token latency). [ms or s]
 - ``ttft``: time to first token. [ms or s]
+- ``batch_latency``: end-to-end time of one batch of ``concurrency`` requests sent at once
+  (prefill, then every decode step; vLLM's ``benchmark_latency``). [ms or s]
 - ``prefill``: prompt tokens processed per second for one prompt of ``input_tokens``. [tokens/s]
+
+Times are means unless ``statistic`` says otherwise (the model predicts means).
 
 Batching: ``continuous`` (in-flight batching, the default) or ``static`` (the prompts of a fixed
 batch are prefilled together, then decoded together); it changes TTFT and TPOT, not throughput.
@@ -23,6 +29,21 @@ Concurrency: an integer number of sequences in flight (a static batch, or a clos
 count), or ``max`` for offline maximum throughput (every request queued at once; the engine runs
 the largest batch that fits its KV memory and batch limit). A serving run driven at a request
 rate gives ``request_rate`` instead (and ``requests``, the number sent, if known).
+
+Lengths: ``input_tokens`` and ``output_tokens`` are the mean lengths; ``lengths: variable`` marks a
+run whose lengths were drawn per request (ShareGPT, a random range), which the model predicts at
+the means.
+
+Serving layout: ``n_gpus`` GPUs form one replica, split by the engine's default (tensor
+parallel) unless ``pipeline_parallel`` (stages; tensor parallel = n_gpus / stages),
+``dp_attention`` (attention data parallel over the replica's GPUs, so the KV cache is not
+replicated) or ``expert_parallel`` (MoE experts placed whole on GPUs) say otherwise; ``replicas``
+independent copies serve together (data parallel), each holding a share of the load.
+``max_num_seqs`` is the engine's batch cap as run (e.g. vLLM ``--max-num-seqs``).
+
+Latency-bounded runs: ``latency_targets`` gives the targets a run was held to (e.g. "highest
+throughput with p99 TPOT <= 50 ms"); the prediction is then the capacity within those targets,
+as ``selfhost crossover`` plans it, not the offline maximum.
 """
 
 from __future__ import annotations
@@ -33,13 +54,19 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from selfhost.catalog.schema import EntryId
 
-Scope = Literal["total", "per_gpu", "single_stream", "tpot", "ttft", "prefill"]
-Unit = Literal["tokens/s", "ms", "s"]
+Scope = Literal[
+    "total", "per_gpu", "single_stream", "requests", "tpot", "ttft", "batch_latency", "prefill"
+]
+Unit = Literal["tokens/s", "requests/s", "ms", "s"]
 KvDtype = Literal["auto", "bf16", "fp8"]
+Statistic = Literal["mean", "median", "p90", "p95", "p99"]
 
-#: Scopes whose value is a rate, and those whose value is a time.
+#: Scopes whose value is a token rate, a request rate, and a time.
 RATE_SCOPES: tuple[str, ...] = ("total", "per_gpu", "single_stream", "prefill")
-TIME_SCOPES: tuple[str, ...] = ("tpot", "ttft")
+REQUEST_SCOPES: tuple[str, ...] = ("requests",)
+TIME_SCOPES: tuple[str, ...] = ("tpot", "ttft", "batch_latency")
+#: Scopes that count tokens over the deployment (``tokens`` applies to them).
+TOKEN_TOTAL_SCOPES: tuple[str, ...] = ("total", "per_gpu")
 #: Seconds per unit of a time scope.
 SECONDS_PER_UNIT: dict[str, float] = {"ms": 1e-3, "s": 1.0}
 
@@ -54,6 +81,28 @@ class Source(BaseModel):
     repo: str = ""
     path: str = ""
     commit: str = ""
+
+
+class LatencyTargets(BaseModel):
+    """The latency targets a serving run was held to; the measured value is the load within them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ttft_ms: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        default=None, description="Time-to-first-token target. [ms]"
+    )
+    tpot_ms: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        default=None, description="Time-per-output-token target. [ms]"
+    )
+    statistic: Statistic = Field(
+        default="mean", description="Which statistic of the run the targets bound (mean, median, p99...)."
+    )
+
+    @model_validator(mode="after")
+    def _some_target(self) -> LatencyTargets:
+        if self.ttft_ms is None and self.tpot_ms is None:
+            raise ValueError("give at least one of 'ttft_ms' and 'tpot_ms'")
+        return self
 
 
 class Measurement(BaseModel):
@@ -72,7 +121,24 @@ class Measurement(BaseModel):
     gpu: str = Field(min_length=1, description="Catalog GPU id.")
     quant: str = Field(min_length=1, description="Catalog quantization id (weight format).")
     engine: str = Field(min_length=1, description="Serving-engine profile id.")
-    n_gpus: Annotated[int, Field(gt=0)] = Field(default=1, description="GPUs in the replica. [count]")
+    n_gpus: Annotated[int, Field(gt=0)] = Field(default=1, description="GPUs in one replica. [count]")
+    replicas: Annotated[int, Field(gt=0)] = Field(
+        default=1, description="Independent replicas (data parallel) that served the load together. [count]"
+    )
+    pipeline_parallel: Annotated[int, Field(gt=0)] = Field(
+        default=1, description="Pipeline stages of a replica; tensor parallel = n_gpus / stages. [count]"
+    )
+    dp_attention: bool = Field(
+        default=False,
+        description="Attention data parallel over the replica's GPUs (SGLang --enable-dp-attention, "
+        "vLLM --data-parallel-size with --enable-expert-parallel): each rank keeps its own sequences' KV.",
+    )
+    expert_parallel: bool = Field(
+        default=False, description="MoE experts placed whole on GPUs (expert parallel) instead of sharded."
+    )
+    max_num_seqs: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="The engine's batch cap as run (vLLM --max-num-seqs). [sequences]"
+    )
     # --- workload
     input_tokens: Annotated[int, Field(ge=0)] = Field(description="Prompt length. [tokens]")
     output_tokens: Annotated[int, Field(ge=0)] = Field(description="Generated tokens per request. [tokens]")
@@ -87,15 +153,29 @@ class Measurement(BaseModel):
     requests: Annotated[int, Field(gt=0)] | None = Field(
         default=None, description="Requests sent in the run, where known (bounds the batch). [count]"
     )
+    lengths: Literal["fixed", "variable"] = Field(
+        default="fixed",
+        description="fixed lengths, or variable per request (ShareGPT, random ranges): the token counts are means.",
+    )
     kv_dtype: KvDtype = Field(default="auto", description="KV-cache dtype: auto (16-bit), bf16, fp8.")
     batching: Literal["continuous", "static"] = Field(
         default="continuous",
         description="continuous (in-flight) batching, or a static batch whose prompts are all prefilled "
         "before decoding starts (changes the meaning of TTFT and TPOT, not of throughput).",
     )
+    latency_targets: LatencyTargets | None = Field(
+        default=None,
+        description="Latency targets the run was held to; the value is then the load within them.",
+    )
     # --- what was measured
     scope: Scope
-    value: Annotated[float, Field(gt=0)] = Field(description="The measured figure, in `unit`.")
+    tokens: Literal["output", "input+output"] = Field(
+        default="output", description="Which tokens a 'total' or 'per_gpu' rate counts."
+    )
+    statistic: Statistic = Field(
+        default="mean", description="For a time scope: which statistic of the run the value is."
+    )
+    value: Annotated[float, Field(gt=0, allow_inf_nan=False)] = Field(description="The measured figure, in `unit`.")
     unit: Unit
     # --- provenance
     source: Source | Annotated[str, Field(min_length=3)]
@@ -125,7 +205,23 @@ class Measurement(BaseModel):
         if self.scope in TIME_SCOPES and self.unit == "tokens/s":
             raise ValueError(f"scope '{self.scope}' is a time: use unit 'ms' or 's'")
         if self.scope in RATE_SCOPES and self.unit != "tokens/s":
-            raise ValueError(f"scope '{self.scope}' is a rate: use unit 'tokens/s'")
+            raise ValueError(f"scope '{self.scope}' is a token rate: use unit 'tokens/s'")
+        if self.scope in REQUEST_SCOPES and self.unit != "requests/s":
+            raise ValueError(f"scope '{self.scope}' is a request rate: use unit 'requests/s'")
+        if self.tokens != "output" and self.scope not in TOKEN_TOTAL_SCOPES:
+            raise ValueError(f"'tokens' applies to scopes {', '.join(TOKEN_TOTAL_SCOPES)}, not '{self.scope}'")
+        if self.statistic != "mean" and self.scope not in TIME_SCOPES:
+            raise ValueError(f"'statistic' applies to time scopes ({', '.join(TIME_SCOPES)}), not '{self.scope}'")
+        if self.scope == "batch_latency" and not isinstance(self.concurrency, int):
+            raise ValueError("scope 'batch_latency' needs an integer 'concurrency' (the batch size)")
+        if self.n_gpus % self.pipeline_parallel:
+            raise ValueError(
+                f"pipeline_parallel {self.pipeline_parallel} does not divide n_gpus {self.n_gpus}"
+            )
+        if self.latency_targets is not None and self.concurrency != "max":
+            raise ValueError(
+                "'latency_targets' describe a search for the highest load within them: use concurrency 'max'"
+            )
         if self.scope == "prefill" and self.input_tokens < 1:
             raise ValueError("scope 'prefill' needs input_tokens >= 1")
         if self.scope in ("total", "per_gpu", "single_stream", "tpot") and self.output_tokens < 1:
