@@ -250,3 +250,14 @@ def test_every_new_model_has_hosted_api_prices():
     for a in CAT.apis:
         if a.equivalent_model in new:
             assert a.context_tokens and a.source.startswith("PyPI litellm==1.110.2")
+
+
+def test_fit_says_when_layers_are_windowed():
+    report = fit(
+        [config("gpt-oss-120b", "mxfp4", "h100-sxm-80gb"), config("qwen3-8b", "bf16", "h100-sxm-80gb")],
+        workload(32_768),
+    )
+    assert report.notes == [
+        "gpt-oss-120b: 18 of 36 layers keep at most 128 tokens of KV per sequence (sliding window or chunked "
+        "attention); KV capacity is counted at the requested context, as vLLM reports its KV cache size"
+    ]

@@ -206,7 +206,14 @@ def fit(configs: Sequence[ReplicaConfig], workload: Workload) -> Report:
         "kv_dtype": workload.kv_dtype,
         "catalog_entries": entry_provenance(configs),
     }
-    return Report(results=results, assumptions=assumptions)
+    windowed = {c.model.id: c.model.architecture for c in configs if c.model.architecture.windowed_layers}
+    notes = [
+        f"{model}: {a.windowed_layers} of {a.num_hidden_layers} layers keep at most {a.attention_window_tokens:,} "
+        "tokens of KV per sequence (sliding window or chunked attention); KV capacity is counted at the "
+        "requested context, as vLLM reports its KV cache size"
+        for model, a in windowed.items()
+    ]
+    return Report(results=results, assumptions=assumptions, notes=notes)
 
 
 # --------------------------------------------------------------------------- estimate
