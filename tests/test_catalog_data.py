@@ -235,7 +235,13 @@ def test_qwen_small_model_ties_embeddings(catalog: Catalog) -> None:
     # facts.md §1.1: only Qwen2.5-1.5B ties embeddings; Qwen2.5 has QKV bias
     assert models["qwen2.5-1.5b"].architecture.tie_word_embeddings
     assert not models["qwen2.5-7b"].architecture.tie_word_embeddings
-    assert all(models[m].architecture.qkv_bias for m in models if m.startswith("qwen"))
+    assert all(models[m].architecture.qkv_bias for m in models if m.startswith("qwen2.5"))
+    # Qwen3 dropped the q/k/v biases and added per-head q/k norms (its config.json)
+    assert all(
+        not models[m].architecture.qkv_bias and models[m].architecture.qk_norm
+        for m in models
+        if m.startswith("qwen3")
+    )
 
 
 def test_deepseek_v3_moe_and_mla(catalog: Catalog) -> None:

@@ -98,3 +98,58 @@ def test_kv_is_replicated_when_gpus_outnumber_kv_heads():
 def test_results_take_the_broadcast_shape():
     w = weight_bytes(np.full((3, 1), 7e9), 5e8, 5e8, np.array([[16, 8, 4.156, 4.8]]), 16, 16)
     assert w.shape == (3, 4)
+
+
+# --------------------------------------------------------------------------- windowed layers and experts-only formats
+# gpt-oss-120b (tests/fixtures/hf_configs/openai__gpt-oss-120b.json): 36 layers, 8 KV heads of 64,
+# so 2 x 8 x 64 x 2 B = 2,048 B per layer per token in BF16; 18 sliding-window layers of 128 tokens.
+GPT_OSS_KV = 36 * 2048  # 73,728 B/token over all layers
+GPT_OSS_KV_WINDOWED = 18 * 2048  # 36,864 B/token in the windowed layers
+
+
+def test_a_windowed_layer_holds_at_most_its_window():
+    from selfhost.engine.memory import effective_context_tokens
+
+    held = effective_context_tokens(32_768, GPT_OSS_KV, GPT_OSS_KV_WINDOWED, 128)
+    # full layers x c + windowed layers x min(c, W), in all-layer tokens
+    assert held * GPT_OSS_KV == 18 * 2048 * 32_768 + 18 * 2048 * 128 == 1_212_678_144
+    assert held == 16_448
+    # a context shorter than the window is held whole
+    assert effective_context_tokens(100, GPT_OSS_KV, GPT_OSS_KV_WINDOWED, 128) == 100
+
+
+def test_without_windowed_layers_the_context_is_returned_exactly():
+    from selfhost.engine.memory import effective_context_tokens
+
+    contexts = np.array([1.0, 1300.0, 32_768.5, 1e7])
+    assert np.array_equal(effective_context_tokens(contexts, 327_680.0), contexts)
+    # a window alone (no windowed bytes) changes nothing either
+    assert np.array_equal(effective_context_tokens(contexts, 327_680.0, 0.0, 128), contexts)
+
+
+def test_window_arithmetic_broadcasts_over_deployments_and_contexts():
+    from selfhost.engine.memory import effective_context_tokens
+
+    kv = np.array([GPT_OSS_KV, 327_680.0])
+    windowed = np.array([GPT_OSS_KV_WINDOWED, 0.0])
+    window = np.array([128.0, 0.0])
+    contexts = np.array([[64.0], [4096.0]])
+    held = effective_context_tokens(contexts, kv, windowed, window)
+    assert held.shape == (2, 2)
+    assert held.tolist() == [[64.0, 64.0], [4096.0 - 0.5 * (4096 - 128), 4096.0]]
+
+
+def test_experts_only_format_quantizes_only_the_experts():
+    # gpt-oss-120b as released: MXFP4 experts (4 + 8/32 bits), everything else BF16.
+    total, emb, experts = 116_829_156_672, 201_088 * 2880, 36 * 128 * (3 * 2880 * 2880 + 2 * 2880 + 2880)
+    both = weight_bytes(total, emb, emb, 16, 16, 16, experts, 4.25)
+    by_hand = ((total - 2 * emb - experts) * 16 + experts * 4.25 + 2 * emb * 16) / 8
+    assert both == pytest.approx(by_hand, rel=1e-12)
+    # gpt-oss model card: the checkpoint is 60.8 GiB (its expert biases are BF16, here 4.25 bits: 58 MB)
+    assert both / GIB == pytest.approx(60.8, rel=0.005)
+
+
+def test_expert_bits_equal_to_linear_bits_change_nothing():
+    plain = weight_bytes(LLAMA70_PARAMS, LLAMA70_EMB, LLAMA70_EMB, 4.156, 16, 16)
+    assert weight_bytes(LLAMA70_PARAMS, LLAMA70_EMB, LLAMA70_EMB, 4.156, 16, 16, 40e9, 4.156) == plain
+    assert weight_bytes(LLAMA70_PARAMS, LLAMA70_EMB, LLAMA70_EMB, 4.156, 16, 16, 40e9) == plain

@@ -158,3 +158,54 @@ def test_capacity_broadcasts_over_deployments_and_workloads():
     cap = capacity(s, np.array([[100, 1000, 4000]]), 300, 0.1, 5.0)
     assert cap.point.requests_per_s.shape == (2, 3)
     assert cap.batch.shape == (2, 3)
+
+
+# --------------------------------------------------------------------------- windowed layers
+
+
+def windowed(**overrides):
+    """gpt-oss-120b-like KV: 73,728 B/token, half of it in 128-token sliding-window layers."""
+    values = dict(
+        kv_bytes_per_token=73_728,
+        windowed_kv_bytes_per_token=36_864,
+        attention_window_tokens=128,
+        attention_flops_per_token_per_context=4 * 36 * 64 * 64,
+        weight_bytes=1.0,  # attention dominates: the linear term is negligible
+        flops_per_token=1.0,
+    )
+    values.update(overrides)
+    return serving(**values)
+
+
+def test_decode_reads_only_the_window_of_windowed_layers():
+    # B c_eff kv / BW with c_eff = 32768 - 0.5 * (32768 - 128) = 16448 tokens per sequence
+    b, c = 8, 32_768
+    step = decode_step_time_s(windowed(), b, c)
+    kv_read = b * (18 * 2048 * c + 18 * 2048 * 128)  # full layers x c + windowed x W, by hand
+    assert step == pytest.approx(kv_read / 400e9 + 1.0 / 400e9, rel=1e-9)
+    plain = decode_step_time_s(windowed(windowed_kv_bytes_per_token=0.0, attention_window_tokens=0.0), b, c)
+    assert plain == pytest.approx(b * 73_728 * c / 400e9 + 1.0 / 400e9, rel=1e-9)
+
+
+def test_attention_flops_shrink_with_the_window_too():
+    s = windowed(memory_bandwidth_bytes_s=1e30, peak_flops=1e15)  # compute-bound attention
+    b, c = 4, 10_000
+    attended = c - 0.5 * (c - 128)
+    assert decode_step_time_s(s, b, c) == pytest.approx(
+        b * attended * 4 * 36 * 64 * 64 / 1e15 + 1.0 / 1e15, rel=1e-9
+    )
+
+
+def test_capacity_holds_more_long_sequences_with_windowed_layers():
+    # kv_capacity counts tokens held by every layer; a 4,100-token mean sequence holds 2,114
+    s = windowed(kv_capacity_tokens=100_000, max_batch_sequences=10_000)
+    cap = capacity(s, 4000, 200, 10.0, 1e9)
+    assert cap.kv_batch_limit == np.floor(100_000 / (4100 - 0.5 * (4100 - 128))) == 47
+    plain = capacity(
+        windowed(kv_capacity_tokens=100_000, max_batch_sequences=10_000, windowed_kv_bytes_per_token=0.0),
+        4000,
+        200,
+        10.0,
+        1e9,
+    )
+    assert plain.kv_batch_limit == np.floor(100_000 / 4100) == 24

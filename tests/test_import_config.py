@@ -47,6 +47,18 @@ PUBLISHED = [
     ("Qwen__Qwen3-30B-A3B.json", 30.5, 3.3, 0.02),
     # Qwen3-235B-A22B card: 235B total, 22B activated
     ("Qwen__Qwen3-235B-A22B.json", 235.0, 22.0, 0.01),
+    # Qwen3-8B / 32B cards: 8.2B / 32.8B; DeepSeek-R1 is DeepSeek-V3's architecture (2 %, as V3)
+    ("Qwen__Qwen3-8B.json", 8.2, None, 0.01),
+    ("Qwen__Qwen3-32B.json", 32.8, None, 0.01),
+    ("deepseek-ai__DeepSeek-R1.json", 671.0, 37.0, 0.02),
+    # gpt-oss model card: 116.83B / 20.91B total; its 5.13B / 3.61B active leave out the input
+    # embedding (0.58B), which selfhost counts as active: 5.71B / 4.19B
+    ("openai__gpt-oss-120b.json", 116.83, 5.13 + 0.579, 0.01),
+    ("openai__gpt-oss-20b.json", 20.91, 3.61 + 0.579, 0.01),
+    # Llama 4 model card: 109B / 400B total, 17B active, vision encoder (0.87B) included; the
+    # import counts the text model (107.77B / 400.71B): 1.2 % and 0.2 % below
+    ("meta-llama__Llama-4-Scout-17B-16E-Instruct.json", 109.0 - 0.872, 17.0, 0.02),
+    ("meta-llama__Llama-4-Maverick-17B-128E-Instruct.json", 400.0, 17.0, 0.02),
 ]
 
 
@@ -79,7 +91,7 @@ def test_imported_entry_validates_and_matches_published_counts(
     assert model.params_total_b == pytest.approx(counts.total / B, rel=5e-4)
     assert model.params_active_b == pytest.approx(counts.active / B, rel=5e-4)
     config = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-    assert model.max_context_tokens == config["max_position_embeddings"]
+    assert model.max_context_tokens == config.get("text_config", config)["max_position_embeddings"]
     assert model.architecture.hf_architecture == config["architectures"][0]
 
 

@@ -173,8 +173,10 @@ def fit(configs: Sequence[ReplicaConfig], workload: Workload) -> Report:
     """Does each config hold its weights plus one ``context_tokens`` sequence, and how many more."""
     _, mem = build_arrays(configs, workload.kv_dtype)
     context = float(workload.context_tokens)
-    verdict = memory.fit_verdict(mem.usable_bytes, mem.weight_bytes, mem.kv_capacity_tokens, context)
-    max_seq = memory.max_concurrent_sequences(mem.kv_capacity_tokens, context)
+    held = mem.sequence_kv_tokens(context)  # windowed layers keep at most their window
+    verdict = memory.fit_verdict(mem.usable_bytes, mem.weight_bytes, mem.kv_capacity_tokens, held)
+    max_seq = memory.max_concurrent_sequences(mem.kv_capacity_tokens, held)
+    capacity_at_context = mem.capacity_tokens_at(context)
     results = []
     for i, c in enumerate(configs):
         too_long = workload.context_tokens > c.model.max_context_tokens
@@ -194,7 +196,7 @@ def fit(configs: Sequence[ReplicaConfig], workload: Workload) -> Report:
                 "usable_memory_gb": float(mem.usable_bytes[i]) / BYTES_PER_GB,
                 "kv_bytes_per_token": float(mem.kv_bytes_per_token_model[i]),
                 "kv_bytes_per_token_replica": float(mem.kv_bytes_per_token[i]),
-                "kv_capacity_tokens": int(mem.kv_capacity_tokens[i]),
+                "kv_capacity_tokens": int(capacity_at_context[i]),
                 "max_concurrent_sequences": int(max_seq[i]),
                 "license_allows_production": c.model.license_allows_production,
             }
@@ -204,7 +206,14 @@ def fit(configs: Sequence[ReplicaConfig], workload: Workload) -> Report:
         "kv_dtype": workload.kv_dtype,
         "catalog_entries": entry_provenance(configs),
     }
-    return Report(results=results, assumptions=assumptions)
+    windowed = {c.model.id: c.model.architecture for c in configs if c.model.architecture.windowed_layers}
+    notes = [
+        f"{model}: {a.windowed_layers} of {a.num_hidden_layers} layers keep at most {a.attention_window_tokens:,} "
+        "tokens of KV per sequence (sliding window or chunked attention); KV capacity is counted at the "
+        "requested context, as vLLM reports its KV cache size"
+        for model, a in windowed.items()
+    ]
+    return Report(results=results, assumptions=assumptions, notes=notes)
 
 
 # --------------------------------------------------------------------------- estimate
@@ -214,7 +223,7 @@ def estimate(configs: Sequence[ReplicaConfig], workload: Workload, concurrency: 
     """Throughput and latency at a concurrency (None = the largest batch memory and engine allow)."""
     serving, mem = build_arrays(configs, workload.kv_dtype)
     p, d = workload.input_tokens, workload.output_tokens
-    kv_limit = memory.max_concurrent_sequences(mem.kv_capacity_tokens, p + d / 2.0)
+    kv_limit = memory.max_concurrent_sequences(mem.kv_capacity_tokens, mem.sequence_kv_tokens(p + d / 2.0))
     batch_cap = np.minimum(kv_limit, serving.max_batch_sequences)
     batch = batch_cap if concurrency is None else np.full(len(configs), float(concurrency))
     point = throughput.load_point(serving, np.maximum(batch, 1.0), p, d)
@@ -316,7 +325,10 @@ def deployment_grid(
         workload.max_ttft_ms / 1000.0,
     )
     fits = memory.fit_verdict(
-        mem.usable_bytes, mem.weight_bytes, mem.kv_capacity_tokens, workload.context_tokens
+        mem.usable_bytes,
+        mem.weight_bytes,
+        mem.kv_capacity_tokens,
+        mem.sequence_kv_tokens(workload.context_tokens),
     )
     context_ok = np.fromiter(
         (workload.context_tokens <= c.model.max_context_tokens for c in configs),

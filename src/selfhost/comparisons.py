@@ -144,7 +144,9 @@ def capacity_rps(
     )
     context = np.maximum(float(workload.context_tokens), p + d)[:, None]
     max_context = np.array([c.model.max_context_tokens for c in configs], dtype=float)[None, :]
-    fits = memory.fit_verdict(mem.usable_bytes, mem.weight_bytes, mem.kv_capacity_tokens, context)
+    fits = memory.fit_verdict(
+        mem.usable_bytes, mem.weight_bytes, mem.kv_capacity_tokens, mem.sequence_kv_tokens(context)
+    )
     serves = (fits == memory.FITS) & (context <= max_context)
     return np.asarray(np.where(serves, cap.point.requests_per_s, 0.0), dtype=float)
 

@@ -140,16 +140,19 @@ def kv_alert(
     mean_tokens = p + d / 2.0
     full_tokens = float(p + d)
     cap_tokens = mem.kv_capacity_tokens
-    alert_b = concurrency_at_utilization(threshold, mean_tokens, cap_tokens)
-    alert_b_full = concurrency_at_utilization(threshold, full_tokens, cap_tokens)
-    kv_limit = memory.max_concurrent_sequences(cap_tokens, mean_tokens)
+    # the cache tokens a sequence holds: fewer than its length where layers are windowed
+    mean_held = mem.sequence_kv_tokens(mean_tokens) * np.ones(len(configs))
+    full_held = mem.sequence_kv_tokens(full_tokens) * np.ones(len(configs))
+    alert_b = concurrency_at_utilization(threshold, mean_held, cap_tokens)
+    alert_b_full = concurrency_at_utilization(threshold, full_held, cap_tokens)
+    kv_limit = memory.max_concurrent_sequences(cap_tokens, mean_held)
     engine_cap = np.asarray(serving.max_batch_sequences, dtype=float) * np.ones(len(configs))
-    fits_one = cap_tokens >= full_tokens
+    fits_one = cap_tokens >= full_held
     reachable = fits_one & (alert_b <= engine_cap)
     at_alert = throughput.load_point(serving, np.maximum(alert_b, 1.0), p, d)
     within = throughput.capacity(serving, p, d, workload.max_tpot_ms / 1000.0, workload.max_ttft_ms / 1000.0)
-    util_at_capacity = kv_utilization(within.batch, mean_tokens, cap_tokens)
-    util_at_engine_cap = kv_utilization(np.minimum(engine_cap, kv_limit), mean_tokens, cap_tokens)
+    util_at_capacity = kv_utilization(within.batch, mean_held, cap_tokens)
+    util_at_engine_cap = kv_utilization(np.minimum(engine_cap, kv_limit), mean_held, cap_tokens)
 
     results: list[Record] = []
     notes = [THROUGHPUT_NOTE]
@@ -177,7 +180,7 @@ def kv_alert(
                 "engine_max_batch_sequences": int(engine_cap[i]),
                 "alert_concurrency": int(alert_b[i]) if ok else None,
                 "alert_concurrency_at_full_length": int(alert_b_full[i]) if fits_one[i] else None,
-                "alert_kv_utilization": float(kv_utilization(alert_b[i], mean_tokens, cap_tokens[i]))
+                "alert_kv_utilization": float(kv_utilization(alert_b[i], mean_held[i], cap_tokens[i]))
                 if ok
                 else None,
                 "alert_rps_per_replica": float(at_alert.requests_per_s[i]) if ok else None,

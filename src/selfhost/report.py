@@ -24,6 +24,7 @@ from selfhost.baseline import Baseline, cause_text, compare
 from selfhost.catalog.lookup import by_id
 from selfhost.catalog.schema import ApiOffering, Catalog, Entry
 from selfhost.chart import CostChart, chart_table, cost_chart, crossover_words
+from selfhost.confirmation import flag_unconfirmed
 from selfhost.render import (
     never_or,
     num0,
@@ -114,6 +115,7 @@ def review_data(
         cross = plain
     when = today or current_date()
     flag_stale(cross, catalog, stale_days, today=when)
+    flag_unconfirmed(cross, catalog)
     sens = sensitivity_report(catalog, configs, workload, ca, rps, apis, all_apis=all_apis, spread=spread)
     chart = cost_chart(catalog, configs, workload, ca, rps, apis, all_apis=all_apis, report=plain, grid=grid)
     fitted = fit(chosen_configs(configs, plain.results), workload)

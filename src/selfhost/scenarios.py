@@ -93,9 +93,12 @@ class PriceOption:
 def peak_tflops(gpu: Gpu, quant: Quantization) -> float:
     """Dense tensor throughput at the quantization's compute dtype. [TFLOP/s]
 
-    FP8 or INT8 compute needs hardware support; without it (A100 has no FP8) engines run the
-    weights through BF16 kernels (weight-only, e.g. Marlin), so BF16 peak applies.
+    FP8, INT8 or FP4 compute needs hardware support; without it (A100 has no FP8, Hopper no
+    FP4) engines run the weights through BF16 kernels (weight-only, e.g. Marlin), so BF16 peak
+    applies.
     """
+    if quant.compute_dtype == "fp4" and gpu.fp4_tflops is not None:
+        return gpu.fp4_tflops
     if quant.compute_dtype == "fp8" and gpu.fp8_tflops is not None:
         return gpu.fp8_tflops
     if quant.compute_dtype == "int8" and gpu.int8_tops is not None:
@@ -113,6 +116,13 @@ def platform_problem(quant: Quantization, gpu: Gpu, engine: EngineProfile) -> st
         return f"engine {engine.id} does not run on {gpu.platform} ({gpu.id})"
     if engine.id not in quant.engines:
         return f"engine {engine.id} does not load {quant.id}; engines that do: {', '.join(quant.engines)}"
+    return None
+
+
+def model_quant_problem(model: Model, quant: Quantization) -> str | None:
+    """Why ``quant`` does not apply to ``model``, or None: an experts-only format needs experts."""
+    if quant.expert_bits_per_weight is not None and model.architecture.moe is None:
+        return f"{quant.id} quantizes MoE experts only; {model.id} is a dense model"
     return None
 
 
@@ -138,7 +148,11 @@ def compatibility_problem(
     model: Model, quant: Quantization, gpu: Gpu, n_gpus: int, engine: EngineProfile
 ) -> str | None:
     """Why this combination cannot run at all, or None. Memory fit is checked separately."""
-    return platform_problem(quant, gpu, engine) or parallelism_problem(model, gpu, n_gpus, engine)
+    return (
+        platform_problem(quant, gpu, engine)
+        or model_quant_problem(model, quant)
+        or parallelism_problem(model, gpu, n_gpus, engine)
+    )
 
 
 #: Engine fields a profile may set per platform (`EngineProfile.platform_efficiency`).
@@ -190,7 +204,7 @@ def replica_configs(
         for model in models
         for quant, gpu, chosen, counts in runnable
         for n in counts
-        if parallelism_problem(model, gpu, n, chosen) is None
+        if model_quant_problem(model, quant) is None and parallelism_problem(model, gpu, n, chosen) is None
     ]
 
 
@@ -209,7 +223,9 @@ class MemoryArrays:
     weight_bytes, usable_bytes : [bytes]
     kv_bytes_per_token : Whole replica, copies held by tensor-parallel ranks included. [bytes/token]
     kv_bytes_per_token_model : The model's KV per token, one copy (config.json arithmetic). [bytes/token]
-    kv_capacity_tokens : [tokens]
+    kv_capacity_tokens : Tokens the cache holds when every layer keeps every token. [tokens]
+    windowed_kv_bytes_per_token : Part of ``kv_bytes_per_token`` in windowed layers. [bytes/token]
+    attention_window_tokens : Their window; 0 without windowed layers. [tokens]
     """
 
     weight_bytes: np.ndarray
@@ -217,6 +233,27 @@ class MemoryArrays:
     kv_bytes_per_token: np.ndarray
     kv_bytes_per_token_model: np.ndarray
     kv_capacity_tokens: np.ndarray
+    windowed_kv_bytes_per_token: np.ndarray | float = 0.0
+    attention_window_tokens: np.ndarray | float = 0.0
+
+    def sequence_kv_tokens(self, context_tokens: float | np.ndarray) -> np.ndarray:
+        """All-layer KV tokens one sequence of ``context_tokens`` holds (the context itself
+        unless the model has windowed layers; `memory.effective_context_tokens`). [tokens]"""
+        return memory.effective_context_tokens(
+            context_tokens,
+            self.kv_bytes_per_token,
+            self.windowed_kv_bytes_per_token,
+            self.attention_window_tokens,
+        )
+
+    def capacity_tokens_at(self, context_tokens: float | np.ndarray) -> np.ndarray:
+        """Context tokens the cache holds when every sequence is ``context_tokens`` long: vLLM's
+        "GPU KV cache size" (max concurrency x max_model_len); ``kv_capacity_tokens`` without
+        windowed layers. [tokens]"""
+        c = np.asarray(context_tokens, dtype=float)
+        held = self.sequence_kv_tokens(c)
+        scaled = np.floor(self.kv_capacity_tokens * c / np.maximum(held, 1.0))
+        return np.asarray(np.where(held < c, scaled, self.kv_capacity_tokens), dtype=float)
 
 
 def _attention_flops_per_token_per_context(model: Model) -> float:
@@ -247,6 +284,8 @@ class _ModelConstants:
     embedding_tied: bool
     expert_active_fraction: float
     kv_bytes_per_token_bf16: float
+    windowed_kv_bytes_per_token_bf16: float
+    attention_window_tokens: float
     kv_heads_for_replication: float
     num_layers: float
     hidden_size: float
@@ -265,6 +304,12 @@ def _model_constants(model: Model) -> _ModelConstants:
         mla_kv_lora_rank=a.mla.kv_lora_rank if a.mla else 0,
         mla_qk_rope_head_dim=a.mla.qk_rope_head_dim if a.mla else 0,
     )
+    kv_windowed = kv_bytes_per_token(
+        num_hidden_layers=a.windowed_layers,
+        num_key_value_heads=a.num_key_value_heads,
+        head_dim=a.head_dim,
+        kv_bytes_per_element=KV_BYTES_PER_ELEMENT["bf16"],
+    )
     return _ModelConstants(
         params_total=model.params_total_b * PARAMS_PER_BILLION,
         params_embedding=float(counts.embedding),
@@ -273,6 +318,8 @@ def _model_constants(model: Model) -> _ModelConstants:
         embedding_tied=a.tie_word_embeddings,
         expert_active_fraction=a.moe.num_experts_per_tok / a.moe.n_routed_experts if a.moe else 0.0,
         kv_bytes_per_token_bf16=float(kv),
+        windowed_kv_bytes_per_token_bf16=float(kv_windowed),
+        attention_window_tokens=float(a.attention_window_tokens),
         kv_heads_for_replication=1.0 if a.mla else float(a.num_key_value_heads),
         num_layers=float(a.num_hidden_layers),
         hidden_size=float(a.hidden_size),
@@ -343,6 +390,10 @@ def build_arrays(
     n_gpus = np.array([c.n_gpus for c in configs], dtype=float)
 
     linear_bits = quants.column(lambda q: q.linear_bits_per_weight)
+    expert_bits = quants.column(
+        lambda q: q.linear_bits_per_weight if q.expert_bits_per_weight is None else q.expert_bits_per_weight
+    )
+    experts_routed = models.column(lambda m: m.params_experts_routed)
     w_bytes = memory.weight_bytes(
         models.column(lambda m: m.params_total),
         models.column(lambda m: m.params_embedding),
@@ -350,17 +401,19 @@ def build_arrays(
         linear_bits,
         quants.column(lambda q: q.embedding_bits_per_weight),
         quants.column(lambda q: q.lm_head_bits_per_weight),
+        experts_routed,
+        expert_bits,
     )
-    kv_model = (
-        models.column(lambda m: m.kv_bytes_per_token_bf16)
-        * KV_BYTES_PER_ELEMENT[kv_dtype]
-        / KV_BYTES_PER_ELEMENT["bf16"]
-    )
+    kv_scale = KV_BYTES_PER_ELEMENT[kv_dtype] / KV_BYTES_PER_ELEMENT["bf16"]
+    kv_model = models.column(lambda m: m.kv_bytes_per_token_bf16) * kv_scale
     layer_split = engines.column(lambda e: 1.0 if e.multi_gpu == "layer-split" else 0.0)
     # a layer split keeps each layer's KV on one GPU: only tensor parallelism replicates heads
-    kv_replica = kv_model * memory.kv_replication_factor(
+    replication = memory.kv_replication_factor(
         np.where(layer_split > 0, 1.0, n_gpus), models.column(lambda m: m.kv_heads_for_replication)
     )
+    kv_replica = kv_model * replication
+    windowed_replica = models.column(lambda m: m.windowed_kv_bytes_per_token_bf16) * kv_scale * replication
+    window = models.column(lambda m: m.attention_window_tokens)
     usable = memory.usable_memory_bytes(
         n_gpus,
         gpus.column(lambda g: g.device_memory_gb * BYTES_PER_GB),
@@ -381,7 +434,7 @@ def build_arrays(
         peak_flops=pairs.column(lambda pair: peak_tflops(*pair) * FLOPS_PER_TFLOP),
         interconnect_bytes_s=gpus.column(lambda g: g.interconnect_gb_s * BYTES_PER_GB),
         weight_bytes=w_bytes,
-        expert_weight_bytes=models.column(lambda m: m.params_experts_routed) * linear_bits / BITS_PER_BYTE,
+        expert_weight_bytes=experts_routed * expert_bits / BITS_PER_BYTE,
         expert_active_fraction=models.column(lambda m: m.expert_active_fraction),
         kv_bytes_per_token=kv_replica,
         flops_per_token=models.column(lambda m: m.flops_per_token),
@@ -399,6 +452,8 @@ def build_arrays(
         interconnect_bandwidth_utilization=engines.column(lambda e: e.interconnect_bandwidth_utilization),
         unread_weight_bytes=embedding_bytes,
         layer_split=layer_split,
+        windowed_kv_bytes_per_token=windowed_replica,
+        attention_window_tokens=window,
     )
     mem = MemoryArrays(
         weight_bytes=w_bytes,
@@ -406,6 +461,8 @@ def build_arrays(
         kv_bytes_per_token=kv_replica,
         kv_bytes_per_token_model=kv_model,
         kv_capacity_tokens=kv_capacity,
+        windowed_kv_bytes_per_token=windowed_replica,
+        attention_window_tokens=window,
     )
     return serving, mem
 

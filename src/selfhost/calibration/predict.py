@@ -40,6 +40,7 @@ from selfhost.calibration.loader import ResolvedMeasurement
 from selfhost.calibration.schema import SECONDS_PER_UNIT
 from selfhost.engine.throughput import (
     ServingArrays,
+    attended_context_tokens,
     capacity,
     decode_step_time_s,
     load_point,
@@ -217,7 +218,7 @@ def predict_values(s: ServingArrays, w: MeasurementArrays) -> Predictions:
     s = dataclasses.replace(s, max_batch_sequences=np.asarray(engine_cap, dtype=float))
     requests_each = w.requests / replicas  # inf stays inf
     # capacity() without latency targets: KV cache at the mean sequence length, then the engine cap
-    kv_limit = np.floor(s.kv_capacity_tokens / np.maximum(1.0, p + d / 2.0))
+    kv_limit = np.floor(s.kv_capacity_tokens / np.maximum(1.0, attended_context_tokens(s, p + d / 2.0)))
     b_cap = np.maximum(1.0, np.minimum(np.minimum(kv_limit, engine_cap), requests_each))
     # a static batch ran at its stated size, so the engine was built for it: only KV memory caps it
     fixed_cap = np.where(w.static, np.maximum(1.0, kv_limit), b_cap)

@@ -35,6 +35,7 @@ def count_params_kwargs(arch: Architecture) -> dict[str, Any]:
         "mlp_bias": arch.mlp_bias,
         "qk_norm": arch.qk_norm,
         "mtp_num_layers": arch.num_nextn_predict_layers,
+        "attention_sinks": arch.attention_sinks,
     }
     if moe is not None:
         kw.update(
@@ -47,6 +48,8 @@ def count_params_kwargs(arch: Architecture) -> dict[str, Any]:
             moe_decoder_sparse_step=moe.decoder_sparse_step,
             moe_mlp_only_layers=moe.mlp_only_layers,
             moe_router_score_bias=moe.router_score_bias,
+            moe_router_bias=moe.router_bias,
+            moe_expert_bias=moe.expert_bias,
         )
     if mla is not None:
         kw.update(
@@ -81,5 +84,21 @@ def kv_bytes_per_token_for(arch: Architecture, kv_bytes_per_element: float = 2.0
             kv_bytes_per_element=kv_bytes_per_element,
             mla_kv_lora_rank=arch.mla.kv_lora_rank if arch.mla else 0,
             mla_qk_rope_head_dim=arch.mla.qk_rope_head_dim if arch.mla else 0,
+        )
+    )
+
+
+def windowed_kv_bytes_per_token_for(arch: Architecture, kv_bytes_per_element: float = 2.0) -> float:
+    """The part of `kv_bytes_per_token_for` held by the windowed layers, one model copy. [bytes/token]
+
+    Those layers keep at most ``arch.attention_window_tokens`` tokens per sequence
+    (`selfhost.engine.memory.effective_context_tokens`); 0 for a model without windowed layers.
+    """
+    return float(
+        kv_bytes_per_token(
+            num_hidden_layers=arch.windowed_layers,
+            num_key_value_heads=arch.num_key_value_heads,
+            head_dim=arch.head_dim,
+            kv_bytes_per_element=kv_bytes_per_element,
         )
     )

@@ -2,14 +2,21 @@
 
 `architecture_from_hf_config` gives the catalog's `Architecture` fields, every key the
 parameter count needs included (Qwen3 q/k norms, Qwen3-MoE sparse-layer keys, DeepSeek MTP and
-router bias); `params_from_hf_config` counts the parameters from that architecture;
+router bias, gpt-oss expert biases and attention sinks, Llama 4's interleaved MoE and shared
+expert), and the windowed layers that bound the KV cache (gpt-oss sliding window, Llama 4
+chunked attention); `params_from_hf_config` counts the parameters from that architecture;
 `max_context_from_hf_config` reads ``max_position_embeddings``; `native_dtype_from_hf_config`
 reads the weight dtype; `model_from_hf_config` builds a whole catalog `Model` entry. No file
 I/O here: the caller loads the JSON.
 
-Key defaults follow the transformers configuration classes (v5.24) where a key may be absent:
-``head_dim`` = ``hidden_size // num_attention_heads`` (Qwen3 dense: 128), Llama and DeepSeek
-``num_key_value_heads`` = ``num_attention_heads``, ``tie_word_embeddings`` false.
+Key defaults follow the transformers configuration classes (v5.24; Llama 4 and gpt-oss read
+against PyPI transformers 5.25.0) where a key may be absent: ``head_dim`` =
+``hidden_size // num_attention_heads`` (Qwen3 dense: 128; gpt-oss: 64), Llama, Llama 4 and
+DeepSeek ``num_key_value_heads`` = ``num_attention_heads``, ``tie_word_embeddings`` false.
+
+Llama 4 (``Llama4ForConditionalGeneration``) keeps the language model under ``text_config``;
+only that part is read. The vision encoder and projector are not counted: they do not run
+when serving text, and `selfhost` sizes text serving.
 """
 
 from __future__ import annotations
@@ -34,9 +41,14 @@ QWEN3_MOE = "Qwen3MoeForCausalLM"
 MIXTRAL = "MixtralForCausalLM"
 DEEPSEEK_V2 = "DeepseekV2ForCausalLM"
 DEEPSEEK_V3 = "DeepseekV3ForCausalLM"
+GPT_OSS = "GptOssForCausalLM"
+LLAMA4 = "Llama4ForConditionalGeneration"
+LLAMA4_TEXT = "Llama4ForCausalLM"
 
 SUPPORTED_ARCHITECTURES: tuple[str, ...] = (
     LLAMA,
+    LLAMA4,
+    LLAMA4_TEXT,
     MISTRAL,
     QWEN2,
     QWEN3,
@@ -44,16 +56,24 @@ SUPPORTED_ARCHITECTURES: tuple[str, ...] = (
     MIXTRAL,
     DEEPSEEK_V2,
     DEEPSEEK_V3,
+    GPT_OSS,
 )
 
 # Families whose config class reads `attention_bias` (q, k, v and o projections; DeepSeek:
 # q_a/q, kv_a and o). Mistral and Mixtral hard-code bias=False; Qwen2 hard-codes q/k/v bias.
-_READS_ATTENTION_BIAS = frozenset({LLAMA, QWEN3, QWEN3_MOE, DEEPSEEK_V2, DEEPSEEK_V3})
+_READS_ATTENTION_BIAS = frozenset(
+    {LLAMA, LLAMA4, LLAMA4_TEXT, QWEN3, QWEN3_MOE, DEEPSEEK_V2, DEEPSEEK_V3, GPT_OSS}
+)
 # Families whose config class sets num_key_value_heads = num_attention_heads when absent.
-# The others (Mistral 8, Qwen2 32, Qwen3-MoE 4) have fixed defaults, so the key is required.
-_KV_HEADS_DEFAULT_TO_HEADS = frozenset({LLAMA, DEEPSEEK_V2, DEEPSEEK_V3})
+# The others (Mistral 8, Qwen2 32, Qwen3-MoE 4, gpt-oss 8) have fixed defaults, so the key is required.
+_KV_HEADS_DEFAULT_TO_HEADS = frozenset({LLAMA, LLAMA4, LLAMA4_TEXT, DEEPSEEK_V2, DEEPSEEK_V3})
 _DEEPSEEK = frozenset({DEEPSEEK_V2, DEEPSEEK_V3})
+_LLAMA4 = frozenset({LLAMA4, LLAMA4_TEXT})
 QWEN3_DEFAULT_HEAD_DIM = 128  # transformers Qwen3Config default, not hidden/heads
+GPT_OSS_DEFAULT_HEAD_DIM = 64  # transformers GptOssConfig default
+GPT_OSS_DEFAULT_SLIDING_WINDOW = 128  # transformers GptOssConfig default
+LLAMA4_DEFAULT_CHUNK_SIZE = 8192  # transformers Llama4TextConfig attention_chunk_size
+LLAMA4_DEFAULT_NO_ROPE_INTERVAL = 4  # transformers Llama4TextConfig no_rope_layer_interval
 
 
 def _architecture_name(config: Mapping[str, Any]) -> str:
@@ -92,6 +112,70 @@ def _bool(config: Mapping[str, Any], key: str, arch: str, default: bool = False)
     return value
 
 
+def _text_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The mapping that holds the language model's keys: ``text_config`` for Llama 4, else the config."""
+    arch = _architecture_name(config)
+    if arch != LLAMA4:
+        return config
+    text = config.get("text_config")
+    if not isinstance(text, Mapping):
+        raise CatalogError(f"config.json ({arch}) has no 'text_config' object with the language model's keys")
+    return text
+
+
+def _str_list(config: Mapping[str, Any], key: str, arch: str) -> list[str] | None:
+    value = config.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise CatalogError(
+            f"config.json ({arch}) key '{key}' must be a list of layer-type names, got {value!r}"
+        )
+    return value
+
+
+def _windowed_layers(config: Mapping[str, Any], arch: str, num_layers: int) -> tuple[int, int]:
+    """``(windowed layers, window in tokens)``; ``(0, 0)`` when every layer attends to everything.
+
+    gpt-oss: ``layer_types`` entries ``sliding_attention`` (default: every other layer, from the
+    first) keep ``sliding_window`` tokens. Llama 4: the RoPE layers (``no_rope_layers`` entry 1;
+    default: all but every ``no_rope_layer_interval``-th) use chunked attention over
+    ``attention_chunk_size`` tokens; the NoPE layers attend to the whole sequence.
+    """
+    if arch == GPT_OSS:
+        if "sliding_window" in config and config["sliding_window"] is None:
+            return 0, 0
+        window = _int(config, "sliding_window", arch, GPT_OSS_DEFAULT_SLIDING_WINDOW)
+        types = _str_list(config, "layer_types", arch)
+        if types is None:
+            types = ["sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(num_layers)]
+        if len(types) != num_layers:
+            raise CatalogError(
+                f"config.json ({arch}) key 'layer_types' lists {len(types)} layers, but num_hidden_layers is {num_layers}"
+            )
+        windowed = sum(t == "sliding_attention" for t in types)
+        return (windowed, window) if windowed and window else (0, 0)
+    if arch in _LLAMA4:
+        if "attention_chunk_size" in config and config["attention_chunk_size"] is None:
+            return 0, 0
+        chunk = _int(config, "attention_chunk_size", arch, LLAMA4_DEFAULT_CHUNK_SIZE)
+        types = _str_list(config, "layer_types", arch)
+        if types is not None:
+            windowed = sum(t == "chunked_attention" for t in types)
+        else:
+            rope = list(_int_list(config, "no_rope_layers", arch))
+            if not rope:
+                interval = _int(config, "no_rope_layer_interval", arch, LLAMA4_DEFAULT_NO_ROPE_INTERVAL) or 1
+                rope = [int((i + 1) % interval != 0) for i in range(num_layers)]
+            if len(rope) != num_layers:
+                raise CatalogError(
+                    f"config.json ({arch}) key 'no_rope_layers' lists {len(rope)} layers, but num_hidden_layers is {num_layers}"
+                )
+            windowed = sum(1 for r in rope if r)
+        return (windowed, chunk) if windowed and chunk else (0, 0)
+    return 0, 0
+
+
 def _int_list(config: Mapping[str, Any], key: str, arch: str) -> tuple[int, ...]:
     value = config.get(key)
     if value is None:
@@ -101,32 +185,41 @@ def _int_list(config: Mapping[str, Any], key: str, arch: str) -> tuple[int, ...]
     return tuple(value)
 
 
-def _architecture_dict(config: Mapping[str, Any]) -> dict[str, Any]:
+def _architecture_dict(top: Mapping[str, Any]) -> dict[str, Any]:
     """The `Architecture` fields of this config, not yet validated."""
-    arch = _architecture_name(config)
+    arch = _architecture_name(top)
+    config = _text_config(top)
     hidden = _int(config, "hidden_size", arch)
     heads = _int(config, "num_attention_heads", arch)
     if hidden == 0 or heads == 0:
         raise CatalogError(f"config.json ({arch}) keys 'hidden_size' and 'num_attention_heads' must be > 0")
     kv_default = heads if arch in _KV_HEADS_DEFAULT_TO_HEADS else None
-    attention_bias = arch in _READS_ATTENTION_BIAS and _bool(config, "attention_bias", arch)
+    # GptOssConfig defaults attention_bias to true, every other family to false
+    attention_bias = arch in _READS_ATTENTION_BIAS and _bool(config, "attention_bias", arch, arch == GPT_OSS)
     intermediate = _int(config, "intermediate_size", arch)
+    num_layers = _int(config, "num_hidden_layers", arch)
+    windowed, window = _windowed_layers(config, arch, num_layers)
 
     fields: dict[str, Any] = {
         "hf_architecture": arch,
-        "num_hidden_layers": _int(config, "num_hidden_layers", arch),
+        "num_hidden_layers": num_layers,
         "hidden_size": hidden,
         "intermediate_size": intermediate,
         "num_attention_heads": heads,
         "num_key_value_heads": _int(config, "num_key_value_heads", arch, kv_default),
         "head_dim": None,  # set below
         "vocab_size": _int(config, "vocab_size", arch),
-        "tie_word_embeddings": _bool(config, "tie_word_embeddings", arch),
+        "tie_word_embeddings": _bool(
+            config, "tie_word_embeddings", arch, _bool(top, "tie_word_embeddings", arch)
+        ),
         "qkv_bias": arch == QWEN2 or attention_bias,
         "o_bias": attention_bias,
         "mlp_bias": arch == LLAMA and _bool(config, "mlp_bias", arch),
         "qk_norm": arch in (QWEN3, QWEN3_MOE),
         "num_nextn_predict_layers": 0,
+        "attention_sinks": arch == GPT_OSS,
+        "windowed_layers": windowed,
+        "attention_window_tokens": window,
         "moe": None,
         "mla": None,
     }
@@ -157,11 +250,13 @@ def _architecture_dict(config: Mapping[str, Any]) -> dict[str, Any]:
                 "mlp_only_layers": (),
                 # e_score_correction_bias exists with noaux_tc routing, which V3 always uses
                 "router_score_bias": arch == DEEPSEEK_V3 or config.get("topk_method") == "noaux_tc",
+                "router_bias": False,
+                "expert_bias": False,
             },
         )
         return fields
 
-    default_head_dim = QWEN3_DEFAULT_HEAD_DIM if arch == QWEN3 else None
+    default_head_dim = {QWEN3: QWEN3_DEFAULT_HEAD_DIM, GPT_OSS: GPT_OSS_DEFAULT_HEAD_DIM}.get(arch)
     if default_head_dim is None and hidden % heads == 0:
         default_head_dim = hidden // heads
     fields["head_dim"] = _int(config, "head_dim", arch, default_head_dim)
@@ -171,6 +266,8 @@ def _architecture_dict(config: Mapping[str, Any]) -> dict[str, Any]:
         "first_k_dense_replace": 0,
         "layer_freq": 1,
         "router_score_bias": False,
+        "router_bias": False,
+        "expert_bias": False,
     }
     if arch == MIXTRAL:
         fields["moe"] = {
@@ -190,6 +287,44 @@ def _architecture_dict(config: Mapping[str, Any]) -> dict[str, Any]:
             **moe_common,
             "decoder_sparse_step": _int(config, "decoder_sparse_step", arch, 1),
             "mlp_only_layers": _int_list(config, "mlp_only_layers", arch),
+        }
+    elif arch == GPT_OSS:
+        # every layer is MoE; experts are intermediate_size wide, with biases, and so is the router
+        k_default = _int(config, "experts_per_token", arch, 0) or None
+        fields["moe"] = {
+            "n_routed_experts": _int(config, "num_local_experts", arch),
+            "num_experts_per_tok": _int(config, "num_experts_per_tok", arch, k_default),
+            "moe_intermediate_size": intermediate,
+            **moe_common,
+            "router_bias": True,
+            "expert_bias": True,
+            "decoder_sparse_step": 1,
+            "mlp_only_layers": (),
+        }
+    elif arch in _LLAMA4:
+        # Llama4TextMoe: routed experts and one shared expert, both intermediate_size wide; the
+        # dense layers (Maverick interleaves them) are intermediate_size_mlp wide. Layer i is MoE
+        # when (i + 1) % interleave_moe_layer_step == 0 (moe_layers = range(step - 1, L, step)),
+        # the rule decoder_sparse_step expresses; an explicit moe_layers list overrides it.
+        step = _int(config, "interleave_moe_layer_step", arch, 1)
+        if step == 0:
+            raise CatalogError(f"config.json ({arch}) key 'interleave_moe_layer_step' must be > 0")
+        explicit = config.get("moe_layers")
+        if explicit is not None:
+            moe_layers = set(_int_list(config, "moe_layers", arch))
+            step, dense_only = 1, tuple(i for i in range(num_layers) if i not in moe_layers)
+        else:
+            dense_only = ()
+        fields["intermediate_size"] = _int(config, "intermediate_size_mlp", arch)
+        fields["qk_norm"] = False  # Llama 4's q/k norm is a weightless L2 norm
+        fields["moe"] = {
+            "n_routed_experts": _int(config, "num_local_experts", arch),
+            "num_experts_per_tok": _int(config, "num_experts_per_tok", arch),
+            "moe_intermediate_size": intermediate,
+            **moe_common,
+            "n_shared_experts": 1,
+            "decoder_sparse_step": step,
+            "mlp_only_layers": dense_only,
         }
     return fields
 
@@ -258,14 +393,15 @@ def max_context_from_hf_config(config: Mapping[str, Any]) -> int:
     ``rope_scaling`` block that is present is already reflected in this key (Llama 3.1: 131072).
     """
     arch = _architecture_name(config)
-    value = _int(config, "max_position_embeddings", arch)
+    value = _int(_text_config(config), "max_position_embeddings", arch)
     if value == 0:
         raise CatalogError(f"config.json ({arch}) key 'max_position_embeddings' must be > 0")
     return value
 
 
-def native_dtype_from_hf_config(config: Mapping[str, Any]) -> Literal["bf16", "fp8"]:
-    """Dtype the published weights ship in: ``fp8`` when ``quantization_config`` says FP8, else ``bf16``.
+def native_dtype_from_hf_config(config: Mapping[str, Any]) -> Literal["bf16", "fp8", "mxfp4"]:
+    """Dtype the published weights ship in: ``fp8`` when ``quantization_config`` says FP8,
+    ``mxfp4`` when it says MXFP4 (gpt-oss: the MoE experts), else ``bf16``.
 
     DeepSeek-V3 declares ``torch_dtype: bfloat16`` but ships FP8 E4M3 weights with
     ``quantization_config: {quant_method: fp8}``. FP16 checkpoints count as ``bf16`` (same
@@ -276,6 +412,8 @@ def native_dtype_from_hf_config(config: Mapping[str, Any]) -> Literal["bf16", "f
     method = quantization_method_from_hf_config(config)
     if method is None:
         return "bf16"
+    if method == "mxfp4":
+        return "mxfp4"
     qc = config["quantization_config"]
     fmt = str(qc.get("fmt", "")).lower()
     return "fp8" if method == "fp8" or fmt.startswith("e4m3") or fmt.startswith("e5m2") else "bf16"

@@ -59,6 +59,10 @@ class Gpu(Entry):
         default=None, description="Dense FP8 tensor throughput; None if unsupported. [TFLOP/s]"
     )
     int8_tops: Positive | None = Field(default=None, description="Dense INT8 tensor throughput. [TOP/s]")
+    fp4_tflops: Positive | None = Field(
+        default=None,
+        description="Dense FP4 (NVFP4/MXFP4) tensor throughput; None without FP4 tensor cores. [TFLOP/s]",
+    )
     power_w: Positive = Field(description="Board power (TDP/TGP) per GPU. [W]")
     interconnect: str = Field(description="GPU-to-GPU link, e.g. 'NVLink 4', 'PCIe Gen4'.")
     interconnect_gb_s: Positive = Field(
@@ -134,6 +138,10 @@ class MoeSpec(BaseModel):
         default=False,
         description="Router holds a per-expert score-correction bias (DeepSeek-V3 `noaux_tc` routing).",
     )
+    router_bias: bool = Field(default=False, description="Router linear layer has a bias (gpt-oss).")
+    expert_bias: bool = Field(
+        default=False, description="Every expert's gate/up and down projections have biases (gpt-oss)."
+    )
 
     @model_validator(mode="after")
     def _active_not_more_than_total(self) -> MoeSpec:
@@ -184,6 +192,19 @@ class Architecture(BaseModel):
         description="DeepSeek-V3 multi-token-prediction (MTP) modules; their weights are not in "
         "params_total_b. [count]",
     )
+    attention_sinks: bool = Field(
+        default=False, description="One learned sink logit per query head and layer (gpt-oss `sinks`)."
+    )
+    windowed_layers: NonNegativeInt = Field(
+        default=0,
+        description="Layers that attend to at most `attention_window_tokens` tokens and so cache no "
+        "more: sliding window (gpt-oss `sliding_attention`) or chunked attention (Llama 4). [count]",
+    )
+    attention_window_tokens: NonNegativeInt = Field(
+        default=0,
+        description="Window of the windowed layers: `sliding_window` or `attention_chunk_size`; 0 "
+        "when every layer attends to the whole sequence. [tokens]",
+    )
     moe: MoeSpec | None = None
     mla: MlaSpec | None = None
 
@@ -191,6 +212,16 @@ class Architecture(BaseModel):
     def _heads_divide(self) -> Architecture:
         if self.num_attention_heads % self.num_key_value_heads:
             raise ValueError("num_attention_heads must be a multiple of num_key_value_heads")
+        return self
+
+    @model_validator(mode="after")
+    def _window_is_complete(self) -> Architecture:
+        if (self.windowed_layers > 0) != (self.attention_window_tokens > 0):
+            raise ValueError("windowed_layers and attention_window_tokens must both be set, or both be 0")
+        if self.windowed_layers > self.num_hidden_layers:
+            raise ValueError("windowed_layers must not exceed num_hidden_layers")
+        if self.windowed_layers and self.mla is not None:
+            raise ValueError("windowed attention is not supported together with MLA")
         return self
 
 
@@ -210,7 +241,10 @@ class Model(Entry):
     max_context_tokens: PositiveInt = Field(
         description="Longest context the released config supports. [tokens]"
     )
-    native_dtype: Literal["bf16", "fp8"] = "bf16"
+    native_dtype: Literal["bf16", "fp8", "mxfp4"] = Field(
+        default="bf16",
+        description="Quantization id the published weights ship in (gpt-oss: mxfp4, experts only).",
+    )
     license: str
     license_allows_production: bool = Field(
         description="False when the licence forbids commercial/production use without a separate agreement."
@@ -229,7 +263,7 @@ class Model(Entry):
 # --------------------------------------------------------------------------- quantizations
 
 
-ComputeDtype = Literal["bf16", "fp8", "int8"]
+ComputeDtype = Literal["bf16", "fp8", "int8", "fp4"]
 
 
 class Quantization(Entry):
@@ -243,8 +277,15 @@ class Quantization(Entry):
     lm_head_bits_per_weight: Positive = Field(
         description="Bits per weight of the output head (if untied). [bit]"
     )
+    expert_bits_per_weight: Positive | None = Field(
+        default=None,
+        description="Bits per weight of the routed MoE experts where the format stores them apart from "
+        "the other linear layers (gpt-oss's MXFP4 checkpoints quantize the experts only); None: as "
+        "linear_bits_per_weight. A format with this set applies to MoE models only. [bit]",
+    )
     compute_dtype: ComputeDtype = Field(
-        description="Dtype of the matrix multiplies, which picks the peak FLOPs (weight-only int4 computes in BF16)."
+        description="Dtype of the matrix multiplies, which picks the peak FLOPs (weight-only int4 computes "
+        "in BF16; FP4 formats compute in FP4 only on GPUs with fp4_tflops, elsewhere weight-only in BF16)."
     )
     platforms: tuple[Literal["cuda", "rocm", "metal"], ...] = Field(description="Where the format runs.")
     engines: tuple[str, ...] = Field(description="Serving-engine profile ids that load this format.")

@@ -360,6 +360,7 @@ def crossover(
     def run() -> None:
         from selfhost.analysis import crossover_report
         from selfhost.cli.report_cmd import check_chart, draw_chart, emit_changes
+        from selfhost.confirmation import flag_unconfirmed
         from selfhost.render import Column, sig3, text, usd, usd_mtok
         from selfhost.staleness import flag_stale
 
@@ -392,6 +393,7 @@ def crossover(
             report = flag_stale(
                 crossover_report(cat, configs, workload, ca, rps, apis, all_apis=all_apis), cat, stale_days
             )
+            flag_unconfirmed(report, cat)
             echo_measured_only(report, measured_only)
             emit_changes(compare(report, cat, load_baseline(baseline, run_on)), fmt)
             if chart:
@@ -407,6 +409,7 @@ def crossover(
         else:
             report = crossover_report(cat, configs, workload, ca, rps, apis, all_apis=all_apis)
         flag_stale(report, cat, stale_days)
+        flag_unconfirmed(report, cat)
         echo_measured_only(report, measured_only)
         columns = [
             Column("model", "Model", text, "left"),
@@ -637,6 +640,7 @@ def cost(
 
     def run() -> None:
         from selfhost.analysis import costs
+        from selfhost.confirmation import flag_unconfirmed
         from selfhost.render import Column, num0, num1, text, usd, usd_cents, usd_mtok
         from selfhost.staleness import flag_stale
 
@@ -655,6 +659,7 @@ def cost(
         else:
             report = costs(cat, configs, workload, ca, rps, rows=limit)
         flag_stale(report, cat, stale_days, records=report.results[:limit] if limit else None)
+        flag_unconfirmed(report, cat, records=report.results[:limit] if limit else None)
         echo_measured_only(report, measured_only)
         columns = [
             Column("model", "Model", text, "left"),

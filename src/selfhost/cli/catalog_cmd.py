@@ -376,7 +376,7 @@ def import_config(
             f"context {model.max_context_tokens:,} tokens; native dtype {model.native_dtype}\n"
         )
         method = quantization_method_from_hf_config(config)
-        if method not in (None, "fp8"):
+        if method not in (None, "fp8", "mxfp4"):
             note(
                 f"the config is quantized ({method}); the entry describes the unquantized model, "
                 "choose the weight format with --quant"

@@ -229,6 +229,7 @@ def register(app: typer.Typer) -> None:
         )
 
         def run() -> None:
+            from selfhost.confirmation import flag_unconfirmed
             from selfhost.errors import InputError
             from selfhost.plan import plan_report
             from selfhost.render import render_table, write_csv, write_json
@@ -278,6 +279,7 @@ def register(app: typer.Typer) -> None:
                 source=str(workloads_file),
             )
             flag_stale(report, cat, stale_days)
+            flag_unconfirmed(report, cat)
             echo_measured_only(report, measured_only)
             title = f"Hybrid plan for {workloads_file.name} (ops ${ops_usd_per_month:,.0f}/mo)"
             workload_cols, deployment_cols, totals_cols = _columns()

@@ -302,6 +302,7 @@ def register(app: typer.Typer) -> None:
         def run() -> None:
             from selfhost.analysis import crossover_report
             from selfhost.chart import REPORT_EXTRA, svg_available, svg_chart
+            from selfhost.confirmation import unconfirmed_note
             from selfhost.report import document, review_data, to_html, to_markdown
             from selfhost.staleness import stale_note
 
@@ -378,6 +379,8 @@ def register(app: typer.Typer) -> None:
             stale = stale_note(data.crossover.assumptions.get("stale_prices") or [], stale_days)
             if stale:
                 note(stale)
+            if unconfirmed := unconfirmed_note(data.crossover.assumptions.get("unconfirmed_entries") or []):
+                note(unconfirmed)
             if fallback:
                 note(fallback)
             note(f"wrote {output}" + (f" and {chart_file}" if chart_file else ""))

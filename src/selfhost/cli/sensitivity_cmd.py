@@ -79,6 +79,7 @@ def register(app: typer.Typer) -> None:
         )
 
         def run() -> None:
+            from selfhost.confirmation import flag_unconfirmed
             from selfhost.render import Column, never_or, sig3, span, text, tornado_bars, usd
             from selfhost.sensitivity import INPUTS, sensitivity_report
             from selfhost.staleness import flag_stale
@@ -106,6 +107,7 @@ def register(app: typer.Typer) -> None:
                 cat, configs, workload, ca, rps, apis, all_apis=all_apis, spread=spread
             )
             flag_stale(report, cat, stale_days)
+            flag_unconfirmed(report, cat)
             echo_measured_only(report, measured_only)
 
             def pair(r: dict[str, object]) -> tuple[object, object]:

@@ -96,6 +96,7 @@ def register(app: typer.Typer) -> None:
 
         def run() -> None:
             from selfhost.analysis import sweep as sweep_report
+            from selfhost.confirmation import flag_unconfirmed
             from selfhost.errors import InputError
             from selfhost.render import Column, num0, sig3, text, usd, usd_mtok
             from selfhost.staleness import flag_stale
@@ -129,6 +130,7 @@ def register(app: typer.Typer) -> None:
             workloads = [build_workload(p, d, None, max_tpot_ms, max_ttft_ms, kv_dtype) for p, d in mixes]
             report = sweep_report(cat, configs, workloads, ca, sorted(set(rates)), apis)
             flag_stale(report, cat, stale_days)
+            flag_unconfirmed(report, cat)
             echo_measured_only(report, measured_only)
             columns = [
                 Column("option_kind", "Kind", text, "left"),

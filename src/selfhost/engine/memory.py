@@ -25,6 +25,8 @@ def weight_bytes(
     linear_bits_per_weight: ArrayLike,
     embedding_bits_per_weight: ArrayLike,
     lm_head_bits_per_weight: ArrayLike,
+    params_experts_routed: ArrayLike = 0.0,
+    expert_bits_per_weight: ArrayLike | None = None,
 ) -> FloatArray:
     """Bytes of resident weights for a quantization.
 
@@ -35,6 +37,9 @@ def weight_bytes(
     params_lm_head : Output-head parameters; 0 when tied to the embedding. [params]
     linear_bits_per_weight : Effective bits of the other weights incl. scales and zeros. [bit]
     embedding_bits_per_weight, lm_head_bits_per_weight : Bits of those two tensors. [bit]
+    params_experts_routed : Routed-expert parameters, part of ``params_total``. [params]
+    expert_bits_per_weight : Bits of the routed experts where a format stores them apart
+        (gpt-oss MXFP4: experts only); None means ``linear_bits_per_weight``. [bit]
 
     Returns
     -------
@@ -42,19 +47,66 @@ def weight_bytes(
 
     Notes
     -----
-    ``((P - E - H) * b_linear + E * b_emb + H * b_head) / 8``. Norms and biases are counted
-    with the linear layers; they are < 0.01 % of any catalog model.
+    ``((P - E - H) * b_linear + X * (b_expert - b_linear) + E * b_emb + H * b_head) / 8``, with
+    ``X`` the routed experts (the second term is exactly 0 when the experts are stored like the
+    other linear layers). Norms and biases are counted with the linear layers; they are
+    < 0.01 % of any catalog model.
     """
     total = np.asarray(params_total, dtype=float)
     emb = np.asarray(params_embedding, dtype=float)
     head = np.asarray(params_lm_head, dtype=float)
     linear = total - emb - head
+    linear_bits = np.asarray(linear_bits_per_weight, dtype=float)
+    expert_bits = (
+        linear_bits if expert_bits_per_weight is None else np.asarray(expert_bits_per_weight, dtype=float)
+    )
     bits = (
-        linear * np.asarray(linear_bits_per_weight, dtype=float)
+        linear * linear_bits
+        + np.asarray(params_experts_routed, dtype=float) * (expert_bits - linear_bits)
         + emb * np.asarray(embedding_bits_per_weight, dtype=float)
         + head * np.asarray(lm_head_bits_per_weight, dtype=float)
     )
     return np.asarray(bits / BITS_PER_BYTE, dtype=float)
+
+
+def effective_context_tokens(
+    context_tokens: ArrayLike,
+    kv_bytes_per_token: ArrayLike,
+    windowed_kv_bytes_per_token: ArrayLike = 0.0,
+    window_tokens: ArrayLike = 0.0,
+) -> FloatArray:
+    """Tokens of all-layer KV cache that one sequence of ``context_tokens`` tokens holds. [tokens]
+
+    Parameters
+    ----------
+    context_tokens : Tokens in the sequence, ``c``. [tokens]
+    kv_bytes_per_token : KV bytes of one token over all layers, ``k``. [bytes/token]
+    windowed_kv_bytes_per_token : The part of ``k`` held by layers that keep only the last
+        ``window_tokens`` tokens (sliding window or chunked attention), ``k_w``; 0 for none.
+        [bytes/token]
+    window_tokens : That window, ``W``. [tokens]
+
+    Returns
+    -------
+    ``(k - k_w) * c + k_w * min(c, W)`` divided by ``k``, i.e. ``c - (k_w / k) * max(0, c - W)``;
+    exactly ``c`` where ``k_w`` is 0. Multiply by ``k`` for the sequence's KV bytes. [tokens]
+
+    Notes
+    -----
+    The engine's KV token counts (``kv_capacity_tokens``) are tokens held by every layer; a
+    windowed layer holds at most ``W`` of a sequence's tokens, so a long sequence takes fewer
+    of them. gpt-oss-120b (18 of 36 layers windowed at 128): a 32,768-token sequence holds
+    ``32768 - 0.5 * 32640 = 16,448`` all-layer tokens. Every place that multiplies KV bytes per
+    token by a context length goes through this function. Attention FLOPs scale the same way
+    where all layers have the same heads (gpt-oss, Llama 4).
+    """
+    c = np.asarray(context_tokens, dtype=float)
+    kv = np.asarray(kv_bytes_per_token, dtype=float)
+    windowed = np.asarray(windowed_kv_bytes_per_token, dtype=float)
+    window = np.asarray(window_tokens, dtype=float)
+    share = np.divide(windowed, kv, out=np.zeros(np.broadcast(windowed, kv).shape), where=kv > 0)
+    reduced = c - share * np.maximum(0.0, c - window)
+    return np.asarray(np.where(windowed > 0, reduced, c), dtype=float)
 
 
 def kv_replication_factor(n_gpus: ArrayLike, kv_heads: ArrayLike) -> FloatArray:

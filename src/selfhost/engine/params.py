@@ -1,7 +1,7 @@
 """Parameter counts and KV-cache size per token, from the architecture fields of a config.json.
 
 `count_params` counts every weight tensor a decoder-only transformer of the supported families
-holds (Llama, Mistral, Qwen2, Qwen3, Qwen3-MoE, Mixtral, DeepSeek-V2/V3). It is exact integer
+holds (Llama, Llama 4 text, Mistral, Qwen2, Qwen3, Qwen3-MoE, Mixtral, gpt-oss, DeepSeek-V2/V3). It is exact integer
 arithmetic on scalars. `kv_bytes_per_token` is vectorized: all its arguments may be scalars or
 arrays broadcastable to one shape.
 """
@@ -100,6 +100,9 @@ def count_params(
     mlp_bias: bool = False,
     qk_norm: bool = False,
     mtp_num_layers: int = 0,
+    moe_router_bias: bool = False,
+    moe_expert_bias: bool = False,
+    attention_sinks: bool = False,
 ) -> ParamCounts:
     """Count the weights of a decoder-only transformer from its config.json fields.
 
@@ -136,6 +139,10 @@ def count_params(
     mlp_bias : Biases on the dense MLP projections (Llama ``mlp_bias``). [bool]
     qk_norm : Per-head RMSNorm of width ``d`` on q and k, shared across heads (Qwen3). [bool]
     mtp_num_layers : DeepSeek-V3 ``num_nextn_predict_layers``; counted apart from ``total``. [count]
+    moe_router_bias : The router linear layer has a bias, ``E`` per MoE layer (gpt-oss). [bool]
+    moe_expert_bias : Every expert has biases on its fused gate/up (``2*I_e``) and down (``H``)
+        projections (gpt-oss ``gate_up_proj_bias``, ``down_proj_bias``). [bool]
+    attention_sinks : One learned sink logit per query head and layer (gpt-oss ``sinks``). [bool]
 
     Returns
     -------
@@ -157,8 +164,10 @@ def count_params(
     - MLA attention per layer = H*r_q (q_a) + r_q*n_h*(d_n + d_r) (q_b), or H*n_h*(d_n + d_r)
       (q_proj) when r_q = 0; + H*(r_kv + d_r) (kv_a_proj_with_mqa) + r_kv*n_h*(d_n + d_v)
       (kv_b) + n_h*d_v*H (o) + b_qkv*(r_q + r_kv + d_r) + b_o*H.
+    - Attention sinks add n_h per layer to the attention count.
     - Dense MLP per layer = 3*H*I + b_mlp*(2*I + H).
-    - MoE layer: routed = E*3*H*I_e; shared = S*3*H*I_e; router = H*E (+ E score bias).
+    - One expert = 3*H*I_e + b_exp*(2*I_e + H). MoE layer: routed = E experts; shared = S
+      experts; router = H*E (+ E score bias) (+ E router bias).
     - norms = 2*H per layer + H final + (2*d per layer if qk_norm)
       + (r_q + r_kv per layer if MLA).
     - active = total - (E - k)*3*H*I_e per MoE layer. Embedding and head count as active, as in
@@ -169,10 +178,12 @@ def count_params(
 
     References
     ----------
-    research facts.md section 1 (architectures and the totals computed this way: Llama-3.3-70B
-    70.55B matches llama.cpp; DeepSeek-V3 671B + 11.5B MTP = 685B, README_WEIGHTS.md).
-    Tensor shapes from the transformers modeling files of each family (modeling_llama.py,
-    modeling_qwen2.py, modeling_qwen3_moe.py, modeling_mixtral.py, modeling_deepseek_v3.py).
+    Totals checked in tests/test_hf_config.py against published counts (Llama-3.3-70B 70.55B
+    matches llama.cpp; DeepSeek-V3 671B + 11.5B MTP = 685B, deepseek-ai/DeepSeek-V3
+    README_WEIGHTS.md; gpt-oss-120b 116.83B, its model card). Tensor shapes from the
+    transformers modeling files of each family (modeling_llama.py, modeling_llama4.py,
+    modeling_qwen2.py, modeling_qwen3_moe.py, modeling_mixtral.py, modeling_gpt_oss.py,
+    modeling_deepseek_v3.py; PyPI transformers 5.25.0).
     """
     sizes = {
         "num_hidden_layers": num_hidden_layers,
@@ -235,10 +246,15 @@ def count_params(
             + int(o_bias) * h
         )
         attn_norms_layer = 2 * head_dim if qk_norm else 0
+    attn_layer += int(attention_sinks) * num_attention_heads
 
     dense_layer = SWIGLU_MATRICES * h * intermediate_size + int(mlp_bias) * (2 * intermediate_size + h)
-    expert = SWIGLU_MATRICES * h * moe_intermediate_size
-    router_layer = h * moe_n_routed_experts + int(moe_router_score_bias) * moe_n_routed_experts
+    expert = SWIGLU_MATRICES * h * moe_intermediate_size + int(moe_expert_bias) * (
+        2 * moe_intermediate_size + h
+    )
+    router_layer = (
+        h * moe_n_routed_experts + (int(moe_router_score_bias) + int(moe_router_bias)) * moe_n_routed_experts
+    )
     layer_norms = 2 * h + attn_norms_layer
     mlp_only = frozenset(moe_mlp_only_layers)
 

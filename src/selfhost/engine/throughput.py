@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from selfhost.engine.memory import effective_context_tokens
+
 FloatArray = NDArray[np.float64]
 
 ACTIVATION_BYTES_PER_ELEMENT = 2.0  # BF16/FP16 activations in the tensor-parallel all-reduce
@@ -54,6 +56,10 @@ class ServingArrays:
         all-reduce (catalog figures mix one- and two-directional numbers; fitted). [unitless]
     layer_split : 1 where the engine splits the layers over the replica's GPUs (llama.cpp's
         default), 0 where it splits every layer (tensor parallelism). [flag]
+    windowed_kv_bytes_per_token : The part of ``kv_bytes_per_token`` held by layers that keep
+        only the last ``attention_window_tokens`` tokens (sliding window, chunked attention);
+        0 for models without such layers. [bytes]
+    attention_window_tokens : That window. [tokens]
     """
 
     n_gpus: FloatArray
@@ -77,11 +83,24 @@ class ServingArrays:
     unread_weight_bytes: FloatArray | float = 0.0
     interconnect_bandwidth_utilization: FloatArray | float = 1.0
     layer_split: FloatArray | float = 0.0
+    windowed_kv_bytes_per_token: FloatArray | float = 0.0
+    attention_window_tokens: FloatArray | float = 0.0
 
     @classmethod
     def from_values(cls, **values: ArrayLike) -> ServingArrays:
         """Build from scalars or sequences, converting each to a float array."""
         return cls(**{name: np.asarray(value, dtype=float) for name, value in values.items()})
+
+
+def attended_context_tokens(s: ServingArrays, context_tokens: ArrayLike) -> FloatArray:
+    """All-layer KV tokens a sequence of ``context_tokens`` holds and attends over. [tokens]
+
+    ``context_tokens`` itself unless the model has windowed layers, which keep (and attend
+    over) at most ``attention_window_tokens`` of them: `selfhost.engine.memory.effective_context_tokens`.
+    """
+    return effective_context_tokens(
+        context_tokens, s.kv_bytes_per_token, s.windowed_kv_bytes_per_token, s.attention_window_tokens
+    )
 
 
 def tensor_parallel_size(s: ServingArrays) -> FloatArray:
@@ -141,10 +160,12 @@ def decode_step_time_s(s: ServingArrays, batch: ArrayLike, context_tokens: Array
         t_attention = max(B c kv_bytes / (n BW MBU), B c attention_flops / (n peak MFU))
         step        = t_linear + t_attention + allreduce + overhead
 
-    with n = `tensor_parallel_size` (the replica's GPUs, or 1 for a layer split).
+    with n = `tensor_parallel_size` (the replica's GPUs, or 1 for a layer split) and c the
+    `attended_context_tokens` (the context itself unless the model has windowed layers; the
+    window is applied to the mean context, not averaged over the sequence's life).
     """
     b = np.asarray(batch, dtype=float)
-    c = np.asarray(context_tokens, dtype=float)
+    c = attended_context_tokens(s, context_tokens)
     n = tensor_parallel_size(s)
     bandwidth = n * s.memory_bandwidth_bytes_s * s.memory_bandwidth_utilization
     peak = n * s.peak_flops * s.compute_utilization
@@ -281,14 +302,16 @@ def capacity(
 
     Notes
     -----
-    ``B_max = min(floor(kv_capacity / (P + D/2)), max_batch_sequences)``; TPOT and TTFT grow with
+    ``B_max = min(floor(kv_capacity / c(P + D/2)), max_batch_sequences)``, with ``c`` the
+    `attended_context_tokens` of the mean sequence (``P + D/2`` itself without windowed
+    layers); TPOT and TTFT grow with
     B and requests/s = B / (D * tpot) grows with B (tpot is affine-ish in B with a positive
     intercept), so the best batch is the largest feasible one, found by vectorized integer
     bisection in ``[1, B_max]``.
     """
     p = np.asarray(input_tokens, dtype=float)
     d = np.maximum(1.0, np.asarray(output_tokens, dtype=float))
-    kv_limit = np.floor(s.kv_capacity_tokens / np.maximum(1.0, p + d / 2.0))
+    kv_limit = np.floor(s.kv_capacity_tokens / np.maximum(1.0, attended_context_tokens(s, p + d / 2.0)))
     b_max = np.minimum(kv_limit, s.max_batch_sequences)
     max_tpot = np.asarray(max_tpot_s, dtype=float)
     max_ttft = np.asarray(max_ttft_s, dtype=float)
