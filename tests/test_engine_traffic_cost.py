@@ -60,21 +60,35 @@ def test_a_flat_profile_costs_what_cost_py_says_and_crosses_where_crossover_py_s
     today = cost.self_hosted_usd_per_month(rate, unit, ops)
     units = cost.units_needed(rate, unit)
     for p in (
-        tc.fixed_provisioning(flat, unit, capacity_rps=capacity, ops_usd_per_month=ops, hours_per_month=HOURS),
+        tc.fixed_provisioning(
+            flat, unit, capacity_rps=capacity, ops_usd_per_month=ops, hours_per_month=HOURS
+        ),
         tc.autoscaled_provisioning(
-            flat, unit, capacity_rps=capacity, ops_usd_per_month=ops, hours_per_month=HOURS, billing_granularity_h=granularity
+            flat,
+            unit,
+            capacity_rps=capacity,
+            ops_usd_per_month=ops,
+            hours_per_month=HOURS,
+            billing_granularity_h=granularity,
         ),
     ):
         assert float(p.usd_per_month) == pytest.approx(float(today), rel=1e-12)
         assert np.all(p.units_by_hour == units)  # same replicas, every hour
         assert float(p.gpu_hours_per_month) == pytest.approx(float(units * unit.gpus * HOURS), rel=1e-12)
     api_today = cost.api_usd_per_month(rate, usd_per_request, HOURS)
-    assert float(tc.api_usd_per_month(flat, usd_per_request, HOURS)) == pytest.approx(float(api_today), rel=1e-12)
+    assert float(tc.api_usd_per_month(flat, usd_per_request, HOURS)) == pytest.approx(
+        float(api_today), rel=1e-12
+    )
 
     flat_cross = crossover.crossover_rps(unit, ops, usd_per_request, HOURS)
     for g in (None, granularity):
         profile = tc.profile_crossover(
-            flat, unit, ops_usd_per_month=ops, usd_per_request=usd_per_request, hours_per_month=HOURS, billing_granularity_h=g
+            flat,
+            unit,
+            ops_usd_per_month=ops,
+            usd_per_request=usd_per_request,
+            hours_per_month=HOURS,
+            billing_granularity_h=g,
         )
         assert int(profile.reason) == int(flat_cross.reason)
         if flat_cross.reason == crossover.CROSSES:
@@ -115,7 +129,11 @@ def test_the_exact_profile_crossover_agrees_with_a_brute_force_scan(
     rates = rng.gamma(1.5, 2.0, size=n_hours)
     unit = unit_for(capacity=capacity, min_replicas=min_replicas)
     result = tc.profile_crossover(
-        rates, unit, ops_usd_per_month=OPS, usd_per_request=usd_per_request, hours_per_month=HOURS,
+        rates,
+        unit,
+        ops_usd_per_month=OPS,
+        usd_per_request=usd_per_request,
+        hours_per_month=HOURS,
         billing_granularity_h=granularity,
     )
     api_at_1 = float(tc.api_usd_per_month(rates, usd_per_request, HOURS))
@@ -139,7 +157,14 @@ def test_the_exact_profile_crossover_agrees_with_a_brute_force_scan(
 
 def test_step_crossover_with_one_block_is_the_closed_form():
     unit = unit_for()
-    mine, why = tc.step_crossover(np.array([1.0]), np.array([float(unit.usd_per_month)]), 1.0, float(unit.rps), OPS, 0.006 * HOURS * 3600)
+    mine, why = tc.step_crossover(
+        np.array([1.0]),
+        np.array([float(unit.usd_per_month)]),
+        1.0,
+        float(unit.rps),
+        OPS,
+        0.006 * HOURS * 3600,
+    )
     flat = crossover.crossover_rps(unit, OPS, 0.006, HOURS)
     assert why == crossover.CROSSES
     assert mine == pytest.approx(float(flat.rps), rel=1e-12)
@@ -148,10 +173,46 @@ def test_step_crossover_with_one_block_is_the_closed_form():
 def test_reasons_when_there_is_no_crossover():
     rates = business_hours()
     dead = unit_for(capacity=0.0)
-    assert int(tc.profile_crossover(rates, dead, ops_usd_per_month=OPS, usd_per_request=0.01, hours_per_month=HOURS, billing_granularity_h=1).reason) == crossover.NO_CAPACITY
-    assert int(tc.profile_crossover(rates, unit_for(), ops_usd_per_month=OPS, usd_per_request=0.0, hours_per_month=HOURS, billing_granularity_h=1).reason) == crossover.API_FREE
+    assert (
+        int(
+            tc.profile_crossover(
+                rates,
+                dead,
+                ops_usd_per_month=OPS,
+                usd_per_request=0.01,
+                hours_per_month=HOURS,
+                billing_granularity_h=1,
+            ).reason
+        )
+        == crossover.NO_CAPACITY
+    )
+    assert (
+        int(
+            tc.profile_crossover(
+                rates,
+                unit_for(),
+                ops_usd_per_month=OPS,
+                usd_per_request=0.0,
+                hours_per_month=HOURS,
+                billing_granularity_h=1,
+            ).reason
+        )
+        == crossover.API_FREE
+    )
     # a request price far below the GPU cost per request: the API stays cheaper at any scale
-    assert int(tc.profile_crossover(rates, unit_for(), ops_usd_per_month=OPS, usd_per_request=1e-6, hours_per_month=HOURS, billing_granularity_h=1).reason) == crossover.API_CHEAPER_AT_SCALE
+    assert (
+        int(
+            tc.profile_crossover(
+                rates,
+                unit_for(),
+                ops_usd_per_month=OPS,
+                usd_per_request=1e-6,
+                hours_per_month=HOURS,
+                billing_granularity_h=1,
+            ).reason
+        )
+        == crossover.API_CHEAPER_AT_SCALE
+    )
 
 
 # --------------------------------------------------------------------------- fixed vs autoscaled
@@ -162,7 +223,9 @@ def test_fixed_provisioning_pays_the_peak_all_month_and_autoscaling_follows_the_
     unit = unit_for()
     rates = business_hours(high=8.0, low=1.0)  # 45 business hours at 8 req/s, 123 hours at 1 req/s
     fixed = tc.fixed_provisioning(rates, unit, capacity_rps=2.0, ops_usd_per_month=OPS, hours_per_month=HOURS)
-    scaled = tc.autoscaled_provisioning(rates, unit, capacity_rps=2.0, ops_usd_per_month=OPS, hours_per_month=HOURS)
+    scaled = tc.autoscaled_provisioning(
+        rates, unit, capacity_rps=2.0, ops_usd_per_month=OPS, hours_per_month=HOURS
+    )
     # peak 8 req/s needs ceil(8 / 5.6) = 2 units of 8 GPUs at $2.5/h: 2 x 14,600 + 4,000
     assert float(fixed.usd_per_month) == pytest.approx(2 * 8 * 2.5 * HOURS + OPS)
     assert np.all(fixed.units_by_hour == 2)
@@ -191,14 +254,37 @@ def test_coarser_billing_never_costs_less_and_a_whole_week_block_is_fixed_provis
     unit = unit_for()
     rates = business_hours()
     costs = [
-        float(tc.autoscaled_provisioning(rates, unit, capacity_rps=2.0, ops_usd_per_month=OPS, hours_per_month=HOURS, billing_granularity_h=g).usd_per_month)
+        float(
+            tc.autoscaled_provisioning(
+                rates,
+                unit,
+                capacity_rps=2.0,
+                ops_usd_per_month=OPS,
+                hours_per_month=HOURS,
+                billing_granularity_h=g,
+            ).usd_per_month
+        )
         for g in (1, 2, 4, 8, 24, 168)
     ]
     assert costs == sorted(costs)
     fixed = tc.fixed_provisioning(rates, unit, capacity_rps=2.0, ops_usd_per_month=OPS, hours_per_month=HOURS)
     assert costs[-1] == pytest.approx(float(fixed.usd_per_month))
-    week_block = tc.profile_crossover(rates, unit, ops_usd_per_month=OPS, usd_per_request=0.004, hours_per_month=HOURS, billing_granularity_h=168)
-    peak = tc.profile_crossover(rates, unit, ops_usd_per_month=OPS, usd_per_request=0.004, hours_per_month=HOURS, billing_granularity_h=None)
+    week_block = tc.profile_crossover(
+        rates,
+        unit,
+        ops_usd_per_month=OPS,
+        usd_per_request=0.004,
+        hours_per_month=HOURS,
+        billing_granularity_h=168,
+    )
+    peak = tc.profile_crossover(
+        rates,
+        unit,
+        ops_usd_per_month=OPS,
+        usd_per_request=0.004,
+        hours_per_month=HOURS,
+        billing_granularity_h=None,
+    )
     assert float(week_block.multiple) == pytest.approx(float(peak.multiple), rel=1e-9)
 
 
@@ -224,13 +310,29 @@ def test_shapes_broadcast_deployments_against_the_hours():
         usd_per_gpu_hour=2.5,
         hours_per_month=HOURS,
     )
-    p = tc.autoscaled_provisioning(rates, unit, capacity_rps=np.array([1.0, 2.0, 4.0]), ops_usd_per_month=OPS, hours_per_month=HOURS)
+    p = tc.autoscaled_provisioning(
+        rates, unit, capacity_rps=np.array([1.0, 2.0, 4.0]), ops_usd_per_month=OPS, hours_per_month=HOURS
+    )
     assert p.units_by_hour.shape == (3, 168)
     assert p.usd_per_month.shape == (3,)
     assert np.all(np.diff(p.usd_per_month) <= 0)  # more capacity per replica never costs more
-    c = tc.profile_crossover(rates, unit, ops_usd_per_month=OPS, usd_per_request=np.array([0.004, 0.004, 0.004]), hours_per_month=HOURS, billing_granularity_h=1)
+    c = tc.profile_crossover(
+        rates,
+        unit,
+        ops_usd_per_month=OPS,
+        usd_per_request=np.array([0.004, 0.004, 0.004]),
+        hours_per_month=HOURS,
+        billing_granularity_h=1,
+    )
     assert c.multiple.shape == (3,)
-    one = tc.profile_crossover(rates, unit_for(capacity=2.0), ops_usd_per_month=OPS, usd_per_request=0.004, hours_per_month=HOURS, billing_granularity_h=1)
+    one = tc.profile_crossover(
+        rates,
+        unit_for(capacity=2.0),
+        ops_usd_per_month=OPS,
+        usd_per_request=0.004,
+        hours_per_month=HOURS,
+        billing_granularity_h=1,
+    )
     assert float(c.multiple[1]) == pytest.approx(float(one.multiple))
 
 
@@ -239,4 +341,6 @@ def test_bad_profiles_are_refused_with_what_was_expected():
     with pytest.raises(ValueError, match="24 or 168 hours"):
         tc.fixed_provisioning(np.ones(10), unit, capacity_rps=2.0, ops_usd_per_month=0, hours_per_month=HOURS)
     with pytest.raises(ValueError, match="non-negative"):
-        tc.fixed_provisioning(-np.ones(24), unit, capacity_rps=2.0, ops_usd_per_month=0, hours_per_month=HOURS)
+        tc.fixed_provisioning(
+            -np.ones(24), unit, capacity_rps=2.0, ops_usd_per_month=0, hours_per_month=HOURS
+        )

@@ -90,10 +90,14 @@ def test_vllm_sweep_results_carry_the_batch_cap_and_a_summary_holds_every_run():
     assert (run.concurrency, run.completed, run.max_num_seqs) == (2, 8, 4)
     assert (run.input_tokens_mean, run.output_tokens_mean) == (32.0, 16.0)
     summary = read_results(SWEEP_SUMMARY)
-    assert [r.output_tokens_per_s for r in summary.runs] == pytest.approx([93.74767963046673, 199.36907134182283], rel=1e-9)
+    assert [r.output_tokens_per_s for r in summary.runs] == pytest.approx(
+        [93.74767963046673, 199.36907134182283], rel=1e-9
+    )
     records = measurement_records(summary, SMALL)
     assert {r["max_num_seqs"] for r in records} == {4}
-    assert records[0]["id"].endswith("-r1-throughput") and records[-1]["id"].startswith(id_stem(SWEEP_SUMMARY.name, "") + "-r2-")
+    assert records[0]["id"].endswith("-r1-throughput") and records[-1]["id"].startswith(
+        id_stem(SWEEP_SUMMARY.name, "") + "-r2-"
+    )
 
 
 def test_guidellm_v0_3_report():
@@ -135,10 +139,14 @@ def test_aiperf_json_and_csv_of_the_same_run_agree():
     from_json = only_run(AIPERF_RUN1_JSON)
     assert from_json.layout == "AIPerf JSON export (v0.1 'records' layout)"
     assert from_json.concurrency == 100 and from_json.completed == 89
-    assert from_json.notes == ("11 request(s) errored or were cancelled; the figures count completed requests",)
+    assert from_json.notes == (
+        "11 request(s) errored or were cancelled; the figures count completed requests",
+    )
     from_csv = only_run(AIPERF_RUN1_CSV, concurrency=100)
     assert from_csv.completed == from_json.completed
-    assert from_csv.output_tokens_per_s == pytest.approx(from_json.output_tokens_per_s, abs=0.005)  # CSV: 2 decimals
+    assert from_csv.output_tokens_per_s == pytest.approx(
+        from_json.output_tokens_per_s, abs=0.005
+    )  # CSV: 2 decimals
     assert from_csv.input_tokens_mean == pytest.approx(from_json.input_tokens_mean, abs=0.005)
     csv_stats = {(s.metric, s.statistic): s.value_ms for s in from_csv.latencies}
     for s in from_json.latencies:
@@ -146,7 +154,9 @@ def test_aiperf_json_and_csv_of_the_same_run_agree():
 
 
 def test_an_aiperf_csv_needs_the_load_from_the_command_line():
-    with pytest.raises(InputError, match="does not say how the load was driven; pass --concurrency N or --request-rate R"):
+    with pytest.raises(
+        InputError, match="does not say how the load was driven; pass --concurrency N or --request-rate R"
+    ):
         read_results(AIPERF_RUN1_CSV)
 
 
@@ -160,8 +170,17 @@ def test_a_run_becomes_one_throughput_entry_and_its_latency_entries():
     assert [r["scope"] for r in records] == ["total", "ttft", "ttft", "ttft", "tpot", "tpot", "tpot"]
     total = records[0]
     assert total["id"] == "nvidia-vllm-16.0qps-llama-3.1-405b-fp8-20241109-150547-throughput"
-    assert (total["tokens"], total["unit"], total["value"]) == ("output", "tokens/s", pytest.approx(1198.8884495761356))
-    assert (total["input_tokens"], total["output_tokens"], total["request_rate"], total["requests"]) == (215, 121, 16.0, 1000)
+    assert (total["tokens"], total["unit"], total["value"]) == (
+        "output",
+        "tokens/s",
+        pytest.approx(1198.8884495761356),
+    )
+    assert (total["input_tokens"], total["output_tokens"], total["request_rate"], total["requests"]) == (
+        215,
+        121,
+        16.0,
+        1000,
+    )
     assert total["lengths"] == "variable"
     assert total["source"]["title"].endswith("result file " + VLLM_405B.name)
     assert total["date"] == "2024-11-09T15:05:47"
@@ -200,8 +219,19 @@ def test_every_fixture_imports_to_a_file_selfhost_validate_reads(cli: Cli, tmp_p
 def test_the_405b_run_validates_against_the_model(cli: Cli, tmp_path: Path):
     out = tmp_path / "405b.yaml"
     result = cli(
-        "measurements", "import", str(VLLM_405B), "-m", "llama-3.1-405b", "-q", "fp8", "-g", "h100-sxm-80gb", "-n", "8",
-        "--into", str(out),
+        "measurements",
+        "import",
+        str(VLLM_405B),
+        "-m",
+        "llama-3.1-405b",
+        "-q",
+        "fp8",
+        "-g",
+        "h100-sxm-80gb",
+        "-n",
+        "8",
+        "--into",
+        str(out),
     )
     assert result.exit_code == 0, result.output
     assert f"created {out} with 7 entries; check them: selfhost validate {out}" in result.stderr
@@ -210,15 +240,29 @@ def test_the_405b_run_validates_against_the_model(cli: Cli, tmp_path: Path):
     by_id = {r["id"]: r for r in json.loads(checked.stdout)["results"]}
     total = by_id["nvidia-vllm-16.0qps-llama-3.1-405b-fp8-20241109-150547-throughput"]
     assert total["measured"] == pytest.approx(1198.8884495761356)
-    assert total["predicted"] > 0 and total["error"] == pytest.approx(total["predicted"] / total["measured"] - 1)
+    assert total["predicted"] > 0 and total["error"] == pytest.approx(
+        total["predicted"] / total["measured"] - 1
+    )
 
 
 def test_import_prints_yaml_and_names_what_it_read(cli: Cli):
-    result = cli("measurements", "import", str(GUIDELLM_V2), "-m", "llama-3.1-8b", "-g", "l40s-48gb", "--engine", "vllm")
+    result = cli(
+        "measurements",
+        "import",
+        str(GUIDELLM_V2),
+        "-m",
+        "llama-3.1-8b",
+        "-g",
+        "l40s-48gb",
+        "--engine",
+        "vllm",
+    )
     assert result.exit_code == 0, result.output
     doc = yaml.safe_load(result.stdout)
     assert [m["request_rate"] for m in doc["measurements"] if m["scope"] == "total"] == [2.0, 4.0]
-    assert "GuideLLM report v2 (guidellm 0.8.0.dev18), 2 benchmark(s) -> 14 measurement entries" in result.stderr
+    assert (
+        "GuideLLM report v2 (guidellm 0.8.0.dev18), 2 benchmark(s) -> 14 measurement entries" in result.stderr
+    )
     assert "no --quant given: bf16, the native dtype of llama-3.1-8b" in result.stderr
 
 
@@ -253,7 +297,7 @@ def test_into_appends_after_the_existing_entries_and_keeps_comments(tmp_path: Pa
     text = target.read_text(encoding="utf-8")
     assert text.startswith(COMMENTED)
     assert "# keep this comment" in text
-    assert [m.id for m in read_measurements(target)][0] == "old-run"
+    assert read_measurements(target)[0].id == "old-run"
     assert len(read_measurements(target)) == 8
 
 
@@ -272,10 +316,22 @@ def test_the_same_ids_with_other_content_are_refused_and_a_prefix_imports_them(t
     append_measurements(target, measurement_records(read_results(SWEEP_RUN), SMALL))
     before = target.read_text(encoding="utf-8")
     other = Deployment(model="qwen2.5-1.5b", gpu="a10g-24gb", quant="bf16", engine="vllm")
-    with pytest.raises(InputError, match="already has a measurement with id .* pass --id-prefix"):
+    with pytest.raises(InputError, match=r"already has a measurement with id .* pass --id-prefix"):
         append_measurements(target, measurement_records(read_results(SWEEP_RUN), other))
     assert target.read_text(encoding="utf-8") == before
-    result = cli("measurements", "import", str(SWEEP_RUN), "-m", "qwen2.5-1.5b", "-g", "a10g-24gb", "--into", str(target), "--id-prefix", "a10g-")
+    result = cli(
+        "measurements",
+        "import",
+        str(SWEEP_RUN),
+        "-m",
+        "qwen2.5-1.5b",
+        "-g",
+        "a10g-24gb",
+        "--into",
+        str(target),
+        "--id-prefix",
+        "a10g-",
+    )
     assert result.exit_code == 0, result.output
     assert len(read_measurements(target)) == 14
 
@@ -314,16 +370,34 @@ def test_printed_yaml_is_a_measurements_document():
 @pytest.mark.parametrize(
     ("content", "hint", "message"),
     [
-        ('{"hello": 1}', None, "is not a benchmark result file this tool reads; formats read: vLLM bench serve"),
-        ('{"hello": 1}', "vllm", "not a vLLM bench result: '.*' has no 'completed', 'output_throughput'; formats read:"),
-        ('{"benchmarks": 3}', "guidellm", "not a GuideLLM result: .* 'benchmarks' entries without 'metrics'|not a GuideLLM result"),
+        (
+            '{"hello": 1}',
+            None,
+            "is not a benchmark result file this tool reads; formats read: vLLM bench serve",
+        ),
+        (
+            '{"hello": 1}',
+            "vllm",
+            "not a vLLM bench result: '.*' has no 'completed', 'output_throughput'; formats read:",
+        ),
+        (
+            '{"benchmarks": 3}',
+            "guidellm",
+            "not a GuideLLM result: .* 'benchmarks' entries without 'metrics'|not a GuideLLM result",
+        ),
         ("{not json", None, r"is not valid JSON \(line 1, column 2"),
         ("", None, "is empty"),
         ('{"completed": 0, "output_throughput": 0}', None, "'completed' is 0; no request completed"),
-        ('{"completed": 5, "output_throughput": 10, "total_input_tokens": 5, "total_output_tokens": 5}', None, "no 'request_rate' or 'max_concurrency'"),
+        (
+            '{"completed": 5, "output_throughput": 10, "total_input_tokens": 5, "total_output_tokens": 5}',
+            None,
+            "no 'request_rate' or 'max_concurrency'",
+        ),
     ],
 )
-def test_bad_files_get_one_line_naming_the_file_and_what_was_expected(tmp_path: Path, content: str, hint, message: str):
+def test_bad_files_get_one_line_naming_the_file_and_what_was_expected(
+    tmp_path: Path, content: str, hint, message: str
+):
     path = tmp_path / "result.json"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(InputError, match=message) as info:
@@ -347,7 +421,9 @@ def test_unknown_catalog_ids_get_close_matches(cli: Cli):
     assert "llama-3.1-8b" in result.stderr
 
 
-def test_files_over_the_size_limit_and_non_regular_files_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_files_over_the_size_limit_and_non_regular_files_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     import selfhost.inputs
 
     monkeypatch.setattr(selfhost.inputs, "MAX_INPUT_BYTES", 1000)
@@ -371,3 +447,16 @@ def test_an_appended_result_file_is_read_line_by_line(tmp_path: Path):
     imported = read_results(path)
     assert len(imported.runs) == 2
     shutil.copy(path, tmp_path / "copy.json")
+
+
+def test_a_file_without_comments_that_cannot_be_edited_as_text_is_re_dumped(tmp_path: Path):
+    target = tmp_path / "flow.yaml"
+    target.write_text("measurements: []\n", encoding="utf-8")  # a flow list: no place to insert text
+    records = measurement_records(read_results(SWEEP_RUN), SMALL)
+    assert append_measurements(target, records).how == "rewritten"
+    assert len(read_measurements(target)) == 7
+    commented = tmp_path / "flow-commented.yaml"
+    commented.write_text("# mine\nmeasurements: []\n", encoding="utf-8")
+    with pytest.raises(InputError, match="without losing its comments"):
+        append_measurements(commented, records)
+    assert commented.read_text(encoding="utf-8") == "# mine\nmeasurements: []\n"

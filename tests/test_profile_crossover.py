@@ -65,16 +65,27 @@ def test_a_flat_profile_reproduces_selfhost_crossover(catalog):
     assert report.results, report.notes
     for record in report.results:
         config = next(
-            c for c in configs if (c.gpu.id, c.quant.id, c.n_gpus, c.engine.id) == (record["gpu"], record["quant"], record["gpus_per_replica"], record["engine"])
+            c
+            for c in configs
+            if (c.gpu.id, c.quant.id, c.n_gpus, c.engine.id)
+            == (record["gpu"], record["quant"], record["gpus_per_replica"], record["engine"])
         )
         api = next(a for a in catalog.apis if a.id == record["api"])
         flat = profile(np.full(168, MEAN_RPS))
         mine = profile_crossover_record(
-            catalog, config, api, workload_for_profile(flat, WORKLOAD), ca, flat, price_option=record["price_option"]
+            catalog,
+            config,
+            api,
+            workload_for_profile(flat, WORKLOAD),
+            ca,
+            flat,
+            price_option=record["price_option"],
         )
         for way in ("fixed", "autoscaled"):
             assert mine[way]["usd_per_month"] == pytest.approx(record["self_hosted_usd_per_month"], rel=1e-12)
-            assert mine[way]["gpu_hours_per_month"] == pytest.approx(record["gpus_billed"] * ca.hours_per_month, rel=1e-12)
+            assert mine[way]["gpu_hours_per_month"] == pytest.approx(
+                record["gpus_billed"] * ca.hours_per_month, rel=1e-12
+            )
             if record["crossover_rps"] is None:
                 assert mine[way]["crossover"]["mean_rps"] is None
                 assert mine[way]["crossover"]["note"] == record["crossover_note"]
@@ -82,7 +93,9 @@ def test_a_flat_profile_reproduces_selfhost_crossover(catalog):
                 assert mine[way]["crossover"]["mean_rps"] == pytest.approx(record["crossover_rps"], rel=1e-9)
         assert mine["api_usd_per_month"] == pytest.approx(record["api_usd_per_month"], rel=1e-12)
         expected = record["crossover_rps"]
-        assert mine["flat_crossover_rps"] == (None if expected is None else pytest.approx(expected, rel=1e-12))
+        assert mine["flat_crossover_rps"] == (
+            None if expected is None else pytest.approx(expected, rel=1e-12)
+        )
         assert mine["capacity_rps_per_replica"] == pytest.approx(record["capacity_rps_per_replica"])
 
 
@@ -92,12 +105,16 @@ def test_same_mean_business_hours_costs_more_to_keep_and_crosses_later(catalog):
     report = crossover_report(catalog, configs, WORKLOAD, ca, MEAN_RPS, None)
     record = report.results[0]
     config = next(
-        c for c in configs if (c.gpu.id, c.quant.id, c.n_gpus) == (record["gpu"], record["quant"], record["gpus_per_replica"])
+        c
+        for c in configs
+        if (c.gpu.id, c.quant.id, c.n_gpus) == (record["gpu"], record["quant"], record["gpus_per_replica"])
     )
     api = next(a for a in catalog.apis if a.id == record["api"])
     shape = np.array([4.0 if 9 <= h % 24 < 18 and h // 24 < 5 else 0.5 for h in range(168)])
     busy = profile(shape * MEAN_RPS / shape.mean())
-    mine = profile_crossover_record(catalog, config, api, WORKLOAD, ca, busy, price_option=record["price_option"])
+    mine = profile_crossover_record(
+        catalog, config, api, WORKLOAD, ca, busy, price_option=record["price_option"]
+    )
     assert busy.mean_rps == pytest.approx(MEAN_RPS)
     assert mine["fixed"]["usd_per_month"] >= record["self_hosted_usd_per_month"]
     assert mine["autoscaled"]["usd_per_month"] <= mine["fixed"]["usd_per_month"]
@@ -125,10 +142,14 @@ def test_owned_hardware_does_not_autoscale(catalog):
 
 
 def test_an_unknown_price_option_names_the_valid_ones(catalog):
-    config = next(c for c in llama_70b_configs(catalog) if c.gpu.id == "h100-sxm-80gb" and c.quant.id == "fp8")
+    config = next(
+        c for c in llama_70b_configs(catalog) if c.gpu.id == "h100-sxm-80gb" and c.quant.id == "fp8"
+    )
     api = next(a for a in catalog.apis if a.id.startswith("openai"))
     with pytest.raises(InputError, match="is not one of h100-sxm-80gb's"):
-        profile_crossover_record(catalog, config, api, WORKLOAD, assumptions(), profile(np.full(24, 1.0)), price_option="nope")
+        profile_crossover_record(
+            catalog, config, api, WORKLOAD, assumptions(), profile(np.full(24, 1.0)), price_option="nope"
+        )
 
 
 def test_the_workload_takes_the_profiles_tokens():

@@ -64,7 +64,9 @@ def openai_page(weeks: int = 2, width_s: int = HOUR, results_per_bucket: int = 1
             }
             for k in range(results_per_bucket)
         ]
-        buckets.append({"object": "bucket", "start_time": start, "end_time": start + width_s, "results": results})
+        buckets.append(
+            {"object": "bucket", "start_time": start, "end_time": start + width_s, "results": results}
+        )
     return {"object": "page", "data": buckets, "has_more": False, "next_page": None}
 
 
@@ -89,7 +91,9 @@ def test_hourly_usage_buckets_give_the_week_exactly(tmp_path: Path):
     assert w.stats.peak_hour_rps == pytest.approx(series.max())
     assert w.stats.hours == 336
     assert w.stats.first == "2025-01-06T00:00:00+00:00" and w.stats.last == "2025-01-20T00:00:00+00:00"
-    assert w.profile.tokens.input.mean == pytest.approx(1000) and w.profile.tokens.output.mean == pytest.approx(300)
+    assert w.profile.tokens.input.mean == pytest.approx(
+        1000
+    ) and w.profile.tokens.output.mean == pytest.approx(300)
     assert w.profile.cached_input_fraction == pytest.approx(0.25)
     assert w.profile.tokens.input.p50 is None  # buckets give means only
 
@@ -125,26 +129,53 @@ def test_daily_buckets_are_spread_over_the_day_and_say_so(tmp_path: Path):
     assert w.profile.shape == "day"
     assert np.allclose(w.profile.hourly_rps, 5 / 86400)
     assert any("spread evenly" in n and "bucket_width=1h" in n for n in w.profile.source.notes)
-    assert w.profile.tokens.input.mean == pytest.approx(200) and w.profile.tokens.cached_input.mean == pytest.approx(80)
+    assert w.profile.tokens.input.mean == pytest.approx(
+        200
+    ) and w.profile.tokens.cached_input.mean == pytest.approx(80)
 
 
 def test_the_dashboard_csv_export_is_read_by_column_name(tmp_path: Path):
     out = io.StringIO()
-    fields = ["start_time", "end_time", "start_time_iso", "end_time_iso", "project_id", "num_model_requests",
-              "input_tokens", "output_tokens", "input_cached_tokens", "input_uncached_tokens", "model"]
+    fields = [
+        "start_time",
+        "end_time",
+        "start_time_iso",
+        "end_time_iso",
+        "project_id",
+        "num_model_requests",
+        "input_tokens",
+        "output_tokens",
+        "input_cached_tokens",
+        "input_uncached_tokens",
+        "model",
+    ]
     writer = csv.DictWriter(out, fieldnames=fields)
     writer.writeheader()
     for i in range(24 * 60):
         start = MONDAY + i * 60
         iso = dt.datetime.fromtimestamp(start, dt.timezone.utc).isoformat()
-        writer.writerow({"start_time": start, "end_time": start + 60, "start_time_iso": iso, "end_time_iso": iso,
-                         "project_id": "proj_x", "num_model_requests": "2.0", "input_tokens": 1600,
-                         "output_tokens": 400, "input_cached_tokens": 800, "input_uncached_tokens": 800, "model": ""})
+        writer.writerow(
+            {
+                "start_time": start,
+                "end_time": start + 60,
+                "start_time_iso": iso,
+                "end_time_iso": iso,
+                "project_id": "proj_x",
+                "num_model_requests": "2.0",
+                "input_tokens": 1600,
+                "output_tokens": 400,
+                "input_cached_tokens": 800,
+                "input_uncached_tokens": 800,
+                "model": "",
+            }
+        )
     path = write(tmp_path / "completions_usage_2025-01-06_2025-01-06.csv", out.getvalue())
     w = profile_from_file(path)
     assert w.format == "openai-usage-csv" and w.profile.shape == "day"
     assert np.allclose(w.profile.hourly_rps, 120 / HOUR)
-    assert w.profile.tokens.input.mean == pytest.approx(800) and w.profile.cached_input_fraction == pytest.approx(0.5)
+    assert w.profile.tokens.input.mean == pytest.approx(
+        800
+    ) and w.profile.cached_input_fraction == pytest.approx(0.5)
 
 
 def test_an_empty_dashboard_export_says_it_has_no_usage(tmp_path: Path):
@@ -163,12 +194,23 @@ def spend_rows(n_days: int = 1) -> list[dict]:
         for j in range(h % 24 + 1):  # hour h of a day: h + 1 requests
             start = MONDAY + h * HOUR + j * (HOUR / (h % 24 + 2))
             stamp = dt.datetime.fromtimestamp(start, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            rows.append({
-                "request_id": f"r{h}-{j}", "call_type": "acompletion", "api_key": "hash", "spend": 0.001,
-                "total_tokens": 0, "prompt_tokens": int(rng.integers(100, 2000)), "completion_tokens": int(rng.integers(10, 500)),
-                "startTime": stamp, "endTime": stamp, "model": "gpt-4o", "model_group": "chat", "status": "success",
-                "metadata": {"usage_object": {"prompt_tokens_details": {"cached_tokens": 64}}},
-            })
+            rows.append(
+                {
+                    "request_id": f"r{h}-{j}",
+                    "call_type": "acompletion",
+                    "api_key": "hash",
+                    "spend": 0.001,
+                    "total_tokens": 0,
+                    "prompt_tokens": int(rng.integers(100, 2000)),
+                    "completion_tokens": int(rng.integers(10, 500)),
+                    "startTime": stamp,
+                    "endTime": stamp,
+                    "model": "gpt-4o",
+                    "model_group": "chat",
+                    "status": "success",
+                    "metadata": {"usage_object": {"prompt_tokens_details": {"cached_tokens": 64}}},
+                }
+            )
     return rows
 
 
@@ -197,12 +239,36 @@ def test_spend_logs_as_data_wrapper_json_lines_and_a_psql_csv(tmp_path: Path):
     wrapped = write(tmp_path / "v2.json", json.dumps({"data": rows, "total": len(rows)}))
     lines = write(tmp_path / "spend.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["request_id", "call_type", "startTime", "prompt_tokens", "completion_tokens", "status", "metadata"])
+    writer = csv.DictWriter(
+        out,
+        fieldnames=[
+            "request_id",
+            "call_type",
+            "startTime",
+            "prompt_tokens",
+            "completion_tokens",
+            "status",
+            "metadata",
+        ],
+    )
     writer.writeheader()
     for r in rows:  # psql \copy writes timestamps like 2025-01-06 10:15:00.123+00 and JSON as text
-        t = dt.datetime.strptime(r["startTime"], "%Y-%m-%dT%H:%M:%S.%fZ").strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "+00"
-        writer.writerow({**{k: r[k] for k in ("request_id", "call_type", "prompt_tokens", "completion_tokens", "status")},
-                         "startTime": t, "metadata": json.dumps(r["metadata"])})
+        t = (
+            dt.datetime.strptime(r["startTime"], "%Y-%m-%dT%H:%M:%S.%fZ").strftime("%Y-%m-%d %H:%M:%S.%f")[
+                :-3
+            ]
+            + "+00"
+        )
+        writer.writerow(
+            {
+                **{
+                    k: r[k]
+                    for k in ("request_id", "call_type", "prompt_tokens", "completion_tokens", "status")
+                },
+                "startTime": t,
+                "metadata": json.dumps(r["metadata"]),
+            }
+        )
     table = write(tmp_path / "spend.csv", out.getvalue())
     counts = [read_usage(p).data.time_s.size for p in (wrapped, lines, table)]
     assert counts == [len(rows)] * 3
@@ -218,8 +284,25 @@ def test_an_nginx_json_access_log_counts_2xx_and_reads_tokens_from_strings(tmp_p
     for h in range(26):
         for j in range(3):
             t = dt.datetime.fromtimestamp(MONDAY + h * HOUR + j * 60, dt.timezone.utc).isoformat()
-            lines.append({"time": t, "request_time": 1.2, "status": 200, "prompt_tokens": "900", "completion_tokens": "100", "cached_tokens": ""})
-    lines.append({"time": lines[5]["time"], "status": 429, "prompt_tokens": "", "completion_tokens": "", "cached_tokens": ""})
+            lines.append(
+                {
+                    "time": t,
+                    "request_time": 1.2,
+                    "status": 200,
+                    "prompt_tokens": "900",
+                    "completion_tokens": "100",
+                    "cached_tokens": "",
+                }
+            )
+    lines.append(
+        {
+            "time": lines[5]["time"],
+            "status": 429,
+            "prompt_tokens": "",
+            "completion_tokens": "",
+            "cached_tokens": "",
+        }
+    )
     path = write(tmp_path / "access.log", "".join(json.dumps(x) + "\n" for x in lines))
     w = profile_from_file(path)
     assert w.format == "jsonl-access-log"
@@ -229,11 +312,24 @@ def test_an_nginx_json_access_log_counts_2xx_and_reads_tokens_from_strings(tmp_p
 
 
 def test_an_application_log_with_openai_usage_objects(tmp_path: Path):
-    rows = [{"timestamp": MONDAY + i * 100, "usage": {"prompt_tokens": 50, "completion_tokens": 7, "prompt_tokens_details": {"cached_tokens": 10}}}
-            for i in range(36 * 30)]
+    rows = [
+        {
+            "timestamp": MONDAY + i * 100,
+            "usage": {
+                "prompt_tokens": 50,
+                "completion_tokens": 7,
+                "prompt_tokens_details": {"cached_tokens": 10},
+            },
+        }
+        for i in range(36 * 30)
+    ]
     path = write(tmp_path / "app.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     w = profile_from_file(path)
-    assert (w.profile.tokens.input.mean, w.profile.tokens.output.mean, w.profile.tokens.cached_input.mean) == (50, 7, 10)
+    assert (
+        w.profile.tokens.input.mean,
+        w.profile.tokens.output.mean,
+        w.profile.tokens.cached_input.mean,
+    ) == (50, 7, 10)
     assert np.allclose(w.profile.hourly_rps, 36 / HOUR)
 
 
@@ -252,26 +348,41 @@ def test_a_line_that_is_not_json_is_named(tmp_path: Path):
 def test_local_time_moves_the_hours():
     events = Events(
         time_s=np.array([MONDAY + 9 * HOUR + 60.0 * i for i in range(10)] + [MONDAY + 40 * HOUR]),
-        input_tokens=np.ones(11), output_tokens=np.ones(11), cached_tokens=np.full(11, np.nan),
+        input_tokens=np.ones(11),
+        output_tokens=np.ones(11),
+        cached_tokens=np.full(11, np.nan),
     )
     utc = hourly_usage(events, utc_offset_hours=0, trim_edges=False)
     east = hourly_usage(events, utc_offset_hours=2, trim_edges=False)
-    assert build_profile(utc, shape="day", source_file="x", source_format="x").hourly_rps[9] == pytest.approx(10 / HOUR / 2)
-    assert build_profile(east, shape="day", source_file="x", source_format="x").hourly_rps[11] == pytest.approx(10 / HOUR / 2)
+    assert build_profile(utc, shape="day", source_file="x", source_format="x").hourly_rps[9] == pytest.approx(
+        10 / HOUR / 2
+    )
+    assert build_profile(east, shape="day", source_file="x", source_format="x").hourly_rps[
+        11
+    ] == pytest.approx(10 / HOUR / 2)
     assert calendar_stats(east).first.endswith("+02:00")
 
 
 def test_hour_of_week_starts_on_monday():
     monday_hour = MONDAY // HOUR
-    assert hour_of_week(np.array([monday_hour, monday_hour + 23, monday_hour + 24 * 6 + 23, monday_hour + 168])).tolist() == [0, 23, 167, 0]
+    assert hour_of_week(
+        np.array([monday_hour, monday_hour + 23, monday_hour + 24 * 6 + 23, monday_hour + 168])
+    ).tolist() == [0, 23, 167, 0]
 
 
 def test_too_little_usage_for_the_shape_asked(tmp_path: Path):
-    buckets = Buckets(*(np.array([MONDAY + i * HOUR for i in range(30)], dtype=float) for _ in range(1)),
-                      end_s=np.array([MONDAY + (i + 1) * HOUR for i in range(30)], dtype=float),
-                      requests=np.ones(30), input_tokens=np.ones(30), output_tokens=np.ones(30), cached_tokens=np.full(30, np.nan))
+    buckets = Buckets(
+        *(np.array([MONDAY + i * HOUR for i in range(30)], dtype=float) for _ in range(1)),
+        end_s=np.array([MONDAY + (i + 1) * HOUR for i in range(30)], dtype=float),
+        requests=np.ones(30),
+        input_tokens=np.ones(30),
+        output_tokens=np.ones(30),
+        cached_tokens=np.full(30, np.nan),
+    )
     usage = hourly_usage(buckets)
-    with pytest.raises(InputError, match="a typical week needs at least 168 hours of usage; this covers 30 .try --shape day"):
+    with pytest.raises(
+        InputError, match=r"a typical week needs at least 168 hours of usage; this covers 30 .try --shape day"
+    ):
         build_profile(usage, shape="week", source_file="x", source_format="x")
     assert build_profile(usage, source_file="x", source_format="x").shape == "day"
 
@@ -301,7 +412,9 @@ def test_times_in_the_forms_logs_write(value, expected):
 
 
 def test_a_written_profile_reads_back_the_same(tmp_path: Path):
-    w = profile_from_file(write(tmp_path / "usage.json", json.dumps(openai_page(weeks=1))), description="chat")
+    w = profile_from_file(
+        write(tmp_path / "usage.json", json.dumps(openai_page(weeks=1))), description="chat"
+    )
     path = write(tmp_path / "profile.yaml", dump_profile(w.profile, "made in a test"))
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# made in a test\ntraffic_profile:\n  description: chat\n")
@@ -314,8 +427,18 @@ def test_a_written_profile_reads_back_the_same(tmp_path: Path):
     ("body", "message"),
     [
         ("traffic_profile:\n  hourly_rps: [1, 2]\n  source: {file: x, format: y}\n", "give 168 values"),
-        ("traffic_profile:\n  hourly_rps: [" + ", ".join(["0"] * 24) + "]\n  source: {file: x, format: y}\n", "every hour has rate 0"),
-        ("traffic_profile:\n  hourly_rps: [" + ", ".join(["1"] * 24) + "]\n  source: {file: x, format: y}\n  colour: red\n", "colour"),
+        (
+            "traffic_profile:\n  hourly_rps: ["
+            + ", ".join(["0"] * 24)
+            + "]\n  source: {file: x, format: y}\n",
+            "every hour has rate 0",
+        ),
+        (
+            "traffic_profile:\n  hourly_rps: ["
+            + ", ".join(["1"] * 24)
+            + "]\n  source: {file: x, format: y}\n  colour: red\n",
+            "colour",
+        ),
         ("measurements: []\n", "top level must be one key, 'traffic_profile:'"),
     ],
 )
@@ -332,7 +455,13 @@ def test_workload_prints_the_profile_and_writes_it(cli: Cli, tmp_path: Path):
     out = tmp_path / "profile.yaml"
     result = cli("workload", str(usage), "-o", str(out))
     assert result.exit_code == 0, result.output
-    for text in ("Traffic profile of usage.json", "p95 hour [req/s]", "Typical day (UTC)", "Typical week", "Tokens per request"):
+    for text in (
+        "Traffic profile of usage.json",
+        "p95 hour [req/s]",
+        "Typical day (UTC)",
+        "Typical week",
+        "Tokens per request",
+    ):
         assert text in result.stdout
     assert f"wrote {out}" in result.stderr
     profile = read_profile(out)
@@ -370,7 +499,9 @@ def test_a_large_log_is_streamed(tmp_path: Path):
     n = 60_000
     with path.open("w", encoding="utf-8") as f:
         for i in range(n):
-            f.write(f'{{"msec": "{MONDAY + i * 10.3:.3f}", "status": "200", "prompt_tokens": "{i % 997}", "completion_tokens": "12"}}\n')
+            f.write(
+                f'{{"msec": "{MONDAY + i * 10.3:.3f}", "status": "200", "prompt_tokens": "{i % 997}", "completion_tokens": "12"}}\n'
+            )
     usage = read_usage(path)
     assert usage.data.time_s.size == n
     w = profile_from_file(path)

@@ -19,7 +19,9 @@ Cli = Callable[..., Result]
 
 
 def script():
-    spec = importlib.util.spec_from_file_location("make_traffic_examples", ROOT / "scripts" / "make_traffic_examples.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_traffic_examples", ROOT / "scripts" / "make_traffic_examples.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -58,7 +60,13 @@ def test_files_and_the_readme_table_are_what_the_script_writes():
 
 def test_the_peaky_shapes_peak_where_their_headers_say():
     m = script()
-    for name, expected in (("business-hours-chat", 2.9), ("spiky-consumer-app", 6.1), ("flat-batch-pipeline", 1.0)):
+    for name, expected in (
+        ("business-hours-chat", 2.9),
+        ("spiky-consumer-app", 6.1),
+        ("flat-batch-pipeline", 1.0),
+    ):
         s = m.shape(name)
         assert s.max() / s.mean() == pytest.approx(expected, abs=0.05)
-        assert f"Peak hour / mean: {expected:.1f}." in (ROOT / "examples" / "traffic" / f"{name}.yaml").read_text(encoding="utf-8")
+        assert f"Peak hour / mean: {expected:.1f}." in (
+            ROOT / "examples" / "traffic" / f"{name}.yaml"
+        ).read_text(encoding="utf-8")

@@ -70,9 +70,13 @@ http {{
 """,
         encoding="utf-8",
     )
-    check = subprocess.run([NGINX, "-t", "-c", str(conf), "-p", str(tmp_path)], capture_output=True, text=True)
+    check = subprocess.run(
+        [NGINX, "-t", "-c", str(conf), "-p", str(tmp_path)], capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stderr
-    server = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(tmp_path), "-g", "daemon off;"], stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [NGINX, "-c", str(conf), "-p", str(tmp_path), "-g", "daemon off;"], stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 10
         while True:

@@ -35,7 +35,9 @@ def check_input_file(path: str | Path, what: str, *, max_bytes: int | None = Non
     if stat.S_ISDIR(info.st_mode):
         raise InputError(f"{what} '{p}' is a directory; give the path of one file")
     if not stat.S_ISREG(info.st_mode):
-        raise InputError(f"{what} '{p}' is not a regular file (a pipe, socket or device); copy it to a file first")
+        raise InputError(
+            f"{what} '{p}' is not a regular file (a pipe, socket or device); copy it to a file first"
+        )
     if info.st_size > max_bytes:
         raise InputError(
             f"{what} '{p}' is {info.st_size / BYTES_PER_MB:,.0f} MB; the limit is "
@@ -71,7 +73,9 @@ def iter_lines(path: str | Path, what: str, *, max_bytes: int | None = None) -> 
             for number, line in enumerate(f, start=1):
                 read += len(line)
                 if read > max_bytes:
-                    raise InputError(f"{what} '{p}' is larger than the {max_bytes / BYTES_PER_MB:,.0f} MB limit")
+                    raise InputError(
+                        f"{what} '{p}' is larger than the {max_bytes / BYTES_PER_MB:,.0f} MB limit"
+                    )
                 if line.strip():
                     yield number, line
     except UnicodeDecodeError:
@@ -86,4 +90,3 @@ def first_text(path: str | Path, what: str, n_bytes: int = 4096) -> str:
     with p.open("rb") as f:
         head = f.read(n_bytes)
     return head.decode("utf-8-sig", errors="replace")
-

@@ -107,16 +107,26 @@ def profile_crossover_record(
     cached = profile.cached_input_fraction
     cached_fraction = cached if cached is not None else ca.cached_input_fraction
     per_request = float(
-        api_usd_per_request(api_prices([api]), 1.0, workload.input_tokens, workload.output_tokens, cached_fraction)[0]
+        api_usd_per_request(
+            api_prices([api]), 1.0, workload.input_tokens, workload.output_tokens, cached_fraction
+        )[0]
     )
     rates = np.asarray(profile.hourly_rps, dtype=float)
     n_hours = rates.size
     granularity = n_hours if option.pricing == "owned" else billing_granularity_h
-    common = {"capacity_rps": capacity, "ops_usd_per_month": ca.ops_usd_per_month, "hours_per_month": ca.hours_per_month}
+    common = {
+        "capacity_rps": capacity,
+        "ops_usd_per_month": ca.ops_usd_per_month,
+        "hours_per_month": ca.hours_per_month,
+    }
     fixed = tc.fixed_provisioning(rates, unit, **common)
     scaled = tc.autoscaled_provisioning(rates, unit, billing_granularity_h=granularity, **common)
     api_monthly = float(tc.api_usd_per_month(rates, per_request, ca.hours_per_month))
-    kwargs = {"ops_usd_per_month": ca.ops_usd_per_month, "usd_per_request": per_request, "hours_per_month": ca.hours_per_month}
+    kwargs = {
+        "ops_usd_per_month": ca.ops_usd_per_month,
+        "usd_per_request": per_request,
+        "hours_per_month": ca.hours_per_month,
+    }
     fixed_cross = tc.profile_crossover(rates, unit, billing_granularity_h=None, **kwargs)
     scaled_cross = tc.profile_crossover(rates, unit, billing_granularity_h=granularity, **kwargs)
     flat = crossover.crossover_rps(unit, ca.ops_usd_per_month, per_request, ca.hours_per_month)

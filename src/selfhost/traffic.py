@@ -53,7 +53,6 @@ from selfhost.traffic_profile import (
     ProfileTokens,
     TokenStats,
     TrafficProfile,
-    is_profile_document,
     profile_from_document,
 )
 
@@ -177,7 +176,9 @@ def _trim_fraction(iso: str) -> str:
 def iso_hour(epoch_hour: int, utc_offset_hours: float) -> str:
     """The start of an hour (hours since the epoch, local) as ISO 8601 with its offset."""
     tz = dt.timezone(dt.timedelta(hours=utc_offset_hours))
-    moment = dt.datetime.fromtimestamp(epoch_hour * SECONDS_PER_HOUR - utc_offset_hours * SECONDS_PER_HOUR, tz=tz)
+    moment = dt.datetime.fromtimestamp(
+        epoch_hour * SECONDS_PER_HOUR - utc_offset_hours * SECONDS_PER_HOUR, tz=tz
+    )
     return moment.isoformat()
 
 
@@ -235,7 +236,9 @@ class _Columns:
         return len(next(iter(self.data.values())))
 
     def arrays(self) -> dict[str, FloatArray]:
-        return {n: np.frombuffer(a, dtype=float).copy() if len(a) else np.zeros(0) for n, a in self.data.items()}
+        return {
+            n: np.frombuffer(a, dtype=float).copy() if len(a) else np.zeros(0) for n, a in self.data.items()
+        }
 
 
 # --------------------------------------------------------------------------- OpenAI usage
@@ -251,7 +254,9 @@ def _openai_buckets(items: Iterable[Any], path: Path) -> Buckets:
             raise InputError(f"'{path}': a usage bucket without 'results' ({str(bucket)[:60]}...)")
         start, end = parse_time(bucket.get("start_time")), parse_time(bucket.get("end_time"))
         if start is None or end is None or end <= start:
-            raise InputError(f"'{path}': a bucket with start_time {bucket.get('start_time')!r}, end_time {bucket.get('end_time')!r}")
+            raise InputError(
+                f"'{path}': a bucket with start_time {bucket.get('start_time')!r}, end_time {bucket.get('end_time')!r}"
+            )
         key = (start, end, json.dumps(bucket.get("results"), sort_keys=True))
         if key in seen:
             duplicates += 1
@@ -274,7 +279,14 @@ def _openai_buckets(items: Iterable[Any], path: Path) -> Buckets:
             if not math.isnan(c):
                 cached += c
                 cached_known = True
-        cols.add(start=start, end=end, requests=requests, input=inp, output=out, cached=cached if cached_known else math.nan)
+        cols.add(
+            start=start,
+            end=end,
+            requests=requests,
+            input=inp,
+            output=out,
+            cached=cached if cached_known else math.nan,
+        )
     if not len(cols):
         raise InputError(f"'{path}': no usage buckets")
     a = cols.arrays()
@@ -288,7 +300,11 @@ def _openai_buckets(items: Iterable[Any], path: Path) -> Buckets:
 
 def _openai_items(data: Any) -> list[Any] | None:
     """The buckets of a page, a list of pages, or a list of buckets; None if none of these."""
-    if isinstance(data, Mapping) and isinstance(data.get("data"), list) and data.get("object", "page") == "page":
+    if (
+        isinstance(data, Mapping)
+        and isinstance(data.get("data"), list)
+        and data.get("object", "page") == "page"
+    ):
         items = data["data"]
         return items if all(isinstance(b, Mapping) and "results" in b for b in items) else None
     if isinstance(data, list) and data:
@@ -304,8 +320,12 @@ def _openai_csv(text: str, path: Path) -> Buckets:
     header = [h.strip() for h in reader.fieldnames or []]
     if "num_model_requests" not in header:
         if {"start_time", "end_time"} <= set(header):
-            raise InputError(f"'{path}' is an OpenAI usage export with no usage columns (an empty export: no requests in its range)")
-        raise InputError(f"'{path}': no 'num_model_requests' column; expected the usage dashboard's completions export")
+            raise InputError(
+                f"'{path}' is an OpenAI usage export with no usage columns (an empty export: no requests in its range)"
+            )
+        raise InputError(
+            f"'{path}': no 'num_model_requests' column; expected the usage dashboard's completions export"
+        )
     cols = _Columns("start", "end", "requests", "input", "output", "cached")
     for number, row in enumerate(reader, start=2):
         row = {(k or "").strip(): v for k, v in row.items()}
@@ -327,12 +347,30 @@ def _openai_csv(text: str, path: Path) -> Buckets:
     if not len(cols):
         raise InputError(f"'{path}': the export has a header but no rows")
     a = cols.arrays()
-    return Buckets(a["start"], a["end"], a["requests"], np.nan_to_num(a["input"]), np.nan_to_num(a["output"]), a["cached"])
+    return Buckets(
+        a["start"],
+        a["end"],
+        a["requests"],
+        np.nan_to_num(a["input"]),
+        np.nan_to_num(a["output"]),
+        a["cached"],
+    )
 
 
 # --------------------------------------------------------------------------- per-request rows
 
-TIME_KEYS = ("msec", "time", "time_iso8601", "timestamp", "@timestamp", "ts", "time_local", "startTime", "start_time", "created")
+TIME_KEYS = (
+    "msec",
+    "time",
+    "time_iso8601",
+    "timestamp",
+    "@timestamp",
+    "ts",
+    "time_local",
+    "startTime",
+    "start_time",
+    "created",
+)
 INPUT_KEYS = ("prompt_tokens", "input_tokens")
 OUTPUT_KEYS = ("completion_tokens", "output_tokens")
 CACHED_KEYS = ("cached_tokens", "cached_input_tokens", "input_cached_tokens", "cache_read_input_tokens")
@@ -349,7 +387,9 @@ def _first(row: Mapping[str, Any], keys: Iterable[str]) -> Any:
 def _row_tokens(row: Mapping[str, Any]) -> tuple[float, float, float]:
     usage = _as_mapping(row.get("usage")) or {}
     inp = _num(_first(row, INPUT_KEYS) if _first(row, INPUT_KEYS) is not None else _first(usage, INPUT_KEYS))
-    out = _num(_first(row, OUTPUT_KEYS) if _first(row, OUTPUT_KEYS) is not None else _first(usage, OUTPUT_KEYS))
+    out = _num(
+        _first(row, OUTPUT_KEYS) if _first(row, OUTPUT_KEYS) is not None else _first(usage, OUTPUT_KEYS)
+    )
     cached = _num(_first(row, CACHED_KEYS))
     if math.isnan(cached):
         cached = _num(_dig(usage, "prompt_tokens_details", "cached_tokens"))
@@ -366,7 +406,9 @@ class _Skips:
     model: int = 0
 
 
-def _add_access_row(row: Mapping[str, Any], cols: _Columns, skips: _Skips, only_model: str | None, where: str) -> None:
+def _add_access_row(
+    row: Mapping[str, Any], cols: _Columns, skips: _Skips, only_model: str | None, where: str
+) -> None:
     if only_model is not None and row.get("model") != only_model:
         skips.model += 1
         return
@@ -381,7 +423,9 @@ def _add_access_row(row: Mapping[str, Any], cols: _Columns, skips: _Skips, only_
     cols.add(time=t, input=inp, output=out, cached=cached)
 
 
-def _add_spend_row(row: Mapping[str, Any], cols: _Columns, skips: _Skips, only_model: str | None, where: str) -> None:
+def _add_spend_row(
+    row: Mapping[str, Any], cols: _Columns, skips: _Skips, only_model: str | None, where: str
+) -> None:
     if only_model is not None and only_model not in (row.get("model"), row.get("model_group")):
         skips.model += 1
         return
@@ -400,12 +444,16 @@ def _add_spend_row(row: Mapping[str, Any], cols: _Columns, skips: _Skips, only_m
     cached = _num(_dig(metadata, "usage_object", "prompt_tokens_details", "cached_tokens"))
     if math.isnan(cached):
         cached = _num(_dig(metadata, "usage_object", "cache_read_input_tokens"))
-    cols.add(time=t, input=_num(row.get("prompt_tokens")), output=_num(row.get("completion_tokens")), cached=cached)
+    cols.add(
+        time=t, input=_num(row.get("prompt_tokens")), output=_num(row.get("completion_tokens")), cached=cached
+    )
 
 
 def _events(cols: _Columns, skips: _Skips, path: Path) -> Events:
     if not len(cols):
-        raise InputError(f"'{path}': no request rows to count" + (f" ({_skip_words(skips)})" if _skip_words(skips) else ""))
+        raise InputError(
+            f"'{path}': no request rows to count" + (f" ({_skip_words(skips)})" if _skip_words(skips) else "")
+        )
     a = cols.arrays()
     notes = [f"left out: {_skip_words(skips)}"] if _skip_words(skips) else []
     return Events(a["time"], a["input"], a["output"], a["cached"], notes)
@@ -468,12 +516,16 @@ def read_usage(path: str | Path, *, hint: str | None = None, only_model: str | N
         return Usage(fmt, _stream_jsonl(p, fmt, only_model))
     if layout == "csv" and fmt == "openai-usage-csv":
         if only_model is not None:
-            raise InputError("--only-model is not supported for the CSV export; filter the export by model instead")
+            raise InputError(
+                "--only-model is not supported for the CSV export; filter the export by model instead"
+            )
         return Usage(fmt, _openai_csv(read_text(p, "usage file"), p))
     if layout == "csv" and fmt == "litellm-spend-logs":
         return Usage(fmt, _spend_csv(read_text(p, "usage file"), p, only_model))
     if layout != "document" or fmt not in ("openai-usage-json", "litellm-spend-logs"):
-        raise InputError(f"'{p}' cannot be read as {fmt} (it looks like {layout}); formats read: {FORMATS_READ}")
+        raise InputError(
+            f"'{p}' cannot be read as {fmt} (it looks like {layout}); formats read: {FORMATS_READ}"
+        )
     text = read_text(p, "usage file")
     try:
         data: Any = json.loads(text)
@@ -489,19 +541,32 @@ def read_usage(path: str | Path, *, hint: str | None = None, only_model: str | N
     if fmt == "openai-usage-json":
         items = _openai_items(data)
         if items is None:
-            raise InputError(f"'{p}' is not an OpenAI usage page: expected {{\"object\": \"page\", \"data\": [buckets]}}")
+            raise InputError(
+                f'\'{p}\' is not an OpenAI usage page: expected {{"object": "page", "data": [buckets]}}'
+            )
         if only_model is not None:
             results = [r for b in items for r in b.get("results") or [] if isinstance(r, Mapping)]
             if not any(r.get("model") for r in results):
-                raise InputError(f"'{p}' is not grouped by model; export it with group_by=model to use --only-model")
+                raise InputError(
+                    f"'{p}' is not grouped by model; export it with group_by=model to use --only-model"
+                )
             items = [
-                {**b, "results": [r for r in b.get("results") or [] if isinstance(r, Mapping) and r.get("model") == only_model]}
+                {
+                    **b,
+                    "results": [
+                        r
+                        for r in b.get("results") or []
+                        if isinstance(r, Mapping) and r.get("model") == only_model
+                    ],
+                }
                 for b in items
             ]
         return Usage(fmt, _openai_buckets(items, p))
     rows = data.get("data") if isinstance(data, Mapping) and isinstance(data.get("data"), list) else data
     if not isinstance(rows, list) or not rows or not all(_is_spend_row(r) for r in rows):
-        raise InputError(f"'{p}' is not LiteLLM spend logs: expected rows with 'startTime' and 'prompt_tokens'")
+        raise InputError(
+            f"'{p}' is not LiteLLM spend logs: expected rows with 'startTime' and 'prompt_tokens'"
+        )
     cols, skips = _Columns("time", "input", "output", "cached"), _Skips()
     for i, row in enumerate(rows):
         _add_spend_row(row, cols, skips, only_model, f"'{p}' row {i + 1}")
@@ -581,7 +646,9 @@ def _token_stats(values: FloatArray, *, per_request: bool) -> TokenStats | None:
     return TokenStats(mean=float(known.mean()), p50=float(p50), p95=float(p95))
 
 
-def hourly_usage(data: Events | Buckets, *, utc_offset_hours: float = 0.0, trim_edges: bool = True) -> HourlyUsage:
+def hourly_usage(
+    data: Events | Buckets, *, utc_offset_hours: float = 0.0, trim_edges: bool = True
+) -> HourlyUsage:
     """Requests per calendar hour (local at ``utc_offset_hours``) and the token statistics.
 
     Events: each request counts in the hour it arrived; the first and last hour of the log are
@@ -599,7 +666,9 @@ def hourly_usage(data: Events | Buckets, *, utc_offset_hours: float = 0.0, trim_
         counts = np.bincount(hours - first, minlength=last - first + 1).astype(float)
         if trim_edges and counts.size >= 3:
             counts, first = counts[1:-1], first + 1
-            notes.append("the first and last hour of the log are left out of the hourly rates (likely partial)")
+            notes.append(
+                "the first and last hour of the log are left out of the hourly rates (likely partial)"
+            )
         tokens = ProfileTokens(
             input=_token_stats(data.input_tokens, per_request=True),
             output=_token_stats(data.output_tokens, per_request=True),
@@ -633,7 +702,9 @@ def hourly_usage(data: Events | Buckets, *, utc_offset_hours: float = 0.0, trim_
         return TokenStats(mean=float(totals[known].sum() / data.requests[known].sum()))
 
     tokens = ProfileTokens(
-        input=mean_of(data.input_tokens), output=mean_of(data.output_tokens), cached_input=mean_of(data.cached_tokens)
+        input=mean_of(data.input_tokens),
+        output=mean_of(data.output_tokens),
+        cached_input=mean_of(data.cached_tokens),
     )
     notes.append("token percentiles need per-request data; buckets give means only")
     return HourlyUsage(first, counts, tokens, utc_offset_hours, tuple(notes))
@@ -722,7 +793,7 @@ def build_profile(
         first=stats.first,
         last=stats.last,
         hours_observed=n,
-        requests=int(round(stats.requests)),
+        requests=round(stats.requests),
         notes=usage.notes,
     )
     return TrafficProfile(
@@ -744,7 +815,9 @@ def weekly_shape(profile: TrafficProfile) -> FloatArray | None:
     """Mean rate by day of week (7 values, Monday first), or None for a one-day profile. [requests/s]"""
     if profile.shape != "week":
         return None
-    return np.asarray(np.asarray(profile.hourly_rps, dtype=float).reshape(7, HOURS_PER_DAY).mean(axis=1), dtype=float)
+    return np.asarray(
+        np.asarray(profile.hourly_rps, dtype=float).reshape(7, HOURS_PER_DAY).mean(axis=1), dtype=float
+    )
 
 
 def iter_hours(profile: TrafficProfile) -> Iterator[tuple[int, float]]:

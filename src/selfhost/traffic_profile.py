@@ -62,7 +62,9 @@ class ProfileTokens(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    input: TokenStats | None = Field(default=None, description="Prompt tokens, cached ones included. [tokens]")
+    input: TokenStats | None = Field(
+        default=None, description="Prompt tokens, cached ones included. [tokens]"
+    )
     output: TokenStats | None = Field(default=None, description="Completion tokens. [tokens]")
     cached_input: TokenStats | None = Field(
         default=None, description="Prompt tokens served from a prompt cache (part of input). [tokens]"
@@ -74,8 +76,12 @@ class ProfileSource(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    file: str = Field(min_length=1, description="The usage file read (or the script that made a synthetic one).")
-    format: str = Field(min_length=1, description="How it was read: openai-usage-json, litellm-spend-logs, ...")
+    file: str = Field(
+        min_length=1, description="The usage file read (or the script that made a synthetic one)."
+    )
+    format: str = Field(
+        min_length=1, description="How it was read: openai-usage-json, litellm-spend-logs, ..."
+    )
     first: str = Field(default="", description="Start of the first hour counted (ISO 8601).")
     last: str = Field(default="", description="End of the last hour counted (ISO 8601).")
     hours_observed: Annotated[int, Field(ge=0)] = Field(default=0, description="Calendar hours averaged. [h]")
@@ -176,7 +182,8 @@ def profile_from_document(document: Any, path: Path) -> TrafficProfile:
         return TrafficProfile.model_validate(document[TOP_KEY])
     except pydantic.ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(x) for x in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors()
+            f"{'.'.join(str(x) for x in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors()
         )
         raise InputError(f"'{path}' is not a valid traffic profile: {problems}") from None
 

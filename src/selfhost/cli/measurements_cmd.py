@@ -26,11 +26,13 @@ class FormatHint(str, Enum):
 
 
 OneModelOpt = Annotated[
-    str, typer.Option("--model", "-m", help="Catalog model id the benchmark ran (the file's own name is kept).")
+    str,
+    typer.Option("--model", "-m", help="Catalog model id the benchmark ran (the file's own name is kept)."),
 ]
 OneGpuOpt = Annotated[str, typer.Option("--gpu", "-g", help="Catalog GPU id the benchmark ran on.")]
 OneQuantOpt = Annotated[
-    str | None, typer.Option("--quant", "-q", help="Quantization id. Default: the model's native dtype (bf16/fp8).")
+    str | None,
+    typer.Option("--quant", "-q", help="Quantization id. Default: the model's native dtype (bf16/fp8)."),
 ]
 GpusPerReplicaOpt = Annotated[
     int, typer.Option("--gpus", "-n", min=1, help="GPUs per replica (tensor parallel). [count]")
@@ -59,7 +61,10 @@ def import_results(
     ),
     kv_dtype: o.KvDtypeOpt = "auto",
     concurrency: int | None = typer.Option(
-        None, "--concurrency", min=1, help="Set how the load was driven: requests in flight (an AIPerf CSV needs this or --request-rate)."
+        None,
+        "--concurrency",
+        min=1,
+        help="Set how the load was driven: requests in flight (an AIPerf CSV needs this or --request-rate).",
     ),
     request_rate: float | None = typer.Option(
         None, "--request-rate", min=0.000001, help="Set how the load was driven: arrival rate. [requests/s]"
@@ -70,7 +75,9 @@ def import_results(
         help="Add the entries to this measurements YAML file (created if missing; comments kept; an id it "
         "already holds is skipped if identical, refused if not).",
     ),
-    id_prefix: str = typer.Option("", "--id-prefix", help="Prefix for the entry ids, to import a file twice."),
+    id_prefix: str = typer.Option(
+        "", "--id-prefix", help="Prefix for the entry ids, to import a file twice."
+    ),
     format_hint: FormatHint | None = typer.Option(
         None, "--format-hint", help="Read the file as this format instead of recognising it."
     ),
@@ -99,7 +106,12 @@ def import_results(
         import hashlib
 
         from selfhost.errors import InputError
-        from selfhost.importers import append_measurements, measurement_records, measurements_yaml, read_results
+        from selfhost.importers import (
+            append_measurements,
+            measurement_records,
+            measurements_yaml,
+            read_results,
+        )
         from selfhost.importers.measurements import resolve_deployment, summary_line
 
         if concurrency is not None and request_rate is not None:
@@ -132,7 +144,9 @@ def import_results(
             return
         result = append_measurements(into, records)
         if result.skipped:
-            note(f"{len(result.skipped)} entr{'y' if len(result.skipped) == 1 else 'ies'} already in {into}, skipped")
+            note(
+                f"{len(result.skipped)} entr{'y' if len(result.skipped) == 1 else 'ies'} already in {into}, skipped"
+            )
         if result.how == "unchanged":
             sys.stderr.write(f"{into} already holds these entries; nothing written\n")
             return

@@ -38,11 +38,16 @@ def register(app: typer.Typer) -> None:
             "CSV), a JSON-lines access log with token counts, or a traffic profile.",
         ),
         output: Path | None = typer.Option(
-            None, "--output", "-o", help="Write the traffic profile (YAML) here; an existing file is never overwritten."
+            None,
+            "--output",
+            "-o",
+            help="Write the traffic profile (YAML) here; an existing file is never overwritten.",
         ),
         fmt: o.FormatOpt = o.OutputFormat.table,
         shape: Shape = typer.Option(
-            Shape.auto, "--shape", help="Profile over a typical week (168 h; needs a week of usage) or day (24 h)."
+            Shape.auto,
+            "--shape",
+            help="Profile over a typical week (168 h; needs a week of usage) or day (24 h).",
         ),
         utc_offset: float = typer.Option(
             0.0, "--utc-offset", min=-12, max=14, help="Read hours in this time zone (offset from UTC). [h]"
@@ -53,7 +58,9 @@ def register(app: typer.Typer) -> None:
         format_hint: UsageFormat | None = typer.Option(
             None, "--format-hint", help="Read the file as this format instead of recognising it."
         ),
-        description: str = typer.Option("", "--description", help="A line describing the workload, kept in the profile."),
+        description: str = typer.Option(
+            "", "--description", help="A line describing the workload, kept in the profile."
+        ),
     ) -> None:
         """Read real usage and print its traffic profile: mean, p95-hour and peak request rate,
         the hourly shape of a typical day and week, and tokens per request (mean, p50, p95).
@@ -78,14 +85,16 @@ def register(app: typer.Typer) -> None:
             from selfhost.traffic_profile import dump_profile, hour_label
 
             if output is not None and output.exists():
-                raise InputError(f"-o '{output}' exists; profiles never overwrite a file: choose another name")
+                raise InputError(
+                    f"-o '{output}' exists; profiles never overwrite a file: choose another name"
+                )
             if output is not None and not output.parent.is_dir():
                 raise InputError(f"-o '{output}': directory '{output.parent}' does not exist")
             w = profile_from_file(
                 usage_file,
                 hint=format_hint.value if format_hint else None,
                 only_model=only_model,
-                shape=shape.value,  # type: ignore[arg-type]
+                shape=shape.value,
                 utc_offset_hours=utc_offset,
                 description=description,
             )
@@ -101,7 +110,11 @@ def register(app: typer.Typer) -> None:
                     {
                         "results": hours,
                         "summary": summary,
-                        "assumptions": {"file": str(usage_file), "shape": shape.value, "utc_offset_hours": utc_offset},
+                        "assumptions": {
+                            "file": str(usage_file),
+                            "shape": shape.value,
+                            "utc_offset_hours": utc_offset,
+                        },
                     },
                     sys.stdout,
                 )
@@ -173,7 +186,11 @@ def _render(w: object, title: str, out: object) -> None:
     out.print(table)
     token_rows = [
         {"kind": name, **({k: getattr(stats, k) for k in ("mean", "p50", "p95")} if stats else {})}
-        for name, stats in (("input", p.tokens.input), ("output", p.tokens.output), ("cached input", p.tokens.cached_input))
+        for name, stats in (
+            ("input", p.tokens.input),
+            ("output", p.tokens.output),
+            ("cached input", p.tokens.cached_input),
+        )
     ]
     render_table(
         token_rows,

@@ -152,7 +152,12 @@ def fixed_provisioning(
     per_hour = units_by_hour(r, unit)
     peak_units = np.max(per_hour, axis=-1, keepdims=True)
     return _provisioning(
-        np.broadcast_to(peak_units, per_hour.shape).astype(float), r, unit, capacity_rps, ops_usd_per_month, hours_per_month
+        np.broadcast_to(peak_units, per_hour.shape).astype(float),
+        r,
+        unit,
+        capacity_rps,
+        ops_usd_per_month,
+        hours_per_month,
     )
 
 
@@ -176,7 +181,9 @@ def autoscaled_provisioning(
     return _provisioning(billed, r, unit, capacity_rps, ops_usd_per_month, hours_per_month)
 
 
-def api_usd_by_hour(rates_rps: ArrayLike, usd_per_request: ArrayLike, hours_per_month: ArrayLike) -> FloatArray:
+def api_usd_by_hour(
+    rates_rps: ArrayLike, usd_per_request: ArrayLike, hours_per_month: ArrayLike
+) -> FloatArray:
     """API bill of each profile hour over the month: ``rate_h * 3600 * (hours / H) * price``,
     shape S + (H,). ``usd_per_request`` (shape S) is the price of one request. [USD/month]"""
     r = _rates(rates_rps)
@@ -185,9 +192,13 @@ def api_usd_by_hour(rates_rps: ArrayLike, usd_per_request: ArrayLike, hours_per_
     return np.asarray(r * SECONDS_PER_HOUR * hour_share * price, dtype=float)
 
 
-def api_usd_per_month(rates_rps: ArrayLike, usd_per_request: ArrayLike, hours_per_month: ArrayLike) -> FloatArray:
+def api_usd_per_month(
+    rates_rps: ArrayLike, usd_per_request: ArrayLike, hours_per_month: ArrayLike
+) -> FloatArray:
     """The month's API bill on the profile's requests, shape S. [USD/month]"""
-    return np.asarray(np.sum(api_usd_by_hour(rates_rps, usd_per_request, hours_per_month), axis=-1), dtype=float)
+    return np.asarray(
+        np.sum(api_usd_by_hour(rates_rps, usd_per_request, hours_per_month), axis=-1), dtype=float
+    )
 
 
 @dataclass(frozen=True)
@@ -241,7 +252,11 @@ def profile_costs(
     capacity = np.asarray(capacity_rps, dtype=float)
     return ProfileCosts(
         fixed=fixed_provisioning(
-            rates_rps, unit, capacity_rps=capacity, ops_usd_per_month=ops_usd_per_month, hours_per_month=hours_per_month
+            rates_rps,
+            unit,
+            capacity_rps=capacity,
+            ops_usd_per_month=ops_usd_per_month,
+            hours_per_month=hours_per_month,
         ),
         autoscaled=autoscaled_provisioning(
             rates_rps,
@@ -401,7 +416,9 @@ def profile_crossover(
         for index in np.ndindex(*shape):
             blocks = rates[index].reshape(n // g, g).max(axis=-1)
             w = v[index] * g / n  # one unit for one block of g profile hours [USD/month]
-            k, why = step_crossover(blocks, np.full(blocks.size, w), m0[index], q[index], f[index], api_at_1[index])
+            k, why = step_crossover(
+                blocks, np.full(blocks.size, w), m0[index], q[index], f[index], api_at_1[index]
+            )
             multiple[index], reason[index] = k, why
     return ProfileCrossover(
         multiple=np.asarray(multiple, dtype=float),

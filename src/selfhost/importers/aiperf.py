@@ -92,7 +92,8 @@ def _metric_table(doc: Document) -> dict[str, dict[str, Any]]:
     """Canonical tag -> its result mapping (unit, avg, p50, ...), from either JSON layout."""
     if doc.kind != "json" or not isinstance(doc.data, Mapping):
         return {}
-    source = doc.data.get("records") if isinstance(doc.data.get("records"), Mapping) else doc.data
+    records = doc.data.get("records")
+    source: Mapping[str, Any] = records if isinstance(records, Mapping) else doc.data
     table: dict[str, dict[str, Any]] = {}
     for tag, names in TAGS.items():
         for name in names:
@@ -127,7 +128,9 @@ def layout_of(doc: Document) -> str:
     if isinstance(data.get("records"), Mapping):
         return "AIPerf JSON export (v0.1 'records' layout)"
     config = data.get("input_config")
-    if isinstance(config, Mapping) and ("loadgen" in config or "endpoint" in config and "perf_analyzer" not in config):
+    if isinstance(config, Mapping) and (
+        "loadgen" in config or ("endpoint" in config and "perf_analyzer" not in config)
+    ):
         return "AIPerf JSON export (genai-perf-compatible layout)"
     return "genai-perf JSON export"
 
@@ -183,7 +186,8 @@ def read(
             raise InputError(f"not an AIPerf / genai-perf export: '{path}' has {why_not(doc)}")
         table = _metric_table(doc)
         data = doc.data
-        config = data.get("input_config") if isinstance(data.get("input_config"), Mapping) else {}
+        found = data.get("input_config")
+        config = found if isinstance(found, Mapping) else {}
     where = f"'{path}'"
     completed = positive_int(dig(table, "request_count", "avg"))
     if completed is None:
@@ -216,7 +220,9 @@ def read(
     for tag, result in table.items():
         for key in STATS:
             value = number(result.get(key))
-            if value is not None and not (tag in ("time_to_first_token", "inter_token_latency") and key in ("avg", "p50", "p99")):
+            if value is not None and not (
+                tag in ("time_to_first_token", "inter_token_latency") and key in ("avg", "p50", "p99")
+            ):
                 extra[f"{tag}_{key}"] = value
     fixed = all(
         r is not None and number(r.get("min")) is not None and number(r.get("min")) == number(r.get("max"))
@@ -262,7 +268,10 @@ def read(
 def _load(config: Mapping[str, Any]) -> tuple[Concurrency | None, float | None]:
     for concurrency, rate in (
         (dig(config, "loadgen", "concurrency"), dig(config, "loadgen", "request_rate")),  # AIPerf
-        (dig(config, "perf_analyzer", "stimulus", "concurrency"), dig(config, "perf_analyzer", "stimulus", "request_rate")),
+        (
+            dig(config, "perf_analyzer", "stimulus", "concurrency"),
+            dig(config, "perf_analyzer", "stimulus", "request_rate"),
+        ),
         (config.get("concurrency"), config.get("request_rate")),  # genai-perf <= 0.0.12
     ):
         if isinstance(concurrency, list):

@@ -164,7 +164,9 @@ def dig(data: Any, *keys: str | int) -> Any:
     return data
 
 
-def scalar_metrics(data: Mapping[str, Any], skip: set[str] | frozenset[str] = frozenset()) -> dict[str, float]:
+def scalar_metrics(
+    data: Mapping[str, Any], skip: set[str] | frozenset[str] = frozenset()
+) -> dict[str, float]:
     """Every finite numeric top-level value of ``data`` (bools and lists left out), by key."""
     out: dict[str, float] = {}
     for key, value in data.items():

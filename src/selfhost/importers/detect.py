@@ -54,9 +54,13 @@ def read_results(
     if fmt is None:
         fmt = next((name for name, module in modules.items() if module.looks_like(doc)), None)
         if fmt is None:
-            raise InputError(f"'{p}' is not a benchmark result file this tool reads; formats read: {FORMATS_READ}")
+            raise InputError(
+                f"'{p}' is not a benchmark result file this tool reads; formats read: {FORMATS_READ}"
+            )
     elif not modules[fmt].looks_like(doc):
-        raise InputError(f"not a {LABELS[fmt]} result: '{p}' has {modules[fmt].why_not(doc)}; formats read: {FORMATS_READ}")
+        raise InputError(
+            f"not a {LABELS[fmt]} result: '{p}' has {modules[fmt].why_not(doc)}; formats read: {FORMATS_READ}"
+        )
     if fmt == "vllm":
         runs = vllm_bench.read(doc, p)
         description = vllm_bench.describe(runs)
@@ -75,4 +79,6 @@ def _with_load(run: BenchRun, concurrency: Concurrency | None, request_rate: flo
     import dataclasses
 
     note = f"load set on the command line ({'concurrency ' + str(concurrency) if concurrency is not None else f'{request_rate:g} requests/s'})"
-    return dataclasses.replace(run, concurrency=concurrency, request_rate=request_rate, notes=(*run.notes, note))
+    return dataclasses.replace(
+        run, concurrency=concurrency, request_rate=request_rate, notes=(*run.notes, note)
+    )

@@ -134,14 +134,13 @@ def _load(strategy: Mapping[str, Any], where: str) -> tuple[Concurrency | None, 
 
 
 def _model(report: Mapping[str, Any], bench: Mapping[str, Any]) -> str:
-    for keys in (
-        ("config", "backend", "model"),
-        ("worker", "backend_model"),
-    ):
+    bench_keys: tuple[tuple[str, ...], ...] = (("config", "backend", "model"), ("worker", "backend_model"))
+    for keys in bench_keys:
         value = dig(bench, *keys)
         if isinstance(value, str) and value:
             return value
-    for keys in (("args", "model"), ("config", "spec", "backend", "model")):
+    report_keys: tuple[tuple[str, ...], ...] = (("args", "model"), ("config", "spec", "backend", "model"))
+    for keys in report_keys:
         value = dig(report, *keys)
         if isinstance(value, str) and value:
             return value
@@ -155,7 +154,9 @@ def _date(bench: Mapping[str, Any]) -> str:
     return dt.datetime.fromtimestamp(start, tz=dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def _run(report: Mapping[str, Any], bench: Mapping[str, Any], path: Path, index: int, n_runs: int) -> BenchRun:
+def _run(
+    report: Mapping[str, Any], bench: Mapping[str, Any], path: Path, index: int, n_runs: int
+) -> BenchRun:
     where = f"'{path}' benchmark {index + 1} of {n_runs}"
     metrics = bench["metrics"]
     totals = dig(metrics, "request_totals")
@@ -182,7 +183,9 @@ def _run(report: Mapping[str, Any], bench: Mapping[str, Any], path: Path, index:
         for statistic in ("mean", "median", "p99"):
             value = _stat(summary, statistic)
             if value is not None and value > 0:
-                field = f"metrics.{name}.successful." + ("percentiles.p99" if statistic == "p99" else statistic)
+                field = f"metrics.{name}.successful." + (
+                    "percentiles.p99" if statistic == "p99" else statistic
+                )
                 latencies.append(LatencyStat(metric, statistic, value, field))  # type: ignore[arg-type]
     extra: dict[str, float] = {}
     for name in EXTRA:

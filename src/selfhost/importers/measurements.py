@@ -107,7 +107,9 @@ def resolve_deployment(
     if quant is None:
         quant = m.native_dtype
         notes.append(f"no --quant given: {quant}, the native dtype of {m.id}")
-    q = resolve(catalog.quantizations, quant, kind="quantization", list_command="selfhost catalog list quants")
+    q = resolve(
+        catalog.quantizations, quant, kind="quantization", list_command="selfhost catalog list quants"
+    )
     if engine == "auto":
         e = default_engine(catalog, q, g)
         if e is None:
@@ -177,7 +179,9 @@ def measurement_records(
     records: list[dict[str, Any]] = []
     stem = id_stem(imported.path.name, id_prefix)
     for run in imported.runs:
-        records.extend(_run_records(run, imported, deployment, stem, source_path or str(imported.path), sha256))
+        records.extend(
+            _run_records(run, imported, deployment, stem, source_path or str(imported.path), sha256)
+        )
     for record in records:
         try:
             Measurement.model_validate(record)
@@ -202,7 +206,9 @@ def _run_records(
         )
     title = f"{run.layout} result file {imported.path.name}" + _run_words(run)
     load: dict[str, Any] = (
-        {"concurrency": run.concurrency} if run.concurrency is not None else {"request_rate": run.request_rate}
+        {"concurrency": run.concurrency}
+        if run.concurrency is not None
+        else {"request_rate": run.request_rate}
     )
     common: dict[str, Any] = {
         "dataset": imported.path.name,
@@ -264,7 +270,9 @@ def _run_records(
             **provenance,
             "notes": f"from {stat.field}; same run as {base_id}-throughput",
             "exclude_from_fit": (
-                f"a {stat.statistic} of the run; the model predicts means" if stat.statistic != "mean" else None
+                f"a {stat.statistic} of the run; the model predicts means"
+                if stat.statistic != "mean"
+                else None
             ),
         }
         records.append(_ordered(entry))

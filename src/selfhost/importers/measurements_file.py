@@ -59,7 +59,8 @@ def measurements_yaml(records: Sequence[dict[str, Any]]) -> str:
 
 def _parsed_entry(record: dict[str, Any]) -> dict[str, Any]:
     """The record as it reads back from YAML (tuples as lists, floats as written)."""
-    return yaml.safe_load(measurements_yaml([record]))[SECTION][0]
+    entry: dict[str, Any] = yaml.safe_load(measurements_yaml([record]))[SECTION][0]
+    return entry
 
 
 def append_measurements(path: str | Path, records: Sequence[dict[str, Any]]) -> AppendResult:
@@ -77,15 +78,16 @@ def append_measurements(path: str | Path, records: Sequence[dict[str, Any]]) -> 
     if not p.parent.is_dir():
         raise InputError(f"--into '{p}': directory '{p.parent}' does not exist")
     if not p.exists():
-        new_text = NEW_FILE_HEADER + measurements_yaml(records)
-        _write_validated(p, new_text)
+        _write_validated(p, NEW_FILE_HEADER + measurements_yaml(records))
         return AppendResult("created", tuple(r["id"] for r in records), ())
 
     text = read_text(p, "--into file")
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise InputError(f"--into file '{p}' is not valid YAML ({str(exc).splitlines()[0]}); fix it first") from None
+        raise InputError(
+            f"--into file '{p}' is not valid YAML ({str(exc).splitlines()[0]}); fix it first"
+        ) from None
     items = document.get(SECTION) if isinstance(document, dict) else None
     if document is not None and (
         not isinstance(document, dict) or set(document) != {SECTION} or not isinstance(items, list | None)
@@ -113,18 +115,25 @@ def append_measurements(path: str | Path, records: Sequence[dict[str, Any]]) -> 
 
     expected: dict[str, Any] = copy.deepcopy(document) if isinstance(document, dict) else {}
     expected[SECTION] = [*(expected.get(SECTION) or []), *(_parsed_entry(r) for r in new)]
-    new_text: str | None = text
+    inserted: str | None = text
     for record in new:
-        new_text = _insert_text(new_text, record, section=SECTION) if new_text is not None else None
+        inserted = _insert_text(inserted, record, section=SECTION) if inserted is not None else None
     how = "appended"
-    if new_text is None or _parsed(new_text) != expected:
+    if inserted is not None and _parsed(inserted) == expected:
+        new_text = inserted
+    else:
         if _has_comments(text):
             raise InputError(
                 f"cannot add the entries to '{p}' without losing its comments or layout; run the "
                 "command without --into and paste the printed entries into its measurements: list"
             )
         new_text = yaml.dump(
-            expected, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=YAML_WIDTH
+            expected,
+            Dumper=_Dumper,
+            sort_keys=False,
+            default_flow_style=False,
+            allow_unicode=True,
+            width=YAML_WIDTH,
         )
         how = "rewritten"
     _write_validated(p, new_text)
@@ -149,7 +158,9 @@ def _write_validated(path: Path, text: str) -> None:
             read_measurements(tmp)
         except MeasurementError as exc:
             message = str(exc).replace(str(tmp), str(path))
-            raise MeasurementError(f"'{path}' would not be a valid measurements file, so it was left unchanged: {message}") from None
+            raise MeasurementError(
+                f"'{path}' would not be a valid measurements file, so it was left unchanged: {message}"
+            ) from None
         if path.exists():
             shutil.copymode(path, tmp)
         else:

@@ -50,9 +50,27 @@ REQUIRED = ("completed", "output_throughput")
 #: Statistics imported as latency entries, by their key prefix.
 STATISTICS = {"mean": "mean", "median": "median", "p99": "p99"}
 #: Run settings (not measured figures): copied into as_published, not extra_metrics.
-SETTINGS = ("num_prompts", "request_rate", "burstiness", "max_concurrency", "best_of", "max_num_seqs", "run_number")
+SETTINGS = (
+    "num_prompts",
+    "request_rate",
+    "burstiness",
+    "max_concurrency",
+    "best_of",
+    "max_num_seqs",
+    "run_number",
+)
 #: Per-request lists of --save-detailed (never copied into extra_metrics).
-DETAILED = ("input_lens", "output_lens", "ttfts", "itls", "latencies", "start_times", "queue_times", "generated_texts", "errors")
+DETAILED = (
+    "input_lens",
+    "output_lens",
+    "ttfts",
+    "itls",
+    "latencies",
+    "start_times",
+    "queue_times",
+    "generated_texts",
+    "errors",
+)
 
 
 def looks_like(doc: Document) -> bool:
@@ -118,7 +136,9 @@ def _successful(result: Mapping[str, Any], n: int) -> list[bool] | None:
 def _fixed_lengths(result: Mapping[str, Any]) -> bool:
     """True when --save-detailed lists show one prompt length and one output length."""
     inputs, outputs = result.get("input_lens"), result.get("output_lens")
-    if not (isinstance(inputs, list) and isinstance(outputs, list) and inputs and len(inputs) == len(outputs)):
+    if not (
+        isinstance(inputs, list) and isinstance(outputs, list) and inputs and len(inputs) == len(outputs)
+    ):
         return False
     ok = _successful(result, len(inputs)) or [True] * len(inputs)
     ins = {x for x, good in zip(inputs, ok, strict=True) if good}
@@ -163,7 +183,9 @@ def _run(result: Mapping[str, Any], path: Path, index: int, n_runs: int) -> Benc
         raise InputError(f"{where}: 'completed' is {result.get('completed')!r}; no request completed")
     throughput = number(result.get("output_throughput"))
     if throughput is None or throughput <= 0:
-        raise InputError(f"{where}: 'output_throughput' is {result.get('output_throughput')!r}, not a positive rate")
+        raise InputError(
+            f"{where}: 'output_throughput' is {result.get('output_throughput')!r}, not a positive rate"
+        )
     mean_in, mean_out = _mean_lengths(result, completed, where)
     concurrency, rate = load_from(result.get("max_concurrency"), result.get("request_rate"))
     if concurrency is None and rate is None:
