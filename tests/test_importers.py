@@ -460,3 +460,12 @@ def test_a_file_without_comments_that_cannot_be_edited_as_text_is_re_dumped(tmp_
     with pytest.raises(InputError, match="without losing its comments"):
         append_measurements(commented, records)
     assert commented.read_text(encoding="utf-8") == "# mine\nmeasurements: []\n"
+
+
+def test_a_guidellm_yaml_report_reads_as_its_json(tmp_path: Path):
+    # GuideLLM writes the same report as YAML with --output-path x.yaml; this is the v2 fixture's
+    # content re-serialized as YAML (a conversion of the real file, not a file GuideLLM wrote)
+    path = tmp_path / "benchmarks.yaml"
+    path.write_text(yaml.safe_dump(json.loads(GUIDELLM_V2.read_text(encoding="utf-8"))), encoding="utf-8")
+    from_yaml, from_json = read_results(path), read_results(GUIDELLM_V2)
+    assert [r.output_tokens_per_s for r in from_yaml.runs] == [r.output_tokens_per_s for r in from_json.runs]
