@@ -145,7 +145,12 @@ def table() -> str:
     )
     model = next(m for m in catalog.models if m.id == MODEL)
     configs = replica_configs(
-        catalog, models=[model], quants=list(catalog.quantizations), gpus=list(catalog.gpus), gpu_counts=None, engine=None
+        catalog,
+        models=[model],
+        quants=list(catalog.quantizations),
+        gpus=list(catalog.gpus),
+        gpu_counts=None,
+        engine=None,
     )
     report = crossover_report(catalog, configs, workload, ca, MEAN_RPS, None)
     lines = []
@@ -172,7 +177,13 @@ def table() -> str:
         for name in PROFILES:
             p = profile(name)
             r = profile_crossover_record(
-                catalog, config, api, workload_for_profile(p, workload), ca, p, price_option=record["price_option"]
+                catalog,
+                config,
+                api,
+                workload_for_profile(p, workload),
+                ca,
+                p,
+                price_option=record["price_option"],
             )
 
             def cross(way: str, r: dict = r) -> str:
@@ -194,7 +205,9 @@ def readme_with(table_text: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if a file or the README table is stale")
     parser.add_argument("--table", action="store_true", help="print the crossover table")
     args = parser.parse_args()

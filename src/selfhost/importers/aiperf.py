@@ -16,8 +16,9 @@ Layouts, field names from the tools' exporters:
   ``genai-perf/genai_perf/export_data/json_exporter.py``: the stats dict plus ``input_config``).
 - Load: AIPerf ``input_config.loadgen.concurrency`` / ``request_rate``; genai-perf
   ``input_config.perf_analyzer.stimulus`` (``{"concurrency": N}`` or ``{"request_rate": R}``),
-  or in genai-perf before its config file (0.0.12 and older) top-level ``input_config.concurrency``
-  / ``request_rate``.
+  or in genai-perf before its config file (0.0.11, perf_analyzer @ a186b900ab7fd266f0743cdb8acff6e60ac775f9,
+  where ``input_config`` is the command-line arguments) top-level ``input_config.concurrency`` /
+  ``request_rate``.
 - CSV (AIPerf ``metrics_csv_exporter.py``, genai-perf ``csv_exporter.py``): a block headed
   ``Metric,avg,min,max,p...`` with one row per metric named ``Header (unit)``, a blank line, a
   block ``Metric,Value``, then optional GPU telemetry blocks (ignored). genai-perf writes
@@ -272,7 +273,7 @@ def _load(config: Mapping[str, Any]) -> tuple[Concurrency | None, float | None]:
             dig(config, "perf_analyzer", "stimulus", "concurrency"),
             dig(config, "perf_analyzer", "stimulus", "request_rate"),
         ),
-        (config.get("concurrency"), config.get("request_rate")),  # genai-perf <= 0.0.12
+        (config.get("concurrency"), config.get("request_rate")),  # genai-perf <= 0.0.11
     ):
         if isinstance(concurrency, list):
             concurrency = concurrency[0] if len(concurrency) == 1 else None

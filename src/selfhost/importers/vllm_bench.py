@@ -13,9 +13,9 @@ Field names are those the two scripts write (read at these commits):
   metric in ``--percentile-metrics`` (default ttft,tpot,itl), ``mean_/median_/std_<m>_ms`` and
   ``p<P>_<m>_ms`` for each ``--metric-percentiles`` (default 99). ``--save-detailed`` keeps the
   per-request lists (``input_lens``, ``output_lens``, ``ttfts``, ``itls``, ``errors``...).
-  ``--append-result`` appends one JSON object per line; ``vllm bench sweep`` adds
-  ``run_number`` and the swept serve/bench parameters (e.g. ``max_num_seqs``) to each result and
-  writes a JSON list as its summary.
+  ``--append-result`` appends one JSON object per line. ``vllm bench sweep`` results (as the
+  vLLM 0.25.1 files in tests/fixtures/bench_results show) add ``run_number`` and the swept
+  serve/bench parameters (e.g. ``max_num_seqs``), and its ``summary.json`` is a JSON list of them.
 - ``benchmarks/benchmark_serving.py`` (vllm-project/vllm @ 0049e29c41fd383bda519a3f250e3227713081ef):
   the same metrics, no ``endpoint_type``/``failed``, the goodput key spelled
   ``"request_goodput:"``; files from vLLM 0.6 (e.g. 0.6.3) also lack ``burstiness`` and
