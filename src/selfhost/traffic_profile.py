@@ -159,6 +159,22 @@ def dump_profile(profile: TrafficProfile, header: str = "") -> str:
     return head + f"{TOP_KEY}:\n" + indented(first) + block + indented(body)
 
 
+def write_profile(path: str | Path, profile: TrafficProfile, header: str = "") -> None:
+    """Write a new profile file; an existing file is never overwritten.
+
+    Raises:
+        InputError: the file exists, or its directory does not.
+    """
+    p = Path(path)
+    if not p.parent.is_dir():
+        raise InputError(f"'{p}': directory '{p.parent}' does not exist")
+    try:
+        with p.open("x", encoding="utf-8") as f:  # 'x': fail rather than overwrite
+            f.write(dump_profile(profile, header))
+    except FileExistsError:
+        raise InputError(f"'{p}' exists; profiles never overwrite a file: choose another name") from None
+
+
 def read_profile(path: str | Path) -> TrafficProfile:
     """A validated profile from a YAML file.
 

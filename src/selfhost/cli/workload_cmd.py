@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
         def run() -> None:
             from selfhost.errors import InputError
             from selfhost.traffic import profile_from_file, summary_record
-            from selfhost.traffic_profile import dump_profile, hour_label
+            from selfhost.traffic_profile import hour_label, write_profile
 
             if output is not None and output.exists():
                 raise InputError(
@@ -131,11 +131,7 @@ def register(app: typer.Typer) -> None:
                     f"Traffic profile written by `selfhost workload {usage_file.name}`"
                     f" from {w.format} ({w.stats.hours} h, {w.stats.requests:,.0f} requests)."
                 )
-                try:
-                    with output.open("x", encoding="utf-8") as f:  # 'x': never overwrite
-                        f.write(dump_profile(w.profile, header))
-                except FileExistsError:
-                    raise InputError(f"-o '{output}' exists; choose another name") from None
+                write_profile(output, w.profile, header)
                 sys.stderr.write(f"wrote {output}\n")
 
         guarded(run)
