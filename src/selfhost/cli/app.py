@@ -694,7 +694,7 @@ def cost(
 
 
 # registers sub-commands on `app`
-from selfhost.cli import (  # noqa: E402  # noqa: E402
+from selfhost.cli import (  # noqa: E402
     catalog_cmd,
     kv_cmd,
     measurements_cmd,
