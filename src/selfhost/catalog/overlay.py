@@ -126,10 +126,11 @@ def _has_comments(text: str) -> bool:
     return re.search(r"(^|\s)#", text) is not None
 
 
-def _insert_text(text: str, record: dict[str, Any]) -> str | None:
-    """`text` with `record` added at the end of its `models:` block sequence, or None if unsure.
+def _insert_text(text: str, record: dict[str, Any], section: str = "models") -> str | None:
+    """`text` with `record` added at the end of its `section:` block sequence, or None if unsure.
 
     The caller checks the result by parsing it; None (or a wrong result) means: do not edit text.
+    (`selfhost measurements import --into` uses it with section "measurements".)
     """
     eol = "\r" if "\r\n" in text else ""  # lines are split on "\n"; keep CRLF files CRLF
     lines = text.split("\n")
@@ -148,24 +149,24 @@ def _insert_text(text: str, record: dict[str, Any]) -> str | None:
         return None
     if root is None:  # empty, or only comments
         separator = [eol] if lines else []
-        return joined([*lines, *separator, "models:" + eol, *fresh_item()])
+        return joined([*lines, *separator, f"{section}:" + eol, *fresh_item()])
     if not isinstance(root, yaml.MappingNode) or root.flow_style:
         return None
     keys = [k for k, _ in root.value]
     index = next(
-        (i for i, k in enumerate(keys) if isinstance(k, yaml.ScalarNode) and k.value == "models"), None
+        (i for i, k in enumerate(keys) if isinstance(k, yaml.ScalarNode) and k.value == section), None
     )
     if index is None:
         if any(line.startswith(("---", "...")) for line in lines):
             return None
-        return joined([*lines, eol, "models:" + eol, *fresh_item()])
+        return joined([*lines, eol, f"{section}:" + eol, *fresh_item()])
 
     key, value = root.value[index]
     if key.start_mark.column != 0:
         return None
     if isinstance(value, yaml.ScalarNode):
         # `models:` with nothing after it on its line (a null): the entry goes right below
-        if value.value != "" or lines[key.start_mark.line].split("#")[0].rstrip() != "models:":
+        if value.value != "" or lines[key.start_mark.line].split("#")[0].rstrip() != f"{section}:":
             return None
         at = key.start_mark.line + 1
         return joined([*lines[:at], *fresh_item(), *lines[at:]])

@@ -699,10 +699,22 @@ def cost(
 
 
 # registers sub-commands on `app`
-from selfhost.cli import catalog_cmd, kv_cmd, plan_cmd, sensitivity_cmd, stale_cmd, sweep_cmd, validate_cmd  # noqa: E402
+from selfhost.cli import (  # noqa: E402
+    catalog_cmd,
+    kv_cmd,
+    measurements_cmd,
+    plan_cmd,
+    sensitivity_cmd,
+    stale_cmd,
+    sweep_cmd,
+    validate_cmd,
+    workload_cmd,
+)
 
 stale_cmd.register(catalog_cmd.catalog_app)
 app.add_typer(catalog_cmd.catalog_app, name="catalog")
+app.add_typer(measurements_cmd.measurements_app, name="measurements")
+workload_cmd.register(app)
 sweep_cmd.register(app)
 validate_cmd.register(app)
 sensitivity_cmd.register(app)
