@@ -695,6 +695,7 @@ def cost(
 
 # registers sub-commands on `app`
 from selfhost.cli import catalog_cmd, kv_cmd, plan_cmd, sensitivity_cmd, stale_cmd, sweep_cmd, validate_cmd  # noqa: E402
+from selfhost.cli import deploy_cmd  # noqa: E402
 
 stale_cmd.register(catalog_cmd.catalog_app)
 app.add_typer(catalog_cmd.catalog_app, name="catalog")
@@ -703,6 +704,7 @@ validate_cmd.register(app)
 sensitivity_cmd.register(app)
 plan_cmd.register(app)
 kv_cmd.register(app)
+deploy_cmd.register(app)
 
 from selfhost.cli import report_cmd  # noqa: E402
 
