@@ -43,6 +43,14 @@ ALERTS = (
 )
 
 
+def value_template(fmt: str) -> str:
+    """The alert's current value in an annotation, formatted with Go's printf (``fmt`` like '%.2f')."""
+    return f'{{{{ $value | printf "{fmt}" }}}}'
+
+
+INSTANCE = "{{ $labels.instance }}"
+
+
 def _union(exprs: list[str]) -> str:
     """Series of the first expression, filled in by the next where absent (older metric names)."""
     return " or ".join(exprs)
@@ -68,9 +76,9 @@ def rules_document(spec: KitSpec) -> dict[str, Any]:
             "for": KV_ALERT_FOR,
             "labels": labels,
             "annotations": {
-                "summary": f"KV cache of {who} at {{{{ $value | humanizePercentage }}}}",
+                "summary": f"KV cache of {who} at {value_template('%.2f')} (1 = full)",
                 "description": (
-                    f"KV-cache use on {{{{ $labels.instance }}}} has been >= {KV_ALERT_THRESHOLD:.0%} for "
+                    f"KV-cache use on {INSTANCE} has been >= {KV_ALERT_THRESHOLD:.0%} for "
                     f"{KV_ALERT_FOR}. When it is full the engine preempts and recomputes requests. selfhost "
                     f"sized {spec.kv_capacity_tokens:,} KV tokens per replica; add a replica, lower "
                     "--max-num-seqs or use an FP8 KV cache."
@@ -88,7 +96,7 @@ def rules_document(spec: KitSpec) -> dict[str, Any]:
             "annotations": {
                 "summary": f"Requests queue up on {who}",
                 "description": (
-                    f"{{{{ $labels.instance }}}} has had requests waiting for {QUEUE_WINDOW} and the queue is "
+                    f"{INSTANCE} has had requests waiting for {QUEUE_WINDOW} and the queue is "
                     f"still growing: the replica is under-provisioned for the traffic (selfhost planned "
                     f"{planned:.3g} req/s per replica)."
                 ),
@@ -102,7 +110,7 @@ def rules_document(spec: KitSpec) -> dict[str, Any]:
             "annotations": {
                 "summary": f"p95 time to first token of {who} above {spec.max_ttft_ms:g} ms",
                 "description": (
-                    f"p95 TTFT on {{{{ $labels.instance }}}} is {{{{ $value | humanizeDuration }}}}, above the "
+                    f"p95 TTFT on {INSTANCE} is {value_template('%.3f')} s, above the "
                     f"workload's {spec.max_ttft_ms:g} ms target (selfhost estimated "
                     f"{spec.ttft_ms_at_capacity:.0f} ms at capacity)."
                 ),
@@ -116,7 +124,7 @@ def rules_document(spec: KitSpec) -> dict[str, Any]:
             "annotations": {
                 "summary": f"p95 time per output token of {who} above {spec.max_tpot_ms:g} ms",
                 "description": (
-                    f"p95 time per output token on {{{{ $labels.instance }}}} is {{{{ $value | humanizeDuration }}}}, "
+                    f"p95 time per output token on {INSTANCE} is {value_template('%.3f')} s, "
                     f"above the workload's {spec.max_tpot_ms:g} ms target (selfhost estimated "
                     f"{spec.tpot_ms_at_capacity:.0f} ms at {spec.max_num_seqs} concurrent sequences)."
                 ),
@@ -130,7 +138,7 @@ def rules_document(spec: KitSpec) -> dict[str, Any]:
             "annotations": {
                 "summary": f"{who} serves more than selfhost planned: add a replica",
                 "description": (
-                    f"{{{{ $labels.instance }}}} completes {{{{ $value | printf \"%.2f\" }}}} req/s. selfhost "
+                    f"{INSTANCE} completes {value_template('%.2f')} req/s. selfhost "
                     f"planned {planned:.3g} req/s per replica: estimated capacity "
                     f"{spec.capacity_rps_per_replica:.3g} req/s ({spec.input_tokens}+{spec.output_tokens} tokens, "
                     f"TPOT <= {spec.max_tpot_ms:g} ms, TTFT <= {spec.max_ttft_ms:g} ms) x target utilization "
@@ -146,7 +154,7 @@ def rules_document(spec: KitSpec) -> dict[str, Any]:
             "labels": {**labels, "severity": "critical"},
             "annotations": {
                 "summary": f"{who} metrics endpoint down",
-                "description": "Prometheus cannot scrape {{ $labels.instance }}: the engine is down or still loading.",
+                "description": f"Prometheus cannot scrape {INSTANCE}: the engine is down or still loading.",
             },
         },
     ]

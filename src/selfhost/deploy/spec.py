@@ -159,6 +159,11 @@ def kit_spec(
         raise InputError(
             f"selfhost deploy writes kits for {', '.join(KIT_ENGINES)}, not {engine}; pass --engine vllm or sglang"
         )
+    if config.gpu.platform != "cuda":
+        raise InputError(
+            f"selfhost deploy writes kits for NVIDIA (CUDA) GPUs; {config.gpu.id} is {config.gpu.platform}: "
+            "pick a CUDA GPU (--gpu, or plan with --gpu)"
+        )
     quant_flags = QUANTIZATION[engine]
     if config.quant.id not in quant_flags:
         raise InputError(
