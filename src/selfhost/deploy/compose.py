@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from selfhost.deploy.engines import HEALTH_PATH, LAUNCH
-from selfhost.deploy.serve import serve_args
+from selfhost.deploy.serve import COMPOSE_HEAD_ADDR, serve_args
 from selfhost.deploy.spec import KitSettings, KitSpec
 
 NGINX_IMAGE = "nginx:1.27"
@@ -47,12 +47,10 @@ def compose_document(spec: KitSpec, settings: KitSettings) -> dict[str, Any]:
     engine_service = {
         "image": spec.image,
         "entrypoint": list(LAUNCH[spec.engine]),
-        "command": serve_args(spec, settings, node_rank=0),
+        "command": serve_args(spec, settings, node_rank=0, head_addr=COMPOSE_HEAD_ADDR),
         "network_mode": "host",
         "ipc": "host",
-        "environment": {"HF_TOKEN": "${HF_TOKEN:-}", "HEAD_ADDR": "${HEAD_ADDR:-127.0.0.1}"}
-        if spec.nodes > 1
-        else {"HF_TOKEN": "${HF_TOKEN:-}"},
+        "environment": {"HF_TOKEN": "${HF_TOKEN:-}"},
         "volumes": [f"hf-cache:{HF_CACHE}"],
         "deploy": {
             "resources": {

@@ -74,13 +74,16 @@ def generated_files(spec: KitSpec, settings: KitSettings, self_signed: bool) -> 
     ]
 
 
-def _env_text(api_key: str) -> str:
-    return (
+def _env_text(api_key: str, nodes: int) -> str:
+    text = (
         "# Secrets of this kit (mode 0600). Keep out of version control.\n"
         f"{API_KEY_ENV}={api_key}\n"
         "# Hugging Face token for gated models (e.g. Llama); empty if not needed\n"
         "HF_TOKEN=\n"
     )
+    if nodes > 1:
+        text += f"# Address of this replica's head node (rank 0 of {nodes}), reachable from the others\nHEAD_ADDR=\n"
+    return text
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
@@ -138,7 +141,7 @@ def write_kit(
     kept: list[str] = []
     if new_secrets or not env.exists():
         key = new_api_key()
-        _write(env, _env_text(key).encode(), SECRET_MODE)
+        _write(env, _env_text(key, spec.nodes).encode(), SECRET_MODE)
         _write(keys, keys_map([key]).encode(), SECRET_MODE)
         created += [ENV_FILE, KEYS_FILE]
     else:

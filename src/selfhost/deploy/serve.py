@@ -14,15 +14,17 @@ import shlex
 from selfhost.deploy.engines import KV_CACHE_DTYPE, LAUNCH
 from selfhost.deploy.spec import KitSettings, KitSpec
 
-#: Placeholder for the head node's address in multi-node commands (set it in .env or the shell).
+#: Placeholder for the head node's address in multi-node commands, expanded by the shell (serve.sh)
+#: or by Compose from .env (compose.yaml, which refuses to start while it is empty).
 HEAD_ADDR = "${HEAD_ADDR}"
+COMPOSE_HEAD_ADDR = "${HEAD_ADDR:?set HEAD_ADDR in .env to the head node address}"
 
 
 def _per_rank(total: int, ranks: int) -> int:
     return max(1, math.ceil(total / ranks))
 
 
-def _vllm_args(spec: KitSpec, settings: KitSettings, node_rank: int) -> list[str]:
+def _vllm_args(spec: KitSpec, settings: KitSettings, node_rank: int, head_addr: str) -> list[str]:
     args = [
         spec.weights,
         "--served-model-name", spec.served_model_name,
@@ -46,13 +48,13 @@ def _vllm_args(spec: KitSpec, settings: KitSettings, node_rank: int) -> list[str
         "--kv-cache-dtype", KV_CACHE_DTYPE["vllm"][spec.kv_cache_dtype],
     ]
     if spec.nodes > 1:
-        args += ["--nnodes", str(spec.nodes), "--node-rank", str(node_rank), "--master-addr", HEAD_ADDR]
+        args += ["--nnodes", str(spec.nodes), "--node-rank", str(node_rank), "--master-addr", head_addr]
         if node_rank > 0:
             args += ["--headless"]
     return args
 
 
-def _sglang_args(spec: KitSpec, settings: KitSettings, node_rank: int) -> list[str]:
+def _sglang_args(spec: KitSpec, settings: KitSettings, node_rank: int, head_addr: str) -> list[str]:
     args = [
         "--model-path", spec.weights,
         "--served-model-name", spec.served_model_name,
@@ -83,14 +85,17 @@ def _sglang_args(spec: KitSpec, settings: KitSettings, node_rank: int) -> list[s
         "--enable-metrics",  # /metrics is off by default in SGLang
     ]
     if spec.nodes > 1:
-        args += ["--nnodes", str(spec.nodes), "--node-rank", str(node_rank), "--dist-init-addr", f"{HEAD_ADDR}:5000"]
+        args += ["--nnodes", str(spec.nodes), "--node-rank", str(node_rank), "--dist-init-addr", f"{head_addr}:5000"]
     return args
 
 
-def serve_args(spec: KitSpec, settings: KitSettings, node_rank: int = 0) -> list[str]:
-    """The engine's arguments after its launch command (the container's ``command:``)."""
+def serve_args(spec: KitSpec, settings: KitSettings, node_rank: int = 0, head_addr: str = HEAD_ADDR) -> list[str]:
+    """The engine's arguments after its launch command (the container's ``command:``).
+
+    ``head_addr``: the head node's address in a multi-node replica (default: a shell variable).
+    """
     build = _vllm_args if spec.engine == "vllm" else _sglang_args
-    return build(spec, settings, node_rank)
+    return build(spec, settings, node_rank, head_addr)
 
 
 def serve_argv(spec: KitSpec, settings: KitSettings, node_rank: int = 0) -> list[str]:
