@@ -15,7 +15,12 @@ from selfhost.deploy.spec import KitSpec, kit_spec
 from selfhost.scenarios import ReplicaConfig, Workload, replica_configs
 
 #: apt-get install -y nginx prometheus docker-compose (what .ci/run installs)
-APT_PACKAGE = {"nginx": "nginx", "promtool": "prometheus", "docker-compose": "docker-compose", "openssl": "openssl"}
+APT_PACKAGE = {
+    "nginx": "nginx",
+    "promtool": "prometheus",
+    "docker-compose": "docker-compose",
+    "openssl": "openssl",
+}
 
 AWQ_LLAMA = "casperhansen/llama-3.3-70b-instruct-awq"  # a public AWQ int4 g128 checkpoint of Llama 3.3 70B
 
@@ -24,7 +29,9 @@ def require(tool: str) -> str:
     """The path of a command the test needs; a missing one fails (never skips) the test."""
     path = shutil.which(tool)
     if path is None:
-        pytest.fail(f"'{tool}' is not installed: apt-get install -y {APT_PACKAGE.get(tool, tool)} (as .ci/run does)")
+        pytest.fail(
+            f"'{tool}' is not installed: apt-get install -y {APT_PACKAGE.get(tool, tool)} (as .ci/run does)"
+        )
     return path
 
 
@@ -51,7 +58,9 @@ def config(model: str, gpu: str, quant: str, n: int, engine: str = "vllm") -> Re
     return found[0]
 
 
-def workload(context: int = 32768, tpot_ms: float = 100.0, ttft_ms: float = 3000.0, kv: str = "auto") -> Workload:
+def workload(
+    context: int = 32768, tpot_ms: float = 100.0, ttft_ms: float = 3000.0, kv: str = "auto"
+) -> Workload:
     return Workload(1000, 300, context, tpot_ms, ttft_ms, kv)  # type: ignore[arg-type]
 
 

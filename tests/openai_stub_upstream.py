@@ -67,7 +67,10 @@ def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.wfile.write(data)
             elif self.path == "/v1/models":
-                self._send_json(200, {"object": "list", "data": [{"id": state.model, "object": "model", "owned_by": "stub"}]})
+                self._send_json(
+                    200,
+                    {"object": "list", "data": [{"id": state.model, "object": "model", "owned_by": "stub"}]},
+                )
             else:
                 self._send_json(404, {"error": {"message": "not found"}})
 
@@ -89,7 +92,11 @@ def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
                     "created": int(time.time()),
                     "model": state.model,
                     "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": REPLY}, "finish_reason": "stop"}
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": REPLY},
+                            "finish_reason": "stop",
+                        }
                     ],
                     "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
                 },

@@ -15,13 +15,19 @@ from selfhost.deploy.kit import write_kit
 from selfhost.deploy.serve import serve_args
 from selfhost.deploy.spec import KitSettings, KitSpec, kit_spec
 
-
 HEAD = "10.0.0.1"
 
 
 def compose_config(kit: Path) -> dict[str, Any]:
     done = subprocess.run(
-        [require("docker-compose"), "--project-directory", str(kit), "-f", str(kit / "compose.yaml"), "config"],
+        [
+            require("docker-compose"),
+            "--project-directory",
+            str(kit),
+            "-f",
+            str(kit / "compose.yaml"),
+            "config",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -50,7 +56,10 @@ def test_docker_compose_validates_the_kit(tmp_path: Path, sized: Any) -> None:
     assert devices == [{"driver": "nvidia", "count": spec.gpus_per_node, "capabilities": ["gpu"]}]
     assert engine["ipc"] == "host"
     assert "/health" in " ".join(engine["healthcheck"]["test"])
-    assert any(v.endswith("/root/.cache/huggingface:rw") or "/root/.cache/huggingface" in v for v in map(str, engine["volumes"]))
+    assert any(
+        v.endswith("/root/.cache/huggingface:rw") or "/root/.cache/huggingface" in v
+        for v in map(str, engine["volumes"])
+    )
     assert set(doc["services"]) == {spec.engine, "nginx", "prometheus", "node-exporter"}
     # only nginx faces the network: nothing is published, every other service binds 127.0.0.1
     assert all("ports" not in s for s in doc["services"].values())
@@ -86,6 +95,9 @@ def test_docker_compose_rejects_a_broken_file(tmp_path: Path) -> None:
     doc["services"]["vllm"]["deploy"]["resources"]["reservations"]["devices"] = "all"
     (kit / "compose.yaml").write_text(yaml.safe_dump(doc))
     done = subprocess.run(
-        [require("docker-compose"), "-f", str(kit / "compose.yaml"), "config"], capture_output=True, text=True, timeout=60
+        [require("docker-compose"), "-f", str(kit / "compose.yaml"), "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode != 0

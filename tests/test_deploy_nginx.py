@@ -45,7 +45,11 @@ def nginx_t(kit: Path, run: Path) -> subprocess.CompletedProcess[str]:
 
 
 def read_env(kit: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in (kit / ".env").read_text().splitlines() if "=" in line and not line.startswith("#"))
+    pairs = (
+        line.split("=", 1)
+        for line in (kit / ".env").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
     return {k: v for k, v in pairs}
 
 
@@ -56,7 +60,9 @@ def test_nginx_t_accepts_the_kit_with_a_self_signed_certificate(tmp_path: Path, 
     make = self_signed_pem if maker == "cryptography" else (lambda name, extra: _with_openssl([name]))
     kit, run = tmp_path / "kit", tmp_path / "run"
     run.mkdir()
-    write_kit(kit, llama_awq_2xa100(), KitSettings(https_port=free_port()), self_signed=True, make_certificate=make)
+    write_kit(
+        kit, llama_awq_2xa100(), KitSettings(https_port=free_port()), self_signed=True, make_certificate=make
+    )
     done = nginx_t(kit, run)
     assert done.returncode == 0, done.stderr
     assert "syntax is ok" in done.stderr
@@ -67,7 +73,10 @@ def test_nginx_t_accepts_the_users_certificate_in_place(tmp_path: Path) -> None:
     (tmp_path / "llm.pem").write_bytes(cert)
     (tmp_path / "llm.key").write_bytes(key)
     settings = KitSettings(
-        server_name="llm.corp.example", https_port=free_port(), tls_cert=tmp_path / "llm.pem", tls_key=tmp_path / "llm.key"
+        server_name="llm.corp.example",
+        https_port=free_port(),
+        tls_cert=tmp_path / "llm.pem",
+        tls_key=tmp_path / "llm.key",
     )
     kit, run = tmp_path / "kit", tmp_path / "run"
     run.mkdir()
@@ -105,7 +114,9 @@ class LiveKit:
     def request(
         self, method: str, path: str, key: str | None = None, body: bytes | None = None
     ) -> tuple[int, dict[str, str], bytes]:
-        conn = http.client.HTTPSConnection("localhost", self.port, context=self.context(), timeout=REQUEST_TIMEOUT_S)
+        conn = http.client.HTTPSConnection(
+            "localhost", self.port, context=self.context(), timeout=REQUEST_TIMEOUT_S
+        )
         headers = {"Content-Type": "application/json"}
         if key is not None:
             headers["Authorization"] = f"Bearer {key}"
@@ -121,7 +132,9 @@ def _wait_for_tls(port: int, proc: subprocess.Popen[bytes], run: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"nginx exited: {(run / 'error.log').read_text() if (run / 'error.log').exists() else ''}")
+            pytest.fail(
+                f"nginx exited: {(run / 'error.log').read_text() if (run / 'error.log').exists() else ''}"
+            )
         try:
             import socket
 
@@ -142,10 +155,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveKit]:
     write_kit(kit, spec, settings, self_signed=True)
     key = read_env(kit)["SELFHOST_API_KEY"]
     with stub_upstream(settings.engine_port, spec.served_model_name) as upstream:
-        proc = subprocess.Popen(nginx_cmd(kit, run, "-g", "daemon off;"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            nginx_cmd(kit, run, "-g", "daemon off;"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         try:
             _wait_for_tls(settings.https_port, proc, run)
-            yield LiveKit(kit, settings.https_port, key, upstream, spec.served_model_name, settings.engine_port)
+            yield LiveKit(
+                kit, settings.https_port, key, upstream, spec.served_model_name, settings.engine_port
+            )
         finally:
             proc.terminate()
             try:
@@ -178,16 +195,20 @@ def test_the_right_key_is_proxied_and_not_forwarded(live: LiveKit) -> None:
 def test_tls_handshake_verifies_with_the_generated_certificate(live: LiveKit) -> None:
     import socket
 
-    with socket.create_connection(("127.0.0.1", live.port), timeout=5) as raw:
-        with live.context().wrap_socket(raw, server_hostname="localhost") as tls:
-            assert tls.version() in ("TLSv1.2", "TLSv1.3")
-            der = tls.getpeercert(binary_form=True)
+    with (
+        socket.create_connection(("127.0.0.1", live.port), timeout=5) as raw,
+        live.context().wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+        der = tls.getpeercert(binary_form=True)
     pem = (live.kit / "tls" / "cert.pem").read_text()
     assert ssl.DER_cert_to_PEM_cert(der).strip() == pem.strip()
     # without the kit's certificate as trust anchor the handshake fails: it is not some other cert
-    with socket.create_connection(("127.0.0.1", live.port), timeout=5) as raw:
-        with pytest.raises(ssl.SSLCertVerificationError):
-            ssl.create_default_context(cafile=None, capath=None, cadata=None).wrap_socket(raw, server_hostname="localhost")
+    with (
+        socket.create_connection(("127.0.0.1", live.port), timeout=5) as raw,
+        pytest.raises(ssl.SSLCertVerificationError),
+    ):
+        ssl.create_default_context().wrap_socket(raw, server_hostname="localhost")
 
 
 def test_a_streamed_response_passes_unbuffered(live: LiveKit) -> None:
@@ -196,8 +217,12 @@ def test_a_streamed_response_passes_unbuffered(live: LiveKit) -> None:
     up.first_chunk_sent.clear()
     up.release.clear()
     up.stream_finished.clear()
-    conn = http.client.HTTPSConnection("localhost", live.port, context=live.context(), timeout=REQUEST_TIMEOUT_S)
-    body = json.dumps({"model": live.served_name, "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    conn = http.client.HTTPSConnection(
+        "localhost", live.port, context=live.context(), timeout=REQUEST_TIMEOUT_S
+    )
+    body = json.dumps(
+        {"model": live.served_name, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    )
     conn.request("POST", "/v1/chat/completions", body=body, headers={"Authorization": f"Bearer {live.key}"})
     r = conn.getresponse()
     assert r.status == 200
@@ -246,7 +271,9 @@ def test_the_kits_client_py_talks_to_it_by_base_url_alone(live: LiveKit) -> None
     assert done.stdout.strip() == REPLY
 
 
-def test_the_openai_client_streams_and_is_refused_with_a_wrong_key(live: LiveKit, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_openai_client_streams_and_is_refused_with_a_wrong_key(
+    live: LiveKit, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import openai
 
     monkeypatch.setenv("SSL_CERT_FILE", str(live.kit / "tls" / "cert.pem"))
@@ -258,6 +285,8 @@ def test_the_openai_client_streams_and_is_refused_with_a_wrong_key(live: LiveKit
     )
     text = "".join(chunk.choices[0].delta.content or "" for chunk in stream)
     assert text == REPLY
-    wrong = openai.OpenAI(base_url=base, api_key="sk-selfhost-wrong", max_retries=0, timeout=REQUEST_TIMEOUT_S)
+    wrong = openai.OpenAI(
+        base_url=base, api_key="sk-selfhost-wrong", max_retries=0, timeout=REQUEST_TIMEOUT_S
+    )
     with pytest.raises(openai.AuthenticationError):
         wrong.models.list()

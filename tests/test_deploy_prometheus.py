@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from deploy_cases import deepseek_fp8_8xh200, llama_awq_2xa100, require
 from selfhost.deploy.engines import METRICS
 from selfhost.deploy.prometheus import (
     ALERTS,
@@ -21,7 +22,6 @@ from selfhost.deploy.prometheus import (
     value_template,
 )
 from selfhost.deploy.spec import KitSettings, KitSpec
-from deploy_cases import deepseek_fp8_8xh200, llama_awq_2xa100, require
 
 PROMTOOL_TIMEOUT_S = 60
 
@@ -76,7 +76,12 @@ def expect(
 ) -> list[dict[str, Any]]:
     return [
         {
-            "exp_labels": {"instance": inst, "severity": severity, "deployment": spec.served_model_name, **extra},
+            "exp_labels": {
+                "instance": inst,
+                "severity": severity,
+                "deployment": spec.served_model_name,
+                **extra,
+            },
             "exp_annotations": annotations(spec, alert, inst, value),
         }
         for inst, value in fired.items()
@@ -101,7 +106,10 @@ def unit_tests(spec: KitSpec) -> dict[str, Any]:
         # KV cache: 0.86 for 10 minutes fires after 5; 0.84 never; both names at once: one alert
         {"series": f"{kv_new}{{{labels('kv-hot')}}}", "values": "0.86x30"},
         {"series": f"{kv_new}{{{labels('kv-cool')}}}", "values": "0.84x30"},
-        {"series": f"{kv_new}{{{labels('kv-late')}}}", "values": "0.5x21 0.86x8"},  # 0.86 from 22m: pending at 25m
+        {
+            "series": f"{kv_new}{{{labels('kv-late')}}}",
+            "values": "0.5x21 0.86x8",
+        },  # 0.86 from 22m: pending at 25m
         # queue: growing fires; steady or draining to zero does not
         {"series": f"{m.waiting}{{{labels('queue-growing')}}}", "values": "1+1x30"},
         {"series": f"{m.waiting}{{{labels('queue-steady')}}}", "values": "3x30"},
@@ -109,8 +117,8 @@ def unit_tests(spec: KitSpec) -> dict[str, Any]:
         # request rate: 1.5x the planned per-replica rate fires, 0.5x does not
         {"series": f"{m.requests_counter}{{{labels('rate-busy')}}}", "values": f"0+{busy}x30"},
         {"series": f"{m.requests_counter}{{{labels('rate-quiet')}}}", "values": f"0+{quiet}x30"},
-        {"series": f'up{{{labels("down")}}}', "values": "0x30"},
-        {"series": f'up{{{labels("kv-hot")}}}', "values": "1x30"},
+        {"series": f"up{{{labels('down')}}}", "values": "0x30"},
+        {"series": f"up{{{labels('kv-hot')}}}", "values": "1x30"},
     ]
     # TTFT: every request in (2.5, 5] s -> p95 = 2.5 + 0.95 x 2.5 = 4.875 s, above 3 s; in (0, 0.5] -> 0.475 s
     series += histogram(m.ttft_histogram, "ttft-slow", {"0.5": 0, "2.5": 0, "5": 10, "+Inf": 10})
@@ -123,7 +131,9 @@ def unit_tests(spec: KitSpec) -> dict[str, Any]:
     for old in kv_old:  # an older vLLM exports only the old gauge
         series.append({"series": f"{old}{{{labels('kv-old-hot')}}}", "values": "0.86x30"})
         series.append({"series": f"{old}{{{labels('kv-old-cool')}}}", "values": "0.84x30"})
-        series.append({"series": f"{old}{{{labels('kv-hot')}}}", "values": "0.86x30"})  # both names: one alert
+        series.append(
+            {"series": f"{old}{{{labels('kv-hot')}}}", "values": "0.86x30"}
+        )  # both names: one alert
         kv_fired["kv-old-hot"] = "0.86"
     for old in tpot_old:
         series += histogram(old, "tpot-old-slow", {"0.05": 0, "0.1": 0, "0.3": 10, "+Inf": 10})
@@ -136,7 +146,11 @@ def unit_tests(spec: KitSpec) -> dict[str, Any]:
                 "interval": "1m",
                 "input_series": series,
                 "alert_rule_test": [
-                    {"eval_time": NOW, "alertname": "KVCacheNearlyFull", "exp_alerts": expect(spec, "KVCacheNearlyFull", kv_fired)},
+                    {
+                        "eval_time": NOW,
+                        "alertname": "KVCacheNearlyFull",
+                        "exp_alerts": expect(spec, "KVCacheNearlyFull", kv_fired),
+                    },
                     # 4 minutes above the threshold is not yet 5
                     {"eval_time": "4m", "alertname": "KVCacheNearlyFull", "exp_alerts": []},
                     {
@@ -205,7 +219,11 @@ def test_promtool_test_rules_catches_a_wrong_expectation(tmp_path: Path) -> None
 
 def test_the_rate_alert_carries_the_plan_numbers() -> None:
     spec = llama_awq_2xa100()
-    rule = next(r for r in rules_document(spec)["groups"][0]["rules"] if r["alert"] == "RequestRateAbovePlannedCapacity")
+    rule = next(
+        r
+        for r in rules_document(spec)["groups"][0]["rules"]
+        if r["alert"] == "RequestRateAbovePlannedCapacity"
+    )
     assert rule["expr"].endswith(f"> {spec.planned_rps_per_replica:.6g}")
     text = rule["annotations"]["description"]
     for number in (
@@ -221,7 +239,9 @@ def test_the_rate_alert_carries_the_plan_numbers() -> None:
 
 
 def test_kv_rule_reads_the_current_and_the_older_vllm_gauge() -> None:
-    expr = next(r for r in rules_document(llama_awq_2xa100())["groups"][0]["rules"] if r["alert"] == "KVCacheNearlyFull")[
-        "expr"
-    ]
+    expr = next(
+        r
+        for r in rules_document(llama_awq_2xa100())["groups"][0]["rules"]
+        if r["alert"] == "KVCacheNearlyFull"
+    )["expr"]
     assert expr == "max by (instance) (vllm:kv_cache_usage_perc or vllm:gpu_cache_usage_perc) >= 0.85"

@@ -32,7 +32,9 @@ def env_refs(config: dict[str, Any]) -> set[str]:
     }
 
 
-def test_one_alias_per_workload_pointing_where_the_plan_sends_it(cli: Callable[..., Result], tmp_path: Path, plan_doc: dict[str, Any]) -> None:
+def test_one_alias_per_workload_pointing_where_the_plan_sends_it(
+    cli: Callable[..., Result], tmp_path: Path, plan_doc: dict[str, Any]
+) -> None:
     out = tmp_path / "router.yaml"
     result = cli("plan", HYBRID, "--router", "litellm", "-o", str(out))
     assert result.exit_code == 0, result.output
@@ -46,7 +48,10 @@ def test_one_alias_per_workload_pointing_where_the_plan_sends_it(cli: Callable[.
             assert params["api_base"] == r["base_url"]
         else:
             api = next(a for a in catalog().apis if a.id == r["api"])
-            assert params == {"model": api.api_model, "api_key": f"os.environ/{PROVIDER_KEY_ENV[litellm_provider(api)]}"}
+            assert params == {
+                "model": api.api_model,
+                "api_key": f"os.environ/{PROVIDER_KEY_ENV[litellm_provider(api)]}",
+            }
         assert params["api_key"].startswith("os.environ/")  # a reference, never a key
 
 
@@ -56,7 +61,9 @@ def test_moving_a_workload_is_swapping_one_line(cli: Callable[..., Result], tmp_
     lines = out.read_text().splitlines()
     i = next(k for k, line in enumerate(lines) if line.strip() == '- model_name: "support-chat"')
     current, alternative = lines[i + 1], lines[i + 3]
-    assert current.strip().startswith("litellm_params:") and alternative.strip().startswith("# litellm_params:")
+    assert current.strip().startswith("litellm_params:") and alternative.strip().startswith(
+        "# litellm_params:"
+    )
     swapped = [*lines[: i + 1], "    " + alternative.strip().removeprefix("# "), *lines[i + 2 :]]
     moved = {e["model_name"]: e["litellm_params"] for e in yaml.safe_load("\n".join(swapped))["model_list"]}
     assert not moved["support-chat"]["model"].startswith("openai/")  # now on the API
@@ -80,12 +87,15 @@ def test_litellm_parses_the_config_with_its_own_router(
     assert sorted(parsed) == sorted(e["model_name"] for e in config["model_list"])
     for entry in config["model_list"]:
         params = parsed[entry["model_name"]]["litellm_params"]
-        model, provider, _, api_base = litellm.get_llm_provider(
+        _, provider, _, api_base = litellm.get_llm_provider(
             model=params["model"], api_base=params.get("api_base")
         )
         if "api_base" in entry["litellm_params"]:
             assert provider == "openai" and api_base == entry["litellm_params"]["api_base"]
-        assert params["api_key"] == f"test-{entry['litellm_params']['api_key'].removeprefix('os.environ/').lower()}"
+        assert (
+            params["api_key"]
+            == f"test-{entry['litellm_params']['api_key'].removeprefix('os.environ/').lower()}"
+        )
 
 
 def test_every_catalog_api_maps_to_the_provider_litellm_infers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,7 +124,9 @@ def test_router_output_is_not_overwritten_without_force(cli: Callable[..., Resul
     assert cli("plan", HYBRID, "--router", "litellm", "-o", str(out), "--force").exit_code == 0
 
 
-@pytest.mark.parametrize(("args", "message"), [(("--router", "nginx"), "'litellm'"), (("-o", "x.yaml"), "add --router litellm")])
+@pytest.mark.parametrize(
+    ("args", "message"), [(("--router", "nginx"), "'litellm'"), (("-o", "x.yaml"), "add --router litellm")]
+)
 def test_router_usage_errors(cli: Callable[..., Result], args: tuple[str, ...], message: str) -> None:
     result = cli("plan", HYBRID, *args)
     assert result.exit_code == 2 and message in result.stderr

@@ -31,8 +31,12 @@ def flag_value(argv: list[str], flag: str) -> str:
 def layouts(engine: str) -> list[KitSpec]:
     """Specs covering every flag the serve command can emit: one node, two nodes, DP, DP attention, EP, FP8 KV."""
     one = llama_awq_2xa100(engine)
-    two_nodes = kit_spec(config("deepseek-v3", "h100", "fp8", 16, engine), workload(), rps=1, target_utilization=0.7)
-    dp = dataclasses.replace(deepseek_fp8_8xh200(engine), tensor_parallel_size=1, data_parallel_size=8, expert_parallel=True)
+    two_nodes = kit_spec(
+        config("deepseek-v3", "h100", "fp8", 16, engine), workload(), rps=1, target_utilization=0.7
+    )
+    dp = dataclasses.replace(
+        deepseek_fp8_8xh200(engine), tensor_parallel_size=1, data_parallel_size=8, expert_parallel=True
+    )
     dp_attention = dataclasses.replace(dp, data_parallel_attention=True)
     fp8_kv = kit_spec(
         config("llama-3.3-70b", "h200", "fp8", 1, engine), workload(kv="fp8"), rps=1, target_utilization=0.7
@@ -108,7 +112,9 @@ def test_a_replica_larger_than_a_node_is_pipeline_parallel_across_nodes() -> Non
 
 
 def test_data_and_expert_parallel_flags_where_the_layout_asks() -> None:
-    spec = dataclasses.replace(deepseek_fp8_8xh200(), tensor_parallel_size=1, data_parallel_size=8, expert_parallel=True)
+    spec = dataclasses.replace(
+        deepseek_fp8_8xh200(), tensor_parallel_size=1, data_parallel_size=8, expert_parallel=True
+    )
     argv = serve_argv(spec, KitSettings())
     assert flag_value(argv, "--data-parallel-size") == "8"
     assert "--enable-expert-parallel" in argv
@@ -131,9 +137,13 @@ def test_sglang_equivalents() -> None:
     assert "--enable-metrics" in argv
 
 
-@pytest.mark.parametrize(("kv", "engine"), [("fp8", "vllm"), ("fp8", "sglang"), ("bf16", "vllm"), ("bf16", "sglang")])
+@pytest.mark.parametrize(
+    ("kv", "engine"), [("fp8", "vllm"), ("fp8", "sglang"), ("bf16", "vllm"), ("bf16", "sglang")]
+)
 def test_kv_cache_dtype_per_engine(kv: str, engine: str) -> None:
-    spec = kit_spec(config("llama-3.3-70b", "h200", "fp8", 1, engine), workload(kv=kv), rps=1, target_utilization=0.7)
+    spec = kit_spec(
+        config("llama-3.3-70b", "h200", "fp8", 1, engine), workload(kv=kv), rps=1, target_utilization=0.7
+    )
     assert flag_value(serve_argv(spec, KitSettings()), "--kv-cache-dtype") == KV_CACHE_DTYPE[engine][kv]
 
 
@@ -153,7 +163,9 @@ def test_fp8_kv_cache_holds_twice_the_tokens() -> None:
         ((("llama-3.3-70b", "mi300x", "fp8", 1), {}), "NVIDIA (CUDA) GPUs"),
     ],
 )
-def test_deployments_a_kit_cannot_serve_say_why(args: tuple[tuple[str, ...], dict[str, str]], message: str) -> None:
+def test_deployments_a_kit_cannot_serve_say_why(
+    args: tuple[tuple[str, ...], dict[str, str]], message: str
+) -> None:
     positional, kw = args
     with pytest.raises(InputError, match=re.escape(message)):
         kit_spec(config(*positional), workload(), rps=1, target_utilization=0.7, **kw)
@@ -161,7 +173,7 @@ def test_deployments_a_kit_cannot_serve_say_why(args: tuple[tuple[str, ...], dic
 
 def test_context_beyond_the_model_or_the_cache_is_refused() -> None:
     c = config("llama-3.3-70b", "a100-80gb", "awq-int4", 2)
-    with pytest.raises(InputError, match="exceeds llama-3.3-70b's maximum"):
+    with pytest.raises(InputError, match=re.escape("exceeds llama-3.3-70b's maximum")):
         kit_spec(c, workload(context=200_000), rps=1, target_utilization=0.7, weights=AWQ_LLAMA)
     small = config("llama-3.3-70b", "h100", "fp8", 1)
     with pytest.raises(InputError, match="does not fit the KV cache"):
@@ -175,3 +187,43 @@ def test_serve_line_is_the_argv_quoted_for_a_shell() -> None:
     import shlex
 
     assert shlex.split(line) == serve_argv(spec, KitSettings())
+
+
+def test_readme_serve_lines_are_what_the_generator_writes() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- serve lines:", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    expected = [serve_line(s, KitSettings()) for s in (llama_awq_2xa100(), deepseek_fp8_8xh200())]
+    assert block.strip().splitlines() == expected
+
+
+def test_docs_cite_every_flag_of_the_table() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "deploy.md").read_text(encoding="utf-8")
+    for table in FLAGS.values():
+        for flag, citation in table.items():
+            assert f"`{flag}`" in doc, flag
+            assert ":" + citation.where.rsplit(":", 1)[1] in doc, (flag, citation.where)
+
+
+def test_engine_flags_script_reads_add_argument_calls_and_dataclass_fields(tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "engine_flags", Path(__file__).parents[1] / "scripts" / "engine_flags.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (tmp_path / "vllm/engine").mkdir(parents=True)
+    (tmp_path / "vllm/entrypoints/common").mkdir(parents=True)
+    (tmp_path / "vllm/engine/arg_utils.py").write_text('p.add_argument("--max-num-seqs", "-x", type=int)\n')
+    (tmp_path / "vllm/entrypoints/common/cli_args.py").write_text(
+        "class FrontendArgs:\n    api_key: str = ''\n"
+    )
+    assert module.vllm_flags(tmp_path) == {"--max-num-seqs", "-x", "--api-key"}
+    (tmp_path / "sglang/srt/arg_groups/fields").mkdir(parents=True)
+    (tmp_path / "sglang/srt/server_args.py").write_text('p.add_argument("--config")\n')
+    (tmp_path / "sglang/srt/arg_groups/fields/p.py").write_text(
+        "class P:\n    tp_size: A[int, Arg(aliases=['--tensor-parallel-size'])] = 1\n"
+        "    hidden: A[bool, Arg(no_cli=True)] = False\n"
+    )
+    assert module.sglang_flags(tmp_path) == {"--config", "--tp-size", "--tensor-parallel-size"}

@@ -694,8 +694,16 @@ def cost(
 
 
 # registers sub-commands on `app`
-from selfhost.cli import catalog_cmd, kv_cmd, plan_cmd, sensitivity_cmd, stale_cmd, sweep_cmd, validate_cmd  # noqa: E402
-from selfhost.cli import deploy_cmd  # noqa: E402
+from selfhost.cli import (  # noqa: E402
+    catalog_cmd,
+    deploy_cmd,
+    kv_cmd,
+    plan_cmd,
+    sensitivity_cmd,
+    stale_cmd,
+    sweep_cmd,
+    validate_cmd,
+)
 
 stale_cmd.register(catalog_cmd.catalog_app)
 app.add_typer(catalog_cmd.catalog_app, name="catalog")

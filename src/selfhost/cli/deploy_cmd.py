@@ -41,7 +41,9 @@ def _summary(spec: KitSpec, settings: KitSettings, result: KitResult, serve_line
     return "\n".join(lines) + "\n"
 
 
-def _document(spec: KitSpec, settings: KitSettings, result: KitResult, argv: list[str], line: str) -> dict[str, Any]:
+def _document(
+    spec: KitSpec, settings: KitSettings, result: KitResult, argv: list[str], line: str
+) -> dict[str, Any]:
     return {
         "directory": str(result.directory),
         "files_written": list(result.written),
@@ -58,12 +60,20 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def deploy(
         output: Path = typer.Option(..., "--output", "-o", help="Directory to write the kit into (created)."),
-        model: str | None = typer.Option(None, "--model", "-m", help="Model id (see: selfhost catalog list models)."),
+        model: str | None = typer.Option(
+            None, "--model", "-m", help="Model id (see: selfhost catalog list models)."
+        ),
         gpu: str | None = typer.Option(None, "--gpu", "-g", help="GPU id."),
         gpus: int | None = typer.Option(
-            None, "--gpus", "-n", min=1, help="GPUs per replica. Default: the fewest of 1, 2, 4, 8 that serve."
+            None,
+            "--gpus",
+            "-n",
+            min=1,
+            help="GPUs per replica. Default: the fewest of 1, 2, 4, 8 that serve.",
         ),
-        quant: str | None = typer.Option(None, "--quant", "-q", help="Weight format. Default: the model's own."),
+        quant: str | None = typer.Option(
+            None, "--quant", "-q", help="Weight format. Default: the model's own."
+        ),
         engine: str = typer.Option("vllm", "--engine", help="Serving engine of the kit: vllm or sglang."),
         rps: float = typer.Option(
             0.0, "--rps", "-r", min=0, help="Planned request rate, for the replica count. [requests/s]"
@@ -88,15 +98,21 @@ def register(app: typer.Typer) -> None:
         server_name: str = typer.Option(
             "localhost", "--server-name", help="Host name clients use (TLS certificate, base URL)."
         ),
-        https_port: int = typer.Option(443, "--https-port", min=1, max=65535, help="nginx HTTPS port. [port]"),
+        https_port: int = typer.Option(
+            443, "--https-port", min=1, max=65535, help="nginx HTTPS port. [port]"
+        ),
         engine_port: int = typer.Option(
             8000, "--engine-port", min=1, max=65535, help="Engine port on 127.0.0.1. [port]"
         ),
         self_signed: bool = typer.Option(
             False, "--self-signed", help="Make a self-signed certificate for --server-name in DIR/tls/."
         ),
-        tls_cert: Path | None = typer.Option(None, "--tls-cert", help="Your TLS certificate (PEM), used in place."),
-        tls_key: Path | None = typer.Option(None, "--tls-key", help="Your TLS private key (PEM), used in place."),
+        tls_cert: Path | None = typer.Option(
+            None, "--tls-cert", help="Your TLS certificate (PEM), used in place."
+        ),
+        tls_key: Path | None = typer.Option(
+            None, "--tls-key", help="Your TLS private key (PEM), used in place."
+        ),
         from_plan: Path | None = typer.Option(
             None,
             "--from-plan",
@@ -106,7 +122,9 @@ def register(app: typer.Typer) -> None:
             False, "--force", help="Replace generated files already in DIR (secrets are kept)."
         ),
         new_secrets: bool = typer.Option(
-            False, "--new-secrets", help="Also replace .env, api_keys.map and the self-signed key: new API key."
+            False,
+            "--new-secrets",
+            help="Also replace .env, api_keys.map and the self-signed key: new API key.",
         ),
         catalog: o.CatalogOpt = None,
         fmt: o.FormatOpt = o.OutputFormat.table,
@@ -173,7 +191,10 @@ def register(app: typer.Typer) -> None:
                     if not sep:
                         raise InputError(f"--weights '{w}' with --from-plan must be DEPLOYMENT=REPO")
                     pairs[name] = repo
-                kits = [(k.spec, k.settings, output / k.deployment) for k in planned_kits(read_plan(from_plan), cat, defaults=settings, weights=pairs)]
+                kits = [
+                    (k.spec, k.settings, output / k.deployment)
+                    for k in planned_kits(read_plan(from_plan), cat, defaults=settings, weights=pairs)
+                ]
                 if not kits:
                     note(f"{from_plan}: the plan self-hosts nothing; no kit written")
             else:
@@ -182,9 +203,17 @@ def register(app: typer.Typer) -> None:
                 if weights and len(weights) > 1:
                     raise InputError("--weights takes one checkpoint for one kit")
                 model_entry = resolve_all(cat.models, [model], "model", "models")[0]
-                ctx = context if context is not None else min(DEFAULT_DEPLOY_CONTEXT, model_entry.max_context_tokens)
-                workload = build_workload(input_tokens, output_tokens, ctx, max_tpot_ms, max_ttft_ms, kv_dtype)
-                configs = select_configs(cat, [model], [gpu], [quant or model_entry.native_dtype], [gpus] if gpus else None, engine)
+                ctx = (
+                    context
+                    if context is not None
+                    else min(DEFAULT_DEPLOY_CONTEXT, model_entry.max_context_tokens)
+                )
+                workload = build_workload(
+                    input_tokens, output_tokens, ctx, max_tpot_ms, max_ttft_ms, kv_dtype
+                )
+                configs = select_configs(
+                    cat, [model], [gpu], [quant or model_entry.native_dtype], [gpus] if gpus else None, engine
+                )
                 sized = None
                 problem: InputError | None = None
                 for config in configs:  # fewest GPUs first
@@ -208,7 +237,14 @@ def register(app: typer.Typer) -> None:
                 kits = [(sized, settings, output)]
             docs = []
             for spec, kit_settings, directory in kits:
-                result = write_kit(directory, spec, kit_settings, self_signed=self_signed, force=force, new_secrets=new_secrets)
+                result = write_kit(
+                    directory,
+                    spec,
+                    kit_settings,
+                    self_signed=self_signed,
+                    force=force,
+                    new_secrets=new_secrets,
+                )
                 argv = serve_argv(spec, kit_settings)
                 line = serve_line(spec, kit_settings)
                 if fmt is o.OutputFormat.json:
@@ -216,7 +252,9 @@ def register(app: typer.Typer) -> None:
                 else:
                     sys.stdout.write(_summary(spec, kit_settings, result, line))
                 if not spec.gpu_measured:
-                    note(f"{spec.gpu}: no published measurement behind the {spec.engine} profile; capacity is extrapolated")
+                    note(
+                        f"{spec.gpu}: no published measurement behind the {spec.engine} profile; capacity is extrapolated"
+                    )
             if fmt is o.OutputFormat.json:
                 write_json({"kits": docs}, sys.stdout)
 

@@ -203,7 +203,9 @@ def register(app: typer.Typer) -> None:
             help="Also write the plan as a router config: 'litellm' (a LiteLLM proxy config, one alias per "
             "workload). To --output, else to stdout in place of the plan.",
         ),
-        output: Path | None = typer.Option(None, "--output", "-o", help="File --router writes (e.g. router.yaml)."),
+        output: Path | None = typer.Option(
+            None, "--output", "-o", help="File --router writes (e.g. router.yaml)."
+        ),
         force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
         catalog: o.CatalogOpt = None,
         fmt: PlanFormatOpt = PlanFormat.table,

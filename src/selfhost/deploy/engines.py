@@ -79,7 +79,7 @@ FLAGS: dict[str, dict[str, Citation]] = {
         ),
         "--max-model-len": Citation(_V + "vllm/engine/arg_utils.py:991"),
         "--gpu-memory-utilization": Citation(
-            _V + "vllm/engine/arg_utils.py:1389", "CacheConfig default 0.92 (vllm/config/cache.py)"
+            _V + "vllm/engine/arg_utils.py:1389", "CacheConfig default 0.92 (vllm/config/cache.py:215)"
         ),
         "--max-num-seqs": Citation(
             _V + "vllm/engine/arg_utils.py:1754", "per data-parallel rank (vllm/config/scheduler.py:99)"
@@ -93,15 +93,21 @@ FLAGS: dict[str, dict[str, Citation]] = {
     },
     "sglang": {
         "--model-path": Citation(_S + "sglang/srt/arg_groups/fields/model.py:51", _SG_FIELD),
-        "--tp-size": Citation(_S + "sglang/srt/arg_groups/fields/parallel.py:45", "alias --tensor-parallel-size"),
-        "--pp-size": Citation(_S + "sglang/srt/arg_groups/fields/parallel.py:59", "alias --pipeline-parallel-size"),
+        "--tp-size": Citation(
+            _S + "sglang/srt/arg_groups/fields/parallel.py:45", "alias --tensor-parallel-size"
+        ),
+        "--pp-size": Citation(
+            _S + "sglang/srt/arg_groups/fields/parallel.py:59", "alias --pipeline-parallel-size"
+        ),
         "--dp-size": Citation(_S + "sglang/srt/arg_groups/fields/parallel.py:73", "data-parallel replicas"),
         "--attn-dp-size": Citation(
             _S + "sglang/srt/arg_groups/fields/parallel.py:81",
             "data-parallel attention; replaces the deprecated --dp-size N --enable-dp-attention "
             "(sglang/srt/server_args.py:419)",
         ),
-        "--ep-size": Citation(_S + "sglang/srt/arg_groups/fields/parallel.py:281", "alias --expert-parallel-size"),
+        "--ep-size": Citation(
+            _S + "sglang/srt/arg_groups/fields/parallel.py:281", "alias --expert-parallel-size"
+        ),
         "--nnodes": Citation(_S + "sglang/srt/arg_groups/fields/parallel.py:43"),
         "--node-rank": Citation(_S + "sglang/srt/arg_groups/fields/parallel.py:44"),
         "--dist-init-addr": Citation(_S + "sglang/srt/arg_groups/fields/parallel.py:32"),
@@ -157,7 +163,9 @@ KV_CACHE_DTYPE: dict[str, dict[str, str]] = {
 PREQUANTIZED = frozenset({"awq-int4", "gptq-int4", "int8"})
 
 #: Where each engine serves its liveness probe and Prometheus metrics.
-HEALTH_PATH = "/health"  # vllm/entrypoints/serve/instrumentator/health.py:22; sglang/srt/entrypoints/http_server.py:721
+HEALTH_PATH = (
+    "/health"  # vllm/entrypoints/serve/instrumentator/health.py:22; sglang/srt/entrypoints/http_server.py:721
+)
 METRICS_PATH = "/metrics"  # vllm/entrypoints/serve/instrumentator/metrics.py:66; sglang with --enable-metrics
 
 

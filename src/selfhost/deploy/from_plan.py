@@ -78,17 +78,27 @@ def planned_kits(
         if not rows:
             continue
         model = resolve(catalog.models, d["model"], kind="model", list_command="selfhost catalog list models")
-        quant = resolve(catalog.quantizations, d["quant"], kind="quantization", list_command="selfhost catalog list quants")
+        quant = resolve(
+            catalog.quantizations,
+            d["quant"],
+            kind="quantization",
+            list_command="selfhost catalog list quants",
+        )
         gpu = resolve(catalog.gpus, d["gpu"], kind="GPU", list_command="selfhost catalog list gpus")
-        engine = resolve(catalog.engines, d["engine"], kind="engine", list_command="selfhost catalog list engines")
-        config = ReplicaConfig(model, quant, gpu, int(d["gpus_per_replica"]), engine)  # type: ignore[arg-type]
+        engine = resolve(
+            catalog.engines, d["engine"], kind="engine", list_command="selfhost catalog list engines"
+        )
+        config = ReplicaConfig(model, quant, gpu, int(d["gpus_per_replica"]), engine)
         rps = [float(r["requests_per_s"]) for r in rows]
         total = sum(rps)
         ws = [specs.get(r["workload"], {}) for r in rows]
         workload = Workload(
             input_tokens=round(sum(q * r["input_tokens"] for q, r in zip(rps, rows, strict=True)) / total),
             output_tokens=round(sum(q * r["output_tokens"] for q, r in zip(rps, rows, strict=True)) / total),
-            context_tokens=max(int(w.get("context_tokens") or r["input_tokens"] + r["output_tokens"]) for w, r in zip(ws, rows, strict=True)),
+            context_tokens=max(
+                int(w.get("context_tokens") or r["input_tokens"] + r["output_tokens"])
+                for w, r in zip(ws, rows, strict=True)
+            ),
             max_tpot_ms=float(d["max_tpot_ms"]),
             max_ttft_ms=min(float(w.get("max_ttft_ms", 3000.0)) for w in ws),
             kv_dtype=a.get("kv_dtype", "auto"),

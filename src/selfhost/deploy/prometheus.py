@@ -187,8 +187,14 @@ def prometheus_document(spec: KitSpec, settings: KitSettings) -> dict[str, Any]:
                     }
                 ],
             },
-            {"job_name": "node", "static_configs": [{"targets": [f"127.0.0.1:{settings.node_exporter_port}"]}]},
-            {"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{settings.prometheus_port}"]}]},
+            {
+                "job_name": "node",
+                "static_configs": [{"targets": [f"127.0.0.1:{settings.node_exporter_port}"]}],
+            },
+            {
+                "job_name": "prometheus",
+                "static_configs": [{"targets": [f"127.0.0.1:{settings.prometheus_port}"]}],
+            },
         ],
     }
 

@@ -73,7 +73,7 @@ needs **{spec.replicas}** for {spec.planned_rps:g} req/s at {spec.target_utiliza
 | | |
 |---|---|
 | model | `{spec.weights}` served as `{spec.served_model_name}` ({spec.quant}) |
-| layout | tensor parallel {spec.tensor_parallel_size}, pipeline parallel {spec.pipeline_parallel_size}, data parallel {spec.data_parallel_size}{', expert parallel' if spec.expert_parallel else ''} |
+| layout | tensor parallel {spec.tensor_parallel_size}, pipeline parallel {spec.pipeline_parallel_size}, data parallel {spec.data_parallel_size}{", expert parallel" if spec.expert_parallel else ""} |
 | context | {spec.max_model_len:,} tokens; KV cache {spec.kv_capacity_tokens:,} tokens per replica |
 | concurrency cap | {spec.max_num_seqs} sequences (largest batch within KV memory and the latency targets: {spec.capacity_limit}) |
 | capacity (estimate, {estimate}) | {spec.capacity_rps_per_replica:.3g} req/s per replica at {spec.input_tokens}+{spec.output_tokens} tokens, TPOT {spec.tpot_ms_at_capacity:.0f} ms, TTFT {spec.ttft_ms_at_capacity:.0f} ms |

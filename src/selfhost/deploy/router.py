@@ -50,7 +50,9 @@ def litellm_provider(api: ApiOffering) -> str:
     try:
         return UNPREFIXED_PROVIDERS[api.provider]
     except KeyError:
-        raise ValueError(f"no LiteLLM provider known for {api.id} ({api.provider}, {api.api_model})") from None
+        raise ValueError(
+            f"no LiteLLM provider known for {api.id} ({api.provider}, {api.api_model})"
+        ) from None
 
 
 def self_hosted_key_env(deployment: str) -> str:
@@ -108,7 +110,13 @@ def router_entries(
             else:
                 other = "a proprietary model: no open-weight twin to self-host"
         entries.append(
-            {"model_name": r["workload"], "litellm_params": params, "alternative": alternative, "where": where, "other": other}
+            {
+                "model_name": r["workload"],
+                "litellm_params": params,
+                "alternative": alternative,
+                "where": where,
+                "other": other,
+            }
         )
     return entries
 

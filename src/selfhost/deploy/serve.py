@@ -27,10 +27,14 @@ def _per_rank(total: int, ranks: int) -> int:
 def _vllm_args(spec: KitSpec, settings: KitSettings, node_rank: int, head_addr: str) -> list[str]:
     args = [
         spec.weights,
-        "--served-model-name", spec.served_model_name,
-        "--host", "127.0.0.1",  # loopback only: nginx is the public door
-        "--port", str(settings.engine_port),
-        "--tensor-parallel-size", str(spec.tensor_parallel_size),
+        "--served-model-name",
+        spec.served_model_name,
+        "--host",
+        "127.0.0.1",  # loopback only: nginx is the public door
+        "--port",
+        str(settings.engine_port),
+        "--tensor-parallel-size",
+        str(spec.tensor_parallel_size),
     ]
     if spec.pipeline_parallel_size > 1:
         args += ["--pipeline-parallel-size", str(spec.pipeline_parallel_size)]
@@ -41,11 +45,15 @@ def _vllm_args(spec: KitSpec, settings: KitSettings, node_rank: int, head_addr: 
     if spec.quantization_flag:
         args += ["--quantization", spec.quantization_flag]
     args += [
-        "--max-model-len", str(spec.max_model_len),
-        "--gpu-memory-utilization", f"{spec.gpu_memory_utilization:g}",
+        "--max-model-len",
+        str(spec.max_model_len),
+        "--gpu-memory-utilization",
+        f"{spec.gpu_memory_utilization:g}",
         # vLLM applies max_num_seqs per data-parallel rank
-        "--max-num-seqs", str(_per_rank(spec.max_num_seqs, spec.data_parallel_size)),
-        "--kv-cache-dtype", KV_CACHE_DTYPE["vllm"][spec.kv_cache_dtype],
+        "--max-num-seqs",
+        str(_per_rank(spec.max_num_seqs, spec.data_parallel_size)),
+        "--kv-cache-dtype",
+        KV_CACHE_DTYPE["vllm"][spec.kv_cache_dtype],
     ]
     if spec.nodes > 1:
         args += ["--nnodes", str(spec.nodes), "--node-rank", str(node_rank), "--master-addr", head_addr]
@@ -56,10 +64,14 @@ def _vllm_args(spec: KitSpec, settings: KitSettings, node_rank: int, head_addr: 
 
 def _sglang_args(spec: KitSpec, settings: KitSettings, node_rank: int, head_addr: str) -> list[str]:
     args = [
-        "--model-path", spec.weights,
-        "--served-model-name", spec.served_model_name,
-        "--host", "127.0.0.1",
-        "--port", str(settings.engine_port),
+        "--model-path",
+        spec.weights,
+        "--served-model-name",
+        spec.served_model_name,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(settings.engine_port),
     ]
     if spec.data_parallel_attention:
         # one tensor-parallel group over all GPUs of a node group, attention split in DP groups
@@ -78,18 +90,31 @@ def _sglang_args(spec: KitSpec, settings: KitSettings, node_rank: int, head_addr
     if spec.quantization_flag:
         args += ["--quantization", spec.quantization_flag]
     args += [
-        "--context-length", str(spec.max_model_len),
-        "--mem-fraction-static", f"{spec.gpu_memory_utilization:g}",
-        "--max-running-requests", str(running),
-        "--kv-cache-dtype", KV_CACHE_DTYPE["sglang"][spec.kv_cache_dtype],
+        "--context-length",
+        str(spec.max_model_len),
+        "--mem-fraction-static",
+        f"{spec.gpu_memory_utilization:g}",
+        "--max-running-requests",
+        str(running),
+        "--kv-cache-dtype",
+        KV_CACHE_DTYPE["sglang"][spec.kv_cache_dtype],
         "--enable-metrics",  # /metrics is off by default in SGLang
     ]
     if spec.nodes > 1:
-        args += ["--nnodes", str(spec.nodes), "--node-rank", str(node_rank), "--dist-init-addr", f"{head_addr}:5000"]
+        args += [
+            "--nnodes",
+            str(spec.nodes),
+            "--node-rank",
+            str(node_rank),
+            "--dist-init-addr",
+            f"{head_addr}:5000",
+        ]
     return args
 
 
-def serve_args(spec: KitSpec, settings: KitSettings, node_rank: int = 0, head_addr: str = HEAD_ADDR) -> list[str]:
+def serve_args(
+    spec: KitSpec, settings: KitSettings, node_rank: int = 0, head_addr: str = HEAD_ADDR
+) -> list[str]:
     """The engine's arguments after its launch command (the container's ``command:``).
 
     ``head_addr``: the head node's address in a multi-node replica (default: a shell variable).
@@ -125,7 +150,7 @@ def serve_sh(spec: KitSpec, settings: KitSettings) -> str:
         "# HF_TOKEN (for gated models) is read from .env beside this script when it is set there.",
         "set -eu",
         'cd "$(dirname "$0")"',
-        'if [ -f .env ]; then set -a; . ./.env; set +a; fi',
+        "if [ -f .env ]; then set -a; . ./.env; set +a; fi",
     ]
     if spec.nodes == 1:
         lines.append("exec " + " \\\n  ".join(_chunks(serve_argv(spec, settings))))

@@ -116,9 +116,7 @@ def _layout(config: ReplicaConfig, data_parallel_size: int) -> tuple[int, int, i
     """
     n, per_node = config.n_gpus, config.gpu.max_gpus_per_node
     if data_parallel_size < 1 or n % data_parallel_size:
-        raise InputError(
-            f"data parallel size {data_parallel_size} must divide the replica's {n} GPUs"
-        )
+        raise InputError(f"data parallel size {data_parallel_size} must divide the replica's {n} GPUs")
     nodes = math.ceil(n / per_node)
     if n % nodes:
         raise InputError(
@@ -128,9 +126,7 @@ def _layout(config: ReplicaConfig, data_parallel_size: int) -> tuple[int, int, i
     pp = nodes
     tp = n // (pp * data_parallel_size)
     if tp < 1 or tp * pp * data_parallel_size != n:
-        raise InputError(
-            f"data parallel size {data_parallel_size} does not fit {n} GPUs on {nodes} node(s)"
-        )
+        raise InputError(f"data parallel size {data_parallel_size} does not fit {n} GPUs on {nodes} node(s)")
     return nodes, tp, pp
 
 
@@ -186,7 +182,9 @@ def kit_spec(
 
     serving, mem = build_arrays([config], workload.kv_dtype)
     verdict = int(
-        memory.fit_verdict(mem.usable_bytes, mem.weight_bytes, mem.kv_capacity_tokens, workload.context_tokens)[0]
+        memory.fit_verdict(
+            mem.usable_bytes, mem.weight_bytes, mem.kv_capacity_tokens, workload.context_tokens
+        )[0]
     )
     if verdict == memory.WEIGHTS_TOO_LARGE:
         raise InputError(
