@@ -269,3 +269,13 @@ def test_deploy_from_a_saved_plan_writes_one_kit_per_deployment(
         assert k["kit"]["gpus_per_replica"] == d["gpus_per_replica"]
         assert k["base_url"] == "https://llm.corp.example:8443/v1"
         assert "listen 8443 ssl;" in (Path(k["directory"]) / "nginx.conf").read_text()
+
+
+def test_deploy_with_sglang_writes_sglang_flags_and_metrics(cli: Callable[..., Result], tmp_path: Path) -> None:
+    kit = tmp_path / "kit"
+    result = cli(*LLAMA_ARGS, "--engine", "sglang", "--self-signed", "-o", str(kit))
+    assert result.exit_code == 0, result.output
+    assert "python3 -m sglang.launch_server --model-path" in result.stdout
+    assert "--mem-fraction-static 0.88" in result.stdout
+    assert "sglang:token_usage" in (kit / "alerts.yml").read_text()
+    assert "lmsysorg/sglang:v0.5.23" in (kit / "compose.yaml").read_text()

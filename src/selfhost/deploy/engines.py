@@ -68,7 +68,10 @@ FLAGS: dict[str, dict[str, Citation]] = {
         "--pipeline-parallel-size": Citation(_V + "vllm/engine/arg_utils.py:1171", "alias -pp"),
         "--data-parallel-size": Citation(_V + "vllm/engine/arg_utils.py:1241", "alias -dp"),
         "--enable-expert-parallel": Citation(_V + "vllm/engine/arg_utils.py:1305", "alias -ep"),
-        "--nnodes": Citation(_V + "vllm/engine/arg_utils.py:1177", "multi-node, multiprocessing backend"),
+        "--nnodes": Citation(
+            _V + "vllm/engine/arg_utils.py:1177",
+            "nnodes > 1 on CUDA selects the multiprocessing backend (vllm/config/parallel.py:1064)",
+        ),
         "--node-rank": Citation(_V + "vllm/engine/arg_utils.py:1178"),
         "--master-addr": Citation(_V + "vllm/engine/arg_utils.py:1175"),
         "--headless": Citation(_V + "vllm/entrypoints/common/cli_args.py:445", "worker nodes: no API server"),

@@ -74,7 +74,7 @@ def rules_document(spec: KitSpec) -> dict[str, Any]:
             "alert": "KVCacheNearlyFull",
             "expr": f"max by (instance) ({_union(list(m.kv_usage))}) >= {KV_ALERT_THRESHOLD:g}",
             "for": KV_ALERT_FOR,
-            "labels": labels,
+            "labels": dict(labels),
             "annotations": {
                 "summary": f"KV cache of {who} at {value_template('%.2f')} (1 = full)",
                 "description": (
@@ -92,7 +92,7 @@ def rules_document(spec: KitSpec) -> dict[str, Any]:
                 f"and sum by (instance) (deriv({m.waiting}[{QUEUE_WINDOW}])) > 0"
             ),
             "for": "5m",
-            "labels": labels,
+            "labels": dict(labels),
             "annotations": {
                 "summary": f"Requests queue up on {who}",
                 "description": (
@@ -106,7 +106,7 @@ def rules_document(spec: KitSpec) -> dict[str, Any]:
             "alert": "TimeToFirstTokenP95AboveTarget",
             "expr": f"{_p95((m.ttft_histogram,))} > {ttft_s:g}",
             "for": LATENCY_FOR,
-            "labels": labels,
+            "labels": dict(labels),
             "annotations": {
                 "summary": f"p95 time to first token of {who} above {spec.max_ttft_ms:g} ms",
                 "description": (
@@ -120,7 +120,7 @@ def rules_document(spec: KitSpec) -> dict[str, Any]:
             "alert": "TimePerOutputTokenP95AboveTarget",
             "expr": f"{_p95(m.tpot_histogram)} > {tpot_s:g}",
             "for": LATENCY_FOR,
-            "labels": labels,
+            "labels": dict(labels),
             "annotations": {
                 "summary": f"p95 time per output token of {who} above {spec.max_tpot_ms:g} ms",
                 "description": (
@@ -134,7 +134,7 @@ def rules_document(spec: KitSpec) -> dict[str, Any]:
             "alert": "RequestRateAbovePlannedCapacity",
             "expr": f"sum by (instance) (rate({m.requests_counter}[{RATE_WINDOW}])) > {planned:.6g}",
             "for": RATE_FOR,
-            "labels": labels,
+            "labels": dict(labels),
             "annotations": {
                 "summary": f"{who} serves more than selfhost planned: add a replica",
                 "description": (

@@ -45,7 +45,7 @@ def readme_md(spec: KitSpec, settings: KitSettings, self_signed: bool) -> str:
     release = ENGINE_RELEASES[spec.engine]
     used = [a for a in serve_argv(spec, settings) if a.startswith("--")]
     flag_rows = "\n".join(
-        f"| `{f}` | {FLAGS[spec.engine][f].where}{' (' + FLAGS[spec.engine][f].note + ')' if FLAGS[spec.engine][f].note else ''} |"
+        f"| `{f}` | {FLAGS[spec.engine][f].where} | {FLAGS[spec.engine][f].note} |"
         for f in dict.fromkeys(used)
     )
     tls = (
@@ -55,9 +55,13 @@ def readme_md(spec: KitSpec, settings: KitSettings, self_signed: bool) -> str:
         if self_signed
         else f"TLS uses your certificate `{settings.tls_cert}` and key `{settings.tls_key}`."
     )
-    estimate = (
-        "measured on this GPU" if spec.gpu_measured else "extrapolated: no published measurement on this GPU"
+    evidence = (
+        "published measurements on this GPU are behind the engine profile"
+        if spec.gpu_measured
+        else "extrapolated: no published measurement on this GPU is behind the engine profile"
     )
+    if not spec.engine_confirmed:
+        evidence += f"; the {spec.engine} profile is pooled from other engines' measurements"
     multi_node = (
         f"\nThis replica spans {spec.nodes} nodes ({spec.gpus_per_node} GPUs each, pipeline parallel across "
         "them). `compose.yaml` runs the head node; on every other node run "
@@ -76,10 +80,11 @@ needs **{spec.replicas}** for {spec.planned_rps:g} req/s at {spec.target_utiliza
 | layout | tensor parallel {spec.tensor_parallel_size}, pipeline parallel {spec.pipeline_parallel_size}, data parallel {spec.data_parallel_size}{", expert parallel" if spec.expert_parallel else ""} |
 | context | {spec.max_model_len:,} tokens; KV cache {spec.kv_capacity_tokens:,} tokens per replica |
 | concurrency cap | {spec.max_num_seqs} sequences (largest batch within KV memory and the latency targets: {spec.capacity_limit}) |
-| capacity (estimate, {estimate}) | {spec.capacity_rps_per_replica:.3g} req/s per replica at {spec.input_tokens}+{spec.output_tokens} tokens, TPOT {spec.tpot_ms_at_capacity:.0f} ms, TTFT {spec.ttft_ms_at_capacity:.0f} ms |
+| capacity (estimate) | {spec.capacity_rps_per_replica:.3g} req/s per replica at {spec.input_tokens}+{spec.output_tokens} tokens, TPOT {spec.tpot_ms_at_capacity:.0f} ms, TTFT {spec.ttft_ms_at_capacity:.0f} ms |
 | planned per replica | {spec.planned_rps_per_replica:.3g} req/s (alert `RequestRateAbovePlannedCapacity` above it) |
 
-The throughput figures are roofline estimates (selfhost docs/method.md): measure before you commit.
+The throughput figures are roofline estimates (selfhost docs/method.md; {evidence}): measure
+before you commit, and rerun `selfhost deploy` with your own numbers.
 
 ## Start
 
@@ -122,8 +127,8 @@ keep them out of version control. To rotate without downtime:
 
 ## Flags, and where each is defined in {spec.engine} {release.version}
 
-| flag | source |
-|---|---|
+| flag | defined in | note |
+|---|---|---|
 {flag_rows}
 
 Read in {release.source}.
