@@ -153,7 +153,7 @@ def register(app: typer.Typer) -> None:
         def run() -> None:
             from selfhost.deploy.kit import write_kit
             from selfhost.deploy.serve import serve_argv, serve_line
-            from selfhost.deploy.spec import KitSettings, kit_spec
+            from selfhost.deploy.spec import KitSettings, fewest_gpus_kit
             from selfhost.errors import InputError
             from selfhost.render import write_json
 
@@ -214,26 +214,15 @@ def register(app: typer.Typer) -> None:
                 configs = select_configs(
                     cat, [model], [gpu], [quant or model_entry.native_dtype], [gpus] if gpus else None, engine
                 )
-                sized = None
-                problem: InputError | None = None
-                for config in configs:  # fewest GPUs first
-                    try:
-                        sized = kit_spec(
-                            config,
-                            workload,
-                            rps=rps,
-                            target_utilization=target_utilization,
-                            min_replicas=min_replicas,
-                            served_model_name=served_model_name,
-                            weights=weights[0] if weights else None,
-                        )
-                        break
-                    except InputError as exc:
-                        problem = problem or exc
-                        if gpus:
-                            raise
-                if sized is None:
-                    raise problem or InputError("no GPU count serves this workload")
+                sized = fewest_gpus_kit(
+                    configs,
+                    workload,
+                    rps=rps,
+                    target_utilization=target_utilization,
+                    min_replicas=min_replicas,
+                    served_model_name=served_model_name,
+                    weights=weights[0] if weights else None,
+                )
                 kits = [(sized, settings, output)]
             docs = []
             for spec, kit_settings, directory in kits:

@@ -11,6 +11,7 @@ TLS paths.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,21 @@ def _layout(config: ReplicaConfig, data_parallel_size: int) -> tuple[int, int, i
     if tp < 1 or tp * pp * data_parallel_size != n:
         raise InputError(f"data parallel size {data_parallel_size} does not fit {n} GPUs on {nodes} node(s)")
     return nodes, tp, pp
+
+
+def fewest_gpus_kit(configs: Sequence[ReplicaConfig], workload: Workload, **options: Any) -> KitSpec:
+    """`kit_spec` of the first config (fewest GPUs first) that serves ``workload``.
+
+    Raises:
+        InputError: none does; the message is the first config's reason.
+    """
+    first: InputError | None = None
+    for config in sorted(configs, key=lambda c: c.n_gpus):
+        try:
+            return kit_spec(config, workload, **options)
+        except InputError as exc:
+            first = first or exc
+    raise first or InputError("no GPU count in the selection serves this workload")
 
 
 def kit_spec(
