@@ -81,11 +81,12 @@ events {{
 http {{
     server_tokens off;
     default_type application/json;
-    # per-request latency for the logs; the key (Authorization) is never logged
+    # per-request latency for the logs (to the container's stdout: docker compose logs nginx);
+    # the key (Authorization) is never logged
     log_format selfhost escape=json '{{"time":"$time_iso8601","status":$status,'
         '"request_time":$request_time,"upstream_time":"$upstream_response_time",'
         '"bytes_sent":$bytes_sent,"method":"$request_method","uri":"$uri"}}';
-    access_log /var/log/nginx/access.log selfhost;
+    access_log /dev/stdout selfhost;
 
     # a key line is ~70 bytes ("Bearer sk-selfhost-" + 43 characters), above the default bucket
     map_hash_bucket_size 128;
