@@ -271,7 +271,9 @@ def test_deploy_from_a_saved_plan_writes_one_kit_per_deployment(
         assert "listen 8443 ssl;" in (Path(k["directory"]) / "nginx.conf").read_text()
 
 
-def test_deploy_with_sglang_writes_sglang_flags_and_metrics(cli: Callable[..., Result], tmp_path: Path) -> None:
+def test_deploy_with_sglang_writes_sglang_flags_and_metrics(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
     kit = tmp_path / "kit"
     result = cli(*LLAMA_ARGS, "--engine", "sglang", "--self-signed", "-o", str(kit))
     assert result.exit_code == 0, result.output
@@ -279,3 +281,22 @@ def test_deploy_with_sglang_writes_sglang_flags_and_metrics(cli: Callable[..., R
     assert "--mem-fraction-static 0.88" in result.stdout
     assert "sglang:token_usage" in (kit / "alerts.yml").read_text()
     assert "lmsysorg/sglang:v0.5.23" in (kit / "compose.yaml").read_text()
+
+
+def test_bad_plan_files_and_a_file_as_output_are_one_line_errors(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    (tmp_path / "not-a-plan.json").write_text('{"results": []}')
+    (tmp_path / "broken.json").write_text("{")
+    (tmp_path / "afile").write_text("x")
+    for args, message in (
+        (("--from-plan", str(tmp_path / "not-a-plan.json")), "is not a plan"),
+        (("--from-plan", str(tmp_path / "broken.json")), "cannot read plan file"),
+        (("--from-plan", str(tmp_path / "missing.json")), "does not exist"),
+    ):
+        result = cli("deploy", *args, "--self-signed", "-o", str(tmp_path / "kits"))
+        assert result.exit_code == 2, args
+        assert message in result.stderr and "Traceback" not in result.stderr
+    result = cli(*LLAMA_ARGS, "--self-signed", "-o", str(tmp_path / "afile"))
+    assert result.exit_code == 2 and "is a file" in result.stderr
+    assert (tmp_path / "afile").read_text() == "x"

@@ -45,14 +45,14 @@ SELF_HOSTED_PROVIDER = "openai"  # LiteLLM's OpenAI-compatible client, pointed a
 def litellm_provider(api: ApiOffering) -> str:
     """The LiteLLM provider of an API offering: its model key's prefix, or the provider by name."""
     prefix, _, rest = api.api_model.partition("/")
-    if rest and prefix in PROVIDER_KEY_ENV:
+    if rest:
         return prefix
-    try:
-        return UNPREFIXED_PROVIDERS[api.provider]
-    except KeyError:
-        raise ValueError(
-            f"no LiteLLM provider known for {api.id} ({api.provider}, {api.api_model})"
-        ) from None
+    return UNPREFIXED_PROVIDERS.get(api.provider, re.sub(r"[^a-z0-9]+", "_", api.provider.lower()))
+
+
+def provider_key_env(provider: str) -> str:
+    """The key's environment variable: LiteLLM's name where known, else PROVIDER_API_KEY."""
+    return PROVIDER_KEY_ENV.get(provider, f"{provider.upper()}_API_KEY")
 
 
 def self_hosted_key_env(deployment: str) -> str:
@@ -61,7 +61,7 @@ def self_hosted_key_env(deployment: str) -> str:
 
 
 def api_params(api: ApiOffering) -> dict[str, str]:
-    return {"model": api.api_model, "api_key": f"os.environ/{PROVIDER_KEY_ENV[litellm_provider(api)]}"}
+    return {"model": api.api_model, "api_key": f"os.environ/{provider_key_env(litellm_provider(api))}"}
 
 
 def self_hosted_params(served_name: str, base_url: str, deployment: str) -> dict[str, str]:
