@@ -701,6 +701,7 @@ def cost(
 # registers sub-commands on `app`
 from selfhost.cli import (  # noqa: E402
     catalog_cmd,
+    deploy_cmd,
     kv_cmd,
     measurements_cmd,
     plan_cmd,
@@ -720,6 +721,7 @@ validate_cmd.register(app)
 sensitivity_cmd.register(app)
 plan_cmd.register(app)
 kv_cmd.register(app)
+deploy_cmd.register(app)
 
 from selfhost.cli import report_cmd  # noqa: E402
 

@@ -197,6 +197,16 @@ def register(app: typer.Typer) -> None:
             "are replaced by the model id and the deployment name.",
         ),
         stale_days: o.StaleDaysOpt = o.DEFAULT_STALE_DAYS,
+        router: str | None = typer.Option(
+            None,
+            "--router",
+            help="Also write the plan as a router config: 'litellm' (a LiteLLM proxy config, one alias per "
+            "workload). To --output, else to stdout in place of the plan.",
+        ),
+        output: Path | None = typer.Option(
+            None, "--output", "-o", help="File --router writes (e.g. router.yaml)."
+        ),
+        force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
         catalog: o.CatalogOpt = None,
         fmt: PlanFormatOpt = PlanFormat.table,
     ) -> None:
@@ -217,6 +227,13 @@ def register(app: typer.Typer) -> None:
           selfhost plan examples/chat-assistant.yaml --format json
 
           selfhost plan workloads.yaml --pricing committed --self-hosted-base-url https://llm.corp.example/v1 --format markdown > plan.md
+
+          selfhost plan examples/hybrid.yaml --router litellm -o router.yaml
+
+        With --router litellm, each workload becomes a LiteLLM model alias: self-hosted ones point at
+        their deployment's base URL (openai/<model> with api_base), API ones at the provider's model;
+        keys are os.environ/ references. The other way is a commented line beside each: moving a
+        workload is a one-line change.
         """
         from selfhost.cli.app import (
             cost_assumptions,
@@ -241,6 +258,12 @@ def register(app: typer.Typer) -> None:
                 raise InputError(
                     f"unknown --kv-dtype '{kv_dtype}'; use one of: {', '.join(KV_BYTES_PER_ELEMENT)}"
                 )
+            if router is not None and router != "litellm":
+                raise InputError(f"--router '{router}': the router config offered is 'litellm'")
+            if output is not None and router is None:
+                raise InputError("--output is where --router writes; add --router litellm")
+            if output is not None and output.exists() and not force:
+                raise InputError(f"--output {output} exists; pass --force to replace it")
             specs = read_workloads(workloads_file)
             cat = load(catalog)
             resolved = resolve_workloads(
@@ -281,6 +304,17 @@ def register(app: typer.Typer) -> None:
             flag_stale(report, cat, stale_days)
             flag_unconfirmed(report, cat)
             echo_measured_only(report, measured_only)
+            if router is not None:
+                from selfhost.deploy.router import router_yaml
+
+                text = router_yaml(report.results, report.deployments, cat, source=workloads_file.name)
+                if output is None:
+                    sys.stdout.write(text)
+                    for line in report.notes:
+                        note(line)
+                    return
+                output.write_text(text, encoding="utf-8")
+                note(f"wrote the LiteLLM router config to {output}")
             title = f"Hybrid plan for {workloads_file.name} (ops ${ops_usd_per_month:,.0f}/mo)"
             workload_cols, deployment_cols, totals_cols = _columns()
             if fmt is PlanFormat.json:
