@@ -16,8 +16,8 @@ never modified. The unmutated copy must pass first. A mutant is *caught* when py
 *survived* when it passes; "broken" means pytest could not even run (the mutant does not import).
 
 Prints one line per mutant and a table; exits 1 if any mutant survived (2 if the baseline fails or
-a mutant no longer applies, e.g. after a refactor: update its text here). Not part of CI: about a
-minute on two cores with the default tests.
+a mutant no longer applies, e.g. after a refactor: update its text here). Not part of CI: 30-80 s
+on two cores with the default tests, depending on load.
 """
 
 from __future__ import annotations
