@@ -2,12 +2,13 @@
 
 In a checkout (editable install) the built-in data directory is data/ itself, so this holds
 trivially; CI also runs the suite against the wheel built from a clean clone and against the
-sdist install (.ci/run sections 7-8), where it checks what users get: a wheel that dropped
+sdist install (.ci/run sections 6-7), where it checks what users get: a wheel that dropped
 data/calibration/*.yaml, or shipped a stale copy, fails here.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from selfhost.catalog.loader import builtin_data_dir
@@ -23,12 +24,31 @@ def yaml_files(directory: Path) -> dict[str, bytes]:
     }
 
 
+def data_problems(repository: Path, installed: Path) -> list[str]:
+    """How the installed data directory differs from the repository's data/ (empty: not at all)."""
+    want, have = yaml_files(repository), yaml_files(installed)
+    problems = [f"missing from {installed}: {name}" for name in sorted(set(want) - set(have))]
+    problems += [f"not in data/: {name}" for name in sorted(set(have) - set(want))]
+    problems += [
+        f"differs from data/: {name}" for name in sorted(set(want) & set(have)) if want[name] != have[name]
+    ]
+    return problems
+
+
 def test_the_installed_data_is_every_yaml_file_of_data() -> None:
-    repository, installed = yaml_files(ROOT / "data"), yaml_files(builtin_data_dir())
-    assert any(name.startswith("calibration/") for name in repository)  # the measurements are data too
-    assert sorted(installed) == sorted(repository), (
-        f"installed in {builtin_data_dir()}: missing {sorted(set(repository) - set(installed))}, "
-        f"extra {sorted(set(installed) - set(repository))}"
-    )
-    stale = [name for name in repository if installed[name] != repository[name]]
-    assert not stale, f"installed copies differ from data/: {stale}"
+    assert any(name.startswith("calibration/") for name in yaml_files(ROOT / "data"))  # measurements too
+    problems = data_problems(ROOT / "data", builtin_data_dir())
+    assert not problems, "\n".join(problems)
+
+
+def test_a_missing_or_stale_data_file_is_reported(tmp_path: Path) -> None:
+    installed = tmp_path / "data"
+    shutil.copytree(ROOT / "data", installed)
+    assert data_problems(ROOT / "data", installed) == []
+    [calibration_file, *_] = sorted((installed / "calibration").glob("*.yaml"))
+    calibration_file.unlink()
+    (installed / "engines.yaml").write_text("engines: []\n", encoding="utf-8")
+    assert data_problems(ROOT / "data", installed) == [
+        f"missing from {installed}: calibration/{calibration_file.name}",
+        "differs from data/: engines.yaml",
+    ]
