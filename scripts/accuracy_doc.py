@@ -184,7 +184,7 @@ def weak_spots(*results: list[dict[str, Any]]) -> list[str]:
     lines = []
     for title, text, ids in WEAK_SPOTS:
         quoted = ", ".join(f"`{i}` {pct(errors.get(i), True)}" for i in ids)
-        lines.append(f"- **{title}**: {text} Now: {quoted}.")
+        lines.append(f"- **{title}**: {text} Now, in sample: {quoted}.")
     return lines
 
 
@@ -206,8 +206,8 @@ def render(throughput: dict[str, Any], latency: dict[str, Any], fit: dict[str, A
         "",
         f"On the {s['points']} published throughput measurements of `{THROUGHPUT}`:",
         "",
-        f"- **median absolute error {pct(s['median_abs_error'])}**, **{pct(s['within_30'])} of points "
-        f"within ±30 %** (target: ≤ 15 % and ≥ 85 %); median error (bias) {pct(s['median_error'], True)}.",
+        f"- **In sample: median absolute error {pct(s['median_abs_error'])}**, **{pct(s['within_30'])} of points "
+        f"within ±30 %** (target: ≤ 15 % and ≥ 85 %), median error (bias) {pct(s['median_error'], True)}.",
         f"- **Leave one source out** (each table refitted without its own points): median absolute "
         f"error {pct(loso['throughput']['median_abs_error'])}, {pct(loso['throughput']['within_30'])} "
         "within ±30 %.",
@@ -216,11 +216,14 @@ def render(throughput: dict[str, Any], latency: dict[str, Any], fit: dict[str, A
             f"{pct(e['within_30'])} within ±30 %, mean absolute log error {e['mean_abs_log_error']:.3f}."
             for label, e in (
                 ("On GPUs the held-out fold had measured behind the engine profile", evidence["measured"]),
-                ("On GPUs without such measurements (as `gpu_measured: false`)", evidence["extrapolated"]),
+                (
+                    "On GPUs the held-out fold had not measured (as `gpu_measured: false`)",
+                    evidence["extrapolated"],
+                ),
             )
         ),
         "  - The two mean absolute log errors set the efficiency spreads of `--uncertainty` (method.md §8.3).",
-        f"- Latencies the same runs report (`{LATENCY}`, {latency['summary']['points']} points): median "
+        f"- Latencies the same runs report (`{LATENCY}`, {latency['summary']['points']} points), in sample: median "
         f"absolute error {pct(latency['summary']['median_abs_error'])}, "
         f"{pct(latency['summary']['within_30'])} within ±30 % (leaving one source out: "
         f"{pct(loso['latency']['median_abs_error'])}, {pct(loso['latency']['within_30'])}).",
@@ -306,16 +309,13 @@ def render(throughput: dict[str, Any], latency: dict[str, Any], fit: dict[str, A
         "",
         *summary_table(block_rows(loso, "throughput")),
         "",
-        "## Latency error (`selfhost validate " + LATENCY + "`)",
+        "## Latency error, in sample (`selfhost validate " + LATENCY + "`)",
         "",
         *summary_table(validate_rows(latency["summary"])),
         "",
-        "Leaving one source out: "
-        + ", ".join(
-            f"{name} {pct(v['median_abs_error'])} median, {pct(v['within_30'])} within ±30 %"
-            for name, v in block_rows(loso, "latency")
-        )
-        + ".",
+        "## Latency error, leaving one source out",
+        "",
+        *summary_table(block_rows(loso, "latency")),
         "",
         "## Known weak spots",
         "",
@@ -355,7 +355,7 @@ def render(throughput: dict[str, Any], latency: dict[str, Any], fit: dict[str, A
         "    source: our benchmark, vllm 0.11, 2026-11-20",
         "```",
         "",
-        "## Every point",
+        "## Every point, in sample (`selfhost validate`)",
         "",
         *point_table(throughput["results"]),
         "",

@@ -455,104 +455,173 @@ CLAIMS: dict[str, Claim] = {
     ),
 }
 
-#: Figures docs/claims.md quotes: (fact, text as written in the claim's section, relative
-#: tolerance). Memory arithmetic is exact (0.5 %); throughput and cost figures depend on the
-#: calibrated engine profiles, so they may move a little with a refit before the doc is stale.
+#: Figures docs/claims.md quotes: (fact, the figure's place in its sentence or table row, relative
+#: tolerance). The place is a regular expression over the section's text (whitespace collapsed) with
+#: {N} where the figure stands and {n} for other numbers around it; it must match exactly once, so a
+#: figure is compared where the doc states it, not wherever the same digits happen to occur.
+#: Memory arithmetic is exact (0.5 %); throughput and cost figures depend on the calibrated engine
+#: profiles, so they may move a little with a refit before the doc is stale.
 EXACT, ESTIMATE = 0.005, 0.02  # estimates: a recalibration that moves one by > 2 % must update the doc
+MI300X_ROW = r"\| 4x MI300X AWQ-int4, DigitalOcean \(\${n}/month\) \| defaults \| "
+H100_ROW = r"\| 8x H100 AWQ-int4, DigitalOcean \(\${n}/month\) \| defaults \| "
+QWEN_ROW = r"\| Qwen 2\.5 32B \| weights {n} GB: no \| weights {n} GB, {n} KV tokens: not one 32K sequence \({n} with an FP8 KV cache\) \| "
+CODESTRAL_ROW = r"\| Codestral 22B \| weights {n} GB: no \| weights {n} GB: {n} sequences \| "
+H100_AWQ_ROW = r"\| Llama 3\.3 70B AWQ, 1x H100 \| 1,000 \+ 300 \| "
+A100_ROW = r"\| Llama 3\.3 70B AWQ, 2x A100 \| 1,000 \+ 300 \| "
+LONG_ROW = r"\| Llama 3\.3 70B AWQ, 1x H100 \| 8,000 \+ 500 \| "
+FP8_ROW = r"\| Llama 3\.3 70B FP8, 1x H100 \({n} KV tokens\) \| 1,000 \+ 300 \| "
+L40S_ROW = r"\| Qwen 2\.5 32B FP8, 1x L40S \| 1,000 \+ 300 \| "
 FIGURES: dict[str, list[tuple[str, str, float]]] = {
     "1": [
-        ("mi300x_gpt5", "0.88", ESTIMATE),
-        ("mi300x_sonnet", "0.50", ESTIMATE),
-        ("do_h100_gpt5", "1.92", ESTIMATE),
-        ("do_h100_sonnet", "1.09", ESTIMATE),
-        ("do_h100_usd_per_month", "21,462", EXACT),
-        ("llama_do_gpt5", "0.80", ESTIMATE),
-        ("ops_high_gpt5", "4.97", ESTIMATE),
-        ("ops_high_sonnet", "2.81", ESTIMATE),
-        ("short_gpt5", "5.03", ESTIMATE),
-        ("aws_gpt5", "5.03", ESTIMATE),
-        ("own_api", "20.1", ESTIMATE),
-        ("deepinfra", "10.1", ESTIMATE),
+        ("mi300x_gpt5", MI300X_ROW + r"{N} \|", ESTIMATE),
+        ("mi300x_sonnet", MI300X_ROW + r"{n} \| {N} \|", ESTIMATE),
+        ("do_h100_gpt5", H100_ROW + r"{N} \|", ESTIMATE),
+        ("do_h100_sonnet", H100_ROW + r"{n} \| {N} \|", ESTIMATE),
+        ("do_h100_usd_per_month", r"\| 8x H100 AWQ-int4, DigitalOcean \(\${N}/month\) \|", EXACT),
+        (
+            "llama_do_gpt5",
+            r"Llama 3\.3 70B on two DigitalOcean H100s \(FP8\) crosses GPT-5 at {N} req/s",
+            ESTIMATE,
+        ),
+        ("ops_high_gpt5", r"\| 8x H100, DigitalOcean \| operations \$38,000/month \| {N} \|", ESTIMATE),
+        (
+            "ops_high_sonnet",
+            r"\| 8x H100, DigitalOcean \| operations \$38,000/month \| {n} \| {N} \|",
+            ESTIMATE,
+        ),
+        (
+            "short_gpt5",
+            r"\| 8x H100, DigitalOcean \| requests of 500 in \+ 100 out tokens \| {N} \|",
+            ESTIMATE,
+        ),
+        (
+            "aws_gpt5",
+            r"\| 8x H100, AWS p5 \(\${n}/GPU-hour\) \| operations \$16,000/month \| {N} \|",
+            ESTIMATE,
+        ),
+        ("own_api", r"self-hosting DeepSeek-V3 on MI300X only wins above {N} req/s", ESTIMATE),
+        ("deepinfra", r"and against DeepInfra's hosted DeepSeek-V3 above {N}\.", ESTIMATE),
     ],
     "2": [
-        ("weights_gb", "39.8", EXACT),
-        ("kv_capacity_tokens", "109,602", EXACT),
-        ("seqs_32k", "3", EXACT),
-        ("capacity_rps", "2.72", ESTIMATE),
-        ("max_concurrency", "95", EXACT),
-        ("replicas_at_10", "6", EXACT),
-        ("usd_per_month_at_10", "18,848", EXACT),
-        ("short_capacity_rps", "12.9", ESTIMATE),
-        ("long_capacity_rps", "0.31", ESTIMATE),
+        ("weights_gb", r"Fit: weights {N} GB of {n} GB usable", EXACT),
+        ("kv_capacity_tokens", r"GB usable leave {N} KV tokens at 320 KiB per token", EXACT),
+        ("seqs_32k", r"KV tokens at 320 KiB per token: {N} concurrent sequences of 32K tokens", EXACT),
+        ("capacity_rps", r"within the 100 ms TPOT target one H100 serves {N} req/s", ESTIMATE),
+        ("max_concurrency", r"the KV cache holds {N} sequences \({n} output tokens/s\)", EXACT),
+        ("replicas_at_10", r"10 req/s: {N} replicas \({n} H100s at 70 % of capacity\)", EXACT),
+        ("usd_per_month_at_10", r"of capacity\), \${N} a month on DigitalOcean", EXACT),
+        (
+            "short_capacity_rps",
+            r"Short requests \(200 \+ 100 tokens\): {N} req/s within the targets",
+            ESTIMATE,
+        ),
+        ("long_capacity_rps", r"\(8,000 \+ 500 tokens\): {N} req/s, {n}x short of 10", ESTIMATE),
     ],
     "3": [
-        ("qwen_bf16_weights_gb", "65.5", EXACT),
-        ("usable_gb", "41.4", EXACT),
-        ("qwen_fp8_kv_tokens", "27,191", EXACT),
-        ("qwen_awq_seqs", "2", EXACT),
-        ("codestral_bf16_weights_gb", "44.5", EXACT),
-        ("codestral_fp8_seqs", "2", EXACT),
-        ("codestral_awq_seqs", "3", EXACT),
-        ("qwen_awq_capacity_rps", "1.62", ESTIMATE),
+        ("qwen_bf16_weights_gb", r"\| Qwen 2\.5 32B \| weights {N} GB: no \|", EXACT),
+        ("usable_gb", r"An L40S under vLLM has {N} GB usable", EXACT),
+        ("qwen_fp8_kv_tokens", r"\| weights {n} GB, {N} KV tokens: not one 32K sequence", EXACT),
+        ("qwen_awq_seqs", QWEN_ROW + r"weights {n} GB: {N} sequences \|", EXACT),
+        ("codestral_bf16_weights_gb", r"\| Codestral 22B \| weights {N} GB: no \|", EXACT),
+        (
+            "codestral_fp8_seqs",
+            r"\| Codestral 22B \| weights {n} GB: no \| weights {n} GB: {N} sequences \|",
+            EXACT,
+        ),
+        ("codestral_awq_seqs", CODESTRAL_ROW + r"weights {n} GB: {N} sequences \|", EXACT),
+        (
+            "qwen_awq_capacity_rps",
+            r"Qwen 2\.5 32B at AWQ-int4 serves {N} req/s of 1,000 \+ 300-token requests",
+            ESTIMATE,
+        ),
     ],
     "4": [
-        ("llama_weights_gb", "141.1", EXACT),
-        ("llama_2x_kv_tokens", "31,301", EXACT),
-        ("llama_2x_8k_seqs", "3", EXACT),
-        ("llama_4x_seqs", "15", EXACT),
-        ("llama_2x_h200_seqs", "12", EXACT),
-        ("ds_fp8_weights_gb", "672.9", EXACT),
-        ("ds_awq_weights_gb", "351.3", EXACT),
-        ("ds_2x_usable_gb", "151.4", EXACT),
+        ("llama_weights_gb", r"Llama 3\.3 70B at BF16 is {N} GB of weights", EXACT),
+        ("llama_2x_kv_tokens", r"with {N} KV tokens left for all sequences together", EXACT),
+        ("llama_2x_8k_seqs", r"not one 32K sequence, {N} sequences of 8K", EXACT),
+        ("llama_4x_seqs", r"Four H100s hold {N} sequences of 32K", EXACT),
+        ("llama_2x_h200_seqs", r"sequences of 32K; two H200s hold {N}\.", EXACT),
+        ("ds_fp8_weights_gb", r"DeepSeek-V3 is {N} GB at its native FP8", EXACT),
+        ("ds_awq_weights_gb", r"at its native FP8 and {N} GB at AWQ-int4", EXACT),
+        ("ds_2x_usable_gb", r"against {N} GB usable on two H100s", EXACT),
     ],
     "5": [
-        ("tok_s_32", "479", ESTIMATE),
-        ("tok_s_200", "534", ESTIMATE),
-        ("tpot_200_ms", "374", ESTIMATE),
-        ("tok_s_max", "537", ESTIMATE),
-        ("concurrency_within_targets", "50", ESTIMATE),
-        ("capacity_rps", "1.67", ESTIMATE),
+        ("tok_s_32", r"\| 32 \| {N} \| {n} ms \|", ESTIMATE),
+        ("tok_s_200", r"\| 200 \| {N} \| {n} ms \|", ESTIMATE),
+        ("tpot_200_ms", r"\| 200 \| {n} \| {N} ms \|", ESTIMATE),
+        ("tok_s_max", r"\| {n} \(vLLM's sequence cap\) \| {N} \| {n} ms \|", ESTIMATE),
+        (
+            "concurrency_within_targets",
+            r"Within the 100 ms TPOT target the pair serves {N} concurrent sequences",
+            ESTIMATE,
+        ),
+        ("capacity_rps", r"the pair serves {n} concurrent sequences, {N} req/s of", ESTIMATE),
     ],
     "6": [
-        ("q4_weights_gb", "42.5", EXACT),
-        ("usable_gb", "50.5", EXACT),
-        ("q4_kv_tokens", "24,468", EXACT),
-        ("decode_tok_s", "7.63", ESTIMATE),
-        ("chat_ttft_s", "16.7", ESTIMATE),
+        ("q4_weights_gb", r"the Q4_K_M file is {N} GB", EXACT),
+        ("usable_gb", r"Metal lets the GPU use 75 % of 64 GB, {N} GB under llama\.cpp", EXACT),
+        ("q4_kv_tokens", r"under llama\.cpp, which leaves {N} KV tokens", EXACT),
+        ("decode_tok_s", r"Decode: {N} tokens/s for one stream", ESTIMATE),
+        ("chat_ttft_s", r"a 1,024-token prompt waits {N} s for its first token", ESTIMATE),
     ],
     "7": [
-        ("q32_tok_s", "108.8", ESTIMATE),
-        ("l70_tok_s", "57.9", ESTIMATE),
-        ("q72_tok_s", "56.2", ESTIMATE),
-        ("q32_capacity_rps", "5.43", ESTIMATE),
-        ("l70_capacity_rps", "2.72", ESTIMATE),
-        ("codestral_usd_per_mtok", "0.0425", ESTIMATE),
-        ("qwen32_usd_per_mtok", "0.0510", ESTIMATE),
-        ("codestral_l40s_usd_per_mtok", "0.0992", ESTIMATE),
-        ("qwen32_l40s_usd_per_mtok", "0.165", ESTIMATE),
+        ("q32_tok_s", r"one sequence decodes at {N} tokens/s on Qwen 2\.5 32B", ESTIMATE),
+        ("l70_tok_s", r"tokens/s on Qwen 2\.5 32B, {N} on Llama 3\.3 70B", ESTIMATE),
+        ("q72_tok_s", r"on Llama 3\.3 70B and {N} on Qwen 2\.5 72B", ESTIMATE),
+        ("q32_capacity_rps", r"the GPU serves {N}, {n} and {n} req/s", ESTIMATE),
+        ("l70_capacity_rps", r"the GPU serves {n}, {N} and {n} req/s", ESTIMATE),
+        ("codestral_usd_per_mtok", r"Codestral 22B \${N} \(FP8 on MI300X\)", ESTIMATE),
+        ("qwen32_usd_per_mtok", r"\(FP8 on MI300X\), Qwen 2\.5 32B \${N}, Qwen 2\.5 72B", ESTIMATE),
+        ("codestral_l40s_usd_per_mtok", r"On L40S only: Codestral \${N}, Qwen", ESTIMATE),
+        ("qwen32_l40s_usd_per_mtok", r"On L40S only: Codestral \${n}, Qwen 2\.5 32B \${N}\.", ESTIMATE),
     ],
     "8": [
-        ("h100_alert_seqs", "82", ESTIMATE),
-        ("h100_alert_rps", "2.72", ESTIMATE),
-        ("h100_capacity_seqs", "81", ESTIMATE),
-        ("a100_alert_seqs", "229", EXACT),
-        ("a100_alert_tpot_ms", "427", ESTIMATE),
-        ("a100_capacity_seqs", "50", ESTIMATE),
-        ("a100_kv_at_capacity_pct", "19", ESTIMATE),
-        ("long_alert_seqs", "12", EXACT),
-        ("long_alert_rps", "0.30", ESTIMATE),
-        ("long_capacity_seqs", "13", ESTIMATE),
-        ("fp8_kv_tokens", "9,237", EXACT),
-        ("fp8_alert_seqs", "7", EXACT),
-        ("fp8_alert_rps", "0.71", ESTIMATE),
-        ("fp8_capacity_seqs", "8", ESTIMATE),
-        ("fp8_capacity_rps", "0.80", ESTIMATE),
-        ("l40s_alert_seqs", "21", EXACT),
-        ("l40s_alert_rps", "0.99", ESTIMATE),
-        ("l40s_capacity_seqs", "23", ESTIMATE),
-        ("l40s_capacity_rps", "1.06", ESTIMATE),
+        ("h100_alert_seqs", H100_AWQ_ROW + r"{N} sequences, {n} req/s \|", ESTIMATE),
+        ("h100_alert_rps", H100_AWQ_ROW + r"{n} sequences, {N} req/s \|", ESTIMATE),
+        ("h100_capacity_seqs", H100_AWQ_ROW + r"{n} sequences, {n} req/s \| {N} sequences \|", ESTIMATE),
+        ("a100_alert_seqs", A100_ROW + r"{N} sequences, at {n} ms per token \|", EXACT),
+        ("a100_alert_tpot_ms", A100_ROW + r"{n} sequences, at {N} ms per token \|", ESTIMATE),
+        (
+            "a100_capacity_seqs",
+            A100_ROW + r"{n} sequences, at {n} ms per token \| {N} sequences, KV at {n} % \|",
+            ESTIMATE,
+        ),
+        (
+            "a100_kv_at_capacity_pct",
+            A100_ROW + r"{n} sequences, at {n} ms per token \| {n} sequences, KV at {N} % \|",
+            ESTIMATE,
+        ),
+        ("long_alert_seqs", LONG_ROW + r"{N} sequences, {n} req/s \|", EXACT),
+        ("long_alert_rps", LONG_ROW + r"{n} sequences, {N} req/s \|", ESTIMATE),
+        ("long_capacity_seqs", LONG_ROW + r"{n} sequences, {n} req/s \| {N} sequences \|", ESTIMATE),
+        ("fp8_kv_tokens", r"\| Llama 3\.3 70B FP8, 1x H100 \({N} KV tokens\) \|", EXACT),
+        ("fp8_alert_seqs", FP8_ROW + r"{N} sequences, {n} req/s \|", EXACT),
+        ("fp8_alert_rps", FP8_ROW + r"{n} sequences, {N} req/s \|", ESTIMATE),
+        ("fp8_capacity_seqs", FP8_ROW + r"{n} sequences, {n} req/s \| {N} sequences, {n} req/s \|", ESTIMATE),
+        ("fp8_capacity_rps", FP8_ROW + r"{n} sequences, {n} req/s \| {n} sequences, {N} req/s \|", ESTIMATE),
+        ("l40s_alert_seqs", L40S_ROW + r"{N} sequences, {n} req/s \|", EXACT),
+        ("l40s_alert_rps", L40S_ROW + r"{n} sequences, {N} req/s \|", ESTIMATE),
+        (
+            "l40s_capacity_seqs",
+            L40S_ROW + r"{n} sequences, {n} req/s \| {N} sequences, {n} req/s \|",
+            ESTIMATE,
+        ),
+        (
+            "l40s_capacity_rps",
+            L40S_ROW + r"{n} sequences, {n} req/s \| {n} sequences, {N} req/s \|",
+            ESTIMATE,
+        ),
     ],
 }
+
+NUMBER = r"\d[\d,]*(?:\.\d+)?"
+
+
+def figure_at_its_place(text: str, place: str) -> list[str]:
+    """Every figure standing at ``place`` ({N}) in ``text`` (whitespace collapsed)."""
+    assert place.count("{N}") == 1, place
+    before, after = (part.replace("{n}", NUMBER) for part in place.split("{N}", 1))
+    return re.findall(before + f"({NUMBER})" + after, " ".join(text.split()))
 
 
 # --------------------------------------------------------------------------- doc <-> tool
@@ -589,8 +658,13 @@ def test_verdict_in_doc_is_what_the_tool_gives(claim: str) -> None:
 def test_figures_quoted_in_doc_match_the_tool(claim: str) -> None:
     facts = CLAIMS[claim].judge(outputs(claim)).facts
     text = SECTIONS[claim].text
-    for name, written, tolerance in FIGURES[claim]:
-        assert written in text, f"claim {claim}: '{written}' ({name}) is not in docs/claims.md"
+    for name, place, tolerance in FIGURES[claim]:
+        found = figure_at_its_place(text, place)
+        assert len(found) == 1, (
+            f"claim {claim}: {name} must stand once at its place in docs/claims.md ({place!r}); "
+            f"found {len(found)}: {found}"
+        )
+        written = found[0]
         quoted = float(written.replace(",", ""))
         actual = float(facts[name])
         decimals = len(written.partition(".")[2])
@@ -598,6 +672,16 @@ def test_figures_quoted_in_doc_match_the_tool(claim: str) -> None:
         assert abs(actual - quoted) <= max(tolerance * abs(quoted), rounding), (
             f"claim {claim}: docs/claims.md quotes {name} = {written}, the tool now gives {actual:.4g}"
         )
+
+
+def test_a_figure_is_read_at_its_place_not_wherever_its_digits_occur() -> None:
+    # the old check passed when "39.8" appeared anywhere in the section; now the figure is the one
+    # in its sentence, so a stale figure is caught even if its old value is quoted elsewhere
+    place = r"Fit: weights {N} GB of {n} GB usable"
+    stale = "Fit: weights 41.0 GB of 75.7 GB usable. (Earlier: weights 39.8 GB.)"
+    assert figure_at_its_place(stale, place) == ["41.0"]
+    assert figure_at_its_place("Fit: weights\n  39.8 GB of 75.7 GB usable", place) == ["39.8"]
+    assert figure_at_its_place("weights 39.8 GB of 75.7 GB usable", place) == []
 
 
 # --------------------------------------------------------------------------- verdict-setting facts
