@@ -49,10 +49,17 @@ def test_mla_cache_is_held_whole_by_every_tensor_parallel_rank(catalog):
         by_id(catalog.quantizations)["fp8"],
         by_id(catalog.gpus)["h200-141gb"],
     )
-    [config] = replica_configs(catalog, models=[m], quants=[q], gpus=[g], gpu_counts=[8], engine=None)
-    _, mem = build_arrays([config])
+    tp, dp = replica_configs(catalog, models=[m], quants=[q], gpus=[g], gpu_counts=[8], engine=None)
+    assert (tp.layout, dp.layout) == ("TP8", "DP8 attention + EP8")
+    serving, mem = build_arrays([tp, dp])
     assert mem.kv_bytes_per_token_model[0] == 70_272
     assert mem.kv_bytes_per_token[0] == 8 * 70_272
+    # data-parallel attention: each GPU keeps only its own sequences' latent, so one copy in all,
+    # and holds a whole copy of the attention weights (7 more copies than tensor parallelism)
+    assert mem.kv_bytes_per_token[1] == 70_272
+    attention = serving.attention_weight_bytes[1]
+    assert mem.weight_bytes[1] - mem.weight_bytes[0] == pytest.approx(7 * attention)
+    assert 10e9 < attention < 13e9  # DeepSeek-V3's MLA projections, ~11.4 B params at FP8
 
 
 def test_fp8_falls_back_to_bf16_peak_on_a100(catalog):
@@ -87,9 +94,17 @@ def test_llama_cpp_splits_layers_so_heads_need_not_divide_and_kv_is_not_replicat
     assert mem.kv_bytes_per_token[0] == mem.kv_bytes_per_token_model[0]  # one copy, not 4 / 2 = 2
     assert serving.layer_split[0] == 1.0
     bf16 = by_id(catalog.quantizations)["bf16"]
-    [tp] = replica_configs(catalog, models=[m], quants=[bf16], gpus=[g], gpu_counts=[4], engine=vllm)
+    l40s = by_id(catalog.gpus)["l40s-48gb"]  # 8 per node: 4 GPUs are one tensor-parallel group
+    [tp] = replica_configs(catalog, models=[m], quants=[bf16], gpus=[l40s], gpu_counts=[4], engine=vllm)
     _, tp_mem = build_arrays([tp])
+    assert tp.layout == "TP4"
     assert tp_mem.kv_bytes_per_token[0] == 2 * tp_mem.kv_bytes_per_token_model[0]  # 4 GPUs over 2 KV heads
+    # the 4090 box holds 2 GPUs: 4 of them are two pipeline stages of tensor parallel 2, so each
+    # stage's 2 GPUs hold one KV head each, no copies
+    [pp] = replica_configs(catalog, models=[m], quants=[bf16], gpus=[g], gpu_counts=[4], engine=vllm)
+    _, pp_mem = build_arrays([pp])
+    assert pp.layout == "TP2 x PP2"
+    assert pp_mem.kv_bytes_per_token[0] == pp_mem.kv_bytes_per_token_model[0]
 
 
 def test_owned_hardware_becomes_an_hourly_rate(catalog):

@@ -97,6 +97,7 @@ def _config_record(c: ReplicaConfig) -> Record:
         "quant": c.quant.id,
         "gpu": c.gpu.id,
         "gpus_per_replica": c.n_gpus,
+        "layout": c.layout,
         "engine": c.engine.id,
         **evidence_fields(c),
     }

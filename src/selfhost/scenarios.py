@@ -54,13 +54,37 @@ class Workload:
 @dataclass(frozen=True)
 class ReplicaConfig:
     """One way to serve a model: a replica of ``n_gpus`` GPUs, split as the engine splits models
-    (tensor parallel, or by layers)."""
+    (tensor parallel, or by layers), in ``pipeline_stages`` stages (tensor parallel within each),
+    and with attention data parallel over the GPUs where ``dp_attention`` (MoE models on vLLM
+    and SGLang: each GPU keeps its own sequences' KV; the experts are split over all GPUs)."""
 
     model: Model
     quant: Quantization
     gpu: Gpu
     n_gpus: int
     engine: EngineProfile
+    pipeline_stages: int = 1
+    dp_attention: bool = False
+
+    @property
+    def tensor_parallel(self) -> int:
+        """GPUs that split every layer: the GPUs of one stage (1 for an engine that splits by layers)."""
+        if self.engine.multi_gpu == "layer-split":
+            return 1
+        return self.n_gpus // self.pipeline_stages
+
+    @property
+    def layout(self) -> str:
+        """The split in the engines' own terms: 'TP8', 'TP8 x PP2', 'DP8 attention + EP8', 'layers x4'."""
+        if self.n_gpus == 1:
+            return "1 GPU"
+        if self.engine.multi_gpu == "layer-split":
+            return f"layers x{self.n_gpus}"
+        if self.dp_attention:
+            return f"DP{self.n_gpus} attention + EP{self.n_gpus}"
+        if self.pipeline_stages > 1:
+            return f"TP{self.tensor_parallel} x PP{self.pipeline_stages}"
+        return f"TP{self.n_gpus}"
 
     @property
     def gpu_measured(self) -> bool:
@@ -69,7 +93,8 @@ class ReplicaConfig:
 
     @property
     def label(self) -> str:
-        return f"{self.model.id} {self.quant.id} on {self.n_gpus}x {self.gpu.id} ({self.engine.id})"
+        split = "" if self.n_gpus == 1 or self.layout == f"TP{self.n_gpus}" else f", {self.layout}"
+        return f"{self.model.id} {self.quant.id} on {self.n_gpus}x {self.gpu.id} ({self.engine.id}{split})"
 
 
 @dataclass(frozen=True)
@@ -126,22 +151,57 @@ def model_quant_problem(model: Model, quant: Quantization) -> str | None:
     return None
 
 
-def parallelism_problem(model: Model, gpu: Gpu, n_gpus: int, engine: EngineProfile) -> str | None:
-    """Why ``engine`` cannot split ``model`` over ``n_gpus`` of ``gpu``, or None.
+def parallelism_problem(
+    model: Model, gpu: Gpu, n_gpus: int, engine: EngineProfile, pipeline_stages: int = 1, dp_attention: bool = False
+) -> str | None:
+    """Why ``engine`` cannot split ``model`` over ``n_gpus`` of ``gpu`` so, or None.
 
-    Tensor parallelism splits the attention heads evenly; a layer split needs a layer per GPU.
+    Tensor parallelism splits the attention heads evenly (over the GPUs of one pipeline stage);
+    pipeline stages need a layer each; a layer split needs a layer per GPU; data-parallel
+    attention needs a MoE model whose experts the GPUs share out evenly.
     """
     if n_gpus > gpu.max_gpus_per_node and gpu.platform == "metal":
         return f"{gpu.id} cannot be combined with other devices"
+    layers = model.architecture.num_hidden_layers
     if engine.multi_gpu == "layer-split":
-        layers = model.architecture.num_hidden_layers
         if n_gpus > layers:
             return f"{engine.id} splits layers: {model.id}'s {layers} layers cannot fill {n_gpus} GPUs"
         return None
+    if dp_attention:
+        moe = model.architecture.moe
+        if moe is None:
+            return f"data-parallel attention with expert parallelism needs a MoE model; {model.id} is dense"
+        if moe.n_routed_experts % n_gpus:
+            return f"{n_gpus} GPUs do not share {model.id}'s {moe.n_routed_experts} experts evenly"
+        return None
+    if n_gpus % pipeline_stages or pipeline_stages > layers:
+        return f"{pipeline_stages} pipeline stages do not split {n_gpus} GPUs and {layers} layers"
+    tensor = n_gpus // pipeline_stages
     heads = model.architecture.num_attention_heads
-    if n_gpus > 1 and heads % n_gpus:
-        return f"tensor parallel {n_gpus} does not divide {model.id}'s {heads} attention heads"
+    if tensor > 1 and heads % tensor:
+        return f"tensor parallel {tensor} does not divide {model.id}'s {heads} attention heads"
     return None
+
+
+def layouts(model: Model, gpu: Gpu, n_gpus: int, engine: EngineProfile) -> list[tuple[int, bool]]:
+    """The ways ``engine`` can spread a replica of ``n_gpus``: (pipeline stages, data-parallel attention).
+
+    Within one node, tensor parallelism, and for a MoE model on an engine that can, data-parallel
+    attention with expert parallelism too. A replica larger than a node runs one node per
+    pipeline stage where the engine can (tensor parallelism across nodes would all-reduce every
+    layer over the network); otherwise tensor parallel throughout.
+    """
+    if engine.multi_gpu == "layer-split" or n_gpus == 1:
+        return [(1, False)]
+    node = gpu.max_gpus_per_node
+    if n_gpus > node:
+        if engine.pipeline_parallel and n_gpus % node == 0:
+            return [(n_gpus // node, False)]
+        return [(1, False)]
+    options = [(1, False)]
+    if engine.dp_attention and model.architecture.moe is not None:
+        options.append((1, True))
+    return options
 
 
 def compatibility_problem(
@@ -162,7 +222,7 @@ PLATFORM_FIELDS = ("memory_bandwidth_utilization", "compute_utilization", "step_
 def engine_efficiency(engine: EngineProfile, platform: str, name: str) -> float:
     """An efficiency field of ``engine`` on ``platform``: the platform's own fit where there is one."""
     specific = engine.platform_efficiency.get(platform)  # type: ignore[call-overload]
-    if specific is not None and name in PLATFORM_FIELDS:
+    if specific is not None and name in PLATFORM_FIELDS and getattr(specific, name) is not None:
         return float(getattr(specific, name))
     return float(getattr(engine, name))
 
@@ -186,10 +246,11 @@ def replica_configs(
     gpu_counts: Sequence[int] | None,
     engine: EngineProfile | None,
 ) -> list[ReplicaConfig]:
-    """Every runnable combination, ordered by model, quantization, GPU, GPU count.
+    """Every runnable combination, ordered by model, quantization, GPU, GPU count, layout.
 
-    ``gpu_counts=None`` means 1, 2, 4, 8 up to one node. The quantization x GPU checks do not
-    depend on the model, so they run once per pair rather than once per config.
+    ``gpu_counts=None`` means 1, 2, 4, 8 up to one node; each count in every `layouts` the engine
+    has for the model. The quantization x GPU checks do not depend on the model, so they run once
+    per pair rather than once per config.
     """
     runnable: list[tuple[Quantization, Gpu, EngineProfile, Sequence[int]]] = []
     for quant in quants:
@@ -200,11 +261,13 @@ def replica_configs(
             counts = gpu_counts or [n for n in DEFAULT_GPU_COUNTS if n <= gpu.max_gpus_per_node]
             runnable.append((quant, gpu, chosen, counts))
     return [
-        ReplicaConfig(model, quant, gpu, n, chosen)
+        ReplicaConfig(model, quant, gpu, n, chosen, pipeline_stages=stages, dp_attention=dp)
         for model in models
         for quant, gpu, chosen, counts in runnable
+        if model_quant_problem(model, quant) is None
         for n in counts
-        if model_quant_problem(model, quant) is None and parallelism_problem(model, gpu, n, chosen) is None
+        for stages, dp in layouts(model, gpu, n, chosen)
+        if parallelism_problem(model, gpu, n, chosen, stages, dp) is None
     ]
 
 
@@ -281,6 +344,8 @@ class _ModelConstants:
     params_embedding: float
     params_lm_head: float
     params_experts_routed: float
+    params_attention: float
+    expert_flops_per_token: float
     embedding_tied: bool
     expert_active_fraction: float
     kv_bytes_per_token_bf16: float
@@ -315,6 +380,11 @@ def _model_constants(model: Model) -> _ModelConstants:
         params_embedding=float(counts.embedding),
         params_lm_head=float(counts.lm_head),
         params_experts_routed=float(counts.mlp_experts_routed),
+        params_attention=float(counts.attention),
+        # the routed experts a token uses: k of E, one multiply-add per weight
+        expert_flops_per_token=2.0 * counts.mlp_experts_routed * (a.moe.num_experts_per_tok / a.moe.n_routed_experts)
+        if a.moe
+        else 0.0,
         embedding_tied=a.tie_word_embeddings,
         expert_active_fraction=a.moe.num_experts_per_tok / a.moe.n_routed_experts if a.moe else 0.0,
         kv_bytes_per_token_bf16=float(kv),
@@ -388,13 +458,16 @@ def build_arrays(
         return on_platform.column(lambda pair: engine_efficiency(pair[0], pair[1], name))
 
     n_gpus = np.array([c.n_gpus for c in configs], dtype=float)
+    stages = np.array([c.pipeline_stages for c in configs], dtype=float)
+    dp_attention = np.array([1.0 if c.dp_attention else 0.0 for c in configs])
 
     linear_bits = quants.column(lambda q: q.linear_bits_per_weight)
     expert_bits = quants.column(
         lambda q: q.linear_bits_per_weight if q.expert_bits_per_weight is None else q.expert_bits_per_weight
     )
     experts_routed = models.column(lambda m: m.params_experts_routed)
-    w_bytes = memory.weight_bytes(
+    attention_bytes = models.column(lambda m: m.params_attention) * linear_bits / BITS_PER_BYTE
+    model_bytes = memory.weight_bytes(
         models.column(lambda m: m.params_total),
         models.column(lambda m: m.params_embedding),
         models.column(lambda m: m.params_lm_head),
@@ -407,13 +480,19 @@ def build_arrays(
     kv_scale = KV_BYTES_PER_ELEMENT[kv_dtype] / KV_BYTES_PER_ELEMENT["bf16"]
     kv_model = models.column(lambda m: m.kv_bytes_per_token_bf16) * kv_scale
     layer_split = engines.column(lambda e: 1.0 if e.multi_gpu == "layer-split" else 0.0)
-    # a layer split keeps each layer's KV on one GPU: only tensor parallelism replicates heads
-    replication = memory.kv_replication_factor(
-        np.where(layer_split > 0, 1.0, n_gpus), models.column(lambda m: m.kv_heads_for_replication)
+    tensor_parallel = np.where(layer_split > 0, 1.0, n_gpus / stages)
+    # a layer split or a pipeline stage keeps each layer's KV on its GPUs: only tensor parallelism
+    # replicates heads; data-parallel attention keeps each sequence's KV on one GPU
+    replication = np.where(
+        dp_attention > 0,
+        1.0,
+        memory.kv_replication_factor(tensor_parallel, models.column(lambda m: m.kv_heads_for_replication)),
     )
     kv_replica = kv_model * replication
     windowed_replica = models.column(lambda m: m.windowed_kv_bytes_per_token_bf16) * kv_scale * replication
     window = models.column(lambda m: m.attention_window_tokens)
+    # data-parallel attention holds a whole copy of the attention weights on every GPU
+    w_bytes = model_bytes + dp_attention * (n_gpus - 1.0) * attention_bytes
     usable = memory.usable_memory_bytes(
         n_gpus,
         gpus.column(lambda g: g.device_memory_gb * BYTES_PER_GB),
@@ -433,7 +512,7 @@ def build_arrays(
         memory_bandwidth_bytes_s=gpus.column(lambda g: g.memory_bandwidth_gb_s * BYTES_PER_GB),
         peak_flops=pairs.column(lambda pair: peak_tflops(*pair) * FLOPS_PER_TFLOP),
         interconnect_bytes_s=gpus.column(lambda g: g.interconnect_gb_s * BYTES_PER_GB),
-        weight_bytes=w_bytes,
+        weight_bytes=model_bytes,
         expert_weight_bytes=experts_routed * expert_bits / BITS_PER_BYTE,
         expert_active_fraction=models.column(lambda m: m.expert_active_fraction),
         kv_bytes_per_token=kv_replica,
@@ -448,12 +527,18 @@ def build_arrays(
         compute_utilization=efficiency("compute_utilization"),
         step_overhead_s=efficiency("step_overhead_s"),
         allreduce_latency_s=engines.column(lambda e: e.allreduce_latency_s),
+        step_overhead_per_sequence_s=engines.column(lambda e: e.step_overhead_per_sequence_s),
+        expert_efficiency=engines.column(lambda e: e.expert_efficiency),
+        expert_flops_per_token=models.column(lambda m: m.expert_flops_per_token),
         max_batch_sequences=engines.column(lambda e: e.max_batch_sequences),
         interconnect_bandwidth_utilization=engines.column(lambda e: e.interconnect_bandwidth_utilization),
         unread_weight_bytes=embedding_bytes,
         layer_split=layer_split,
         windowed_kv_bytes_per_token=windowed_replica,
         attention_window_tokens=window,
+        pipeline_stages=stages,
+        dp_attention=dp_attention,
+        attention_weight_bytes=attention_bytes,
     )
     mem = MemoryArrays(
         weight_bytes=w_bytes,

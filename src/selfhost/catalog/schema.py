@@ -304,7 +304,27 @@ class PlatformEfficiency(BaseModel):
 
     memory_bandwidth_utilization: Fraction = Field(description="MBU on this platform. [unitless]")
     compute_utilization: Fraction = Field(description="MFU on this platform. [unitless]")
-    step_overhead_s: NonNegative = Field(description="Fixed time per step on this platform. [s]")
+    step_overhead_s: NonNegative | None = Field(
+        default=None, description="Fixed time per step on this platform; None: the profile's. [s]"
+    )
+
+
+class EngineGeneration(BaseModel):
+    """An older generation of an engine's releases, whose scheduler cost more time per step.
+
+    The profile's own fields describe the current releases; measurements of a release before
+    ``before_version`` are predicted with this generation's step overheads (the kernels'
+    efficiencies are shared), so old benchmarks can inform the profile without slowing it down.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    id: EntryId
+    before_version: str = Field(pattern=r"^\d+(\.\d+)*$", description="First release NOT in this generation.")
+    step_overhead_s: NonNegative = Field(description="Fixed time per step. [s]")
+    step_overhead_per_sequence_s: NonNegative = Field(default=0.0, description="Time per step per sequence. [s]")
+    source: str = Field(min_length=3, description="Where the generation boundary is documented.")
+    notes: str = ""
 
 
 class EngineProfile(Entry):
@@ -331,6 +351,14 @@ class EngineProfile(Entry):
     allreduce_latency_s: NonNegative = Field(
         description="Fixed latency of one tensor-parallel all-reduce. [s]"
     )
+    step_overhead_per_sequence_s: NonNegative = Field(
+        default=0.0,
+        description="Time per step per sequence in the batch (scheduling, sampling, bookkeeping). [s]",
+    )
+    expert_efficiency: Fraction = Field(
+        default=1.0,
+        description="Share of MBU and MFU the routed experts' (grouped) kernels reach. [unitless]",
+    )
     interconnect_bandwidth_utilization: Fraction = Field(
         default=1.0,
         description="Achieved / catalogued GPU-to-GPU bandwidth in tensor-parallel all-reduce. [unitless]",
@@ -338,16 +366,37 @@ class EngineProfile(Entry):
     max_batch_sequences: PositiveInt = Field(
         description="Engine cap on concurrent sequences (vLLM max_num_seqs). [count]"
     )
+    fit_batch_cap: bool = Field(
+        default=True,
+        description="Whether the calibration fits `max_batch_sequences` (an engine that tunes its batch "
+        "to the run) or keeps the documented default (vLLM --max-num-seqs).",
+    )
     multi_gpu: Literal["tensor-parallel", "layer-split"] = Field(
         default="tensor-parallel",
         description="How a replica spreads over several GPUs by default: every layer split across "
         "them (tensor parallel: bandwidth and compute add, all-reduces per layer), or the layers "
         "split between them (the GPUs take turns: a step runs at one GPU's speed; memory adds).",
     )
+    pipeline_parallel: bool = Field(
+        default=False,
+        description="Splits a replica larger than one node into pipeline stages of one node each "
+        "(tensor parallel within a node), as vLLM --pipeline-parallel-size does.",
+    )
+    dp_attention: bool = Field(
+        default=False,
+        description="Can run a MoE model's attention data parallel over the replica's GPUs with the "
+        "experts split over them (vLLM --data-parallel-size with --enable-expert-parallel, SGLang "
+        "--enable-dp-attention): each GPU keeps only its own sequences' KV cache.",
+    )
     platform_efficiency: dict[Platform, PlatformEfficiency] = Field(
         default_factory=dict,
         description="Efficiencies fitted to one platform's measurements, used there in place of the "
         "fields above (llama.cpp's CUDA and Metal kernels reach different shares of their peaks).",
+    )
+    generations: tuple[EngineGeneration, ...] = Field(
+        default=(),
+        description="Older release generations, oldest first, with the step overheads their "
+        "measurements are predicted with (the profile's own fields are the current releases').",
     )
     measured_gpus: tuple[str, ...] = Field(
         default=(),

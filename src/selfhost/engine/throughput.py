@@ -38,7 +38,8 @@ class ServingArrays:
     memory_bandwidth_bytes_s : Peak memory bandwidth per GPU. [bytes/s]
     peak_flops : Dense tensor throughput per GPU at the compute dtype. [FLOP/s]
     interconnect_bytes_s : GPU-to-GPU bandwidth per GPU for all-reduce. [bytes/s]
-    weight_bytes : All resident weight bytes of the replica. [bytes]
+    weight_bytes : The model's weight bytes, one copy split over the replica (data-parallel
+        attention's extra copies are `attention_weight_bytes`). [bytes]
     expert_weight_bytes : Bytes of the routed experts (0 for dense models). [bytes]
     expert_active_fraction : Routed experts used per token / routed experts (k/E; 0 dense). [unitless]
     kv_bytes_per_token : KV cache bytes per token for the whole replica, replication included. [bytes]
@@ -60,6 +61,18 @@ class ServingArrays:
         only the last ``attention_window_tokens`` tokens (sliding window, chunked attention);
         0 for models without such layers. [bytes]
     attention_window_tokens : That window. [tokens]
+    pipeline_stages : Pipeline stages of a replica (vLLM/SGLang pipeline parallelism, with as many
+        micro-batches in flight as stages); tensor parallel = n_gpus / stages. [count]
+    dp_attention : 1 where attention runs data parallel over the replica's GPUs (each GPU attends
+        for its own share of the sequences, holding their KV and a whole copy of the attention
+        weights) and the MoE/MLP layers stay split over all of them. [flag]
+    attention_weight_bytes : Bytes of the attention projections of the whole model, which
+        `dp_attention` replicates on every GPU. [bytes]
+    step_overhead_per_sequence_s : Time per step per sequence in the batch on top of
+        `step_overhead_s` (scheduling, sampling and bookkeeping that grow with the batch). [s]
+    expert_efficiency : Share of MBU and MFU the routed experts' kernels reach (a grouped GEMM over
+        many experts with a few tokens each is less efficient than one dense GEMM). [unitless]
+    expert_flops_per_token : The routed experts' share of `flops_per_token`. [FLOP]
     """
 
     n_gpus: FloatArray
@@ -85,6 +98,12 @@ class ServingArrays:
     layer_split: FloatArray | float = 0.0
     windowed_kv_bytes_per_token: FloatArray | float = 0.0
     attention_window_tokens: FloatArray | float = 0.0
+    pipeline_stages: FloatArray | float = 1.0
+    dp_attention: FloatArray | float = 0.0
+    attention_weight_bytes: FloatArray | float = 0.0
+    step_overhead_per_sequence_s: FloatArray | float = 0.0
+    expert_efficiency: FloatArray | float = 1.0
+    expert_flops_per_token: FloatArray | float = 0.0
 
     @classmethod
     def from_values(cls, **values: ArrayLike) -> ServingArrays:
@@ -104,29 +123,78 @@ def attended_context_tokens(s: ServingArrays, context_tokens: ArrayLike) -> Floa
 
 
 def tensor_parallel_size(s: ServingArrays) -> FloatArray:
-    """GPUs that work on every layer at once: all of a tensor-parallel replica, one for a layer split.
+    """GPUs that work on every layer at once: the replica's GPUs over its pipeline stages. [count]
 
-    With a layer split (pipeline without micro-batches) each GPU holds a run of layers and the
-    GPUs take turns within a step, so a step runs at one GPU's bandwidth and compute over the
-    whole model, and nothing is all-reduced; memory still adds up over the GPUs. [count]
+    A layer split (pipeline without micro-batches, llama.cpp's default) gives each GPU a run of
+    layers and the GPUs take turns within a step, so a step runs at one GPU's bandwidth and
+    compute over the whole model and nothing is all-reduced; memory still adds up over the GPUs.
     """
-    return np.asarray(np.where(np.asarray(s.layer_split) > 0, 1.0, s.n_gpus), dtype=float)
+    return np.asarray(
+        np.where(np.asarray(s.layer_split) > 0, 1.0, s.n_gpus / np.maximum(1.0, s.pipeline_stages)),
+        dtype=float,
+    )
+
+
+def microbatches(s: ServingArrays) -> FloatArray:
+    """Micro-batches a replica's batch is split into: one per pipeline stage, one for a layer split. [count]"""
+    return np.asarray(
+        np.where(np.asarray(s.layer_split) > 0, 1.0, np.maximum(1.0, s.pipeline_stages)), dtype=float
+    )
 
 
 def weight_bytes_read_per_step(s: ServingArrays, batch: ArrayLike) -> FloatArray:
-    """Weight bytes streamed from memory in one forward step over ``batch`` tokens. [bytes]
+    """Weight bytes streamed from memory in one forward step over ``batch`` tokens, all GPUs. [bytes]
 
     Notes
     -----
     Dense weights are read once per step, except the input-embedding table (one row per
     token). For a mixture of experts, a batch of B tokens each
     routed to k of E experts touches an expected ``1 - (1 - k/E)**B`` share of the experts in a
-    layer (uniform routing), so small batches read far less than all expert weights.
+    layer (uniform routing), so small batches read far less than all expert weights. With
+    `dp_attention` every GPU reads its own copy of the attention weights: ``(n - 1)`` copies more.
     """
     b = np.maximum(1.0, np.asarray(batch, dtype=float))
     touched = 1.0 - (1.0 - s.expert_active_fraction) ** b
     dense = s.weight_bytes - s.expert_weight_bytes - s.unread_weight_bytes
-    return np.asarray(dense + s.expert_weight_bytes * touched, dtype=float)
+    replicated = np.asarray(s.dp_attention) * (tensor_parallel_size(s) - 1.0) * s.attention_weight_bytes
+    return np.asarray(dense + s.expert_weight_bytes * touched + replicated, dtype=float)
+
+
+def weight_read_time_s(s: ServingArrays, batch: ArrayLike) -> FloatArray:
+    """Time to stream the weights of one step over ``batch`` tokens on the tensor-parallel GPUs. [s]
+
+    ``weights_read / (t BW MBU)``, with the routed experts' share read at
+    ``MBU * expert_efficiency``.
+    """
+    b = np.maximum(1.0, np.asarray(batch, dtype=float))
+    experts = s.expert_weight_bytes * (1.0 - (1.0 - s.expert_active_fraction) ** b)
+    other = weight_bytes_read_per_step(s, b) - experts
+    bandwidth = tensor_parallel_size(s) * s.memory_bandwidth_bytes_s * s.memory_bandwidth_utilization
+    return np.asarray((other + experts / s.expert_efficiency) / bandwidth, dtype=float)
+
+
+def linear_flops_time_s(s: ServingArrays, tokens: ArrayLike, gpus: ArrayLike) -> FloatArray:
+    """Time of the matmul FLOPs outside attention for ``tokens`` tokens on ``gpus`` GPUs. [s]
+
+    ``tokens * (flops_per_token + expert_flops * (1 / expert_efficiency - 1)) / (gpus peak MFU)``.
+    """
+    per_token = s.flops_per_token + s.expert_flops_per_token * (1.0 / s.expert_efficiency - 1.0)
+    return np.asarray(
+        np.asarray(tokens, dtype=float) * per_token / (np.asarray(gpus) * s.peak_flops * s.compute_utilization),
+        dtype=float,
+    )
+
+
+def step_overhead_time_s(s: ServingArrays, batch: ArrayLike) -> FloatArray:
+    """Fixed time of one step: ``step_overhead + step_overhead_per_sequence * batch``. [s]"""
+    b = np.maximum(1.0, np.asarray(batch, dtype=float))
+    return np.asarray(s.step_overhead_s + s.step_overhead_per_sequence_s * b, dtype=float)
+
+
+def _exchanges_per_layer(s: ServingArrays) -> FloatArray:
+    """All-reduces per layer: after attention and after the MLP; with data-parallel attention only
+    the MoE/MLP exchange (an all-gather before it and a reduce-scatter after: one all-reduce's bytes)."""
+    return np.asarray(np.where(np.asarray(s.dp_attention) > 0, 1.0, ALLREDUCES_PER_LAYER), dtype=float)
 
 
 def allreduce_time_s(s: ServingArrays, tokens: ArrayLike) -> FloatArray:
@@ -134,8 +202,10 @@ def allreduce_time_s(s: ServingArrays, tokens: ArrayLike) -> FloatArray:
 
     Notes
     -----
-    Ring all-reduce, two per layer, each moving ``2 (n - 1) / n x tokens x hidden x 2 bytes``
-    per GPU over the interconnect, plus a fixed latency. Zero for one GPU and for a layer split.
+    Ring all-reduce, two per layer (one with `dp_attention`), each moving
+    ``2 (t - 1) / t x tokens x hidden x 2 bytes`` per GPU over the interconnect (t = the tensor
+    parallel size), plus a fixed latency. Zero for one GPU and for a layer split. Pipeline stages
+    run their layers one after another, so all the layers' exchanges count.
     """
     n = tensor_parallel_size(s)
     volume = (
@@ -144,11 +214,13 @@ def allreduce_time_s(s: ServingArrays, tokens: ArrayLike) -> FloatArray:
     per_allreduce = s.allreduce_latency_s + volume / (
         s.interconnect_bytes_s * s.interconnect_bandwidth_utilization
     )
-    return np.asarray(np.where(n > 1, ALLREDUCES_PER_LAYER * s.num_layers * per_allreduce, 0.0), dtype=float)
+    return np.asarray(
+        np.where(n > 1, _exchanges_per_layer(s) * s.num_layers * per_allreduce, 0.0), dtype=float
+    )
 
 
 def decode_step_time_s(s: ServingArrays, batch: ArrayLike, context_tokens: ArrayLike) -> FloatArray:
-    """Time of one decode step for ``batch`` sequences at mean context ``context_tokens``. [s]
+    """Time between two tokens of one sequence with ``batch`` sequences at mean context ``context_tokens``. [s]
 
     Notes
     -----
@@ -156,24 +228,34 @@ def decode_step_time_s(s: ServingArrays, batch: ArrayLike, context_tokens: Array
     their GEMM FLOPs) and attention (KV cache read against the score FLOPs) run one after the
     other, so their times add; within each class memory and compute overlap::
 
-        t_linear    = max(weights_read / (n BW MBU), B * flops_per_token / (n peak MFU))
-        t_attention = max(B c kv_bytes / (n BW MBU), B c attention_flops / (n peak MFU))
-        step        = t_linear + t_attention + allreduce + overhead
+        t_linear    = max(weights_read(b) / (t BW MBU), b * flops_per_token / (t peak MFU))
+        t_attention = max(b c kv_bytes / (t BW MBU), b c attention_flops / (t peak MFU))
+        step        = t_linear + t_attention + allreduce(b) + overhead + per_sequence * B
 
-    with n = `tensor_parallel_size` (the replica's GPUs, or 1 for a layer split) and c the
+    (the routed experts run at ``expert_efficiency`` of MBU and MFU: `weight_read_time_s`,
+    `linear_flops_time_s`)
+
+    with t = `tensor_parallel_size` and b = batch / `microbatches`; c is the
     `attended_context_tokens` (the context itself unless the model has windowed layers; the
-    window is applied to the mean context, not averaged over the sequence's life).
+    window is applied to the mean context, not averaged over the sequence's life). Without
+    pipeline stages b is the batch and t the replica's GPUs. With P pipeline stages each of P
+    micro-batches of B/P sequences passes the P stages in turn (each stage holding 1/P of the
+    layers), so a token takes P stage-times of a micro-batch, which adds up to one t-GPU step
+    over all layers at batch B/P; the P micro-batches in flight keep every stage busy. A layer
+    split is one micro-batch through n single-GPU stages: a step at one GPU's speed.
     """
-    b = np.asarray(batch, dtype=float)
+    micro = microbatches(s)
+    b = np.asarray(batch, dtype=float) / micro
     c = attended_context_tokens(s, context_tokens)
     n = tensor_parallel_size(s)
     bandwidth = n * s.memory_bandwidth_bytes_s * s.memory_bandwidth_utilization
     peak = n * s.peak_flops * s.compute_utilization
-    t_linear = np.maximum(weight_bytes_read_per_step(s, b) / bandwidth, b * s.flops_per_token / peak)
+    t_linear = np.maximum(weight_read_time_s(s, b), linear_flops_time_s(s, b, n))
     t_attention = np.maximum(
         b * c * s.kv_bytes_per_token / bandwidth, b * c * s.attention_flops_per_token_per_context / peak
     )
-    return np.asarray(t_linear + t_attention + allreduce_time_s(s, b) + s.step_overhead_s, dtype=float)
+    overhead = step_overhead_time_s(s, np.asarray(batch, dtype=float))
+    return np.asarray(t_linear + t_attention + allreduce_time_s(s, b) + overhead, dtype=float)
 
 
 def prefill_flops(s: ServingArrays, prompt_tokens: ArrayLike) -> FloatArray:
@@ -187,6 +269,13 @@ def prefill_flops(s: ServingArrays, prompt_tokens: ArrayLike) -> FloatArray:
     )
 
 
+def _prefill_work_flops(s: ServingArrays, prompt_tokens: ArrayLike) -> FloatArray:
+    """`prefill_flops` with the routed experts' FLOPs weighted by 1 / expert_efficiency. [FLOP]"""
+    p = np.asarray(prompt_tokens, dtype=float)
+    slower = p * s.expert_flops_per_token * (1.0 / s.expert_efficiency - 1.0)
+    return np.asarray(prefill_flops(s, p) + slower, dtype=float)
+
+
 def prefill_time_s(s: ServingArrays, prompt_tokens: ArrayLike) -> FloatArray:
     """Time to prefill one prompt on an otherwise idle replica (the unloaded TTFT). [s]
 
@@ -194,12 +283,10 @@ def prefill_time_s(s: ServingArrays, prompt_tokens: ArrayLike) -> FloatArray:
     """
     p = np.asarray(prompt_tokens, dtype=float)
     n = tensor_parallel_size(s)
-    t_compute = prefill_flops(s, p) / (n * s.peak_flops * s.compute_utilization)
-    t_memory = weight_bytes_read_per_step(s, p) / (
-        n * s.memory_bandwidth_bytes_s * s.memory_bandwidth_utilization
-    )
+    t_compute = _prefill_work_flops(s, p) / (n * s.peak_flops * s.compute_utilization)
+    t_memory = weight_read_time_s(s, p)
     return np.asarray(
-        np.maximum(t_compute, t_memory) + allreduce_time_s(s, p) + s.step_overhead_s, dtype=float
+        np.maximum(t_compute, t_memory) + allreduce_time_s(s, p) + step_overhead_time_s(s, 1.0), dtype=float
     )
 
 
@@ -211,17 +298,86 @@ def prefill_marginal_time_s(s: ServingArrays, prompt_tokens: ArrayLike) -> Float
     """
     p = np.asarray(prompt_tokens, dtype=float)
     n = tensor_parallel_size(s)
-    t_compute = prefill_flops(s, p) / (n * s.peak_flops * s.compute_utilization)
+    micro = microbatches(s)  # pipeline stages work on different micro-batches at once
+    t_compute = _prefill_work_flops(s, p) / (n * micro * s.peak_flops * s.compute_utilization)
     volume = 2.0 * (n - 1.0) / n * p * s.hidden_size * ACTIVATION_BYTES_PER_ELEMENT
     t_comm = np.where(
         n > 1,
-        ALLREDUCES_PER_LAYER
+        _exchanges_per_layer(s)
         * s.num_layers
+        / micro
         * volume
         / (s.interconnect_bytes_s * s.interconnect_bandwidth_utilization),
         0.0,
     )
     return np.asarray(t_compute + t_comm, dtype=float)
+
+
+#: Output-length distributions of `drain_time_s` (codes of an int array).
+LENGTHS_FIXED, LENGTHS_EXPONENTIAL, LENGTHS_UNIFORM = 0, 1, 2
+_DRAIN_NODES = 16  # quadrature nodes over the draining batch
+_EULER_GAMMA = 0.5772156649
+
+
+def drain_time_s(
+    s: ServingArrays,
+    batch: ArrayLike,
+    context_tokens: ArrayLike,
+    output_tokens: ArrayLike,
+    lengths: ArrayLike,
+) -> FloatArray:
+    """Time for ``batch`` sequences that start together to all finish, with no new arrivals. [s]
+
+    Parameters
+    ----------
+    batch : Sequences in flight when the drain starts. [sequences]
+    context_tokens : Mean context during the drain (held fixed). [tokens]
+    output_tokens : Mean output tokens still to generate per sequence, ``D``. [tokens]
+    lengths : LENGTHS_* code of how the output lengths are distributed. [code]
+
+    Notes
+    -----
+    With B sequences running, one step takes ``step(B)``; as sequences finish the batch shrinks and
+    steps get cheaper, but the run lasts until the longest sequence ends:
+
+    - fixed lengths: every sequence ends at step D: ``D * step(B)``.
+    - exponential lengths (long-tailed, as ShareGPT's outputs), mean D: while k sequences run the
+      next finishes after D / k steps on average, so the drain is ``D * sum_k step(k) / k`` for
+      k = 1..B (``D * H_B`` steps in all, H_B the harmonic number), summed here by the
+      Euler-Maclaurin formula over log-spaced nodes.
+    - uniform lengths on [0, 2D]: the batch falls linearly until the longest ends, after
+      ``2D B / (B + 1)`` steps on average: ``2D B / (B + 1) * mean over x in (0, 1] of step(x B)``.
+
+    All arguments broadcast against the arrays of ``s``.
+    """
+    b = np.maximum(1.0, np.asarray(batch, dtype=float))
+    c = np.asarray(context_tokens, dtype=float)
+    d = np.maximum(1.0, np.asarray(output_tokens, dtype=float))
+    kind = np.asarray(lengths)
+    fixed = d * decode_step_time_s(s, b, c)
+    log_b = np.log(b)
+    nodes = np.linspace(0.0, 1.0, _DRAIN_NODES)
+    at_one = decode_step_time_s(s, 1.0, c)
+    exp_integral = np.zeros(np.broadcast_shapes(np.shape(fixed), np.shape(at_one)))
+    uni_mean = np.zeros_like(exp_integral)
+    previous = at_one
+    for i in range(1, _DRAIN_NODES):
+        here = decode_step_time_s(s, np.exp(nodes[i] * log_b), c)
+        exp_integral = exp_integral + (previous + here) / 2.0 * log_b / (_DRAIN_NODES - 1)
+        previous = here
+        # midpoints of (0, 1] for the uniform case
+        uni_mean = uni_mean + decode_step_time_s(s, np.maximum(1.0, (i - 0.5) / (_DRAIN_NODES - 1) * b), c)
+    uni_mean = uni_mean / (_DRAIN_NODES - 1)
+    at_b = decode_step_time_s(s, b, c)
+    # Euler-Maclaurin: sum_{k=1}^{B} f(k)/k ~ int_1^B f(x)/x dx + (f(1) + f(B)/B)/2; for a constant f
+    # the sum is H_B = ln B + gamma + 1/(2B) - 1/(12 B^2) + ..., so the rest is added at f(1).
+    correction = _EULER_GAMMA - 0.5 - 1.0 / (12.0 * b * b)
+    exponential = d * (exp_integral + (at_one + at_b / b) / 2.0 + correction * at_one)
+    uniform = 2.0 * d * b / (b + 1.0) * uni_mean
+    return np.asarray(
+        np.where(kind == LENGTHS_EXPONENTIAL, exponential, np.where(kind == LENGTHS_UNIFORM, uniform, fixed)),
+        dtype=float,
+    )
 
 
 @dataclass(frozen=True)
