@@ -235,40 +235,56 @@ def render(throughput: dict[str, Any], latency: dict[str, Any], fit: dict[str, A
         "",
         "1. **Measurements.** `shared/calibration/throughput.yaml` holds 97 published figures (TensorRT-LLM",
         "   v0.17 offline throughput and v0.14 serving, TensorRT-LLM v0.5/v0.6.1 static batches, LMDeploy",
-        "   v0.1 on A100, llama.cpp on Apple M-series and NVIDIA GPUs). `scripts/build_measurements.py` copies",
-        f"   all of them, with source, quote and qualifiers, into `{THROUGHPUT}` and maps each onto catalog",
-        "   ids (model, GPU, quantization, engine, GPU count) and a predictable quantity (`scope`: total,",
-        "   per_gpu, single_stream, tpot, ttft, prefill; `concurrency`: N, `max`, or a `request_rate`). Every",
-        "   mapping decision that is not a plain copy is in the entry's `notes`. The latencies the same runs",
-        f"   report become `{LATENCY}`.",
+        "   v0.1 on A100, llama.cpp on Apple M-series and NVIDIA GPUs) and `throughput-serving.yaml` 53 vLLM and",
+        "   SGLang serving runs (NVIDIA A100/H100/H200/L4 and AMD MI300X; offline, bursts, request rates and",
+        "   concurrency limits). `scripts/build_measurements.py` copies all 150, with source, quote and",
+        f"   qualifiers, into `{THROUGHPUT}` and maps each onto catalog ids (model, GPU, quantization, engine,",
+        "   GPU count, layout, release) and a predictable quantity (`scope`: total, per_gpu, single_stream,",
+        "   requests, tpot, ttft, batch_latency, prefill; `tokens`: output or input+output; `concurrency`: N,",
+        "   `max`, or a `request_rate`; `requests`; `max_num_seqs`; `lengths`: fixed, variable (ShareGPT) or",
+        "   uniform). Every mapping decision that is not a plain copy is in the entry's `notes`. The",
+        f"   latencies the same runs report become `{LATENCY}`.",
         "2. **Predictions** use the same engine functions as `selfhost estimate`",
-        "   (`selfhost.engine.throughput`) with the engine each measurement names. `concurrency: max` is",
-        "   the largest batch within KV memory and the engine's batch cap, with no latency limit; a",
-        "   request-rate run is predicted at the batch where the replica completes that rate (Little's",
-        "   law), and a run of N requests lasts N / rate plus one request's latency; a static batch",
-        "   prefills all its prompts before decoding (this changes TTFT and TPOT, not throughput).",
+        "   (`selfhost.engine.throughput`) with the engine, layout and release each measurement names.",
+        "   `concurrency: max` is the largest batch within KV memory and the engine's batch cap (the run's",
+        "   `max_num_seqs` where stated), with no latency limit, or within the run's `latency_targets`; a",
+        "   request-rate run is predicted at the batch where the replica completes that rate (Little's law).",
+        "   A run of N requests lasts until its last request ends: with varied output lengths the last",
+        "   sequences drain at a shrinking batch (`drain_time_s`: exponential lengths for ShareGPT, uniform",
+        "   for random ranges), which is why a burst of 320 ShareGPT prompts averages far less than 320 in",
+        "   flight. A static batch (and `batch_latency`) prefills all its prompts before decoding.",
         "3. **Fit** (`scripts/calibrate.py`, NumPy only). Each engine with measurements gets memory-bandwidth",
         "   utilization (MBU), compute utilization (MFU) and a fixed step overhead; the all-reduce latency",
-        "   if it has multi-GPU points; the batch cap if it has offline maximum-throughput points. Bounded",
-        "   grids (MBU 0.30–0.98, MFU 0.10–0.90, overhead 0–8 ms, all-reduce 0–50 µs, batch cap",
-        "   128–4096), coordinate descent, loss = weighted mean |ln(predicted / measured)|; latency points",
+        "   and interconnect utilization if it has multi-GPU points; the MoE kernels' efficiency",
+        "   (`expert_efficiency`, the share of MBU and MFU the routed experts reach) if it has MoE points; the",
+        "   batch cap if it has offline maximum-throughput points and the engine tunes it (TensorRT-LLM; vLLM",
+        "   and SGLang keep their documented defaults); the per-platform MBU and MFU where a platform has 12",
+        "   points or more; and, for vLLM, the step overheads of its older release generations (before 0.6,",
+        "   and the V0 engine before 0.8: `generations` in `data/engines.yaml`), so that 2024 benchmarks",
+        "   inform the kernels' efficiencies without charging current releases their schedulers' cost.",
+        "   Bounded grids (MBU 0.30–0.98, MFU 0.10–0.90, overhead 0–20 ms, per-sequence overhead 0–200 µs,",
+        "   all-reduce 0–100 µs, expert efficiency 0.20–1.00, batch cap 128–4096), coordinate descent, loss =",
+        "   weighted mean |ln(predicted / measured)|; latency points",
         f"   weigh {fit['latency_weight']:g} of a throughput point (they pin down the step overhead, which",
-        "   large-batch throughput cannot). Engines without measurements (vLLM, SGLang, MLX) take a pooled",
-        "   fit over every measured engine on their platforms.",
+        "   large-batch throughput cannot). Engines without measurements (MLX) take a pooled fit over every",
+        "   measured engine on their platforms.",
         f"4. **Not fitted** ({len(fit['excluded_from_fit'])} points, still validated below): "
         + ", ".join(f"`{i}`" for i in fit["excluded_from_fit"])
         + ". Why: see each entry's `exclude_from_fit`; in short, TensorRT-LLM v0.6.1 decoded grouped-query",
-        "   attention without the later XQA kernel (about 8× the KV traffic), and llama.cpp splits a model",
-        "   across GPUs by layers, which the tensor-parallel model does not represent.",
+        "   attention without the later XQA kernel (about 8× the KV traffic); DeepSeek-R1 ran on the MoE and",
+        "   MLA kernels of February-March 2025, 2-3× slower per GPU than the same engines six weeks later;",
+        "   the Llama 3.2 Vision run on an L4 has a model stand-in and batch limits the source does not state;",
+        "   Meta's FP8 checkpoint ran unoptimized on MI300X (the source says so).",
         "5. **Leave one source out.** Each dataset (one table of one source) is held out in turn, every",
         "   profile refitted on the rest, and the held-out points predicted; an engine left without points",
         "   (LMDeploy, when its table is held out) is predicted with the pooled fit, as an engine with no",
-        "   measurements would be.",
+        "   measurements would be; a release generation left without points takes the current releases'",
+        "   overheads.",
         "",
         "## Fitted engine profiles",
         "",
-        "| Engine | How | Points | MBU | MFU | Step overhead | All-reduce latency | Batch cap | On a grid bound |",
-        "|---|---|--:|--:|--:|--:|--:|--:|---|",
+        "| Engine | How | Points | MBU | MFU | Step overhead | All-reduce latency | Interconnect use | MoE kernels | Batch cap | On a grid bound |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for engine, e in fit["engines"].items():
         p = e["parameters"]
@@ -276,20 +292,32 @@ def render(throughput: dict[str, Any], latency: dict[str, Any], fit: dict[str, A
         lines.append(
             f"| {engine} | {how} | {e['points']} | {p['memory_bandwidth_utilization']:.2f} | "
             f"{p['compute_utilization']:.2f} | {p['step_overhead_s'] * 1e3:.1f} ms | "
-            f"{p['allreduce_latency_s'] * 1e6:.0f} µs | {p['max_batch_sequences']:.0f} | "
+            f"{p['allreduce_latency_s'] * 1e6:.0f} µs | {p['interconnect_bandwidth_utilization']:.2f} | "
+            f"{p.get('expert_efficiency', 1.0):.2f} | {p['max_batch_sequences']:.0f} | "
             f"{', '.join(e['at_grid_bound']) or '-'} |"
         )
         for platform, q in e.get("platform_efficiency", {}).items():
+            overhead = f"{q['step_overhead_s'] * 1e3:.1f} ms" if "step_overhead_s" in q else "(shared)"
             lines.append(
                 f"| {engine} on {platform} | fitted to its {platform} points | - | "
                 f"{q['memory_bandwidth_utilization']:.2f} | {q['compute_utilization']:.2f} | "
-                f"{q['step_overhead_s'] * 1e3:.1f} ms | (shared) | (shared) | - |"
+                f"{overhead} | (shared) | (shared) | (shared) | (shared) | - |"
+            )
+        generations = sorted({k.partition("@")[2] for k in p if "@" in k})
+        for generation in generations:
+            per_seq = p.get(f"step_overhead_per_sequence_s@{generation}", 0.0)
+            lines.append(
+                f"| {engine} releases '{generation}' | fitted to their points | - | (shared) | (shared) | "
+                f"{p[f'step_overhead_s@{generation}'] * 1e3:.1f} ms + {per_seq * 1e6:.0f} µs per sequence | "
+                "(shared) | (shared) | (shared) | (shared) | - |"
             )
     lines += [
         "",
-        "An engine measured on several platforms gets its own MBU, MFU and step overhead on each",
-        "platform with at least 12 points (its kernels differ: llama.cpp's CUDA and Metal backends);",
-        "its shared row then applies elsewhere (llama.cpp on ROCm).",
+        "An engine measured on several platforms gets its own MBU, MFU (and, without release",
+        "generations, step overhead) on each platform with at least 12 points (its kernels differ:",
+        "llama.cpp's CUDA and Metal backends, vLLM's CUDA and ROCm builds); its shared row then applies",
+        "elsewhere (llama.cpp on ROCm). A release generation's row gives the step overhead its",
+        "measurements are predicted with; the profile's own row is the current releases'.",
         "",
         "GPUs behind each profile (`measured_gpus` in `data/engines.yaml`; a pooled profile lists the",
         "pooled engines' GPUs). A deployment on any other GPU is an extrapolation of the roofline: its",
@@ -324,12 +352,18 @@ def render(throughput: dict[str, Any], latency: dict[str, Any], fit: dict[str, A
         + ".",
         "",
         *weak_spots(throughput["results"], latency["results"]),
-        "- **No vLLM, SGLang or MLX measurements**: those profiles are pooled fits. The held-out LMDeploy",
+        "- **No MLX measurements**: that profile is a pooled fit of llama.cpp on Metal. The held-out LMDeploy",
         "  table, predicted the same way, came within "
         + pct(
             loso["throughput_by_dataset"].get("lmdeploy a100_fp16 static batch", {}).get("median_abs_error")
         )
-        + " (median), but newer engine versions may be faster than 2023-2024 ones.",
+        + " (median).",
+        "- **Serving runs differ by release more than by anything the roofline sees**: vLLM 0.5.4 bursts,",
+        "  0.6 multi-step runs and 0.10 ROCm dockers of the same model and GPU are 2-3x apart. Release",
+        "  generations absorb the schedulers' cost; kernel generations (the MoE kernels of early 2025) are",
+        "  not modelled, which is why those DeepSeek-R1 runs are left out of the fit.",
+        "- **SGLang on ROCm, data-parallel attention, Blackwell and FP4 have no fitted measurement**: their",
+        "  throughput is the roofline's extrapolation with the CUDA fit (`gpu_measured: false` in the output).",
         "",
         "## Validate your own benchmarks",
         "",
@@ -349,11 +383,19 @@ def render(throughput: dict[str, Any], latency: dict[str, Any], fit: dict[str, A
         "    output_tokens: 300",
         "    concurrency: 64          # or max, or request_rate: 5 (requests/s) instead",
         "    kv_dtype: auto",
-        "    scope: total             # total | per_gpu | single_stream | tpot | ttft | prefill",
+        "    scope: total             # total | per_gpu | single_stream | requests | tpot | ttft | batch_latency | prefill",
         "    value: 2450",
         "    unit: tokens/s           # ms or s for tpot and ttft",
         "    source: our benchmark, vllm 0.11, 2026-11-20",
+        "    engine_version: \"0.11.0\"   # picks the release generation (older vLLM releases had slower schedulers)",
+        "    # optional: replicas, pipeline_parallel, dp_attention, expert_parallel, max_num_seqs,",
+        "    # lengths (fixed | variable | uniform), tokens (output | input+output), statistic (mean | median | p99),",
+        "    # latency_targets: {tpot_ms: 50, ttft_ms: 2000, statistic: p99} with concurrency: max",
         "```",
+        "",
+        "`selfhost measurements import` writes such entries from the result files of `vllm bench serve`,",
+        "GuideLLM and AIPerf. A file with some bad entries is validated anyway: each bad entry is named with",
+        "its location and the exit code is 1 (`--strict` refuses the file instead).",
         "",
         "## Every point, in sample (`selfhost validate`)",
         "",

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build data/calibration/measurements.yaml from shared/calibration/throughput.yaml.
+"""Build data/calibration/measurements.yaml from shared/calibration/throughput*.yaml.
 
 Copies every published measurement with its source, quote and qualifiers, and adds the fields
 that map it onto catalog ids and a predictable quantity (model, gpu, quant, engine, n_gpus,
@@ -7,6 +7,7 @@ input/output tokens, concurrency or request rate, kv_dtype, scope, value, unit).
 decisions are in the tables below and in each entry's `notes`; run again after changing them:
 
     python scripts/build_measurements.py [--src ../shared/calibration/throughput.yaml]
+                                         [--serving-src ../shared/calibration/throughput-serving.yaml]
 
 The output validates against selfhost.calibration.schema.Measurement.
 """
@@ -288,6 +289,350 @@ def latency_points(record: dict[str, Any]) -> list[dict[str, Any]]:
     return points
 
 
+# =========================================================================== serving runs
+# shared/calibration/throughput-serving.yaml: vLLM and SGLang serving runs (53 entries).
+
+DEFAULT_SERVING_SRC = ROOT.parent / "shared" / "calibration" / "throughput-serving.yaml"
+
+SERVING_MODELS: list[tuple[str, str, str]] = [
+    # (substring of the published model, catalog id, note); first match wins
+    ("Llama-3.2-11B-Vision", "llama-3.1-8b",
+     "Llama 3.2 11B Vision on text-only prompts runs its 32 self-attention decoder layers, which have "
+     "Llama 3.1 8B's shapes (vLLM's mllama skips the cross-attention layers when a request has no image); "
+     "its other ~2.6B resident parameters (cross-attention layers, vision encoder) are not counted, so the "
+     "KV capacity on the 24 GB L4 is overestimated by about 2.6 GB at FP8"),
+    ("Meta-Llama-3-8B", "llama-3-8b", ""),
+    ("Llama-3.1-8B", "llama-3.1-8b", ""),
+    ("Llama 3.1 8B", "llama-3.1-8b", ""),
+    ("Llama-3.1-70B", "llama-3.1-70b", ""),
+    ("Llama 3.1 70B", "llama-3.1-70b", ""),
+    ("Llama-3.3-70B", "llama-3.3-70b", ""),
+    ("Llama-3.1-405B", "llama-3.1-405b", ""),
+    ("Llama 3.1 405B", "llama-3.1-405b", ""),
+    ("Mistral-7B-Instruct-v0.3", "mistral-7b",
+     "Mistral 7B v0.3 is catalogued as mistral-7b (v0.1 shapes; v0.3 has a 32,768-token vocabulary, "
+     "0.003 B parameters more, and no sliding window)"),
+    ("Mixtral-8x7B", "mixtral-8x7b", ""),
+    ("DeepSeek-R1", "deepseek-r1", ""),
+    ("DeepSeek-V3", "deepseek-v3", ""),
+]
+
+SERVING_GPUS: list[tuple[str, str, str]] = [
+    ("H200", "h200-141gb", ""),
+    ("H100-80GB-SXM (inferred", "h100-sxm-80gb", "the GPU is inferred by the source's compiler (see qualifiers)"),
+    ("H100-80GB-SXM", "h100-sxm-80gb", ""),
+    ("H100 80GB HBM3", "h100-sxm-80gb", "'H100 80GB HBM3' is the SXM part"),
+    ("H100 (variant not stated)", "h100-sxm-80gb", "H100 variant not stated; the SXM part is assumed"),
+    ("A100-80GB-SXM", "a100-80gb", ""),
+    ("L4", "l4-24gb", ""),
+    ("MI300X", "mi300x-192gb", ""),
+]
+
+SERVING_DATASETS: list[tuple[str, str]] = [
+    ("lambda-v054", "vllm lambda v0.5.4 sharegpt bursts"),
+    ("lambda-v060", "vllm lambda v0.6.0 multi-step"),
+    ("vllmblog-fp8kv", "vllm blog fp8 kv cache (v0.19)"),
+    ("vllm-pr7117", "vllm pr 7117 offline"),
+    ("kubeai", "vllm kubeai l4 sharegpt"),
+    ("dstack-vllm06", "vllm dstack llama 3.1 405b h100/mi300x"),
+    ("dstack-dsr1", "dstack deepseek-r1 h200/mi300x"),
+    ("rocm-vllm0100", "vllm rocm dev-docker v0.10.0 mi300x"),
+    ("vllmblog-amd", "vllm blog embedded llm mi300x"),
+    ("oci-vllm", "vllm oci blog mi300x"),
+    ("llmie", "llm-ie-benchmarks deepseek-r1 h200"),
+    ("datacrunch", "sglang datacrunch h200"),
+    ("sglang-attnbench", "sglang attention-backend bench h200"),
+]
+
+#: ShareGPT means the source does not state, borrowed from a run of the same script and tokenizer family.
+LAMBDA_SHAREGPT = (73671 / 320, 71810 / 320)  # the Mistral-7B 1xH100 result JSON the qualifiers quote
+DSTACK_405B_SHAREGPT = (215196 / 1000, (120689 + 122195 + 122774) / 3000)  # dstack's three 405B runs
+
+
+def _first(table: list[tuple[str, str, str]], text: str, what: str) -> tuple[str, str]:
+    for key, value, note in table:
+        if key in text:
+            return value, note
+    raise SystemExit(f"unknown {what} {text!r}")
+
+
+def _counted(text: str, word: str) -> float | None:
+    """Mean tokens per request from '(... 230969 input tokens over 1000 requests)'."""
+    match = re.search(rf"(\d+) {word} tokens over (\d+) requests", text)
+    return int(match.group(1)) / int(match.group(2)) if match else None
+
+
+def serving_lengths(e: dict[str, Any], notes: list[str]) -> tuple[int, int, str]:
+    """Mean input and output tokens and how output lengths were drawn (fixed, variable, uniform)."""
+    inp, out = str(e["input_len"]), str(e["output_len"])
+    if inp.startswith("ShareGPT"):
+        mean_in = _counted(inp, "input")
+        mean_out = _counted(out, "output") or _counted(out, "generated")
+        if mean_in is None or mean_out is None:
+            if e["id"].startswith("lambda"):
+                mean_in, mean_out = LAMBDA_SHAREGPT
+                borrowed = "the Lambda repo's Mistral-7B 1xH100 result JSON (73,671 / 71,810 tokens over 320 requests)"
+            else:
+                mean_in, mean_out = DSTACK_405B_SHAREGPT
+                borrowed = "dstack's three Llama 3.1 405B ShareGPT runs (215 input / 122 output tokens per request)"
+            notes.append(f"ShareGPT mean lengths not stated for this run: taken from {borrowed}")
+        notes.append(
+            "ShareGPT lengths vary per request and output lengths are long-tailed: predicted at the mean "
+            "lengths with exponentially distributed output lengths (lengths: variable)"
+        )
+        return round(mean_in), round(mean_out), "variable"
+    if inp.startswith("random"):
+        mean_in, mean_out = _counted(inp, "input"), _counted(out, "output")
+        if mean_in is None or mean_out is None:
+            mean_in = mean_out = (1 + 1024) / 2
+            notes.append(
+                "random dataset with SGLang's default --random-range-ratio (0.0, as in the datacrunch runs of the "
+                "same tool): lengths drawn uniformly from 1 to 1,024 tokens, mean 512.5 [assumed]"
+            )
+        notes.append("random lengths drawn uniformly below the nominal length (range ratio 0): lengths: uniform")
+        return round(mean_in), round(mean_out), "uniform"
+    if inp.startswith("~"):
+        notes.append("lengths vary by +-15 % around the stated means, predicted as fixed at the means")
+    tok_in = int(re.match(r"~?(\d+)", inp).group(1))  # type: ignore[union-attr]
+    tok_out = int(re.match(r"~?(\d+)", out).group(1))  # type: ignore[union-attr]
+    return tok_in, tok_out, "fixed"
+
+
+#: The engine release of each serving dataset (or row-id prefix), where the source states it; picks the
+#: engine generation (data/engines.yaml `generations`). (prefix, version, note)
+SERVING_VERSIONS: list[tuple[str, str, str]] = [
+    ("lambda-v054", "0.5.4", ""),
+    ("lambda-v060", "0.6.0", ""),
+    ("vllmblog-fp8kv", "0.19.1", ""),
+    ("vllm-pr7117", "0.5.4", "a pull-request branch on vLLM's main of 2024-08 (after 0.5.4, before 0.6.0): 0.5.4's generation"),
+    ("kubeai", "0.6.2", ""),
+    ("dstack-vllm063", "0.6.3", ""),
+    ("dstack-vllm064", "0.6.4", ""),
+    ("dstack-dsr1-vllm-mi300x", "0.7.3", ""),
+    ("dstack-dsr1-vllm-h200", "0.7.4", ""),
+    ("dstack-dsr1-sglang-mi300x", "0.4.2", ""),
+    ("dstack-dsr1-sglang-h200", "0.4.3", ""),
+    ("rocm-vllm0100", "0.10.0", ""),
+    ("vllmblog-amd", "0.6.2", ""),
+    ("oci-vllm", "0.6.0", "vLLM release not stated (a ROCm build of October 2024): a 0.6 release is assumed"),
+    ("llmie-vllm", "0.8.4", ""),
+    ("llmie-sglang", "0.4.5", ""),
+]
+
+
+def serving_version(e: dict[str, Any], notes: list[str]) -> str:
+    for prefix, version, note in SERVING_VERSIONS:
+        if e["id"].startswith(prefix):
+            if note:
+                notes.append(note)
+            return version
+    return ""
+
+
+BURST_RATE = 100.0  # req/s: a 'rate' this high sends every request at once
+
+
+def serving_load(e: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """concurrency / request_rate / requests / max_num_seqs / batching of a serving row."""
+    text = str(e["batch_or_concurrency"])
+    rec: dict[str, Any] = {}
+    seqs = re.search(r"max-num-seqs? (\d+)", text)
+    if seqs:
+        rec["max_num_seqs"] = int(seqs.group(1))
+    prompts = re.search(r"(\d+) prompts", text) or re.search(r"\((\d+) requests\)", text)
+    if text.startswith("static batch"):
+        rec["concurrency"] = int(text.split()[-1])
+        rec["batching"] = "static"
+        return rec
+    if text.startswith("max concurrency"):
+        rec["concurrency"] = int(re.search(r"max concurrency (\d+)", text).group(1))  # type: ignore[union-attr]
+        if prompts:
+            rec["requests"] = int(prompts.group(1))
+        return rec
+    rate = re.search(r"request rate ([\d.]+)(?: req/s| QPS)", text)
+    if rate and float(rate.group(1)) < BURST_RATE:
+        rec["request_rate"] = float(rate.group(1))
+        rec["requests"] = int(prompts.group(1)) if prompts else 1000
+        if not prompts:
+            notes.append("number of prompts not stated: benchmark_serving.py's default of 1,000 is assumed")
+        return rec
+    rec["concurrency"] = "max"
+    if rate:
+        notes.append(f"request rate {rate.group(1)}: every request arrives within about a second, modelled as a burst")
+    if prompts:
+        rec["requests"] = int(prompts.group(1))
+    elif "default 1000" in text or "request rate 1000 QPS" in text:
+        rec["requests"] = 1000
+        if "QPS" in text:
+            notes.append("number of prompts not stated: benchmark_serving.py's default of 1,000 is assumed")
+    return rec
+
+
+def serving_metric(e: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    unit_text, scope_text = str(e["metric"]["unit"]), str(e["metric"]["scope"])
+    if unit_text == "requests/s":
+        return {"scope": "requests", "unit": "requests/s"}
+    if unit_text.startswith("s (end-to-end latency"):
+        return {"scope": "batch_latency", "unit": "s"}
+    rec: dict[str, Any] = {"scope": "total", "unit": "tokens/s"}
+    if scope_text == "single stream":
+        notes.append(
+            "'TPS' of a batch-1 latency run is 128 output tokens over the batch's end-to-end latency: "
+            "predicted as a static batch of one"
+        )
+    if unit_text.startswith("total tokens/s"):
+        rec["tokens"] = "input+output"
+    elif unit_text.startswith("tokens/s (not stated"):
+        notes.append(
+            "read as output tokens/s: as input+output the 405B 2048/2048 figure would mean 1,087 output tokens/s, "
+            "below dstack's 1,567 from an older vLLM built without graphs (--enforce-eager) on the same 8x MI300X "
+            "and model, while this v0.10.0 docker is the tuned one"
+        )
+    return rec
+
+
+def serving_kv(e: dict[str, Any]) -> str:
+    text = str(e.get("kv_cache_dtype", ""))
+    return "fp8" if text.startswith("fp8 (e4m3") or text.startswith("fp8 (--kv-cache-dtype fp8") else "auto"
+
+
+def serving_quant(e: dict[str, Any], model_text: str, notes: list[str]) -> str:
+    text = str(e["weight_precision"]).lower()
+    if text.startswith("fp8") or "FP8" in model_text:
+        if "fbgemm" in text:
+            notes.append(
+                "Meta's FBGEMM FP8 checkpoint keeps some layers in BF16 (per its config's modules_to_not_convert); "
+                "modelled as FP8 throughout"
+            )
+        return "fp8"
+    if text.startswith("bf16"):
+        return "bf16"
+    if text == "not stated":
+        notes.append("precision not stated: FP8, as in the source's other runs (neuralmagic FP8 checkpoints)")
+        return "fp8"
+    raise SystemExit(f"{e['id']}: unknown precision {text!r}")
+
+
+_EARLY_DEEPSEEK = (
+    "DeepSeek-R1 with the MoE and MLA kernels of February-March 2025 (vLLM 0.7.3/0.7.4, SGLang 0.4.2/0.4.3, "
+    "before DeepGEMM and FlashMLA were in both engines): per GPU 2-3x slower than the same engines six weeks "
+    "later on the same model (llm-ie-benchmarks: vLLM 0.8.4 and SGLang 0.4.5 on 8x H200 reach 55-68 ms TPOT at "
+    "~180 sequences where these runs take 65-136 ms at 16-128), a kernel generation the profile of current "
+    "releases should not average in"
+)
+#: Serving runs the engine-profile fit leaves out, with the reason (they are still validated).
+SERVING_EXCLUDED: dict[str, str] = {
+    "kubeai-vllm062-llama32-11b-vision-fp8-l4-sharegpt1000": (
+        "the served model is Llama 3.2 11B Vision, whose memory on the 24 GB L4 the text-only stand-in does "
+        "not represent, with batch limits the source does not state: its mean TPOT (54.8 ms) and throughput "
+        "(285 tokens/s) imply about 16 sequences in flight on average, a cap set by the deployment"
+    ),
+    "dstack-vllm063rocm-llama31-405b-fp8-mi300x8-sharegpt-qps16": (
+        "Meta's FBGEMM FP8 checkpoint on MI300X, which the source calls 'not at all optimized for Mi300x' "
+        "(mean TPOT 1,569 ms against a 418 ms median); the AMD-quantized checkpoint of the same report runs "
+        "normally"
+    ),
+}
+
+
+def serving_exclusion(record_id: str) -> str:
+    if record_id.startswith("dstack-dsr1-"):
+        return _EARLY_DEEPSEEK
+    return SERVING_EXCLUDED.get(record_id, "")
+
+
+def convert_serving(e: dict[str, Any]) -> dict[str, Any]:
+    """One serving row of throughput-serving.yaml as a measurement entry."""
+    notes: list[str] = []
+    model, model_note = _first(SERVING_MODELS, str(e["model"]), "model")
+    gpu, gpu_note = _first(SERVING_GPUS, str(e["hardware"]["accelerator"]), "accelerator")
+    notes += [n for n in (model_note, gpu_note) if n]
+    engine = "sglang" if str(e["engine"]).startswith("SGLang") else "vllm"
+    version = serving_version(e, notes)
+    quant = serving_quant(e, str(e["model"]), notes)
+    inp, out, lengths = serving_lengths(e, notes)
+    load = serving_load(e, notes)
+    metric = serving_metric(e, notes)
+    layout: dict[str, Any] = {}
+    if "enable-dp-attention" in str(e.get("other_parallelism") or ""):
+        layout["dp_attention"] = True
+    if int(e["hardware"]["count"]) != int(e.get("tensor_parallel") or e["hardware"]["count"]):
+        raise SystemExit(f"{e['id']}: GPU count and tensor parallel differ")
+    dataset = next(name for prefix, name in SERVING_DATASETS if e["id"].startswith(prefix))
+    as_published = {
+        k: e[k]
+        for k in (
+            "hardware", "tensor_parallel", "other_parallelism", "engine", "engine_version", "model",
+            "weight_precision", "kv_cache_dtype", "input_len", "output_len", "batch_or_concurrency", "metric",
+        )
+        if k in e and e[k] is not None
+    }
+    rec: dict[str, Any] = {
+        "id": e["id"],
+        "dataset": dataset,
+        "model": model,
+        "gpu": gpu,
+        "quant": quant,
+        "engine": engine,
+        **({"engine_version": version} if version else {}),
+        "n_gpus": int(e["hardware"]["count"]),
+        **layout,
+        "input_tokens": inp,
+        "output_tokens": out,
+        **{k: v for k, v in load.items() if k in ("concurrency", "request_rate", "requests")},
+        **({"max_num_seqs": load["max_num_seqs"]} if "max_num_seqs" in load else {}),
+        "lengths": lengths,
+        "kv_dtype": serving_kv(e),
+        **({"batching": load["batching"]} if "batching" in load else {}),
+        **metric,
+        "value": float(e["metric"]["value"]),
+        "source": e["source"],
+        "date": str(e.get("date", "")),
+        "quote": e.get("quote", ""),
+    }
+    if e.get("quote_context"):
+        rec["quote_context"] = e["quote_context"]
+    rec["qualifiers"] = list(e.get("qualifiers") or [])
+    if e.get("extra_metrics"):
+        rec["extra_metrics"] = {k: float(v) for k, v in e["extra_metrics"].items()}
+    rec["as_published"] = as_published
+    if notes:
+        rec["notes"] = "; ".join(notes)
+    if serving_exclusion(e["id"]):
+        rec["exclude_from_fit"] = serving_exclusion(e["id"])
+    return rec
+
+
+#: serving extra_metrics key -> (id suffix, scope, unit, statistic, description); TPOT only: a TTFT
+#: under load includes the time a prompt waits for its prefill, which the model has no queue for.
+SERVING_LATENCY_METRICS: dict[str, tuple[str, str, str, str, str]] = {
+    "mean_tpot_ms": ("tpot", "tpot", "ms", "mean", "mean time per output token"),
+    "median_tpot_ms": ("tpot-median", "tpot", "ms", "median", "median time per output token"),
+    "mean_itl_ms": ("itl", "tpot", "ms", "mean", "mean inter-token latency"),
+    "median_itl_ms": ("itl-median", "tpot", "ms", "median", "median inter-token latency"),
+}
+
+
+def serving_latency_points(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """One TPOT point per serving run: the mean TPOT, else the mean ITL, else a median (in that order)."""
+    extra = record.get("extra_metrics") or {}
+    if "multi-step scheduling" in " ".join(record.get("qualifiers", [])):
+        extra = {k: v for k, v in extra.items() if "itl" not in k}  # ITL counts bursts of 10 tokens
+    for key in ("mean_tpot_ms", "mean_itl_ms", "median_tpot_ms", "median_itl_ms"):
+        if key in extra:
+            suffix, scope, unit, statistic, what = SERVING_LATENCY_METRICS[key]
+            break
+    else:
+        return []
+    point = {k: v for k, v in record.items() if k not in ("extra_metrics", "notes", "tokens")}
+    point.update(id=f"{record['id']}-{suffix}", scope=scope, value=float(extra[key]), unit=unit)
+    if statistic != "mean":
+        point["statistic"] = statistic
+    note = f"the {what} ({key}) the source reports for the run of {record['id']}"
+    point["notes"] = note + ("; " + record["notes"] if record.get("notes") else "")
+    return [point]
+
+
 class _NoAliasDumper(yaml.SafeDumper):
     """Writes a shared source mapping out in full each time (no YAML anchors): entries read alone."""
 
@@ -298,22 +643,26 @@ class _NoAliasDumper(yaml.SafeDumper):
 LATENCY_HEADER = """\
 # Latencies published beside the throughput figures of data/calibration/measurements.yaml (the runs'
 # `extra_metrics`: TensorRT-LLM v0.14 serving TTFT and inter-token latency, LMDeploy first-token and median
-# per-token latency), as measurements of their own. GENERATED by scripts/build_measurements.py; edit the
+# per-token latency, and the time per output token of the vLLM and SGLang serving runs), as measurements of
+# their own. GENERATED by scripts/build_measurements.py; edit the
 # script. The engine-profile fit uses them beside the throughput points: low-batch latency pins down the
 # fixed per-step overhead that throughput at large batch cannot. Bursts (QPS=INF) and batches of more than one
 # prompt have no TTFT point: the model has no request queue, and the mean first-token latency of a batch
-# depends on the order in which the engine prefills its prompts. Check with: selfhost validate data/calibration/latency.yaml
+# depends on the order in which the engine prefills its prompts; the serving runs have TPOT points only (their
+# TTFT under load includes the wait for a prefill slot, which the model has no queue for). Check with: selfhost validate data/calibration/latency.yaml
 """
 
 HEADER = """\
 # Published throughput and latency measurements, mapped onto catalog ids, for `selfhost validate` and the
 # engine-profile fit (scripts/calibrate.py). GENERATED by scripts/build_measurements.py from
-# shared/calibration/throughput.yaml (97 entries, all kept); edit the script, not this file.
+# shared/calibration/throughput.yaml (97 entries) and shared/calibration/throughput-serving.yaml (53 vLLM and
+# SGLang serving runs), all kept; edit the script, not this file.
 #
 # Each entry keeps the source, the quoted row, the qualifiers and the source's own description of the run
 # (`as_published`), and adds: model, gpu, quant, engine (catalog ids), n_gpus, input_tokens, output_tokens,
 # concurrency (sequences in flight, or 'max' = offline maximum throughput) or request_rate (requests/s),
-# kv_dtype, scope (total | per_gpu | single_stream | tpot | ttft | prefill), value and unit. `notes` records
+# requests, max_num_seqs, lengths, kv_dtype, layout (dp_attention), scope (total | per_gpu | single_stream |
+# requests | tpot | ttft | batch_latency | prefill), tokens (output | input+output), value and unit. `notes` records
 # every mapping decision that is not a plain copy. Schema: selfhost.calibration.schema.Measurement.
 # `dataset` groups the entries by table for leave-one-source-out checks.
 """
@@ -322,11 +671,14 @@ HEADER = """\
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--src", type=Path, default=DEFAULT_SRC)
+    parser.add_argument("--serving-src", type=Path, default=DEFAULT_SERVING_SRC)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--latency-out", type=Path, default=LATENCY_OUT)
     args = parser.parse_args(argv)
     entries = yaml.safe_load(args.src.read_text(encoding="utf-8"))
-    records = [convert(e) for e in entries]
+    serving = yaml.safe_load(args.serving_src.read_text(encoding="utf-8"))
+    serving_records = [convert_serving(e) for e in serving]
+    records = [convert(e) for e in entries] + serving_records
     text = yaml.dump(
         {"measurements": records},
         Dumper=_NoAliasDumper,
@@ -338,7 +690,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(HEADER + "\n" + text, encoding="utf-8")
     print(f"wrote {len(records)} measurements to {args.out}", file=sys.stderr)
-    latency = [p for r in records for p in latency_points(r)]
+    latency = [p for r in records[: len(entries)] for p in latency_points(r)]
+    latency += [p for r in serving_records for p in serving_latency_points(r)]
     text = yaml.dump(
         {"measurements": latency},
         Dumper=_NoAliasDumper,

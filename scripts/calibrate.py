@@ -50,7 +50,27 @@ FORMATS = {
     "allreduce_latency_s": "{:.1e}",
     "interconnect_bandwidth_utilization": "{:.2f}",
     "max_batch_sequences": "{:.0f}",
+    "step_overhead_per_sequence_s": "{:.1e}",
+    "expert_efficiency": "{:.2f}",
 }
+
+
+def _set_field(block: str, name: str, shown: str, engine_id: str, path: Path) -> str:
+    """``name: shown`` in an engine block: a plain field at 4 spaces, ``field@generation`` in the
+    block's ``generations`` list; a new plain field goes after ``allreduce_latency_s``."""
+    field_name, _, generation = name.partition("@")
+    if generation:
+        pattern = rf"(?m)(^      - id: {re.escape(generation)}\n(?:        .*\n)*?        {field_name}: ).*$"
+        block, n = re.subn(pattern, rf"\g<1>{shown}", block, count=1)
+        if n != 1:
+            raise SystemExit(f"{path}: cannot find '{field_name}' of generation '{generation}' of {engine_id}")
+        return block
+    block, n = re.subn(rf"(?m)^(    {name}: ).*$", rf"\g<1>{shown}", block)
+    if n == 0:
+        block, n = re.subn(r"(?m)^(    allreduce_latency_s: .*)$", rf"\g<1>\n    {name}: {shown}", block)
+    if n != 1:
+        raise SystemExit(f"{path}: cannot find '{name}' in the block of {engine_id}")
+    return block
 
 
 def summary_dict(predicted: Any, measured: Any) -> dict[str, Any]:
@@ -92,6 +112,8 @@ def run(latency_weight: float, loso: bool) -> dict[str, Any]:
         return {
             "throughput": summary_dict(pred[p], m[p]),
             "throughput_by_engine": breakdown(pred[p], m[p], problem.engine[p]),
+            "throughput_by_platform": breakdown(pred[p], m[p], problem.platform[p]),
+            "throughput_by_gpu": breakdown(pred[p], m[p], problem.gpu[p]),
             "throughput_by_dataset": breakdown(pred[p], m[p], problem.group[p]),
             "latency": summary_dict(pred[s], m[s]),
             "latency_by_engine": breakdown(pred[s], m[s], problem.engine[s]),
@@ -145,15 +167,13 @@ def write_engines(report: dict[str, Any], path: Path = ENGINES_YAML) -> None:
         engine = report["engines"].get(match.group(1)) if match else None
         if engine and engine["fitted"]:
             for name in engine["fitted"]:
-                shown = FORMATS[name].format(engine["parameters"][name])
-                block, n = re.subn(rf"(?m)^(    {name}: ).*$", rf"\g<1>{shown}", block)
-                if n != 1:
-                    raise SystemExit(f"{path}: cannot find '{name}' in the block of {match.group(1)}")  # type: ignore[union-attr]
+                shown = FORMATS[name.partition("@")[0]].format(engine["parameters"][name])
+                block = _set_field(block, name, shown, match.group(1), path)  # type: ignore[union-attr]
             block = re.sub(r"(?m)^    platform_efficiency:\n(?:      .*\n)*", "", block)
             if engine["platform_efficiency"]:
                 lines = "".join(
                     f"      {platform}: {{"
-                    + ", ".join(f"{name}: {FORMATS[name].format(v)}" for name, v in values.items())
+                    + ", ".join(f"{name}: {FORMATS[name].format(v)}" for name, v in sorted(values.items()))
                     + "}\n"
                     for platform, values in engine["platform_efficiency"].items()
                 )
@@ -198,6 +218,10 @@ def print_report(report: dict[str, Any]) -> None:
         print(line("throughput, all", b["throughput"]))
         for engine, s in b["throughput_by_engine"].items():
             print(line(f"throughput, {engine}", s))
+        for platform, s in b["throughput_by_platform"].items():
+            print(line(f"throughput, on {platform}", s))
+        for gpu, s in b["throughput_by_gpu"].items():
+            print(line(f"throughput, on {gpu}", s))
         for dataset, s in b["throughput_by_dataset"].items():
             print(line(dataset, s))
         print(line("latency, all", b["latency"]))

@@ -136,3 +136,50 @@ def test_latency_targets_predict_the_capacity_within_them(catalog: Catalog) -> N
 def test_inconsistent_fields_are_rejected_with_the_reason(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(pydantic.ValidationError, match=message):
         Measurement.model_validate(entry(**overrides))
+
+
+# --------------------------------------------------------------------------- a file with bad entries
+
+
+def _file(tmp_path: Any, *entries: dict[str, Any]) -> str:
+    import yaml
+
+    path = tmp_path / "runs.yaml"
+    path.write_text(yaml.safe_dump({"measurements": list(entries)}), encoding="utf-8")
+    return str(path)
+
+
+def test_validate_skips_bad_entries_names_each_and_exits_1(tmp_path: Any, cli: Any) -> None:
+    import json
+
+    path = _file(
+        tmp_path,
+        entry(id="good"),
+        entry(id="bad-scope", scope="totl"),
+        entry(id="unknown-gpu", gpu="h1000"),
+    )
+    result = cli("validate", path, "--format", "json")
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)
+    assert [r["id"] for r in document["results"]] == ["good"]
+    skipped = document["skipped"]
+    assert len(skipped) == 2
+    assert "measurements[1] (id 'bad-scope').scope" in skipped[0] and "'totl'" in skipped[0]
+    assert "measurements[2] (id 'unknown-gpu').gpu: unknown id 'h1000'" in skipped[1]
+    assert "2 entries were skipped, 1 validated" in result.stderr
+
+
+def test_validate_strict_refuses_the_whole_file(tmp_path: Any, cli: Any) -> None:
+    path = _file(tmp_path, entry(id="good"), entry(id="unknown-gpu", gpu="h1000"))
+    result = cli("validate", path, "--strict")
+    assert result.exit_code == 2
+    assert "unknown id 'h1000'" in result.stderr
+    assert result.stdout == ""
+
+
+def test_validate_of_a_clean_file_exits_0_and_skips_nothing(tmp_path: Any, cli: Any) -> None:
+    import json
+
+    result = cli("validate", _file(tmp_path, entry(id="a"), entry(id="b")), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["skipped"] == []

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from selfhost.calibration.loader import ResolvedMeasurement
 from selfhost.calibration.predict import (
@@ -46,16 +46,20 @@ PARAMETERS: tuple[str, ...] = (
     "allreduce_latency_s",
     "interconnect_bandwidth_utilization",
     "max_batch_sequences",
+    "step_overhead_per_sequence_s",
+    "expert_efficiency",
 )
 
 #: Bounded grids: the physically plausible range of each parameter and its resolution.
 GRIDS: dict[str, FloatArray] = {
     "memory_bandwidth_utilization": np.round(np.arange(0.30, 0.981, 0.01), 4),  # [unitless]
     "compute_utilization": np.round(np.arange(0.10, 0.901, 0.01), 4),  # [unitless]
-    "step_overhead_s": np.round(np.arange(0.0, 8.01e-3, 1e-4), 7),  # 0-8 ms [s]
-    "allreduce_latency_s": np.round(np.arange(0.0, 50.1e-6, 1e-6), 8),  # 0-50 us [s]
+    "step_overhead_s": np.round(np.arange(0.0, 20.01e-3, 1e-4), 7),  # 0-20 ms [s]
+    "allreduce_latency_s": np.round(np.arange(0.0, 100.1e-6, 1e-6), 8),  # 0-100 us [s]
     "interconnect_bandwidth_utilization": np.round(np.arange(0.10, 1.001, 0.02), 4),  # [unitless]
     "max_batch_sequences": np.array([128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0]),  # [count]
+    "step_overhead_per_sequence_s": np.round(np.arange(0.0, 200.1e-6, 2e-6), 8),  # 0-200 us [s]
+    "expert_efficiency": np.round(np.arange(0.20, 1.001, 0.02), 4),  # [unitless]
 }
 
 MAX_PASSES = 8
@@ -73,6 +77,8 @@ class FitProblem:
     gpu : GPU id of each point.
     group : Leave-one-source-out group (dataset) of each point.
     weight : Weight of each point in the loss (0 leaves it out). [unitless]
+    generation : Engine generation of each point's release (`EngineProfile.generations` id; ""
+        for the current one): the fields named ``field@generation`` apply to its points.
     """
 
     serving: ServingArrays
@@ -83,6 +89,14 @@ class FitProblem:
     gpu: NDArray[np.str_]
     group: NDArray[np.str_]
     weight: FloatArray
+    generation: NDArray[np.str_] | None = None
+
+    @property
+    def generations(self) -> NDArray[np.str_]:
+        """`generation`, or every point of the current generation when none is given."""
+        if self.generation is None:
+            return np.full(self.measured.shape, "", dtype=object).astype(str)
+        return self.generation
 
     def subset(self, mask: NDArray[np.bool_]) -> FitProblem:
         """The points where ``mask`` is true."""
@@ -95,7 +109,36 @@ class FitProblem:
             gpu=self.gpu[mask],
             group=self.group[mask],
             weight=self.weight[mask],
+            generation=self.generations[mask],
         )
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``'step_overhead_s@v0'`` -> ``('step_overhead_s', 'v0')``; a plain field -> ``(field, '')``."""
+    field_name, _, generation = name.partition("@")
+    return field_name, generation
+
+
+def columns(
+    serving: ServingArrays, generation: NDArray[np.str_], values: Mapping[str, ArrayLike]
+) -> dict[str, FloatArray]:
+    """Engine-field columns from ``values``: plain names set every row, ``field@g`` the rows of
+    generation g (applied after the plain names, whatever the order of ``values``)."""
+    n = generation.shape[0]
+    out: dict[str, FloatArray] = {}
+    for name, value in values.items():
+        if "@" not in name:
+            out[name] = np.array(np.broadcast_to(np.asarray(value, dtype=float), (n,)), dtype=float)
+    for name, value in values.items():
+        field_name, gen = split_name(name)
+        if gen:
+            column = out.get(field_name)
+            if column is None:
+                column = np.array(np.broadcast_to(getattr(serving, field_name), (n,)), dtype=float)
+            rows = generation == gen
+            column[rows] = np.broadcast_to(np.asarray(value, dtype=float), (n,))[rows]
+            out[field_name] = column
+    return out
 
 
 @dataclass(frozen=True)
@@ -138,15 +181,24 @@ def _take(arrays: _A, index: NDArray[np.bool_] | NDArray[np.intp]) -> _A:
 
 
 def with_parameters(
-    serving: ServingArrays, engine: NDArray[np.str_], parameters: Mapping[str, Mapping[str, float]]
+    serving: ServingArrays,
+    engine: NDArray[np.str_],
+    parameters: Mapping[str, Mapping[str, float]],
+    generation: NDArray[np.str_] | None = None,
 ) -> ServingArrays:
-    """`serving` with the engine fields of each point's engine replaced by ``parameters[engine]``."""
+    """`serving` with the engine fields of each point's engine replaced by ``parameters[engine]``
+    (``field@g`` entries on the points of generation g)."""
+    gen = generation if generation is not None else np.full(engine.shape, "", dtype=object).astype(str)
     changes: dict[str, FloatArray] = {}
     for name in PARAMETERS:
         column = np.array(np.broadcast_to(getattr(serving, name), engine.shape), dtype=float)
         for engine_id, values in parameters.items():
             if name in values:
                 column[engine == engine_id] = values[name]
+            for key, value in values.items():
+                field_name, g = split_name(key)
+                if g and field_name == name:
+                    column[(engine == engine_id) & (gen == g)] = value
         changes[name] = column
     return dataclasses.replace(serving, **changes)
 
@@ -156,15 +208,21 @@ def with_fits(
     engine: NDArray[np.str_],
     platform: NDArray[np.str_],
     fits: Mapping[str, EngineFit],
+    generation: NDArray[np.str_] | None = None,
 ) -> ServingArrays:
     """`serving` with each point's engine fields from ``fits``, per platform where a fit has one."""
-    base = with_parameters(serving, engine, {e: f.parameters for e, f in fits.items()})
+    base = with_parameters(serving, engine, {e: f.parameters for e, f in fits.items()}, generation)
+    gen = generation if generation is not None else np.full(engine.shape, "", dtype=object).astype(str)
     changes: dict[str, FloatArray] = {}
     for name in PLATFORM_FIELDS:
         column = np.array(np.broadcast_to(getattr(base, name), engine.shape), dtype=float)
         for engine_id, fit in fits.items():
+            overridden = {split_name(k)[1] for k in fit.parameters if split_name(k)[0] == name and "@" in k}
             for platform_id, values in fit.platforms.items():
-                column[(engine == engine_id) & (platform == platform_id)] = values[name]
+                if name not in values:
+                    continue
+                rows = (engine == engine_id) & (platform == platform_id) & ~np.isin(gen, list(overridden))
+                column[rows] = values[name]
         changes[name] = column
     return dataclasses.replace(base, **changes)
 
@@ -190,9 +248,10 @@ def _losses(
     n = problem.measured.size
     k = len(next(iter(trials.values())))
     serving, workload = _tile(problem, k)
-    values = {p: np.full(n * k, v) for p, v in current.items()}
+    values: dict[str, ArrayLike] = {p: np.full(n * k, v) for p, v in current.items()}
     values.update({name: np.repeat(np.asarray(v, dtype=float), n) for name, v in trials.items()})
-    predicted = predict_values(dataclasses.replace(serving, **values), workload).value.reshape(k, n)
+    assembled = columns(serving, np.tile(problem.generations, k), values)
+    predicted = predict_values(dataclasses.replace(serving, **assembled), workload).value.reshape(k, n)
     with np.errstate(divide="ignore", invalid="ignore"):
         errors = np.abs(np.log(predicted / problem.measured))
     errors = np.where(np.isfinite(errors), errors, 50.0)  # a non-finite prediction counts as e^50 off
@@ -205,25 +264,35 @@ PAIR_RADIUS = 4  # grid steps each way of the joint search over two fields
 def _descend(
     problem: FitProblem, free: Sequence[str], current: dict[str, float], grids: Mapping[str, FloatArray]
 ) -> tuple[dict[str, float], float]:
-    """Coordinate descent from ``current``, then joint moves of every pair of fields, until stable.
+    """Coordinate descent from ``current`` until it stalls, then joint moves of every pair of
+    fields, and again while a pair move helps.
 
     Each coordinate step is a full line search over the field's grid; the pair step searches a
     window of +-PAIR_RADIUS grid steps of two fields at once, which crosses the diagonal valleys
-    (MBU against step overhead, say) where one field alone cannot move without losing.
+    (MBU against step overhead, say) where one field alone cannot move without losing. Pairs are
+    searched only once coordinate moves stall, which keeps a fit of a dozen fields to seconds.
     """
     current = dict(current)
     best = float(_losses(problem, current, {free[0]: np.array([current[free[0]]])})[0]) if free else 0.0
-    for _ in range(MAX_PASSES):
+
+    def coordinate_pass() -> bool:
+        nonlocal best
         improved = False
         for name in free:
-            grid = np.asarray(grids[name], dtype=float)
+            grid = np.asarray(grids[split_name(name)[0]], dtype=float)
             losses = _losses(problem, current, {name: grid})
             i = int(np.argmin(losses))
             if losses[i] < best - 1e-12:
                 current[name], best, improved = float(grid[i]), float(losses[i]), True
+        return improved
+
+    def pair_pass() -> bool:
+        nonlocal best
+        improved = False
         for a_index, a in enumerate(free):
             for b in free[a_index + 1 :]:
-                ga, gb = np.asarray(grids[a], dtype=float), np.asarray(grids[b], dtype=float)
+                ga = np.asarray(grids[split_name(a)[0]], dtype=float)
+                gb = np.asarray(grids[split_name(b)[0]], dtype=float)
                 ia, ib = int(np.argmin(np.abs(ga - current[a]))), int(np.argmin(np.abs(gb - current[b])))
                 wa = ga[max(0, ia - PAIR_RADIUS) : ia + PAIR_RADIUS + 1]
                 wb = gb[max(0, ib - PAIR_RADIUS) : ib + PAIR_RADIUS + 1]
@@ -231,13 +300,16 @@ def _descend(
                 losses = _losses(problem, current, {a: va, b: vb})
                 i = int(np.argmin(losses))
                 if losses[i] < best - 1e-12:
-                    current[a], current[b], best, improved = (
-                        float(va[i]),
-                        float(vb[i]),
-                        float(losses[i]),
-                        True,
-                    )
-        if not improved:
+                    current[a], current[b], best = float(va[i]), float(vb[i]), float(losses[i])
+                    improved = True
+        return improved
+
+    # coordinate passes until none improves, then one pass over every pair; again while pairs help
+    for _ in range(MAX_PASSES):
+        for _ in range(MAX_PASSES):
+            if not coordinate_pass():
+                break
+        if not pair_pass():
             break
     return current, best
 
@@ -264,12 +336,14 @@ def fit_parameters(
     combos: list[dict[str, float]] = [{}]
     for name in discrete:
         combos = [{**c, name: float(v)} for c in combos for v in np.asarray(grids[name], dtype=float)]
+    # generation fields that are not free keep their values (plain fields would overwrite their rows)
+    pinned = {n: float(v) for n, v in start.items() if "@" in n and n not in free}
     best: tuple[float, dict[str, float]] | None = None
     for combo in combos:
-        current = {**{n: float(start[n]) for n in continuous}, **combo}
+        current = {**pinned, **{n: float(start[n]) for n in continuous}, **combo}
         current, _ = _descend(problem, continuous, current, grids)
         fitted = dataclasses.replace(
-            problem.serving, **{n: np.full(problem.measured.size, v) for n, v in current.items()}
+            problem.serving, **columns(problem.serving, problem.generations, current)
         )
         value = loss(predict_values(fitted, problem.workload).value, problem.measured, problem.weight)
         if best is None or value < best[0] - 1e-12:
@@ -278,18 +352,29 @@ def fit_parameters(
     return {**{n: float(v) for n, v in start.items()}, **best[1]}, best[0]
 
 
-def free_parameters(problem: FitProblem) -> tuple[str, ...]:
+def free_parameters(problem: FitProblem, fit_batch_cap: bool = True) -> tuple[str, ...]:
     """The fields a set of points can pin down: MBU, MFU and step overhead always; the all-reduce
     latency and interconnect use only with tensor-parallel points (a layer split all-reduces
-    nothing); the batch cap only with offline-maximum points."""
+    nothing); the MoE kernels' efficiency only with MoE points; the batch cap only with
+    offline-maximum points (and ``fit_batch_cap``); each older release generation's step overheads
+    with points of that generation."""
     names = ["memory_bandwidth_utilization", "compute_utilization", "step_overhead_s"]
     used = problem.weight > 0
     tensor_parallel = (problem.workload.n_gpus > 1) & (np.asarray(problem.serving.layer_split) == 0)
     if np.any(used & tensor_parallel):
         names.extend(["allreduce_latency_s", "interconnect_bandwidth_utilization"])
-    if np.any(used & (problem.workload.batch_kind == MAX)):
+    if np.any(used & (np.asarray(problem.serving.expert_weight_bytes) > 0)):
+        names.append("expert_efficiency")
+    if fit_batch_cap and np.any(used & (problem.workload.batch_kind == MAX)):
         names.append("max_batch_sequences")
+    for generation in sorted(set(problem.generations[used].tolist()) - {""}):
+        names.extend(f"{n}@{generation}" for n in GENERATION_FIELDS)
     return tuple(names)
+
+
+#: The fields an engine generation has of its own: the scheduler's time per step, fixed and per
+#: sequence (what changed between vLLM releases; the kernels' efficiencies are shared).
+GENERATION_FIELDS: tuple[str, ...] = ("step_overhead_s", "step_overhead_per_sequence_s")
 
 
 #: Fields a pooled fit may set for an engine without points of its own (those the pooled points pin
@@ -306,7 +391,11 @@ POOLED_PARAMETERS: tuple[str, ...] = (
 def _at_bound(
     params: Mapping[str, float], names: Sequence[str], grids: Mapping[str, FloatArray]
 ) -> tuple[str, ...]:
-    return tuple(n for n in names if params[n] in (float(np.min(grids[n])), float(np.max(grids[n]))))
+    def bounds(n: str) -> tuple[float, float]:
+        grid = grids[split_name(n)[0]]
+        return float(np.min(grid)), float(np.max(grid))
+
+    return tuple(n for n in names if params[n] in bounds(n))
 
 
 #: Where every fit starts, so that a refit does not depend on the values already in the catalog.
@@ -317,6 +406,8 @@ START: dict[str, float] = {
     "allreduce_latency_s": 2e-5,
     "interconnect_bandwidth_utilization": 0.7,
     "max_batch_sequences": 2048.0,
+    "step_overhead_per_sequence_s": 0.0,
+    "expert_efficiency": 1.0,
 }
 
 
@@ -336,23 +427,28 @@ def _platform_fits(
     params: Mapping[str, float],
     grids: Mapping[str, FloatArray],
 ) -> dict[str, dict[str, float]]:
-    """`PLATFORM_FIELDS` refitted per platform, for an engine whose points span several platforms.
+    """Kernel efficiencies refitted per platform, for an engine whose points span several platforms.
 
     Each platform with at least `MIN_PLATFORM_POINTS` points is fitted on those alone, from the
-    engine's shared fit, which keeps its other fields (all-reduce, batch cap).
+    engine's shared fit, which keeps its other fields (all-reduce, batch cap): MBU and MFU, and
+    the step overhead for an engine without release generations (with them the overhead is the
+    scheduler's, fitted per generation over every platform).
     """
     platforms = sorted({str(p) for p in problem.platform[mask]})
     if len(platforms) < 2:
         return {}
-    shared = with_parameters(problem.serving, problem.engine, {engine_id: params})
+    shared = with_parameters(problem.serving, problem.engine, {engine_id: params}, problem.generations)
+    pinned = {k: v for k, v in params.items() if "@" in k}
+    generational = bool(pinned)
     fitted: dict[str, dict[str, float]] = {}
     for platform_id in platforms:
         on_platform = mask & (problem.platform == platform_id)
         if int(on_platform.sum()) < MIN_PLATFORM_POINTS:
             continue
         sub = dataclasses.replace(problem, serving=shared).subset(on_platform)
-        values, _ = fit_parameters(sub, PLATFORM_FIELDS, {n: params[n] for n in PLATFORM_FIELDS}, grids)
-        fitted[platform_id] = {n: values[n] for n in PLATFORM_FIELDS}
+        names = [n for n in PLATFORM_FIELDS if not (n == "step_overhead_s" and generational)]
+        values, _ = fit_parameters(sub, names, {**pinned, **{n: params[n] for n in names}}, grids)
+        fitted[platform_id] = {n: values[n] for n in names}
     return fitted
 
 
@@ -360,8 +456,13 @@ def fit_profiles(
     problem: FitProblem,
     engines: Sequence[EngineProfile],
     grids: Mapping[str, FloatArray] = GRIDS,
+    reuse: Mapping[str, EngineFit] | None = None,
 ) -> dict[str, EngineFit]:
     """Fit every engine profile to the weighted points.
+
+    ``reuse`` holds fits made on exactly these points for some engines (leave-one-source-out
+    reuses the full fit of every engine the held-out group has no point of); they are taken as
+    they are, which gives what a refit would (the fit is deterministic).
 
     An engine with points of its own is fitted on them alone (`free_parameters`, from `START`);
     measured on several platforms, it also gets per-platform efficiencies (`_platform_fits`).
@@ -374,10 +475,15 @@ def fit_profiles(
         mask = (problem.engine == engine.id) & (problem.weight > 0)
         if not mask.any():
             continue
+        if reuse is not None and engine.id in reuse and not reuse[engine.id].pooled:
+            fits[engine.id] = reuse[engine.id]
+            continue
         catalogued = {name: float(getattr(engine, name)) for name in PARAMETERS}
         sub = problem.subset(mask)
-        names = free_parameters(sub)
-        params, value = fit_parameters(sub, names, {**catalogued, **{n: START[n] for n in names}}, grids)
+        names = free_parameters(sub, fit_batch_cap=engine.fit_batch_cap)
+        params, value = fit_parameters(
+            sub, names, {**catalogued, **{n: START[split_name(n)[0]] for n in names}}, grids
+        )
         fits[engine.id] = EngineFit(
             engine.id,
             params,
@@ -389,7 +495,7 @@ def fit_profiles(
             platforms=_platform_fits(problem, mask, engine.id, params, grids),
         )
     own = dataclasses.replace(
-        problem, serving=with_fits(problem.serving, problem.engine, problem.platform, fits)
+        problem, serving=with_fits(problem.serving, problem.engine, problem.platform, fits, problem.generations)
     )
     pooled: dict[tuple[str, ...], tuple[dict[str, float], float, int]] = {}
     for engine in engines:
@@ -423,7 +529,7 @@ def fit_profiles(
 
 def predict_with(problem: FitProblem, fits: Mapping[str, EngineFit]) -> FloatArray:
     """Predictions of every point with the fitted engine parameters."""
-    serving = with_fits(problem.serving, problem.engine, problem.platform, fits)
+    serving = with_fits(problem.serving, problem.engine, problem.platform, fits, problem.generations)
     return predict_values(serving, problem.workload).value
 
 
@@ -433,14 +539,18 @@ def leave_one_group_out(
     """Out-of-group predictions of every point, and the profiles each fold used.
 
     For each group the profiles are refitted without its points (`fit_profiles`: an engine left
-    with no points takes the pooled fit of the rest) and its points are predicted.
+    with no points takes the pooled fit of the rest) and its points are predicted. An engine the
+    group has no point of keeps its fit on all points, which is what its refit would give.
     """
     predicted = np.full(problem.measured.size, np.nan)
     folds: dict[str, dict[str, EngineFit]] = {}
+    full = fit_profiles(problem, engines, grids)
     for group in sorted(set(problem.group.tolist())):
         held = problem.group == group
         train = dataclasses.replace(problem, weight=np.where(held, 0.0, problem.weight))
-        fits = fit_profiles(train, engines, grids)
+        touched = set(problem.engine[held & (problem.weight > 0)].tolist())
+        unchanged = {e: f for e, f in full.items() if e not in touched}
+        fits = fit_profiles(train, engines, grids, reuse=unchanged)
         predicted[held] = predict_with(problem, fits)[held]
         folds[group] = fits
     return predicted, folds
@@ -473,4 +583,5 @@ def build_problem(
         gpu=np.asarray([r.gpu.id for r in resolved]),
         group=np.asarray([r.measurement.group for r in resolved]),
         weight=weight,
+        generation=np.asarray([r.generation.id if r.generation else "" for r in resolved], dtype=object).astype(str),
     )

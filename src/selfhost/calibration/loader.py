@@ -17,7 +17,7 @@ import yaml
 
 from selfhost.calibration.schema import Measurement
 from selfhost.catalog.lookup import did_you_mean, normalize
-from selfhost.catalog.schema import Catalog, EngineProfile, Entry, Gpu, Model, Quantization
+from selfhost.catalog.schema import Catalog, EngineGeneration, EngineProfile, Entry, Gpu, Model, Quantization
 from selfhost.errors import MeasurementError
 
 #: The built-in file, relative to the catalog data directory.
@@ -81,6 +81,19 @@ def read_measurements(path: str | Path) -> list[Measurement]:
         MeasurementError: the file cannot be read, is not valid YAML, or has entries that do not
             match the schema; the message lists every problem with its location.
     """
+    result, errors = check_measurements(path)
+    if errors:
+        raise MeasurementError(_summary(Path(path), errors))
+    return result
+
+
+def check_measurements(path: str | Path) -> tuple[list[Measurement], list[str]]:
+    """The entries of one file that match the schema, and a located problem for each that does not.
+
+    Raises:
+        MeasurementError: the file cannot be read, is not valid YAML, or is not a measurements
+            file at all (no entry can be told apart).
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -123,20 +136,38 @@ def read_measurements(path: str | Path) -> list[Measurement]:
                 errors.append(f"{where}{_field_path(tuple(error['loc']))}: {_message(error)}")
             continue
         result.append(m)
-    if errors:
-        raise MeasurementError(_summary(p, errors))
-    return result
+    return result, errors
 
 
 @dataclass(frozen=True)
 class ResolvedMeasurement:
-    """A measurement with its catalog entries looked up."""
+    """A measurement with its catalog entries looked up, and the engine generation of its release."""
 
     measurement: Measurement
     model: Model
     gpu: Gpu
     quant: Quantization
     engine: EngineProfile
+
+    @property
+    def generation(self) -> EngineGeneration | None:
+        """The older engine generation the measured release belongs to; None: the current one."""
+        return generation_of(self.engine, self.measurement.engine_version)
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def generation_of(engine: EngineProfile, version: str) -> EngineGeneration | None:
+    """The first (oldest) generation whose ``before_version`` is after ``version``; None for the
+    current releases and for an unknown version."""
+    if not version:
+        return None
+    for generation in engine.generations:
+        if _version_key(version) < _version_key(generation.before_version):
+            return generation
+    return None
 
 
 def _lookup(entries: Sequence[Entry], query: str) -> Entry | None:
@@ -158,6 +189,60 @@ def resolve_measurements(
     Raises:
         MeasurementError: an id is not in the catalog; every one is listed with close matches.
     """
+    resolved, errors = check_resolution(measurements, catalog, path)
+    if errors:
+        raise MeasurementError(_summary(Path(str(path)), errors))
+    return resolved
+
+
+@dataclass(frozen=True)
+class LoadedMeasurements:
+    """The measurements of a file that could be predicted, and why the others were skipped.
+
+    skipped : One line per skipped entry, with its location (``<file>: measurements[3] (id 'x')...``).
+    """
+
+    resolved: list[ResolvedMeasurement]
+    skipped: list[str]
+
+
+def load_measurements(path: str | Path, catalog: Catalog, *, strict: bool = True) -> LoadedMeasurements:
+    """Read, validate and resolve a measurements file.
+
+    ``strict``: any invalid entry or unknown id is an error (nothing is predicted). Otherwise the
+    good entries are kept and each bad one is reported in ``skipped``.
+
+    Raises:
+        MeasurementError: the file cannot be read or parsed; with ``strict``, any bad entry.
+    """
+    if strict:
+        return LoadedMeasurements(resolve_measurements(read_measurements(path), catalog, path), [])
+    valid, problems = check_measurements(path)
+    resolved, unknown = check_resolution(valid, catalog, path, indices=_indices(path, valid))
+    return LoadedMeasurements(resolved, problems + unknown)
+
+
+def _indices(path: str | Path, valid: Sequence[Measurement]) -> list[int]:
+    """The positions in the file of the valid entries (ids are unique among them)."""
+    document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    items = document.get("measurements") or []
+    position = {}
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            position.setdefault(item["id"], index)
+    return [position.get(m.id, i) for i, m in enumerate(valid)]
+
+
+def check_resolution(
+    measurements: Sequence[Measurement],
+    catalog: Catalog,
+    path: str | Path = "measurements",
+    indices: Sequence[int] | None = None,
+) -> tuple[list[ResolvedMeasurement], list[str]]:
+    """The measurements whose ids the catalog knows, resolved, and a located problem for each other.
+
+    ``indices`` are the entries' positions in their file, for the locations (default: their order).
+    """
     sections: list[tuple[str, str, Sequence[Entry]]] = [
         ("model", "models", catalog.models),
         ("gpu", "gpus", catalog.gpus),
@@ -166,7 +251,8 @@ def resolve_measurements(
     ]
     errors: list[str] = []
     resolved: list[ResolvedMeasurement] = []
-    for index, m in enumerate(measurements):
+    for position, m in enumerate(measurements):
+        index = indices[position] if indices is not None else position
         found: dict[str, Any] = {}
         for field_name, listing, entries in sections:
             query = getattr(m, field_name)
@@ -178,14 +264,6 @@ def resolve_measurements(
                     f"{hint} run 'selfhost catalog list {listing}' to see all, or add it with --catalog"
                 )
             found[field_name] = entry
-        if m.pipeline_parallel > 1 or m.dp_attention or m.expert_parallel:
-            errors.append(
-                f"{path}: measurements[{index}] (id '{m.id}'): pipeline_parallel, dp_attention and "
-                "expert_parallel are not modelled yet; leave them out"
-            )
-            continue
         if all(v is not None for v in found.values()):
             resolved.append(ResolvedMeasurement(m, **found))
-    if errors:
-        raise MeasurementError(_summary(Path(str(path)), errors))
-    return resolved
+    return resolved, errors

@@ -39,10 +39,15 @@ from numpy.typing import NDArray
 from selfhost.calibration.loader import ResolvedMeasurement
 from selfhost.calibration.schema import SECONDS_PER_UNIT
 from selfhost.engine.throughput import (
+    LENGTHS_EXPONENTIAL,
+    LoadPoint,
+    LENGTHS_FIXED,
+    LENGTHS_UNIFORM,
     ServingArrays,
     attended_context_tokens,
     capacity,
     decode_step_time_s,
+    drain_time_s,
     load_point,
     prefill_marginal_time_s,
     prefill_time_s,
@@ -61,6 +66,12 @@ SCOPE_CODES: dict[str, int] = {
     "prefill": 5,
     "requests": 6,
     "batch_latency": 7,
+}
+#: `Measurement.lengths` -> LENGTHS_* code.
+LENGTH_CODES: dict[str, int] = {
+    "fixed": LENGTHS_FIXED,
+    "variable": LENGTHS_EXPONENTIAL,
+    "uniform": LENGTHS_UNIFORM,
 }
 #: Batch codes of `MeasurementArrays.batch_kind`.
 FIXED, MAX, RATE = 0, 1, 2
@@ -87,6 +98,7 @@ class MeasurementArrays:
     counts_input : True where a token rate counts input and output tokens. [bool]
     max_num_seqs : The engine's batch cap as run; NaN: the profile's. [sequences]
     max_tpot_s, max_ttft_s : Latency targets of a latency-bounded run; inf where none. [s]
+    lengths : How output lengths were drawn (`selfhost.engine.throughput` LENGTHS_* code). [code]
     """
 
     input_tokens: FloatArray
@@ -104,6 +116,7 @@ class MeasurementArrays:
     max_num_seqs: FloatArray
     max_tpot_s: FloatArray
     max_ttft_s: FloatArray
+    lengths: NDArray[np.int8]
 
 
 @dataclass(frozen=True)
@@ -141,16 +154,26 @@ def measurement_arrays(resolved: Sequence[ResolvedMeasurement]) -> MeasurementAr
         max_num_seqs=col(m.max_num_seqs if m.max_num_seqs is not None else math.nan for m in ms),
         max_tpot_s=col(t.tpot_ms * ms_to_s if t and t.tpot_ms else math.inf for t in targets),
         max_ttft_s=col(t.ttft_ms * ms_to_s if t and t.ttft_ms else math.inf for t in targets),
+        lengths=np.asarray([LENGTH_CODES[m.lengths] for m in ms], dtype=np.int8),
     )
 
 
 def replica_config(r: ResolvedMeasurement) -> ReplicaConfig:
-    """The replica a measurement ran on, with the engine it names (not the default engine)."""
-    return ReplicaConfig(r.model, r.quant, r.gpu, r.measurement.n_gpus, r.engine)
+    """The replica a measurement ran on, with the engine and the layout it names.
+
+    ``expert_parallel`` changes no figure of the model: the experts' weights and FLOPs are the same
+    whether sharded or placed whole, and the all-to-all that replaces the MoE all-reduce moves
+    about as many bytes when experts per token are about the GPU count (DeepSeek: 8 and 8).
+    """
+    m = r.measurement
+    return ReplicaConfig(
+        r.model, r.quant, r.gpu, m.n_gpus, r.engine, pipeline_stages=m.pipeline_parallel, dp_attention=m.dp_attention
+    )
 
 
 def serving_arrays(resolved: Sequence[ResolvedMeasurement]) -> ServingArrays:
-    """`ServingArrays` of each measurement's replica, in order, each with its own KV-cache dtype."""
+    """`ServingArrays` of each measurement's replica, in order, each with its own KV-cache dtype and
+    the step overheads of its release's engine generation."""
     n = len(resolved)
     fields = [f.name for f in dataclasses.fields(ServingArrays)]
     columns = {name: np.zeros(n) for name in fields}
@@ -159,6 +182,11 @@ def serving_arrays(resolved: Sequence[ResolvedMeasurement]) -> ServingArrays:
         part, _ = build_arrays([replica_config(resolved[i]) for i in index], kv_dtype=kv_dtype)
         for name in fields:
             columns[name][index] = np.broadcast_to(np.asarray(getattr(part, name), dtype=float), len(index))
+    for i, r in enumerate(resolved):  # an older release: its generation's scheduler overheads
+        generation = r.generation
+        if generation is not None:
+            columns["step_overhead_s"][i] = generation.step_overhead_s
+            columns["step_overhead_per_sequence_s"][i] = generation.step_overhead_per_sequence_s
     return ServingArrays(**columns)
 
 
@@ -246,13 +274,39 @@ def predict_values(s: ServingArrays, w: MeasurementArrays) -> Predictions:
     prefill_s = prefill_time_s(s, p)
 
     # continuous batching
-    served_rate = np.minimum(rate, at_cap.requests_per_s)
-    latency = pt.ttft_s + d * pt.tpot_s
     finite = np.isfinite(requests_each)
     requests = np.where(finite, requests_each, 0.0)
-    run_s = np.where(finite, requests / served_rate + latency, 1.0)
-    rate_total = np.where(finite, requests * d / run_s, served_rate * d)
-    total = np.where(is_rate, rate_total, pt.output_tokens_per_s)
+    varied = w.lengths != LENGTHS_FIXED
+    context = p + d / 2.0
+    pm = prefill_marginal_time_s(s, p)
+
+    drained = np.flatnonzero(varied & finite)  # only these rows need the drain's quadrature
+    drained_s = _rows(s, drained)
+
+    def drain_s(b: FloatArray, at_b: LoadPoint) -> FloatArray:
+        """How long the last b requests take once no new ones arrive: D steps at b for fixed
+        lengths (`at_b.tpot_s` includes their prefill interruptions), the drain otherwise."""
+        out = d * at_b.tpot_s
+        if drained.size:
+            out = out.copy()
+            out[drained] = drain_time_s(drained_s, b[drained], context[drained], d[drained], w.lengths[drained])
+        return np.asarray(out, dtype=float)
+
+    def closed_run_s(b: FloatArray, at_b: LoadPoint) -> FloatArray:
+        """A run of N requests kept at b in flight: with fixed lengths the steady rate; with varied
+        lengths N - b finish at the steady rate, then the last b drain (their prefills paid before)."""
+        steady = requests * d * at_b.tpot_s / b
+        tail = np.maximum(0.0, requests - b) * d * at_b.tpot_s / b + b * pm + drain_s(b, at_b)
+        return np.asarray(np.where(varied, tail, steady), dtype=float)
+
+    closed_total = np.where(finite, requests * d / np.where(finite, closed_run_s(batch, pt), 1.0), pt.output_tokens_per_s)
+    # a rate-driven run of N requests lasts until the last arrival (N / r) has been served, or as long
+    # as the requests take when all are queued (a rate above capacity), whichever is longer
+    open_s = requests / rate + pt.ttft_s + drain_s(batch, pt)
+    run_s = np.maximum(open_s, closed_run_s(b_cap, at_cap))
+    served_rate = np.minimum(rate, at_cap.requests_per_s)
+    rate_total = np.where(finite, requests * d / np.where(finite, run_s, 1.0), served_rate * d)
+    total = np.where(is_rate, rate_total, closed_total)
     tpot = pt.tpot_s
     ttft = np.where((batch <= 1.0) & ~is_rate, prefill_s, pt.ttft_s)
 

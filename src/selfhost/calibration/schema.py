@@ -30,9 +30,10 @@ count), or ``max`` for offline maximum throughput (every request queued at once;
 the largest batch that fits its KV memory and batch limit). A serving run driven at a request
 rate gives ``request_rate`` instead (and ``requests``, the number sent, if known).
 
-Lengths: ``input_tokens`` and ``output_tokens`` are the mean lengths; ``lengths: variable`` marks a
-run whose lengths were drawn per request (ShareGPT, a random range), which the model predicts at
-the means.
+Lengths: ``input_tokens`` and ``output_tokens`` are the mean lengths; ``lengths`` says how the
+output lengths were drawn: ``fixed``, ``variable`` (long-tailed, as ShareGPT's: modelled as
+exponential with the stated mean) or ``uniform`` (from 1 to twice the mean). It matters for finite
+runs: a burst of requests with varied lengths ends with a tail in which few sequences still run.
 
 Serving layout: ``n_gpus`` GPUs form one replica, split by the engine's default (tensor
 parallel) unless ``pipeline_parallel`` (stages; tensor parallel = n_gpus / stages),
@@ -121,6 +122,11 @@ class Measurement(BaseModel):
     gpu: str = Field(min_length=1, description="Catalog GPU id.")
     quant: str = Field(min_length=1, description="Catalog quantization id (weight format).")
     engine: str = Field(min_length=1, description="Serving-engine profile id.")
+    engine_version: str = Field(
+        default="",
+        pattern=r"^(\d+(\.\d+)*)?$",
+        description="The engine release measured (e.g. 0.6.3), where known; picks the engine generation.",
+    )
     n_gpus: Annotated[int, Field(gt=0)] = Field(default=1, description="GPUs in one replica. [count]")
     replicas: Annotated[int, Field(gt=0)] = Field(
         default=1, description="Independent replicas (data parallel) that served the load together. [count]"
@@ -153,9 +159,11 @@ class Measurement(BaseModel):
     requests: Annotated[int, Field(gt=0)] | None = Field(
         default=None, description="Requests sent in the run, where known (bounds the batch). [count]"
     )
-    lengths: Literal["fixed", "variable"] = Field(
+    lengths: Literal["fixed", "variable", "uniform"] = Field(
         default="fixed",
-        description="fixed lengths, or variable per request (ShareGPT, random ranges): the token counts are means.",
+        description="How lengths were drawn per request: fixed; variable (ShareGPT-like, long-tailed output "
+        "lengths, modelled as exponential); uniform (output lengths uniform from 1 to twice the mean, e.g. a "
+        "random dataset with range ratio 0). The token counts are means.",
     )
     kv_dtype: KvDtype = Field(default="auto", description="KV-cache dtype: auto (16-bit), bf16, fp8.")
     batching: Literal["continuous", "static"] = Field(

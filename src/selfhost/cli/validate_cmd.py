@@ -12,6 +12,17 @@ from selfhost.cli import options as o
 WorstOpt = Annotated[
     int, typer.Option("--worst", min=0, help="How many of the largest errors the summary lists.")
 ]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Refuse the whole file if any entry is invalid or names an unknown id (default: skip "
+        "those entries, report each with its location, validate the rest and exit with code 1).",
+    ),
+]
+
+#: Exit code when some entries were skipped but the rest were validated.
+EXIT_SKIPPED = 1
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +36,7 @@ def register(app: typer.Typer) -> None:
         catalog: o.CatalogOpt = None,
         fmt: o.FormatOpt = o.OutputFormat.table,
         worst: WorstOpt = 5,
+        strict: StrictOpt = False,
     ) -> None:
         """Predict every measurement in a file and show predicted vs measured, per point and summarized.
 
@@ -36,29 +48,31 @@ def register(app: typer.Typer) -> None:
         in the same format (schema: selfhost.calibration.schema.Measurement, see
         docs/accuracy.md) and add models or GPUs they need with --catalog.
 
+        An entry that does not match the schema or names an id the catalog does not know is
+        skipped with its location on stderr (and under "skipped" in JSON); the others are
+        validated and the exit code is 1. --strict refuses the file instead (exit code 2).
+
         Examples:
 
           selfhost validate
 
           selfhost validate my-benchmarks.yaml --catalog my-gpus.yaml --format json
+
+          selfhost validate my-benchmarks.yaml --strict
         """
         from selfhost.cli.app import guarded, load, note, stdout_console
 
         def run() -> None:
             import sys
 
-            from selfhost.calibration.loader import (
-                builtin_measurements_path,
-                read_measurements,
-                resolve_measurements,
-            )
+            from selfhost.calibration.loader import builtin_measurements_path, load_measurements
             from selfhost.calibration.report import validate as validate_report
             from selfhost.render import Column, render_table, sig3, text, write_csv, write_json
 
             path = measurements_file or builtin_measurements_path()
-            measurements = read_measurements(path)
             cat = load(catalog)
-            resolved = resolve_measurements(measurements, cat, path)
+            loaded = load_measurements(path, cat, strict=strict)
+            resolved = loaded.resolved
             report = validate_report(resolved, worst=worst)
             report.assumptions.update(
                 {
@@ -66,6 +80,7 @@ def register(app: typer.Typer) -> None:
                     "catalog_overlays": [str(p) for p in catalog or []],
                     "error": "predicted / measured - 1",
                     "within": 0.30,
+                    "strict": strict,
                 }
             )
             excluded = sum(1 for r in report.results if r["excluded_from_fit"])
@@ -82,6 +97,7 @@ def register(app: typer.Typer) -> None:
             if fmt is o.OutputFormat.json:
                 document = report.document()
                 document["notes"] = notes
+                document["skipped"] = loaded.skipped
                 write_json(document, sys.stdout)
             elif fmt is o.OutputFormat.csv:
                 write_csv(
@@ -124,6 +140,14 @@ def register(app: typer.Typer) -> None:
                     out.print(f"Worst: {worst_text}", markup=False, soft_wrap=True)
             for line in notes:
                 note(line)
+            if loaded.skipped:
+                for line in loaded.skipped:
+                    note(f"skipped {line}")
+                note(
+                    f"{len(loaded.skipped)} entr{'y was' if len(loaded.skipped) == 1 else 'ies were'} skipped, "
+                    f"{len(resolved)} validated; --strict refuses a file with any bad entry"
+                )
+                raise typer.Exit(EXIT_SKIPPED)
 
         guarded(run)
 
