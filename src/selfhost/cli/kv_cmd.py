@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
 
           selfhost kv-alert -m llama-3.3-70b -g a100-80gb -q awq-int4 --gpus 2 --replicas 3 --format json
         """
-        from selfhost.cli.app import build_workload, emit, guarded, load, resolve_all, select_configs
+        from selfhost.cli.common import build_workload, emit, guarded, load, resolve_all, select_configs
 
         def run() -> None:
             from selfhost.analysis import fit as fit_report

@@ -218,7 +218,7 @@ def register(app: typer.Typer) -> None:
 
           selfhost plan workloads.yaml --pricing committed --self-hosted-base-url https://llm.corp.example/v1 --format markdown > plan.md
         """
-        from selfhost.cli.app import (
+        from selfhost.cli.common import (
             cost_assumptions,
             echo_measured_only,
             guarded,

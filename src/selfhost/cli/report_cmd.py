@@ -77,7 +77,7 @@ def draw_chart(
 def emit_changes(report: Report, fmt: o.OutputFormat) -> None:
     """Print the `crossover --baseline` comparison: a table, or JSON/CSV with units in the keys."""
     from selfhost.baseline import cause_text
-    from selfhost.cli.app import emit
+    from selfhost.cli.common import emit
     from selfhost.render import Column, never_or, sig3, span, text, usd
 
     if fmt is o.OutputFormat.table:
@@ -288,7 +288,7 @@ def register(app: typer.Typer) -> None:
 
           selfhost report --rps 20 -m llama-3.3-70b -m qwen2.5-72b --baseline last-review.json -o review.html
         """
-        from selfhost.cli.app import (
+        from selfhost.cli.common import (
             build_workload,
             check_rps,
             cost_assumptions,

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
 
           selfhost sensitivity --rps 20 -m qwen2.5-32b --range 0.5 --format csv > tornado.csv
         """
-        from selfhost.cli.app import (
+        from selfhost.cli.common import (
             build_workload,
             check_rps,
             cost_assumptions,

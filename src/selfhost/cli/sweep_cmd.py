@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
 
           selfhost sweep -m qwen2.5-32b -g l40s --rps 1 --rps 10 --api openai-gpt-4o-mini --format json
         """
-        from selfhost.cli.app import (
+        from selfhost.cli.common import (
             build_workload,
             cost_assumptions,
             echo_measured_only,
