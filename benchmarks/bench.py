@@ -210,40 +210,18 @@ def pipeline(x: dict[str, np.ndarray], rps: np.ndarray, api_per_request: np.ndar
 
 def monte_carlo(models: list[str] | None, samples: int, repeats: int) -> dict[str, Any]:
     """Time the Monte Carlo stage of `crossover --rps 5 --uncertainty N` on the built-in catalog."""
-    from selfhost.analysis import CostAssumptions
     from selfhost.catalog.loader import load_catalog
-    from selfhost.catalog.lookup import by_id
     from selfhost.comparisons import headline_comparisons
-    from selfhost.scenarios import Workload, replica_configs
+    from selfhost.question import Scenario, Selection
     from selfhost.uncertainty import UncertaintySpec, crossover_samples, crossover_with_uncertainty
 
     catalog = load_catalog(env={})
-    chosen = list(catalog.models) if models is None else [by_id(catalog.models)[m] for m in models]
-    configs = replica_configs(
-        catalog, models=chosen, quants=catalog.quantizations, gpus=catalog.gpus, gpu_counts=None, engine=None
-    )
-    workload = Workload(
-        input_tokens=int(INPUT_TOKENS),
-        output_tokens=int(OUTPUT_TOKENS),
-        context_tokens=int(INPUT_TOKENS + OUTPUT_TOKENS),
-        max_tpot_ms=MAX_TPOT_S * 1000.0,
-        max_ttft_ms=MAX_TTFT_S * 1000.0,
-    )
-    ca = CostAssumptions(
-        hours_per_month=HOURS_PER_MONTH,
-        ops_usd_per_month=OPS_USD_PER_MONTH,
-        setup_usd=0.0,
-        target_utilization=TARGET_UTILIZATION,
-        min_replicas=int(MIN_REPLICAS),
-        cached_input_fraction=0.0,
-        pricing=("on-demand",),
-    )
+    chosen = tuple(m.id for m in catalog.models) if models is None else tuple(models)
+    scenario = Scenario(selection=Selection(models=chosen), rps=5.0)  # the CLI's defaults otherwise
     spec = UncertaintySpec(samples=samples)
-    comps = headline_comparisons(catalog, configs, workload, ca, 5.0, None)
-    stage_s, _ = best_of(lambda: crossover_samples(catalog, comps, workload, ca, 5.0, spec), repeats)
-    whole_s, report = best_of(
-        lambda: crossover_with_uncertainty(catalog, configs, workload, ca, 5.0, None, spec), repeats
-    )
+    comps = headline_comparisons(catalog, scenario)
+    stage_s, _ = best_of(lambda: crossover_samples(catalog, scenario, comps, spec), repeats)
+    whole_s, report = best_of(lambda: crossover_with_uncertainty(catalog, scenario, spec=spec), repeats)
     return {
         "pairs": len(comps),
         "samples": samples,

@@ -65,3 +65,10 @@ def api_usd_per_request(
         cached_input_fraction=cached_input_fraction,
         usd_per_mtok_cached_input=prices.usd_per_mtok_cached_input * m,
     )
+
+
+def request_usd(
+    apis: Sequence[ApiOffering], input_tokens: int, output_tokens: int, cached_input_fraction: float
+) -> FloatArray:
+    """Price of one request at each API's list prices, shape (n_apis,). [USD]"""
+    return api_usd_per_request(api_prices(apis), 1.0, input_tokens, output_tokens, cached_input_fraction)

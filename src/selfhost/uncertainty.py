@@ -29,16 +29,17 @@ that bound memory.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from selfhost.analysis import CostAssumptions, DeploymentGrid, Record, Report, _number, costs, deployment_grid
-from selfhost.apis import api_prices, api_usd_per_request
-from selfhost.catalog.schema import ApiOffering, Catalog
+from selfhost.apis import request_usd
+from selfhost.catalog.schema import Catalog
 from selfhost.comparisons import (
     Comparisons,
     capacity_rps,
@@ -49,6 +50,9 @@ from selfhost.comparisons import (
 from selfhost.engine import cost, crossover
 from selfhost.errors import InputError
 from selfhost.scenarios import PriceOption, ReplicaConfig, Workload
+
+if TYPE_CHECKING:
+    from selfhost.question import Scenario
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int_]
@@ -336,29 +340,21 @@ def _deployment_keys(
 
 
 def crossover_samples(
-    catalog: Catalog,
-    comps: Comparisons,
-    workload: Workload,
-    ca: CostAssumptions,
-    rps: float,
-    spec: UncertaintySpec,
+    catalog: Catalog, scenario: Scenario, comps: Comparisons, spec: UncertaintySpec
 ) -> tuple[list[Record], list[dict[str, Any]]]:
     """Per comparison: P10/P50/P90 of crossover, costs and saving, and P(self-hosting cheaper).
 
     Returns the extra keys of each pair's record, in pair order, and the GPU price ranges used.
     A crossover of 'never' counts as infinite (a null quantile in the output).
     """
+    workload, ca, rps = scenario.workload, scenario.priced, scenario.rate
     rows, pair_row = np.unique(comps.rows, return_inverse=True)
     ranges, price_index, efficiency = _deployment_keys(catalog, comps.grid, rows, spec)
     engine_index = efficiency.row_index
     api_ids, api_index = _index([a.id for a in comps.apis])
     by_id = {a.id: a for a in comps.apis}
-    base_per_request = api_usd_per_request(
-        api_prices([by_id[i] for i in api_ids]),
-        1.0,
-        workload.input_tokens,
-        workload.output_tokens,
-        ca.cached_input_fraction,
+    base_per_request = request_usd(
+        [by_id[i] for i in api_ids], workload.input_tokens, workload.output_tokens, ca.cached_input_fraction
     )  # (n_apis,)
     draws = draw(spec, len(ranges), len(api_ids), len(efficiency.engines), efficiency.extrapolated)
     extra: list[Record] = []
@@ -408,25 +404,33 @@ def _ranges_record(ranges: Sequence[PriceRange]) -> list[dict[str, Any]]:
     ]
 
 
+def spec_of(scenario: Scenario) -> UncertaintySpec:
+    """The scenario's samples and seed, with the calibrated spreads."""
+    return UncertaintySpec(samples=scenario.samples, seed=scenario.seed)
+
+
 def crossover_with_uncertainty(
     catalog: Catalog,
-    configs: Sequence[ReplicaConfig],
-    workload: Workload,
-    ca: CostAssumptions,
-    rps: float,
-    apis: Sequence[ApiOffering] | None,
-    spec: UncertaintySpec,
+    scenario: Scenario,
     *,
-    all_apis: bool = False,
+    spec: UncertaintySpec | None = None,
+    comps: Comparisons | None = None,
 ) -> Report:
-    """The `crossover` report with Monte Carlo quantiles added to every record."""
-    comps = headline_comparisons(catalog, configs, workload, ca, rps, apis, all_apis=all_apis)
-    report = comps.report
-    extra, ranges = crossover_samples(catalog, comps, workload, ca, rps, spec) if len(comps) else ([], [])
-    for record, more in zip(report.results, extra, strict=True):
-        record.update(more)
-    report.assumptions["uncertainty"] = {**spec.record(), "gpu_price_ranges": ranges}
-    report.notes.append(_note(spec, apis=True))
+    """The `crossover` report with Monte Carlo quantiles added to every record.
+
+    ``spec`` defaults to the scenario's samples and seed; ``comps`` are the base case's
+    comparisons when the caller has them (their report is copied, not changed).
+    """
+    spec = spec if spec is not None else spec_of(scenario)
+    comps = comps if comps is not None else headline_comparisons(catalog, scenario)
+    base = comps.report
+    extra, ranges = crossover_samples(catalog, scenario, comps, spec) if len(comps) else ([], [])
+    report = dataclasses.replace(
+        base,
+        results=[{**record, **more} for record, more in zip(base.results, extra, strict=True)],
+        assumptions={**base.assumptions, "uncertainty": {**spec.record(), "gpu_price_ranges": ranges}},
+        notes=[*base.notes, _note(spec, apis=True)],
+    )
     return report
 
 
@@ -445,17 +449,19 @@ def _note(spec: UncertaintySpec, *, apis: bool) -> str:
 
 def costs_with_uncertainty(
     catalog: Catalog,
-    configs: Sequence[ReplicaConfig],
-    workload: Workload,
-    ca: CostAssumptions,
-    rps: float,
-    spec: UncertaintySpec,
+    scenario: Scenario,
     *,
+    spec: UncertaintySpec | None = None,
     rows: int = 0,
 ) -> Report:
-    """The `cost` report with P10/P50/P90 of the monthly cost on its first ``rows`` records (0 = all)."""
-    grid = deployment_grid(catalog, configs, workload, ca)
-    report = costs(catalog, configs, workload, ca, rps, grid=grid, rows=rows)
+    """The `cost` report with P10/P50/P90 of the monthly cost on its first ``rows`` records (0 = all).
+
+    ``spec`` defaults to the scenario's samples and seed.
+    """
+    spec = spec if spec is not None else spec_of(scenario)
+    workload, ca, rps = scenario.workload, scenario.priced, scenario.rate
+    grid = deployment_grid(catalog, scenario)
+    report = costs(catalog, scenario, grid=grid, rows=rows)
     shown = report.results if rows == 0 else report.results[:rows]
     report.assumptions["uncertainty"] = {**spec.record(), "gpu_price_ranges": []}
     report.notes.append(_note(spec, apis=False))

@@ -8,7 +8,6 @@ Every command module imports what it needs from here; nothing imports the entry 
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,15 +21,13 @@ from selfhost.errors import SelfhostError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from selfhost.analysis import CostAssumptions, Report
+    from selfhost.analysis import Report
     from selfhost.catalog.schema import Catalog
     from selfhost.render import Column
-    from selfhost.scenarios import ReplicaConfig
 
 T = TypeVar("T")
 
 USAGE_EXIT_CODE = 2
-CALIBRATION_TAG = "calibration"  # models kept to test the throughput model, not offered by default
 PIPED_TABLE_WIDTH = 200  # Rich would wrap at 80 columns when stdout is not a terminal
 
 
@@ -110,153 +107,3 @@ def emit(
         console.print(report.verdict, soft_wrap=True)
     for text in report.notes:
         note(text)
-
-
-def resolve_all(entries: Sequence[T], queries: Sequence[str] | None, kind: str, section: str) -> list[T]:
-    from selfhost.catalog.lookup import resolve_many
-
-    if not queries:
-        return list(entries)
-    return resolve_many(entries, queries, kind=kind, list_command=f"selfhost catalog list {section}")  # type: ignore[type-var]
-
-
-def build_workload(
-    input_tokens: int,
-    output_tokens: int,
-    context: int | None,
-    max_tpot_ms: float,
-    max_ttft_ms: float,
-    kv_dtype: str,
-) -> Any:
-    from selfhost.errors import InputError
-    from selfhost.scenarios import KV_BYTES_PER_ELEMENT, Workload
-
-    if kv_dtype not in KV_BYTES_PER_ELEMENT:
-        raise InputError(f"unknown --kv-dtype '{kv_dtype}'; use one of: {', '.join(KV_BYTES_PER_ELEMENT)}")
-    context_tokens = context if context is not None else input_tokens + output_tokens
-    if context_tokens < input_tokens + output_tokens:
-        raise InputError(
-            f"--context {context_tokens} is shorter than one request ({input_tokens} input + {output_tokens} output tokens)"
-        )
-    return Workload(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        context_tokens=context_tokens,
-        max_tpot_ms=max_tpot_ms,
-        max_ttft_ms=max_ttft_ms,
-        kv_dtype=kv_dtype,  # type: ignore[arg-type]
-    )
-
-
-def select_configs(
-    catalog: Catalog,
-    models: Sequence[str] | None,
-    gpus: Sequence[str] | None,
-    quants: Sequence[str] | None,
-    counts: Sequence[int] | None,
-    engine: str,
-    *,
-    priced: CostAssumptions | None = None,
-    measured_only: bool = False,
-    evidence: Catalog | None = None,
-) -> list[ReplicaConfig]:
-    """Replica configs for the selection. Defaults: every model except those kept only to test
-    the throughput model (tag 'calibration'); every GPU, or with ``priced`` every GPU that has
-    a price of the requested kinds (a GPU nobody rents cannot be costed). ``measured_only`` keeps
-    the configs whose GPU has measurements behind the engine profile, as ``evidence`` (default:
-    ``catalog``) records them: a baseline catalog is judged by today's measurements."""
-    from selfhost.catalog.lookup import resolve
-    from selfhost.errors import InputError
-    from selfhost.scenarios import compatibility_problem, default_engine, price_options, replica_configs
-
-    model_list = resolve_all(catalog.models, models, "model", "models")
-    if not models:
-        model_list = [m for m in model_list if CALIBRATION_TAG not in m.tags]
-    gpu_list = resolve_all(catalog.gpus, gpus, "GPU", "gpus")
-    if priced is not None and not gpus:
-        gpu_list = [
-            g
-            for g in gpu_list
-            if price_options(
-                catalog,
-                g,
-                pricing=priced.pricing,
-                providers=priced.providers,
-                hours_per_month=priced.hours_per_month,
-            )
-        ]
-    quant_list = resolve_all(catalog.quantizations, quants, "quantization", "quants")
-    engine_entry = (
-        None
-        if engine == "auto"
-        else resolve(catalog.engines, engine, kind="engine", list_command="selfhost catalog list engines")
-    )
-    for n in counts or []:
-        if n < 1:
-            raise InputError(f"--gpus {n} must be at least 1")
-    configs = replica_configs(
-        catalog, models=model_list, quants=quant_list, gpus=gpu_list, gpu_counts=counts, engine=engine_entry
-    )
-    if not configs:
-        # Say why for the simplest explicit case, else generally.
-        if len(model_list) == 1 and len(gpu_list) == 1 and len(quant_list) == 1:
-            chosen = engine_entry or default_engine(catalog, quant_list[0], gpu_list[0])
-            if chosen is None:
-                raise InputError(
-                    f"no serving engine in the catalog runs {quant_list[0].id} on {gpu_list[0].id}"
-                )
-            problem = compatibility_problem(
-                model_list[0], quant_list[0], gpu_list[0], (counts or [1])[0], chosen
-            )
-            if problem:
-                raise InputError(problem)
-        raise InputError(
-            "no runnable model x quantization x GPU combination in this selection; widen --model/--gpu/--quant"
-        )
-    if measured_only:
-        measured = {e.id: set(e.measured_gpus) for e in (evidence or catalog).engines}
-        configs = [c for c in configs if c.gpu.id in measured.get(c.engine.id, set())]
-        if not configs:
-            raise InputError(
-                "--measured-only: no GPU in this selection has published measurements behind its engine "
-                "profile; widen --gpu/--engine (docs/accuracy.md lists the measured GPUs) or drop the option"
-            )
-    return configs
-
-
-def cost_assumptions(
-    ops: float,
-    setup: float,
-    util: float,
-    min_replicas: int,
-    hours: float,
-    cached: float,
-    pricing: Sequence[str] | None,
-    providers: Sequence[str] | None,
-) -> Any:
-    from selfhost.analysis import CostAssumptions
-    from selfhost.scenarios import check_pricing_kinds
-
-    return CostAssumptions(
-        hours_per_month=hours,
-        ops_usd_per_month=ops,
-        setup_usd=setup,
-        target_utilization=util,
-        min_replicas=min_replicas,
-        cached_input_fraction=cached,
-        pricing=tuple(check_pricing_kinds(pricing or ["on-demand"])),
-        providers=tuple(providers or ()),
-    )
-
-
-def echo_measured_only(report: Report, measured_only: bool) -> Report:
-    """Echo ``--measured-only`` in the assumptions: a selection the catalog entries alone do not show."""
-    report.assumptions["measured_only"] = measured_only
-    return report
-
-
-def check_rps(rps: float) -> None:
-    from selfhost.errors import InputError
-
-    if not 0 <= rps < math.inf:
-        raise InputError(f"--rps {rps:g} must be a finite, non-negative number of requests per second")

@@ -13,7 +13,7 @@ def register(catalog_app: typer.Typer) -> None:
     @catalog_app.command("stale")
     def stale(
         days: int = typer.Option(
-            o.DEFAULT_STALE_DAYS,
+            o.DEFAULTS["stale_days"],
             "--days",
             "--stale-days",
             min=0,
