@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from selfhost.apis import request_usd, serves_context
-from selfhost.catalog.schema import ApiOffering, Catalog, Model
 from selfhost.engine import cost, crossover, memory, throughput
 from selfhost.errors import InputError
 from selfhost.question import CostAssumptions as CostAssumptions
@@ -33,6 +32,7 @@ from selfhost.selection import select_configs, selected_apis
 from selfhost.units import BYTES_PER_GB
 
 if TYPE_CHECKING:
+    from selfhost.catalog.schema import ApiOffering, Catalog, Model
     from selfhost.question import Scenario
 
 Record = dict[str, Any]

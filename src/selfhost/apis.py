@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from selfhost.catalog.schema import ApiOffering
 from selfhost.engine import cost
+
+if TYPE_CHECKING:
+    from selfhost.catalog.schema import ApiOffering
 
 FloatArray = NDArray[np.float64]
 

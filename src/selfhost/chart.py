@@ -24,12 +24,12 @@ from numpy.typing import NDArray
 
 from selfhost.analysis import DeploymentGrid, Report, crossover_report, deployment_grid
 from selfhost.apis import request_usd
-from selfhost.catalog.schema import Catalog
 from selfhost.comparisons import grid_rows
 from selfhost.engine import cost
 from selfhost.errors import SelfhostError
 
 if TYPE_CHECKING:
+    from selfhost.catalog.schema import Catalog
     from selfhost.question import Scenario
 
 FloatArray = NDArray[np.float64]

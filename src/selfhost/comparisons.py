@@ -17,12 +17,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from selfhost.analysis import DeploymentGrid, Record, Report, crossover_report, deployment_grid
-from selfhost.catalog.schema import ApiOffering, Catalog
 from selfhost.engine import cost, memory, throughput
 from selfhost.errors import SelfhostError
 from selfhost.scenarios import ReplicaConfig, Workload, build_arrays
 
 if TYPE_CHECKING:
+    from selfhost.catalog.schema import ApiOffering, Catalog
     from selfhost.question import Scenario
 
 IntArray = NDArray[np.int_]

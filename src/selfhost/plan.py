@@ -34,13 +34,13 @@ from selfhost.analysis import (
     evidence_fields,
 )
 from selfhost.apis import request_usd, serves_context
-from selfhost.catalog.schema import ApiOffering, Catalog
 from selfhost.engine import assignment, cost
 from selfhost.errors import InputError
 from selfhost.scenarios import KvDtype, PriceOption, ReplicaConfig, Workload
 from selfhost.workloads import ResolvedWorkload
 
 if TYPE_CHECKING:
+    from selfhost.catalog.schema import ApiOffering, Catalog
     from selfhost.question import Scenario
 
 #: Where self-hosted workloads point by default: a placeholder for your own gateway (vLLM behind

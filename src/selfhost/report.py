@@ -22,7 +22,6 @@ from selfhost._version import __version__
 from selfhost.analysis import Record, Report, fit
 from selfhost.baseline import Baseline, cause_text
 from selfhost.catalog.lookup import by_id
-from selfhost.catalog.schema import Catalog, Entry
 from selfhost.chart import CostChart, chart_table, crossover_words
 from selfhost.question import Scenario
 from selfhost.questions import crossover
@@ -43,6 +42,8 @@ from selfhost.staleness import DEFAULT_STALE_DAYS, current_date
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from selfhost.catalog.schema import Catalog, Entry
 
 DEFAULT_SAMPLES = 100_000  # the benchmark size; well under a second for the default selection
 CHART_ALT = (

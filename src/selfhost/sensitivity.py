@@ -22,13 +22,13 @@ import numpy as np
 
 from selfhost.analysis import Record, Report, _number
 from selfhost.apis import api_prices, api_usd_per_request
-from selfhost.catalog.schema import Catalog
 from selfhost.comparisons import Comparisons, capacity_rps, headline_comparisons, take_unit
 from selfhost.engine import cost, crossover
 from selfhost.errors import InputError
 from selfhost.units import TOKENS_PER_MTOK
 
 if TYPE_CHECKING:
+    from selfhost.catalog.schema import Catalog
     from selfhost.question import Scenario
 
 DEFAULT_RANGE = 0.3  # +-30 %: about a quarter's move in GPU rental prices, and the uncalibrated efficiency

@@ -39,7 +39,6 @@ from numpy.typing import NDArray
 
 from selfhost.analysis import CostAssumptions, DeploymentGrid, Record, Report, _number, costs, deployment_grid
 from selfhost.apis import request_usd
-from selfhost.catalog.schema import Catalog
 from selfhost.comparisons import (
     Comparisons,
     capacity_rps,
@@ -52,6 +51,7 @@ from selfhost.errors import InputError
 from selfhost.scenarios import PriceOption, ReplicaConfig, Workload
 
 if TYPE_CHECKING:
+    from selfhost.catalog.schema import Catalog
     from selfhost.question import Scenario
 
 FloatArray = NDArray[np.float64]
