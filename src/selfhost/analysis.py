@@ -19,7 +19,6 @@ import numpy as np
 
 from selfhost.apis import request_usd, serves_context
 from selfhost.engine import cost, crossover, memory, throughput
-from selfhost.errors import InputError
 from selfhost.question import CostAssumptions as CostAssumptions
 from selfhost.scenarios import (
     PriceOption,
@@ -635,87 +634,3 @@ def smallest_fitting(records: Sequence[Record]) -> list[Record]:
         fitting = [r for r in ordered if r["fits"]]
         chosen.append(fitting[0] if fitting else ordered[-1])
     return chosen
-
-
-def _unit_column(unit: cost.BillingUnit) -> cost.BillingUnit:
-    """The same billing units as a column, shape (n, 1), to broadcast against rates (1, m)."""
-    return cost.BillingUnit(
-        gpus=unit.gpus[:, None],
-        replicas=unit.replicas[:, None],
-        usd_per_month=unit.usd_per_month[:, None],
-        rps=unit.rps[:, None],
-        min_units=unit.min_units[:, None],
-    )
-
-
-def sweep(catalog: Catalog, scenario: Scenario) -> Report:
-    """Long-format grid: one row per (token mix, rate, option), options being deployments and APIs.
-
-    Costs for all deployments x rates are one broadcast (n_deployments, n_rates) computation.
-    """
-    if not scenario.rates:
-        raise InputError("give at least one --rps or an --rps-range")
-    configs = select_configs(catalog, scenario)
-    workloads = scenario.workloads()
-    ca, rates, apis = scenario.priced, scenario.rates, selected_apis(catalog, scenario)
-    rps = np.asarray(rates, dtype=float)[None, :]
-    results: list[Record] = []
-    model_ids = {c.model.id for c in configs}
-    if apis is None:
-        chosen: dict[str, ApiOffering] = {}
-        for c in configs:
-            for a in comparable_apis(
-                catalog, c.model, all_apis=True, context_tokens=max(w.context_tokens for w in workloads)
-            ):
-                chosen.setdefault(a.id, a)
-        apis = list(chosen.values())
-    for w in workloads:
-        grid = deployment_grid(catalog, scenario, configs=configs, workload=w)
-        unit = _unit_column(grid.unit)
-        monthly = cost.self_hosted_usd_per_month(rps, unit, ca.ops_usd_per_month)
-        units = cost.units_needed(rps, unit)
-        tokens = w.input_tokens + w.output_tokens
-        per_mtok = cost.usd_per_mtok(monthly, rps, tokens, ca.hours_per_month)
-        for i in range(len(grid)):
-            c, price = grid.config(i), grid.price(i)
-            for j, r in enumerate(rates):
-                if not np.isfinite(monthly[i, j]):
-                    continue
-                results.append(
-                    {
-                        "option_kind": "self-hosted",
-                        "option": f"{c.model.id}/{c.quant.id}/{c.n_gpus}x{c.gpu.id}/{c.engine.id}/{price.id}",
-                        **_config_record(c),
-                        "price_option": price.id,
-                        "input_tokens": w.input_tokens,
-                        "output_tokens": w.output_tokens,
-                        "rps": r,
-                        "gpus_billed": float(units[i, j] * grid.unit.gpus[i]),
-                        "capacity_rps_per_replica": float(grid.capacity.point.requests_per_s[i]),
-                        "usd_per_month": float(monthly[i, j]),
-                        "usd_per_mtok": _number(per_mtok[i, j]),
-                    }
-                )
-        per_request = request_usd(apis, w.input_tokens, w.output_tokens, ca.cached_input_fraction)[:, None]
-        api_monthly = cost.api_usd_per_month(rps, per_request, ca.hours_per_month)
-        api_mtok = cost.usd_per_mtok(api_monthly, rps, tokens, ca.hours_per_month)
-        for k, a in enumerate(apis):
-            for j, r in enumerate(rates):
-                results.append(
-                    {
-                        "option_kind": "api",
-                        "option": a.id,
-                        "model": a.equivalent_model or "",
-                        "input_tokens": w.input_tokens,
-                        "output_tokens": w.output_tokens,
-                        "rps": r,
-                        "usd_per_month": float(api_monthly[k, j]),
-                        "usd_per_mtok": _number(api_mtok[k, j]),
-                    }
-                )
-    assumptions = {
-        **scenario.assumptions(),
-        "models": sorted(model_ids),
-        "catalog_entries": entry_provenance(configs),
-    }
-    return Report(results=results, assumptions=assumptions, notes=_with_evidence([THROUGHPUT_NOTE], results))

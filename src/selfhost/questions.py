@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from selfhost.plan import PlanReport
     from selfhost.question import Scenario
     from selfhost.scenarios import ReplicaConfig
+    from selfhost.sweep import Sweep
 
 
 def echoed(report: Report, scenario: Scenario) -> Report:
@@ -154,11 +155,13 @@ def sensitivity(catalog: Catalog, scenario: Scenario, *, spread: float) -> Repor
     return stale_flagged(sensitivity_report(catalog, scenario, spread=spread), catalog, scenario)
 
 
-def sweep(catalog: Catalog, scenario: Scenario) -> Report:
-    """Every deployment and API at every rate and token mix."""
-    from selfhost.analysis import sweep as sweep_report
+def sweep(catalog: Catalog, scenario: Scenario) -> Sweep:
+    """Every deployment and API at every rate and token mix, streamed; stale prices flagged."""
+    from selfhost.sweep import sweep as sweep_grid
 
-    return stale_flagged(sweep_report(catalog, scenario), catalog, scenario)
+    grid = sweep_grid(catalog, scenario)
+    stale_flagged(Report(grid.price_records(), grid.assumptions, grid.notes), catalog, scenario)
+    return grid
 
 
 # --------------------------------------------------------------------------- deployments
