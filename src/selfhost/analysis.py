@@ -388,11 +388,7 @@ def _deployment_record(grid: DeploymentGrid, i: int, rps: float, self_usd: float
 
 
 def costs(
-    catalog: Catalog,
-    scenario: Scenario,
-    *,
-    grid: DeploymentGrid | None = None,
-    rows: int = 0,
+    catalog: Catalog, scenario: Scenario, *, grid: DeploymentGrid | None = None, rows: int = 0
 ) -> Report:
     """Monthly and per-token self-hosted cost of every deployment that serves the rate, cheapest first.
 

@@ -73,11 +73,7 @@ class Comparisons:
 
 
 def headline_comparisons(
-    catalog: Catalog,
-    scenario: Scenario,
-    *,
-    grid: DeploymentGrid | None = None,
-    report: Report | None = None,
+    catalog: Catalog, scenario: Scenario, *, grid: DeploymentGrid | None = None, report: Report | None = None
 ) -> Comparisons:
     """Run `crossover` for the base case and recover its pairs as grid rows and APIs.
 

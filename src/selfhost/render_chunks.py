@@ -177,8 +177,8 @@ def write_json_stream(rows: Iterable[Chunk], tail: dict[str, Any], stream: IO[st
 
 def _pyarrow() -> Any:
     try:
-        import pyarrow as pa  # type: ignore[import-not-found, unused-ignore]
-        import pyarrow.parquet as pq  # type: ignore[import-not-found, unused-ignore]
+        import pyarrow as pa  # type: ignore[import-not-found, import-untyped, unused-ignore]
+        import pyarrow.parquet as pq  # type: ignore[import-not-found, import-untyped, unused-ignore]
     except ImportError:
         raise MissingParquetError(f"--format parquet needs pyarrow: {PARQUET_EXTRA}") from None
     return pa, pq

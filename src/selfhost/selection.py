@@ -22,7 +22,7 @@ from selfhost.scenarios import (
 )
 
 if TYPE_CHECKING:
-    from selfhost.catalog.schema import ApiOffering, Catalog, EngineProfile, Gpu, Model, Quantization
+    from selfhost.catalog.schema import ApiOffering, Catalog, Gpu, Model, Quantization
     from selfhost.question import Scenario
 
 T = TypeVar("T")
@@ -87,15 +87,35 @@ def select_configs(
         else resolve(catalog.engines, sel.engine, kind="engine", list_command="selfhost catalog list engines")
     )
     counts = list(sel.gpu_counts) or None
+
+    def runnable(models: Sequence[Model], quants: Sequence[Quantization]) -> list[ReplicaConfig]:
+        """The configs of these models and quantizations on the GPUs selected; none is an error
+        that says why, for the simplest explicit case, else generally."""
+        found = replica_configs(
+            catalog, models=models, quants=quants, gpus=gpu_list, gpu_counts=counts, engine=engine
+        )
+        if found:
+            return found
+        if len(models) == 1 and len(gpu_list) == 1 and len(quants) == 1:
+            chosen = engine or default_engine(catalog, quants[0], gpu_list[0])
+            if chosen is None:
+                raise InputError(f"no serving engine in the catalog runs {quants[0].id} on {gpu_list[0].id}")
+            problem = compatibility_problem(models[0], quants[0], gpu_list[0], (counts or [1])[0], chosen)
+            if problem:
+                raise InputError(problem)
+        raise InputError(
+            "no runnable model x quantization x GPU combination in this selection; widen --model/--gpu/--quant"
+        )
+
     if native_quant:  # each model on its own: its native precision unless quantizations are named
         configs = []
         for m in model_list:
-            quants = sel.quants or (m.native_dtype,)
-            quant_list = resolve_all(catalog.quantizations, quants, "quantization", "quants")
-            configs += _runnable(catalog, [m], quant_list, gpu_list, counts, engine)
+            named = sel.quants or (m.native_dtype,)
+            configs += runnable([m], resolve_all(catalog.quantizations, named, "quantization", "quants"))
     else:
-        quant_list = resolve_all(catalog.quantizations, sel.quants, "quantization", "quants")
-        configs = _runnable(catalog, model_list, quant_list, gpu_list, counts, engine)
+        configs = runnable(
+            model_list, resolve_all(catalog.quantizations, sel.quants, "quantization", "quants")
+        )
     if sel.measured_only:
         measured = {e.id: set(e.measured_gpus) for e in (evidence or catalog).engines}
         configs = [c for c in configs if c.gpu.id in measured.get(c.engine.id, set())]
@@ -105,29 +125,3 @@ def select_configs(
                 "profile; widen --gpu/--engine (docs/accuracy.md lists the measured GPUs) or drop the option"
             )
     return configs
-
-
-def _runnable(
-    catalog: Catalog,
-    model_list: Sequence[Model],
-    quant_list: Sequence[Quantization],
-    gpu_list: Sequence[Gpu],
-    counts: Sequence[int] | None,
-    engine: EngineProfile | None,
-) -> list[ReplicaConfig]:
-    configs = replica_configs(
-        catalog, models=model_list, quants=quant_list, gpus=gpu_list, gpu_counts=counts, engine=engine
-    )
-    if configs:
-        return configs
-    # Say why for the simplest explicit case, else generally.
-    if len(model_list) == 1 and len(gpu_list) == 1 and len(quant_list) == 1:
-        chosen = engine or default_engine(catalog, quant_list[0], gpu_list[0])
-        if chosen is None:
-            raise InputError(f"no serving engine in the catalog runs {quant_list[0].id} on {gpu_list[0].id}")
-        problem = compatibility_problem(model_list[0], quant_list[0], gpu_list[0], (counts or [1])[0], chosen)
-        if problem:
-            raise InputError(problem)
-    raise InputError(
-        "no runnable model x quantization x GPU combination in this selection; widen --model/--gpu/--quant"
-    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from selfhost.question import Scenario
     from selfhost.scenarios import Workload
 
-IntArray = NDArray[np.intp]
-FloatArray = NDArray[np.float64]
+IntArray: TypeAlias = NDArray[np.intp]
+FloatArray: TypeAlias = NDArray[np.float64]
 
 SELF_HOSTED_KEYS = (
     "option_kind", "option", "model", "quant", "gpu", "gpus_per_replica", "engine", "engine_confirmed",

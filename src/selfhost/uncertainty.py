@@ -448,11 +448,7 @@ def _note(spec: UncertaintySpec, *, apis: bool) -> str:
 
 
 def costs_with_uncertainty(
-    catalog: Catalog,
-    scenario: Scenario,
-    *,
-    spec: UncertaintySpec | None = None,
-    rows: int = 0,
+    catalog: Catalog, scenario: Scenario, *, spec: UncertaintySpec | None = None, rows: int = 0
 ) -> Report:
     """The `cost` report with P10/P50/P90 of the monthly cost on its first ``rows`` records (0 = all).
 

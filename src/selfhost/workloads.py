@@ -312,9 +312,8 @@ def resolve_workloads(
                         "run 'selfhost catalog list apis' to see all, or add it with --catalog"
                     )
                     continue
-                api = cast(ApiOffering, api)  # from catalog.apis
                 if api not in listed:
-                    listed.append(api)
+                    listed.append(cast(ApiOffering, api))  # from catalog.apis
             apis = tuple(listed)
         models = candidate_models(catalog, spec, model)
         if not models and not apis:

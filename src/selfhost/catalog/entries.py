@@ -217,25 +217,25 @@ class ApiOffering(Entry):
 
 @frozen
 class Catalog(Plain):
-    gpus: tuple[Gpu, ...] = ()
-    rental_offers: tuple[RentalOffer, ...] = ()
-    purchase_options: tuple[PurchaseOption, ...] = ()
-    models: tuple[Model, ...] = ()
-    quantizations: tuple[Quantization, ...] = ()
-    engines: tuple[EngineProfile, ...] = ()
-    apis: tuple[ApiOffering, ...] = ()
+    """Every section as a tuple of its entries (`SECTION_TYPES`), in the schema's order."""
+
+    gpus: tuple[Gpu, ...] = field(default=())
+    rental_offers: tuple[RentalOffer, ...] = field(default=())
+    purchase_options: tuple[PurchaseOption, ...] = field(default=())
+    models: tuple[Model, ...] = field(default=())
+    quantizations: tuple[Quantization, ...] = field(default=())
+    engines: tuple[EngineProfile, ...] = field(default=())
+    apis: tuple[ApiOffering, ...] = field(default=())
 
 
 #: Each catalog section's entry class.
-SECTION_TYPES: dict[str, type[Entry]] = {
-    "gpus": Gpu,
-    "rental_offers": RentalOffer,
-    "purchase_options": PurchaseOption,
-    "models": Model,
-    "quantizations": Quantization,
-    "engines": EngineProfile,
-    "apis": ApiOffering,
-}
+SECTION_TYPES: dict[str, type[Entry]] = dict(
+    zip(
+        (f.name for f in dataclasses.fields(Catalog)),  # type: ignore[arg-type]
+        (Gpu, RentalOffer, PurchaseOption, Model, Quantization, EngineProfile, ApiOffering),
+        strict=True,
+    )
+)
 CLASSES: tuple[type[Plain], ...] = (
     Entry, *SECTION_TYPES.values(), MoeSpec, MlaSpec, Architecture, PlatformEfficiency, Catalog,
 )  # fmt: skip

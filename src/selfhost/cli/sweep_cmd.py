@@ -18,11 +18,9 @@ if TYPE_CHECKING:
 DEFAULT_MAX_ROWS = 1_000_000  # sweep.DEFAULT_MAX_ROWS, repeated to keep --help free of NumPy
 
 
-class SweepFormat(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    parquet = "parquet"
+SweepFormat = Enum(
+    "SweepFormat", {"table": "table", "json": "json", "csv": "csv", "parquet": "parquet"}, type=str
+)
 
 
 SweepFormatOpt = Annotated[
