@@ -83,15 +83,40 @@ def test_the_plain_classes_have_the_schema_fields_in_order():
     """A field added to the schema must be added to the plain class too (and the cache key changes)."""
     pairs = [(getattr(schema, c.__name__), c) for c in entries.CLASSES]
     for model, plain in pairs:
-        assert list(model.model_fields) == [f.name for f in dataclasses.fields(plain)], plain.__name__
-        for f in dataclasses.fields(plain):
-            info = model.model_fields[f.name]
-            if f.default is not dataclasses.MISSING:
-                assert info.default == f.default, (plain.__name__, f.name)
-            elif f.default_factory is not dataclasses.MISSING:
-                assert info.default_factory is not None, (plain.__name__, f.name)
+        assert list(model.model_fields) == list(plain.model_fields), plain.__name__
+        for name, default in plain.model_fields.items():
+            info = model.model_fields[name]
+            if default is entries.REQUIRED:
+                assert info.is_required(), (plain.__name__, name)
+            elif isinstance(default, entries.Factory):
+                assert info.default_factory is not None and info.default_factory() == default.make()
             else:
-                assert info.is_required(), (plain.__name__, f.name)
+                assert info.default == default, (plain.__name__, name)
+
+
+def test_plain_records_behave_as_frozen_dataclasses():
+    gpu = load_catalog(env={}).gpus[0]
+    same = gpu.model_copy()
+    assert same == gpu and hash(same) == hash(gpu) and same is not gpu
+    assert gpu.model_copy(update={"power_w": 1.0}) != gpu
+    assert repr(gpu).startswith(f"Gpu(id={gpu.id!r}, ")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        gpu.power_w = 2.0  # type: ignore[misc]
+    with pytest.raises(TypeError, match="no fields"):
+        entries.Gpu(**{**gpu.model_dump(), "watts": 1})
+    with pytest.raises(TypeError, match="needs the field 'power_w'"):
+        entries.Gpu(**{k: v for k, v in gpu.model_dump().items() if k != "power_w"})
+    engines = load_catalog(env={}).engines
+    assert (
+        engines[0].platform_efficiency
+        is not entries.EngineProfile(
+            **{**engines[0].model_dump(), "platform_efficiency": {}}
+        ).platform_efficiency
+    )
+    import copy
+    import pickle
+
+    assert pickle.loads(pickle.dumps(gpu)) == gpu == copy.deepcopy(gpu)
 
 
 def test_a_cache_hit_imports_neither_pydantic_nor_yaml(cache_dir: Path):
@@ -232,3 +257,27 @@ def test_the_key_covers_file_contents_and_old_entries_are_pruned(cache_dir: Path
 
 def test_default_location_follows_xdg():
     assert cache.cache_dir({"XDG_CACHE_HOME": "/x"}) == Path("/x/selfhost")
+
+
+def test_the_headline_command_on_a_cache_hit_imports_neither_pydantic_nor_yaml(cache_dir: Path):
+    """The whole `selfhost crossover --rps 5 --format json`, as the console script runs it."""
+    probe = (
+        "import sys\n"
+        "from selfhost.cli.app import main\n"
+        "sys.argv = ['selfhost', 'crossover', '--rps', '5', '--format', 'json']\n"
+        "try:\n    main()\n"
+        "finally:\n"
+        "    sys.stderr.write('IMPORTED ' + repr(sorted(m for m in ('pydantic', 'yaml') if m in sys.modules)))\n"
+    )
+    env = {**os.environ, cache.CACHE_ENV_VAR: str(cache_dir)}
+    first = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False
+    )
+    assert first.returncode == 0, first.stderr
+    assert "IMPORTED ['pydantic', 'yaml']" in first.stderr  # a miss validates the YAML
+    second = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False
+    )
+    assert second.returncode == 0, second.stderr
+    assert "IMPORTED []" in second.stderr
+    assert json.loads(second.stdout) == json.loads(first.stdout)

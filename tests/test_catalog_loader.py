@@ -7,7 +7,6 @@ for data/ (see the autouse fixture), so they do not change when the real prices 
 from __future__ import annotations
 
 import dataclasses
-import importlib.resources
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -645,7 +644,6 @@ def test_builtin_data_dir_is_data_in_the_checkout_or_inside_the_installed_packag
 def test_a_missing_builtin_data_dir_is_a_broken_install(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(importlib.resources, "files", lambda package: tmp_path / "site-packages" / package)
     monkeypatch.setattr(loader, "__file__", str(tmp_path / "a" / "b" / "c" / "loader.py"))
     with pytest.raises(CatalogError, match=r"the built-in catalog is missing .* installation is broken"):
         _real_builtin_data_dir()

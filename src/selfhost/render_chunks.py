@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
@@ -32,12 +33,15 @@ class MissingParquetError(SelfhostError):
 # --------------------------------------------------------------------------- CSV
 
 
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]').search  # what makes csv's QUOTE_MINIMAL quote a field
+
+
 def csv_cell(value: Any) -> str:
     """One value as `csv` writes it (QUOTE_MINIMAL; None and non-finite floats empty)."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
     text = str(value)  # bool: True/False; float: repr, as csv does
-    if any(ch in text for ch in ',"\r\n'):
+    if _NEEDS_QUOTES(text):
         return '"' + text.replace('"', '""') + '"'
     return text
 
@@ -126,8 +130,8 @@ class CsvFormatter:
 
         def make() -> list[str]:
             width = max(len(t) for t in tables)
-            cells = [[csv_cell(v) for v in t] for t in tables]
-            return [",".join(c[i] if len(c) > 1 else c[0] for c in cells) + sep for i in range(width)]
+            cells = [list(map(csv_cell, t)) if len(t) > 1 else [csv_cell(t[0])] * width for t in tables]
+            return [row + sep for row in map(",".join, zip(*cells, strict=True))]
 
         joined = self._table((*map(id, tables), hash(sep)), tables, make)
         if index is None:

@@ -1,44 +1,92 @@
 """The catalog as plain frozen data: what `load_catalog` returns, validated or read from the cache.
 
 `selfhost.catalog.schema` validates the YAML (pydantic); its result is dumped to JSON-ready data
-(``model_dump(mode="json")``) and turned into these dataclasses by `catalog_from_json`, the one
+(``model_dump(mode="json")``) and turned into these records by `catalog_from_json`, the one
 path both a fresh load and a cache hit take, so an entry behaves the same whichever way it
 came. Reading them back needs neither pydantic nor YAML, which keeps a cached run's start-up
 short. Each class has the fields of the schema model of the same name, in the same order
 (a test holds them together), and the two pydantic methods the code base uses on entries,
 `model_dump` and `model_copy`; type checkers see the schema classes (see `selfhost.catalog`).
 
+The records are frozen dataclass-like objects (keyword construction, equality and hash by
+field, immutable, a readable repr) made by one small base class rather than `dataclasses`,
+whose code generation would cost more start-up time than the rest of this module.
+
 Units and meanings of the fields: the schema's field descriptions.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import FrozenInstanceError
 from typing import Any, ClassVar, TypeVar
 
 T = TypeVar("T", bound="Plain")
+REQUIRED: Any = object()  # a field without a default
+NONE: tuple[Any, ...] = ()  # an empty section
+
+
+class Factory:
+    """A default made anew for each record (as ``dataclasses.field(default_factory=...)``)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
 
 
 class Plain:
-    """What every catalog dataclass answers besides its fields: pydantic's dump and copy."""
+    """A frozen record: the annotated class attributes are its fields, their values the defaults.
 
-    __slots__ = ()
-    model_fields: ClassVar[dict[str, dataclasses.Field[Any]]]
+    ``model_fields`` maps each field, the base classes' first, to its default (`REQUIRED` if none).
+    """
+
+    model_fields: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fields = dict(cls.model_fields)
+        for name, annotation in inspect.get_annotations(cls).items():
+            if not str(annotation).startswith("ClassVar"):
+                fields[name] = cls.__dict__.get(name, REQUIRED)
+        cls.model_fields = fields
+
+    def __init__(self, **values: Any) -> None:
+        unknown = values.keys() - self.model_fields.keys()
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no fields {sorted(unknown)}")
+        state = self.__dict__
+        for name, default in self.model_fields.items():
+            if name in values:
+                state[name] = values[name]
+            elif default is REQUIRED:
+                raise TypeError(f"{type(self).__name__} needs the field {name!r}")
+            else:
+                state[name] = default.make() if isinstance(default, Factory) else default
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        return hash((type(self), *self.__dict__.values()))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
+        return f"{type(self).__name__}({fields})"
 
     def model_dump(self, *, mode: str = "python", exclude: set[str] | None = None) -> dict[str, Any]:
         """The fields as a dict, nested entries as dicts; ``mode="json"``: dates as ISO text, lists."""
-        return {
-            f.name: _dump(getattr(self, f.name), mode)
-            for f in dataclasses.fields(self)  # type: ignore[arg-type]
-            if not exclude or f.name not in exclude
-        }
+        return {k: _dump(v, mode) for k, v in self.__dict__.items() if not exclude or k not in exclude}
 
     def model_copy(self: T, *, update: Mapping[str, Any] | None = None) -> T:
         """A copy with the fields in ``update`` replaced (not validated, as in pydantic)."""
-        return dataclasses.replace(self, **(update or {}))  # type: ignore[type-var]
+        return type(self)(**{**self.__dict__, **(update or {})})
 
 
 def _dump(value: Any, mode: str) -> Any:
@@ -54,10 +102,6 @@ def _dump(value: Any, mode: str) -> Any:
     return value
 
 
-frozen = dataclass(frozen=True, kw_only=True, slots=True)
-
-
-@frozen
 class Entry(Plain):
     id: str
     aliases: tuple[str, ...] = ()
@@ -67,7 +111,6 @@ class Entry(Plain):
     notes: str = ""
 
 
-@frozen
 class Gpu(Entry):
     name: str
     vendor: str
@@ -85,7 +128,6 @@ class Gpu(Entry):
     platform: str
 
 
-@frozen
 class RentalOffer(Entry):
     provider: str
     gpu: str
@@ -95,7 +137,6 @@ class RentalOffer(Entry):
     region: str = ""
 
 
-@frozen
 class PurchaseOption(Entry):
     gpu: str
     description: str
@@ -108,7 +149,6 @@ class PurchaseOption(Entry):
     instance_gpus: int = 1
 
 
-@frozen
 class MoeSpec(Plain):
     n_routed_experts: int
     num_experts_per_tok: int
@@ -121,7 +161,6 @@ class MoeSpec(Plain):
     router_score_bias: bool = False
 
 
-@frozen
 class MlaSpec(Plain):
     kv_lora_rank: int
     qk_rope_head_dim: int
@@ -130,7 +169,6 @@ class MlaSpec(Plain):
     q_lora_rank: int | None = None
 
 
-@frozen
 class Architecture(Plain):
     hf_architecture: str
     num_hidden_layers: int
@@ -150,7 +188,6 @@ class Architecture(Plain):
     mla: MlaSpec | None = None
 
 
-@frozen
 class Model(Entry):
     name: str
     hf_repo: str
@@ -166,7 +203,6 @@ class Model(Entry):
     release_date: dt.date | None = None
 
 
-@frozen
 class Quantization(Entry):
     name: str
     linear_bits_per_weight: float
@@ -177,14 +213,12 @@ class Quantization(Entry):
     engines: tuple[str, ...]
 
 
-@frozen
 class PlatformEfficiency(Plain):
     memory_bandwidth_utilization: float
     compute_utilization: float
     step_overhead_s: float
 
 
-@frozen
 class EngineProfile(Entry):
     name: str
     platforms: tuple[str, ...]
@@ -197,11 +231,10 @@ class EngineProfile(Entry):
     interconnect_bandwidth_utilization: float = 1.0
     max_batch_sequences: int
     multi_gpu: str = "tensor-parallel"
-    platform_efficiency: dict[str, PlatformEfficiency] = field(default_factory=dict)
+    platform_efficiency: dict[str, PlatformEfficiency] = Factory(dict)  # type: ignore[assignment]
     measured_gpus: tuple[str, ...] = ()
 
 
-@frozen
 class ApiOffering(Entry):
     provider: str
     api_model: str
@@ -215,23 +248,22 @@ class ApiOffering(Entry):
     deprecated: bool = False
 
 
-@frozen
 class Catalog(Plain):
     """Every section as a tuple of its entries (`SECTION_TYPES`), in the schema's order."""
 
-    gpus: tuple[Gpu, ...] = field(default=())
-    rental_offers: tuple[RentalOffer, ...] = field(default=())
-    purchase_options: tuple[PurchaseOption, ...] = field(default=())
-    models: tuple[Model, ...] = field(default=())
-    quantizations: tuple[Quantization, ...] = field(default=())
-    engines: tuple[EngineProfile, ...] = field(default=())
-    apis: tuple[ApiOffering, ...] = field(default=())
+    gpus: tuple[Gpu, ...] = NONE
+    rental_offers: tuple[RentalOffer, ...] = NONE
+    purchase_options: tuple[PurchaseOption, ...] = NONE
+    models: tuple[Model, ...] = NONE
+    quantizations: tuple[Quantization, ...] = NONE
+    engines: tuple[EngineProfile, ...] = NONE
+    apis: tuple[ApiOffering, ...] = NONE
 
 
 #: Each catalog section's entry class.
 SECTION_TYPES: dict[str, type[Entry]] = dict(
     zip(
-        (f.name for f in dataclasses.fields(Catalog)),  # type: ignore[arg-type]
+        Catalog.model_fields,
         (Gpu, RentalOffer, PurchaseOption, Model, Quantization, EngineProfile, ApiOffering),
         strict=True,
     )
@@ -239,8 +271,6 @@ SECTION_TYPES: dict[str, type[Entry]] = dict(
 CLASSES: tuple[type[Plain], ...] = (
     Entry, *SECTION_TYPES.values(), MoeSpec, MlaSpec, Architecture, PlatformEfficiency, Catalog,
 )  # fmt: skip
-for _cls in CLASSES:
-    _cls.model_fields = {f.name: f for f in dataclasses.fields(_cls)}  # type: ignore[arg-type]
 
 _NESTED: dict[str, type[Plain]] = {"architecture": Architecture, "moe": MoeSpec, "mla": MlaSpec}
 _DATES = frozenset({"as_of", "release_date"})

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib.resources
 import os
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -95,10 +94,11 @@ def builtin_data_dir() -> Path:
     Raises:
         CatalogError: neither exists, so the installation is incomplete.
     """
-    packaged = importlib.resources.files("selfhost") / "data"
+    module = Path(__file__).resolve()  # .../selfhost/catalog/loader.py
+    packaged = module.parents[1] / "data"  # the package's own directory: no importlib.resources at start-up
     if packaged.is_dir():
-        return Path(str(packaged))
-    source = Path(__file__).resolve().parents[3] / "data"  # src/selfhost/catalog/loader.py
+        return packaged
+    source = module.parents[3] / "data"  # src/selfhost/catalog/loader.py
     if source.is_dir():
         return source
     raise CatalogError(
