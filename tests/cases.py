@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from selfhost.analysis import CostAssumptions
 from selfhost.catalog.loader import load_catalog
 from selfhost.catalog.lookup import by_id
 from selfhost.catalog.schema import Catalog
+from selfhost.question import Scenario, Selection
 from selfhost.scenarios import ReplicaConfig, Workload, replica_configs
 
 
@@ -38,3 +40,11 @@ def default_case(
         pricing=("on-demand",),
     )
     return catalog, configs, workload, ca
+
+
+def default_scenario(
+    model_ids: tuple[str, ...] = ("llama-3.3-70b",), rps: float = 5.0, **selection: Any
+) -> Scenario:
+    """`crossover --rps RPS -m MODEL...` with the CLI's defaults (1000 in + 300 out, on-demand prices);
+    ``selection`` sets other `Selection` fields (gpus=("h100",), apis=(...), ...)."""
+    return Scenario(selection=Selection(models=model_ids, **selection), rps=rps)

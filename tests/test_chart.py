@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from typer.testing import Result
 
-from cases import default_case
-from selfhost.analysis import crossover_report
+from cases import builtin_catalog, default_scenario
+from selfhost.analysis import Report, crossover_report
 from selfhost.chart import (
     CHART_EXTRA,
     FALLBACK_RANGE,
@@ -33,18 +33,15 @@ from selfhost.chart import (
     usd_short,
 )
 
-setup = default_case
-
-
 Cli = Callable[..., Result]
 ANSI = re.compile(r"\x1b\[")
 
 
 @functools.cache
 def llama_chart():
-    catalog, configs, workload, ca = setup(("llama-3.3-70b", "deepseek-v3"))
-    report = crossover_report(catalog, configs, workload, ca, 5.0, None)
-    return report, cost_chart(catalog, configs, workload, ca, 5.0, None, report=report)
+    catalog, scenario = builtin_catalog(), default_scenario(("llama-3.3-70b", "deepseek-v3"))
+    report = crossover_report(catalog, scenario)
+    return report, cost_chart(catalog, scenario, report=report)
 
 
 # --------------------------------------------------------------------------- axis helpers
@@ -151,8 +148,8 @@ def test_self_hosting_is_cheaper_at_every_drawn_rate_above_the_crossover():
 
 
 def test_chart_with_no_comparison_is_empty_but_valid():
-    catalog, configs, workload, ca = setup()
-    chart = cost_chart(catalog, configs, workload, ca, 5.0, [], report=None)
+    no_comparison = Report(results=[], assumptions={})
+    chart = cost_chart(builtin_catalog(), default_scenario(), report=no_comparison)
     assert chart.panels == () and chart.rps_low < 5.0 < chart.rps_high
     assert chart_table(chart)[1] == []
 

@@ -14,19 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import Result
 
-from cases import builtin_catalog, default_case
+from cases import builtin_catalog, default_scenario
 from selfhost.analysis import crossover_report
-from selfhost.catalog.lookup import by_id
 from selfhost.catalog.schema import Catalog
 from selfhost.render import TORNADO_AXIS, TORNADO_HIGH, TORNADO_LOW, tornado_bar, tornado_bars
-from selfhost.scenarios import replica_configs
 from selfhost.sensitivity import INPUTS, scenario_multipliers, sensitivity_report
-
-
-def setup(catalog, model_ids=("llama-3.3-70b",)):
-    _, configs, workload, ca = default_case(model_ids, catalog)
-    return configs, workload, ca
-
 
 Cli = Callable[..., Result]
 INF = math.inf
@@ -56,9 +48,9 @@ def test_scenarios_move_one_input_at_a_time():
 
 
 def test_base_case_is_exactly_the_crossover_result(catalog):
-    configs, workload, ca = setup(catalog, ("llama-3.3-70b", "qwen2.5-32b", "deepseek-v3"))
-    base = crossover_report(catalog, configs, workload, ca, 5.0, None)
-    report = sensitivity_report(catalog, configs, workload, ca, 5.0, None)
+    scenario = default_scenario(("llama-3.3-70b", "qwen2.5-32b", "deepseek-v3"))
+    base = crossover_report(catalog, scenario)
+    report = sensitivity_report(catalog, scenario)
     assert len(report.results) == len(base.results) * len(INPUTS)
     for pair in base.results:
         rows = [r for r in report.results if (r["model"], r["api"]) == (pair["model"], pair["api"])]
@@ -70,8 +62,7 @@ def test_base_case_is_exactly_the_crossover_result(catalog):
 
 
 def test_zero_range_gives_zero_swings(catalog):
-    configs, workload, ca = setup(catalog)
-    report = sensitivity_report(catalog, configs, workload, ca, 5.0, None, spread=0.0)
+    report = sensitivity_report(catalog, default_scenario(), spread=0.0)
     for r in report.results:
         assert r["swing_usd_per_month"] == 0.0
         assert r["crossover_swing_rps"] in (0.0, None)  # None: no crossover at either end (inf - inf)
@@ -83,8 +74,7 @@ def test_zero_range_gives_zero_swings(catalog):
 
 
 def test_rows_are_sorted_by_swing_within_each_comparison(catalog):
-    configs, workload, ca = setup(catalog)
-    report = sensitivity_report(catalog, configs, workload, ca, 5.0, None)
+    report = sensitivity_report(catalog, default_scenario())
     for api in {r["api"] for r in report.results}:
         swings = [rps_or_inf(r["swing_usd_per_month"]) for r in report.results if r["api"] == api]
         assert swings == sorted(swings, reverse=True)
@@ -95,18 +85,10 @@ def test_known_values_for_llama_against_gpt5_mini(catalog):
     # 5 x 3600 x 730 x 0.00085 = 11169.00 USD/month. The deployment is fixed to 1-GPU MI300X replicas at
     # 1.99 USD/h (DigitalOcean); its GPU count comes from the base case, so the arithmetic below does not
     # depend on the estimated capacity.
-    models = [by_id(catalog.models)["llama-3.3-70b"]]
-    configs = replica_configs(
-        catalog,
-        models=models,
-        quants=[by_id(catalog.quantizations)["fp8"]],
-        gpus=[by_id(catalog.gpus)["mi300x-192gb"]],
-        gpu_counts=[1],
-        engine=None,
+    scenario = default_scenario(
+        quants=("fp8",), gpus=("mi300x-192gb",), gpu_counts=(1,), apis=("openai-gpt-5-mini",)
     )
-    _, workload, ca = setup(catalog)
-    gpt5_mini = [by_id(catalog.apis)["openai-gpt-5-mini"]]
-    rows = by_input(sensitivity_report(catalog, configs, workload, ca, 5.0, gpt5_mini).results)
+    rows = by_input(sensitivity_report(catalog, scenario).results)
     gpu = rows[("openai-gpt-5-mini", "gpu_price")]
     api_usd = 5 * 3600 * 730 * 0.00085
     gpus = (api_usd - gpu["saving_usd_per_month_base"] - 4000) / (1.99 * 730)
@@ -133,8 +115,7 @@ def test_known_values_for_llama_against_gpt5_mini(catalog):
 def test_directions_of_effect(spread, rps):
     """Dearer GPUs or operations never help self-hosting; dearer APIs never hurt it."""
     catalog = builtin_catalog()
-    configs, workload, ca = setup(catalog)
-    rows = by_input(sensitivity_report(catalog, configs, workload, ca, rps, None, spread=spread).results)
+    rows = by_input(sensitivity_report(catalog, default_scenario(rps=rps), spread=spread).results)
     for (_, key), r in rows.items():
         low, high = rps_or_inf(r["crossover_rps_low"]), rps_or_inf(r["crossover_rps_high"])
         save_low, save_high = r["saving_usd_per_month_low"], r["saving_usd_per_month_high"]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from typer.testing import Result
 
-from cases import builtin_catalog, default_case
+from cases import builtin_catalog, default_case, default_scenario
 from selfhost import uncertainty
 from selfhost.analysis import costs, crossover_report, deployment_grid
 from selfhost.catalog.lookup import by_id
@@ -51,9 +51,10 @@ def inf_if_none(x: float | None) -> float:
 
 
 def test_zero_spread_reproduces_the_deterministic_crossover_exactly():
-    catalog, configs, workload, ca = setup(("llama-3.3-70b", "qwen2.5-32b", "deepseek-v3", "llama-3.1-8b"))
-    base = crossover_report(catalog, configs, workload, ca, 5.0, None)
-    mc = crossover_with_uncertainty(catalog, configs, workload, ca, 5.0, None, ZERO)
+    catalog = builtin_catalog()
+    scenario = default_scenario(("llama-3.3-70b", "qwen2.5-32b", "deepseek-v3", "llama-3.1-8b"))
+    base = crossover_report(catalog, scenario)
+    mc = crossover_with_uncertainty(catalog, scenario, spec=ZERO)
     assert len(mc.results) == len(base.results)
     for b, r in zip(base.results, mc.results, strict=True):
         for key in CROSSOVER_KEYS:
@@ -64,9 +65,9 @@ def test_zero_spread_reproduces_the_deterministic_crossover_exactly():
 
 
 def test_zero_spread_reproduces_the_deterministic_cost_exactly():
-    catalog, configs, workload, ca = setup()
-    base = costs(catalog, configs, workload, ca, 5.0)
-    mc = costs_with_uncertainty(catalog, configs, workload, ca, 5.0, ZERO, rows=30)
+    catalog, scenario = builtin_catalog(), default_scenario()
+    base = costs(catalog, scenario)
+    mc = costs_with_uncertainty(catalog, scenario, spec=ZERO, rows=30)
     for b, r in zip(base.results[:30], mc.results[:30], strict=True):
         for q in QUANTILE_NAMES:
             assert r[f"self_hosted_usd_per_month_{q}"] == b["self_hosted_usd_per_month"]
@@ -78,9 +79,9 @@ def test_zero_spread_reproduces_the_deterministic_cost_exactly():
 
 @pytest.mark.parametrize("seed", [0, 1, 7])
 def test_quantiles_are_ordered_and_probabilities_are_probabilities(seed):
-    catalog, configs, workload, ca = setup(("llama-3.3-70b", "qwen2.5-7b", "deepseek-v3"))
+    scenario = default_scenario(("llama-3.3-70b", "qwen2.5-7b", "deepseek-v3"), all_apis=True)
     report = crossover_with_uncertainty(
-        catalog, configs, workload, ca, 5.0, None, UncertaintySpec(samples=3000, seed=seed), all_apis=True
+        builtin_catalog(), scenario, spec=UncertaintySpec(samples=3000, seed=seed)
     )
     for r in report.results:
         for key in CROSSOVER_KEYS:
@@ -99,7 +100,6 @@ def test_quantiles_are_ordered_and_probabilities_are_probabilities(seed):
 
 def test_a_huge_saving_with_tiny_spread_is_certain():
     # DeepSeek-V3 against GPT-5 at 5 req/s saves about 46,000 USD a month (README); 0.1 % spreads cannot flip it
-    catalog, configs, workload, ca = setup(("deepseek-v3",))
     tiny = UncertaintySpec(
         samples=5000,
         api_price_spread=0.001,
@@ -108,7 +108,7 @@ def test_a_huge_saving_with_tiny_spread_is_certain():
         gpu_price_fallback_spread=0.001,
         gpu_price_range_from_catalog=False,
     )
-    report = crossover_with_uncertainty(catalog, configs, workload, ca, 5.0, None, tiny)
+    report = crossover_with_uncertainty(builtin_catalog(), default_scenario(("deepseek-v3",)), spec=tiny)
     gpt5 = next(r for r in report.results if r["api"] == "openai-gpt-5")
     assert gpt5["saving_usd_per_month"] > 40_000
     assert gpt5["probability_self_hosted_cheaper"] == 1.0
@@ -116,11 +116,10 @@ def test_a_huge_saving_with_tiny_spread_is_certain():
 
 
 def test_same_seed_same_answer_other_seed_other_answer():
-    catalog, configs, workload, ca = setup()
-    run = functools.partial(crossover_with_uncertainty, catalog, configs, workload, ca, 5.0, None)
-    a = run(UncertaintySpec(samples=2000, seed=3)).results
-    b = run(UncertaintySpec(samples=2000, seed=3)).results
-    c = run(UncertaintySpec(samples=2000, seed=4)).results
+    run = functools.partial(crossover_with_uncertainty, builtin_catalog(), default_scenario())
+    a = run(spec=UncertaintySpec(samples=2000, seed=3)).results
+    b = run(spec=UncertaintySpec(samples=2000, seed=3)).results
+    c = run(spec=UncertaintySpec(samples=2000, seed=4)).results
     assert a == b
     assert [r["saving_usd_per_month_p50"] for r in a] != [r["saving_usd_per_month_p50"] for r in c]
 
@@ -155,9 +154,8 @@ def test_gpu_price_range_spans_the_catalog_offers_or_falls_back():
 
 
 def test_interpolated_capacity_is_exact_at_one_and_rises_with_efficiency():
-    catalog, configs, workload, ca = setup()
-
-    grid = deployment_grid(catalog, configs, workload, ca)
+    catalog, configs, workload, _ = setup()
+    grid = deployment_grid(catalog, default_scenario(), configs=configs, workload=workload)
     rows = np.arange(0, len(grid), max(1, len(grid) // 7))
     picked = [grid.config(int(i)) for i in rows]
     factors = np.sort(np.append(np.exp(np.linspace(-0.8, 0.8, 301)), 1.0))[None, :]

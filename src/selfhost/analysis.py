@@ -1,9 +1,11 @@
 """The questions the commands ask, answered as plain records.
 
-Each function takes catalog entries and assumptions, calls the engine on whole arrays, and
-returns a `Report`: result records (flat dicts, units in the keys, raw numbers), the
-assumptions echoed with catalog ids and dates, notes for stderr, and an optional verdict.
-The CLI renders reports; it does no arithmetic.
+Each question function takes the catalog and a `Scenario` (every assumption of the question),
+unpacks it once, calls the engine on whole arrays, and returns a `Report`: result records
+(flat dicts, units in the keys, raw numbers), the scenario echoed whole in the assumptions
+with the catalog ids and dates used, notes for stderr, and an optional verdict. `fit` and
+`estimate` take replica configs and a workload: they answer for given deployments. The CLI
+renders reports; it does no arithmetic.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from selfhost.apis import api_prices, api_usd_per_request, serves_context
-from selfhost.catalog.schema import ApiOffering, Catalog, Model
+from selfhost.apis import request_usd, serves_context
 from selfhost.engine import cost, crossover, memory, throughput
+from selfhost.question import CostAssumptions as CostAssumptions
 from selfhost.scenarios import (
     PriceOption,
     ReplicaConfig,
@@ -25,7 +27,12 @@ from selfhost.scenarios import (
     build_arrays,
     price_options,
 )
+from selfhost.selection import select_configs, selected_apis
 from selfhost.units import BYTES_PER_GB
+
+if TYPE_CHECKING:
+    from selfhost.catalog.schema import ApiOffering, Catalog, Model
+    from selfhost.question import Scenario
 
 Record = dict[str, Any]
 
@@ -44,28 +51,6 @@ THROUGHPUT_NOTE = (
     "throughput and latency are roofline estimates with engine efficiencies from the catalog "
     "(see docs/method.md); measure before you commit"
 )
-
-
-@dataclass(frozen=True)
-class CostAssumptions:
-    """How self-hosting is paid for and run.
-
-    hours_per_month : Billed hours per month. [h]
-    ops_usd_per_month : Fixed operations cost (SRE/on-call share, monitoring). [USD/month]
-    setup_usd : One-off setup cost, shown as payback. [USD]
-    target_utilization : Share of replica capacity planned for use. [unitless]
-    min_replicas : Replicas always running. [count]
-    cached_input_fraction : Share of API input tokens billed at the cached price. [unitless]
-    """
-
-    hours_per_month: float
-    ops_usd_per_month: float
-    setup_usd: float
-    target_utilization: float
-    min_replicas: int
-    cached_input_fraction: float
-    pricing: tuple[str, ...]
-    providers: tuple[str, ...] = ()
 
 
 @dataclass
@@ -165,6 +150,12 @@ def entry_provenance(configs: Sequence[ReplicaConfig]) -> dict[str, dict[str, st
         key: {"as_of": e.as_of.isoformat(), "source": e.source, "confirmed": str(e.confirmed).lower()}
         for key, e in entries.items()
     }
+
+
+def api_provenance(catalog: Catalog, records: Sequence[Record]) -> dict[str, dict[str, str]]:
+    """The APIs the records name, with their as_of dates and sources, for the assumptions block."""
+    named = {r.get("api") for r in records}
+    return {a.id: {"as_of": a.as_of.isoformat(), "source": a.source} for a in catalog.apis if a.id in named}
 
 
 # --------------------------------------------------------------------------- fit
@@ -314,9 +305,20 @@ def _price_table(
 
 
 def deployment_grid(
-    catalog: Catalog, configs: Sequence[ReplicaConfig], workload: Workload, ca: CostAssumptions
+    catalog: Catalog,
+    scenario: Scenario,
+    *,
+    configs: Sequence[ReplicaConfig] | None = None,
+    workload: Workload | None = None,
 ) -> DeploymentGrid:
-    """Capacity of every config, crossed with every way to pay for its GPU."""
+    """Capacity of every config of the scenario's selection, crossed with every way to pay for its GPU.
+
+    ``configs`` (default: ``select_configs(catalog, scenario)``) and ``workload`` (default: the
+    scenario's) replace the scenario's where the caller has others (`sweep`'s token mixes).
+    """
+    configs = select_configs(catalog, scenario) if configs is None else configs
+    workload = scenario.workload if workload is None else workload
+    ca = scenario.priced
     serving, mem = build_arrays(configs, workload.kv_dtype)
     cap = throughput.capacity(
         serving,
@@ -379,19 +381,6 @@ def deployment_grid(
     )
 
 
-def cost_assumptions_record(ca: CostAssumptions) -> dict[str, Any]:
-    return {
-        "hours_per_month": ca.hours_per_month,
-        "ops_usd_per_month": ca.ops_usd_per_month,
-        "setup_usd": ca.setup_usd,
-        "target_utilization": ca.target_utilization,
-        "min_replicas": ca.min_replicas,
-        "cached_input_fraction": ca.cached_input_fraction,
-        "pricing": list(ca.pricing),
-        "providers": list(ca.providers),
-    }
-
-
 def _deployment_record(grid: DeploymentGrid, i: int, rps: float, self_usd: float, units: float) -> Record:
     c, o = grid.config(i), grid.price(i)
     return {
@@ -412,21 +401,15 @@ def _deployment_record(grid: DeploymentGrid, i: int, rps: float, self_usd: float
 
 
 def costs(
-    catalog: Catalog,
-    configs: Sequence[ReplicaConfig],
-    workload: Workload,
-    ca: CostAssumptions,
-    rps: float,
-    *,
-    grid: DeploymentGrid | None = None,
-    rows: int = 0,
+    catalog: Catalog, scenario: Scenario, *, grid: DeploymentGrid | None = None, rows: int = 0
 ) -> Report:
-    """Monthly and per-token self-hosted cost of every deployment that serves ``rps``, cheapest first.
+    """Monthly and per-token self-hosted cost of every deployment that serves the rate, cheapest first.
 
-    ``grid`` is ``deployment_grid(catalog, configs, workload, ca)`` when the caller has it already.
+    ``grid`` is ``deployment_grid(catalog, scenario)`` when the caller has it already.
     ``rows``: the caller shows only the first ``rows`` records (0 = all); notes speak of those.
     """
-    grid = grid if grid is not None else deployment_grid(catalog, configs, workload, ca)
+    grid = grid if grid is not None else deployment_grid(catalog, scenario)
+    workload, ca, rps = scenario.workload, scenario.priced, scenario.rate
     units = cost.units_needed(rps, grid.unit)
     monthly = cost.self_hosted_usd_per_month(rps, grid.unit, ca.ops_usd_per_month)
     per_mtok = cost.usd_per_mtok(
@@ -453,12 +436,7 @@ def costs(
     dropped = grid.left_out + int(np.sum(~np.isfinite(monthly)))
     if dropped:
         notes.append(f"{dropped} deployment(s) left out: they do not fit or miss the latency targets")
-    assumptions = {
-        **workload_assumptions(workload),
-        **cost_assumptions_record(ca),
-        "rps": rps,
-        "catalog_entries": entry_provenance(configs),
-    }
+    assumptions = {**scenario.assumptions(), "catalog_entries": entry_provenance(grid.configs)}
     shown = results[:rows] if rows else results  # what the caller displays
     return Report(results=results, assumptions=assumptions, notes=_with_evidence(notes, shown))
 
@@ -491,9 +469,7 @@ def comparable_apis(
     picked = []
     for group in (hosted, tier):
         if group:
-            per_request = api_usd_per_request(
-                api_prices(group), 1.0, input_tokens, output_tokens, cached_input_fraction
-            )
+            per_request = request_usd(group, input_tokens, output_tokens, cached_input_fraction)
             picked.append(group[int(np.argmin(per_request))])
     return picked
 
@@ -507,22 +483,16 @@ CROSSOVER_WORDS = {
 }
 
 
-def crossover_report(
-    catalog: Catalog,
-    configs: Sequence[ReplicaConfig],
-    workload: Workload,
-    ca: CostAssumptions,
-    rps: float,
-    apis: Sequence[ApiOffering] | None,
-    *,
-    all_apis: bool = False,
-    grid: DeploymentGrid | None = None,
-) -> Report:
-    """For each model: its cheapest deployment at ``rps`` against comparable APIs, with the crossover.
+def crossover_report(catalog: Catalog, scenario: Scenario, *, grid: DeploymentGrid | None = None) -> Report:
+    """For each model: its cheapest deployment at the rate against comparable APIs, with the crossover.
 
-    ``grid`` is ``deployment_grid(catalog, configs, workload, ca)`` when the caller has it already.
+    ``grid`` is ``deployment_grid(catalog, scenario)`` when the caller has it already (or one of
+    an old catalog's configs, for a baseline).
     """
-    grid = grid if grid is not None else deployment_grid(catalog, configs, workload, ca)
+    grid = grid if grid is not None else deployment_grid(catalog, scenario)
+    configs, workload, ca, rps = grid.configs, scenario.workload, scenario.priced, scenario.rate
+    apis = selected_apis(catalog, scenario)
+    all_apis = scenario.selection.all_apis
     monthly = cost.self_hosted_usd_per_month(rps, grid.unit, ca.ops_usd_per_month)
     units = cost.units_needed(rps, grid.unit)
     tokens = workload.input_tokens + workload.output_tokens
@@ -572,12 +542,8 @@ def crossover_report(
             continue
         # cheapest at this rate; on a tie, the one billing fewer GPUs
         best = int(candidates[np.lexsort((grid.unit.gpus[candidates], monthly[candidates]))[0]])
-        per_request = api_usd_per_request(
-            api_prices(model_apis),
-            1.0,
-            workload.input_tokens,
-            workload.output_tokens,
-            ca.cached_input_fraction,
+        per_request = request_usd(
+            model_apis, workload.input_tokens, workload.output_tokens, ca.cached_input_fraction
         )
         api_monthly = cost.api_usd_per_month(rps, per_request, ca.hours_per_month)
         best_unit = cost.BillingUnit(
@@ -625,15 +591,9 @@ def crossover_report(
                 f"{model_id}: licence {model.license} does not allow production use without a separate agreement"
             )
     assumptions = {
-        **workload_assumptions(workload),
-        **cost_assumptions_record(ca),
-        "rps": rps,
+        **scenario.assumptions(),
         "catalog_entries": entry_provenance(configs),
-        "apis": {
-            a.id: {"as_of": a.as_of.isoformat(), "source": a.source}
-            for a in catalog.apis
-            if any(r["api"] == a.id for r in results)
-        },
+        "apis": api_provenance(catalog, results),
     }
     return Report(
         results=results,
@@ -683,93 +643,3 @@ def smallest_fitting(records: Sequence[Record]) -> list[Record]:
         fitting = [r for r in ordered if r["fits"]]
         chosen.append(fitting[0] if fitting else ordered[-1])
     return chosen
-
-
-def _unit_column(unit: cost.BillingUnit) -> cost.BillingUnit:
-    """The same billing units as a column, shape (n, 1), to broadcast against rates (1, m)."""
-    return cost.BillingUnit(
-        gpus=unit.gpus[:, None],
-        replicas=unit.replicas[:, None],
-        usd_per_month=unit.usd_per_month[:, None],
-        rps=unit.rps[:, None],
-        min_units=unit.min_units[:, None],
-    )
-
-
-def sweep(
-    catalog: Catalog,
-    configs: Sequence[ReplicaConfig],
-    workloads: Sequence[Workload],
-    ca: CostAssumptions,
-    rates: Sequence[float],
-    apis: Sequence[ApiOffering] | None,
-) -> Report:
-    """Long-format grid: one row per (token mix, rate, option), options being deployments and APIs.
-
-    Costs for all deployments x rates are one broadcast (n_deployments, n_rates) computation.
-    """
-    rps = np.asarray(rates, dtype=float)[None, :]
-    results: list[Record] = []
-    model_ids = {c.model.id for c in configs}
-    if apis is None:
-        chosen: dict[str, ApiOffering] = {}
-        for c in configs:
-            for a in comparable_apis(
-                catalog, c.model, all_apis=True, context_tokens=max(w.context_tokens for w in workloads)
-            ):
-                chosen.setdefault(a.id, a)
-        apis = list(chosen.values())
-    for w in workloads:
-        grid = deployment_grid(catalog, configs, w, ca)
-        unit = _unit_column(grid.unit)
-        monthly = cost.self_hosted_usd_per_month(rps, unit, ca.ops_usd_per_month)
-        units = cost.units_needed(rps, unit)
-        tokens = w.input_tokens + w.output_tokens
-        per_mtok = cost.usd_per_mtok(monthly, rps, tokens, ca.hours_per_month)
-        for i in range(len(grid)):
-            c, price = grid.config(i), grid.price(i)
-            for j, r in enumerate(rates):
-                if not np.isfinite(monthly[i, j]):
-                    continue
-                results.append(
-                    {
-                        "option_kind": "self-hosted",
-                        "option": f"{c.model.id}/{c.quant.id}/{c.n_gpus}x{c.gpu.id}/{c.engine.id}/{price.id}",
-                        **_config_record(c),
-                        "price_option": price.id,
-                        "input_tokens": w.input_tokens,
-                        "output_tokens": w.output_tokens,
-                        "rps": r,
-                        "gpus_billed": float(units[i, j] * grid.unit.gpus[i]),
-                        "capacity_rps_per_replica": float(grid.capacity.point.requests_per_s[i]),
-                        "usd_per_month": float(monthly[i, j]),
-                        "usd_per_mtok": _number(per_mtok[i, j]),
-                    }
-                )
-        per_request = api_usd_per_request(
-            api_prices(apis), 1.0, w.input_tokens, w.output_tokens, ca.cached_input_fraction
-        )[:, None]
-        api_monthly = cost.api_usd_per_month(rps, per_request, ca.hours_per_month)
-        api_mtok = cost.usd_per_mtok(api_monthly, rps, tokens, ca.hours_per_month)
-        for k, a in enumerate(apis):
-            for j, r in enumerate(rates):
-                results.append(
-                    {
-                        "option_kind": "api",
-                        "option": a.id,
-                        "model": a.equivalent_model or "",
-                        "input_tokens": w.input_tokens,
-                        "output_tokens": w.output_tokens,
-                        "rps": r,
-                        "usd_per_month": float(api_monthly[k, j]),
-                        "usd_per_mtok": _number(api_mtok[k, j]),
-                    }
-                )
-    assumptions = {
-        **cost_assumptions_record(ca),
-        "mixes": [{"input_tokens": w.input_tokens, "output_tokens": w.output_tokens} for w in workloads],
-        "rates_rps": list(rates),
-        "models": sorted(model_ids),
-        "catalog_entries": entry_provenance(configs),
-    }
-    return Report(results=results, assumptions=assumptions, notes=_with_evidence([THROUGHPUT_NOTE], results))

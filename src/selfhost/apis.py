@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from selfhost.catalog.schema import ApiOffering
 from selfhost.engine import cost
+
+if TYPE_CHECKING:
+    from selfhost.catalog.schema import ApiOffering
 
 FloatArray = NDArray[np.float64]
 
@@ -65,3 +68,10 @@ def api_usd_per_request(
         cached_input_fraction=cached_input_fraction,
         usd_per_mtok_cached_input=prices.usd_per_mtok_cached_input * m,
     )
+
+
+def request_usd(
+    apis: Sequence[ApiOffering], input_tokens: int, output_tokens: int, cached_input_fraction: float
+) -> FloatArray:
+    """Price of one request at each API's list prices, shape (n_apis,). [USD]"""
+    return api_usd_per_request(api_prices(apis), 1.0, input_tokens, output_tokens, cached_input_fraction)

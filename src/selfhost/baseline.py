@@ -28,11 +28,13 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from selfhost.analysis import Record, Report
-from selfhost.catalog.schema import Catalog, Entry
 from selfhost.errors import InputError, SelfhostError
+
+if TYPE_CHECKING:
+    from selfhost.catalog.schema import Catalog, Entry
 
 BaselineKind = Literal["catalog", "result"]
 

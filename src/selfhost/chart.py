@@ -17,24 +17,20 @@ import math
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from selfhost.analysis import (
-    CostAssumptions,
-    DeploymentGrid,
-    Report,
-    crossover_report,
-    deployment_grid,
-)
-from selfhost.apis import api_prices, api_usd_per_request
-from selfhost.catalog.schema import ApiOffering, Catalog
+from selfhost.analysis import DeploymentGrid, Report, crossover_report, deployment_grid
+from selfhost.apis import request_usd
 from selfhost.comparisons import grid_rows
 from selfhost.engine import cost
 from selfhost.errors import SelfhostError
-from selfhost.scenarios import ReplicaConfig, Workload
+
+if TYPE_CHECKING:
+    from selfhost.catalog.schema import Catalog
+    from selfhost.question import Scenario
 
 FloatArray = NDArray[np.float64]
 
@@ -190,13 +186,8 @@ def _floats(values: Any) -> tuple[float, ...]:
 
 def cost_chart(
     catalog: Catalog,
-    configs: Sequence[ReplicaConfig],
-    workload: Workload,
-    ca: CostAssumptions,
-    rps: float,
-    apis: Sequence[ApiOffering] | None,
+    scenario: Scenario,
     *,
-    all_apis: bool = False,
     report: Report | None = None,
     grid: DeploymentGrid | None = None,
     options_per_model: int = DEFAULT_OPTIONS_PER_MODEL,
@@ -206,9 +197,9 @@ def cost_chart(
 
     Parameters
     ----------
-    catalog, configs, workload, ca, rps, apis, all_apis : As for `analysis.crossover_report`.
+    catalog, scenario : As for `analysis.crossover_report`.
     report : That crossover report, when the caller has it (its comparisons are the ones drawn).
-    grid : ``deployment_grid(catalog, configs, workload, ca)``, when the caller has it.
+    grid : ``deployment_grid(catalog, scenario)``, when the caller has it.
     options_per_model : Self-hosted curves per model: the deployment `crossover` compares, then
         the cheapest at ``rps`` on each other GPU type. [count]
     points : Log-spaced rates per curve; self-hosted curves add the points either side of every
@@ -220,9 +211,10 @@ def cost_chart(
     §3.2 (``F + V * max(m0, ceil(r / q))``) and §3.4 (``a * r``) of docs/method.md, evaluated
     exactly at every point; crossover heights are the API's cost at the crossover rate.
     """
-    grid = grid if grid is not None else deployment_grid(catalog, configs, workload, ca)
+    grid = grid if grid is not None else deployment_grid(catalog, scenario)
     if report is None:
-        report = crossover_report(catalog, configs, workload, ca, rps, apis, all_apis=all_apis, grid=grid)
+        report = crossover_report(catalog, scenario, grid=grid)
+    workload, ca, rps = scenario.workload, scenario.priced, scenario.rate
     records = report.results
     low, high = rate_range(rps, [r["crossover_rps"] for r in records])
     at_table = np.array(table_rates(low, high, rps), dtype=float)
@@ -252,12 +244,8 @@ def cost_chart(
                 )
             )
         model_apis = [by_id[records[k]["api"]] for k in mine]
-        per_request = api_usd_per_request(
-            api_prices(model_apis),
-            1.0,
-            workload.input_tokens,
-            workload.output_tokens,
-            ca.cached_input_fraction,
+        per_request = request_usd(
+            model_apis, workload.input_tokens, workload.output_tokens, ca.cached_input_fraction
         )
         crossovers = []
         for j, k in enumerate(mine):

@@ -11,22 +11,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from selfhost.analysis import (
-    CostAssumptions,
-    DeploymentGrid,
-    Record,
-    Report,
-    crossover_report,
-    deployment_grid,
-)
-from selfhost.catalog.schema import ApiOffering, Catalog
+from selfhost.analysis import DeploymentGrid, Record, Report, crossover_report, deployment_grid
 from selfhost.engine import cost, memory, throughput
 from selfhost.errors import SelfhostError
 from selfhost.scenarios import ReplicaConfig, Workload, build_arrays
+
+if TYPE_CHECKING:
+    from selfhost.catalog.schema import ApiOffering, Catalog
+    from selfhost.question import Scenario
 
 IntArray = NDArray[np.int_]
 FloatArray = NDArray[np.float64]
@@ -76,18 +73,14 @@ class Comparisons:
 
 
 def headline_comparisons(
-    catalog: Catalog,
-    configs: Sequence[ReplicaConfig],
-    workload: Workload,
-    ca: CostAssumptions,
-    rps: float,
-    apis: Sequence[ApiOffering] | None,
-    *,
-    all_apis: bool = False,
+    catalog: Catalog, scenario: Scenario, *, grid: DeploymentGrid | None = None, report: Report | None = None
 ) -> Comparisons:
-    """Run `crossover` for the base case and recover its pairs as grid rows and APIs."""
-    grid = deployment_grid(catalog, configs, workload, ca)
-    report = crossover_report(catalog, configs, workload, ca, rps, apis, all_apis=all_apis, grid=grid)
+    """Run `crossover` for the base case and recover its pairs as grid rows and APIs.
+
+    ``grid`` and ``report`` are the base case's, when the caller has them already.
+    """
+    grid = grid if grid is not None else deployment_grid(catalog, scenario)
+    report = report if report is not None else crossover_report(catalog, scenario, grid=grid)
     by_id = {a.id: a for a in catalog.apis}
     return Comparisons(
         report=report,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,17 +28,20 @@ from selfhost.analysis import (
     Report,
     _number,
     _with_evidence,
-    cost_assumptions_record,
+    api_provenance,
     deployment_grid,
     entry_provenance,
     evidence_fields,
 )
-from selfhost.apis import api_prices, api_usd_per_request, serves_context
-from selfhost.catalog.schema import ApiOffering, Catalog
+from selfhost.apis import request_usd, serves_context
 from selfhost.engine import assignment, cost
 from selfhost.errors import InputError
 from selfhost.scenarios import KvDtype, PriceOption, ReplicaConfig, Workload
 from selfhost.workloads import ResolvedWorkload
+
+if TYPE_CHECKING:
+    from selfhost.catalog.schema import ApiOffering, Catalog
+    from selfhost.question import Scenario
 
 #: Where self-hosted workloads point by default: a placeholder for your own gateway (vLLM behind
 #: nginx, say). ``{model}`` is replaced by the model id, ``{deployment}`` by the deployment name.
@@ -73,6 +76,7 @@ class PlanReport(Report):
 
     deployments: list[Record] = field(default_factory=list)
     totals: dict[str, Any] = field(default_factory=dict)
+    selection_note: str | None = None  # why nothing can be self-hosted, said before the plan
 
     def document(self) -> dict[str, Any]:
         """``{"results": [workloads], "deployments": [...], "totals": {...}, "assumptions": {...}}``."""
@@ -115,14 +119,14 @@ def _tpot_levels(workloads: Sequence[ResolvedWorkload]) -> np.ndarray:
 
 def _deployments(
     catalog: Catalog,
+    scenario: Scenario,
     configs: Sequence[ReplicaConfig],
     workloads: Sequence[ResolvedWorkload],
-    ca: CostAssumptions,
-    kv_dtype: KvDtype,
     tpot_levels_ms: np.ndarray,
 ) -> _Deployments:
     """Capacity of every allowed deployment for every workload at every TPOT level up to its own."""
     k, n_t = len(workloads), len(tpot_levels_ms)
+    kv_dtype: KvDtype = scenario.kv_dtype  # type: ignore[assignment]
     position = {id(c): i for i, c in enumerate(configs)}
     by_model: dict[str, list[ReplicaConfig]] = {}
     for c in configs:
@@ -151,7 +155,7 @@ def _deployments(
             )
             grid = grids.get((spec, model_ids))
             if grid is None:
-                grid = deployment_grid(catalog, subset, spec, ca)
+                grid = deployment_grid(catalog, scenario, configs=subset, workload=spec)
                 grids[(spec, model_ids)] = grid
             index = np.empty(len(grid), dtype=int)
             for r in range(len(grid)):
@@ -209,9 +213,7 @@ def _api_costs(
             chosen.append(None)
             every.append([])
             continue
-        per_request = api_usd_per_request(
-            api_prices(apis), 1.0, w.spec.input_tokens, w.spec.output_tokens, ca.cached_input_fraction
-        )
+        per_request = request_usd(apis, w.spec.input_tokens, w.spec.output_tokens, ca.cached_input_fraction)
         monthly = cost.api_usd_per_month(w.spec.requests_per_s, per_request, ca.hours_per_month)
         j = int(np.argmin(monthly))  # first of equals: catalog order
         best[i] = float(monthly[j])
@@ -249,18 +251,18 @@ def _infeasibility(
 
 def plan_report(
     catalog: Catalog,
+    scenario: Scenario,
     workloads: Sequence[ResolvedWorkload],
     configs: Sequence[ReplicaConfig],
-    ca: CostAssumptions,
     *,
-    kv_dtype: KvDtype = "auto",
     self_hosted_base_url: str = DEFAULT_SELF_HOSTED_BASE_URL,
     source: str = "",
 ) -> PlanReport:
     """The cheapest hybrid plan for ``workloads``, with the all-API and all-self-hosted baselines.
 
     ``configs`` are the replica configs self-hosting may use (any model; each workload uses only
-    those of its candidate models). ``source`` names the workloads file in the assumptions.
+    those of its candidate models); the scenario gives the costs and the KV dtype. ``source``
+    names the workloads file in the assumptions.
 
     Raises:
         InputError: too many workloads to solve exactly, or no feasible plan (the message names
@@ -275,7 +277,8 @@ def plan_report(
             "token mix and targets, or plan in parts"
         )
     tpot = _tpot_levels(workloads)
-    deps = _deployments(catalog, configs, workloads, ca, kv_dtype, tpot)
+    ca = scenario.priced
+    deps = _deployments(catalog, scenario, configs, workloads, tpot)
     api_usd, api_choice, api_all = _api_costs(workloads, ca)
     problem = assignment.AssignmentProblem(
         api_usd_per_month=api_usd,
@@ -517,8 +520,7 @@ def plan_report(
     used_configs = [deps.configs[b.deployment] for b in best.blocks]
     assumptions: dict[str, Any] = {
         "workloads_file": source,
-        **cost_assumptions_record(ca),
-        "kv_dtype": kv_dtype,
+        **scenario.assumptions(),
         "self_hosted_base_url": self_hosted_base_url,
         "workloads": [
             {
@@ -540,11 +542,7 @@ def plan_report(
             "capacity_pooling": CAPACITY_POOLING,
         },
         "catalog_entries": entry_provenance(used_configs),
-        "apis": {
-            a.id: {"as_of": a.as_of.isoformat(), "source": a.source}
-            for a in catalog.apis
-            if any(r["api"] == a.id for r in results)
-        },
+        "apis": api_provenance(catalog, results),
     }
     return PlanReport(
         results=results,

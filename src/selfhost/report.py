@@ -16,15 +16,15 @@ import datetime as dt
 import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from selfhost._version import __version__
-from selfhost.analysis import CostAssumptions, Record, Report, crossover_report, deployment_grid, fit
-from selfhost.baseline import Baseline, cause_text, compare
+from selfhost.analysis import Record, Report, fit
+from selfhost.baseline import Baseline, cause_text
 from selfhost.catalog.lookup import by_id
-from selfhost.catalog.schema import ApiOffering, Catalog, Entry
-from selfhost.chart import CostChart, chart_table, cost_chart, crossover_words
-from selfhost.confirmation import flag_unconfirmed
+from selfhost.chart import CostChart, chart_table, crossover_words
+from selfhost.question import Scenario
+from selfhost.questions import crossover
 from selfhost.render import (
     never_or,
     num0,
@@ -36,9 +36,14 @@ from selfhost.render import (
     usd,
     usd_mtok,
 )
-from selfhost.scenarios import ReplicaConfig, Workload
+from selfhost.scenarios import ReplicaConfig
 from selfhost.sensitivity import INPUTS, sensitivity_report
-from selfhost.staleness import current_date, flag_stale
+from selfhost.staleness import DEFAULT_STALE_DAYS, current_date
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from selfhost.catalog.schema import Catalog, Entry
 
 DEFAULT_SAMPLES = 100_000  # the issue's benchmark size; well under a second for the default selection
 CHART_ALT = (
@@ -61,20 +66,19 @@ class ReviewData:
     """
 
     catalog: Catalog
-    workload: Workload
-    ca: CostAssumptions
-    rps: float
+    scenario: Scenario
     crossover: Report
     sensitivity: Report
     fit: Report
     chart: CostChart
     changes: Report | None
     spread: float
-    samples: int
-    seed: int
-    stale_days: int
     generated: dt.date
     commands: list[str] = field(default_factory=list)
+
+    @property
+    def stale_days(self) -> int:
+        return DEFAULT_STALE_DAYS if self.scenario.stale_days is None else self.scenario.stale_days
 
 
 def chosen_configs(configs: Sequence[ReplicaConfig], records: Sequence[Record]) -> list[ReplicaConfig]:
@@ -88,55 +92,31 @@ def chosen_configs(configs: Sequence[ReplicaConfig], records: Sequence[Record]) 
 
 def review_data(
     catalog: Catalog,
-    configs: Sequence[ReplicaConfig],
-    workload: Workload,
-    ca: CostAssumptions,
-    rps: float,
-    apis: Sequence[ApiOffering] | None,
+    scenario: Scenario,
     *,
-    all_apis: bool = False,
     spread: float = 0.3,
-    samples: int = DEFAULT_SAMPLES,
-    seed: int = 0,
-    stale_days: int = 90,
-    baseline: Callable[[], Baseline] | None = None,
+    baseline: Path | Callable[[], Baseline] | None = None,
     today: dt.date | None = None,
     commands: Sequence[str] = (),
 ) -> ReviewData:
-    """Compute the review's figures; ``baseline`` reads the last review's (called once, if given)."""
-    grid = deployment_grid(catalog, configs, workload, ca)
-    plain = crossover_report(catalog, configs, workload, ca, rps, apis, all_apis=all_apis, grid=grid)
-    if samples:
-        from selfhost.uncertainty import UncertaintySpec, crossover_with_uncertainty
+    """Compute the review's figures: `crossover` with all its parts, the tornado and the fit.
 
-        spec = UncertaintySpec(samples=samples, seed=seed)
-        cross = crossover_with_uncertainty(catalog, configs, workload, ca, rps, apis, spec, all_apis=all_apis)
-    else:
-        cross = plain
+    ``baseline`` is the last review (a path, or a function that reads it; read once, if given).
+    """
     when = today or current_date()
-    flag_stale(cross, catalog, stale_days, today=when)
-    flag_unconfirmed(cross, catalog)
-    sens = sensitivity_report(catalog, configs, workload, ca, rps, apis, all_apis=all_apis, spread=spread)
-    chart = cost_chart(catalog, configs, workload, ca, rps, apis, all_apis=all_apis, report=plain, grid=grid)
-    fitted = fit(chosen_configs(configs, plain.results), workload)
-    changes = None
-    if baseline is not None:
-        flag_stale(plain, catalog, stale_days, today=when)
-        changes = compare(plain, catalog, baseline())
+    answer = crossover(catalog, scenario, baseline=baseline, chart=True, today=when)
+    sens = sensitivity_report(catalog, scenario, spread=spread)
+    fitted = fit(chosen_configs(answer.grid.configs, answer.base.results), scenario.workload)
+    assert answer.chart is not None
     return ReviewData(
         catalog=catalog,
-        workload=workload,
-        ca=ca,
-        rps=rps,
-        crossover=cross,
+        scenario=scenario,
+        crossover=answer.report,
         sensitivity=sens,
         fit=fitted,
-        chart=chart,
-        changes=changes,
+        chart=answer.chart,
+        changes=answer.changes,
         spread=spread,
-        samples=samples,
-        seed=seed,
-        stale_days=stale_days,
         generated=when,
         commands=list(commands),
     )
@@ -260,8 +240,8 @@ def recommendation(data: ReviewData) -> str:
     capacity caveat.
     """
     records = data.crossover.results
-    w = data.workload
-    head = f"At {data.rps:g} requests/s ({w.input_tokens:,} input + {w.output_tokens:,} output tokens per request)"
+    w = data.scenario.workload
+    head = f"At {data.scenario.rate:g} requests/s ({w.input_tokens:,} input + {w.output_tokens:,} output tokens per request)"
     if not records:
         return (
             f"{head} no comparison is possible with this selection: no deployment serves the workload "
@@ -329,9 +309,9 @@ def recommendation(data: ReviewData) -> str:
 
 
 def _workload_table(data: ReviewData) -> Table:
-    w, ca = data.workload, data.ca
+    w, ca = data.scenario.workload, data.scenario.priced
     rows = [
-        ("Request rate [requests/s]", f"{data.rps:g}"),
+        ("Request rate [requests/s]", f"{data.scenario.rate:g}"),
         ("Input tokens per request [tokens]", f"{w.input_tokens:,}"),
         ("Output tokens per request [tokens]", f"{w.output_tokens:,}"),
         ("Context that must fit [tokens]", f"{w.context_tokens:,}"),
@@ -395,7 +375,7 @@ def _fit_table(data: ReviewData) -> Table:
         ("Weights GB", "r"),
         ("Usable GB", "r"),
         ("KV capacity tokens", "r"),
-        (f"Sequences at {data.workload.context_tokens:,} tokens", "r"),
+        (f"Sequences at {data.scenario.workload.context_tokens:,} tokens", "r"),
         ("Req/s per replica (est.)", "r"),
         ("Limited by", "l"),
         ("Licence allows production", "l"),
@@ -615,7 +595,7 @@ def _uncertainty_words(data: ReviewData) -> str:
         for r in u.get("gpu_price_ranges", [])
     )
     return (
-        f"{data.samples:,} Monte Carlo samples (seed {data.seed}). GPU prices are drawn uniformly between the "
+        f"{data.scenario.samples:,} Monte Carlo samples (seed {data.scenario.seed}). GPU prices are drawn uniformly between the "
         f"lowest and highest offer of the same GPU and pricing kind across the catalog's providers "
         f"({ranges or 'none'}); API prices within +-{u.get('api_price_spread', 0):.0%}; engine efficiency "
         f"(MBU and MFU) lognormal with sigma {u.get('efficiency_sigma', 0):g}, "
@@ -630,7 +610,7 @@ def _uncertainty_words(data: ReviewData) -> str:
 def document(data: ReviewData, *, chart_svg: str | None, chart_note: str = "") -> list[Block]:
     """The review as blocks, in reading order; ``chart_svg`` is the drawn chart, if any."""
     records = data.crossover.results
-    w = data.workload
+    w = data.scenario.workload
     models = _models(records)
     apis = list(dict.fromkeys(r["api"] for r in records))
     blocks: list[Block] = [
@@ -643,14 +623,14 @@ def document(data: ReviewData, *, chart_svg: str | None, chart_note: str = "") -
         Heading("The question", 2, "question"),
         Paragraph(
             f"Is it cheaper to serve {_join(models) or 'the selected models'} on our own GPUs than to pay "
-            f"{_join(apis) or 'an API'}, at {data.rps:g} requests/s sustained, each request {w.input_tokens:,} input "
+            f"{_join(apis) or 'an API'}, at {data.scenario.rate:g} requests/s sustained, each request {w.input_tokens:,} input "
             f"and {w.output_tokens:,} output tokens, with at most {w.max_tpot_ms:g} ms per output token and "
             f"{w.max_ttft_ms:g} ms to the first token?"
         ),
         _workload_table(data),
         Heading("Recommendation", 2, "recommendation"),
         Paragraph(recommendation(data)),
-        Heading(f"Costs at {data.rps:g} requests/s", 2, "costs"),
+        Heading(f"Costs at {data.scenario.rate:g} requests/s", 2, "costs"),
         Paragraph(
             "Per model, the cheapest deployment that serves the rate within the latency targets, against the "
             "cheapest API hosting the same model and the cheapest proprietary API of its quality tier. "
@@ -691,7 +671,7 @@ def document(data: ReviewData, *, chart_svg: str | None, chart_note: str = "") -
         _sensitivity_table(data),
         Heading("Uncertainty: P10 / P50 / P90", 2, "uncertainty"),
     ]
-    if data.samples:
+    if data.scenario.samples:
         blocks += [Paragraph(_uncertainty_words(data)), _uncertainty_table(records)]
     else:
         blocks.append(Paragraph("Not computed (--uncertainty 0)."))

@@ -11,17 +11,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 import numpy as np
 
 from selfhost.catalog.architecture import count_params_for
-from selfhost.catalog.schema import Catalog, EngineProfile, Gpu, Model, Quantization
 from selfhost.engine import cost, memory
 from selfhost.engine.params import ParamCounts, kv_bytes_per_token
 from selfhost.engine.throughput import ServingArrays
 from selfhost.errors import InputError
 from selfhost.units import BITS_PER_BYTE, BYTES_PER_GB, FLOPS_PER_TFLOP, PARAMS_PER_BILLION
+
+if TYPE_CHECKING:
+    from selfhost.catalog.schema import Catalog, EngineProfile, Gpu, Model, Quantization
 
 T = TypeVar("T")
 KvDtype = Literal["auto", "bf16", "fp8"]

@@ -16,22 +16,20 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from selfhost.analysis import CostAssumptions, Record, Report, _number
+from selfhost.analysis import Record, Report, _number
 from selfhost.apis import api_prices, api_usd_per_request
-from selfhost.catalog.schema import ApiOffering, Catalog
-from selfhost.comparisons import (
-    capacity_rps,
-    headline_comparisons,
-    take_unit,
-)
+from selfhost.comparisons import Comparisons, capacity_rps, headline_comparisons, take_unit
 from selfhost.engine import cost, crossover
 from selfhost.errors import InputError
-from selfhost.scenarios import ReplicaConfig, Workload
 from selfhost.units import TOKENS_PER_MTOK
+
+if TYPE_CHECKING:
+    from selfhost.catalog.schema import Catalog
+    from selfhost.question import Scenario
 
 DEFAULT_RANGE = 0.3  # +-30 %: about a quarter's move in GPU rental prices, and the uncalibrated efficiency
 
@@ -87,24 +85,22 @@ def scenario_multipliers(spread: float) -> np.ndarray:
 
 def sensitivity_report(
     catalog: Catalog,
-    configs: Sequence[ReplicaConfig],
-    workload: Workload,
-    ca: CostAssumptions,
-    rps: float,
-    apis: Sequence[ApiOffering] | None,
+    scenario: Scenario,
     *,
-    all_apis: bool = False,
     spread: float = DEFAULT_RANGE,
+    comps: Comparisons | None = None,
 ) -> Report:
     """Tornado rows: per comparison and input, crossover and saving at input x (1 -+ spread).
 
     Records are grouped by comparison (in `crossover` order) and sorted by swing, largest first.
     ``low``/``high`` name the input's end (``1 - spread`` / ``1 + spread``), not the outcome's.
     Target utilization is capped at 1, and so are MBU and MFU; a capped end shows the value used.
+    ``comps`` are the base case's comparisons when the caller has them.
     """
     if not 0.0 <= spread < 1.0:
         raise InputError(f"--range {spread:g} must be at least 0 and below 1 (0.3 = +-30 %)")
-    comps = headline_comparisons(catalog, configs, workload, ca, rps, apis, all_apis=all_apis)
+    workload, ca, rps = scenario.workload, scenario.priced, scenario.rate
+    comps = comps if comps is not None else headline_comparisons(catalog, scenario)
     base = comps.report
     notes = [*base.notes, DEPLOYMENT_FIXED_NOTE]
     assumptions: dict[str, Any] = {

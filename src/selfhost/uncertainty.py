@@ -23,32 +23,38 @@ spanning the samples (plus the catalog value itself) and each sample interpolate
 log-efficiency between the two nearest nodes. With zero spread every sample sits on the node
 1.0 and reproduces the deterministic result exactly.
 
-Everything else is one array computation of shape (n_pairs, n_samples), in chunks of pairs
-that bound memory.
+Memory is bounded and linear in the samples, whatever the number of comparisons: the draws
+are made a chunk of samples at a time when they are used (`DrawStream`: the same numbers, in
+the same order, as drawing them all at once with `draw`), each deployment's samples are
+computed once and each comparison's after it, in chunks of ``SAMPLE_CHUNK`` samples; only the
+arrays a quantile needs (a few of length n_samples) are held whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from selfhost.analysis import CostAssumptions, DeploymentGrid, Record, Report, _number, costs, deployment_grid
-from selfhost.apis import api_prices, api_usd_per_request
-from selfhost.catalog.schema import ApiOffering, Catalog
+from selfhost.apis import request_usd
 from selfhost.comparisons import (
     Comparisons,
     capacity_rps,
     grid_rows,
     headline_comparisons,
-    take_unit,
 )
 from selfhost.engine import cost, crossover
 from selfhost.errors import InputError
 from selfhost.scenarios import PriceOption, ReplicaConfig, Workload
+
+if TYPE_CHECKING:
+    from selfhost.catalog.schema import Catalog
+    from selfhost.question import Scenario
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int_]
@@ -67,7 +73,7 @@ EFFICIENCY_NODES = 65  # capacity evaluations spanning the efficiency samples, ~
 QUANTILES = (0.10, 0.50, 0.90)
 QUANTILE_NAMES = ("p10", "p50", "p90")
 DEFAULT_SEED = 0
-MAX_CELLS_PER_CHUNK = 500_000  # samples x pairs per chunk: about 16 MB per float array
+SAMPLE_CHUNK = 131072  # samples per step of the element-wise work: 512 KB arrays, which stay in cache
 
 
 @dataclass(frozen=True)
@@ -225,60 +231,237 @@ def interpolated_capacity(
     array, shape (n_configs, n_samples). [requests/s]
     """
     eff = efficiency_multiplier
-    low, high = float(eff.min()), float(eff.max())
-    nodes = (
-        np.unique(np.append(np.geomspace(low, high, EFFICIENCY_NODES), 1.0))
-        if high > low
-        else np.array([low])
-    )
-    n_nodes = len(nodes)
-    p = np.full(n_nodes, float(workload.input_tokens))
-    d = np.full(n_nodes, float(workload.output_tokens))
-    at_nodes = capacity_rps(configs, workload, nodes, p, d).T  # (n_configs, G)
-    x_nodes = np.log(nodes)
+    x_nodes, at_nodes = efficiency_nodes(configs, workload, float(eff.min()), float(eff.max()))
     out = np.empty((len(configs), eff.shape[1]))
     for e in np.unique(engine_index):
         which = np.flatnonzero(engine_index == e)
-        if n_nodes == 1:
+        if len(x_nodes) == 1:
             out[which, :] = at_nodes[which, :1]
             continue
-        x = np.log(eff[e])
-        j = np.clip(np.searchsorted(x_nodes, x, side="right") - 1, 0, n_nodes - 2)
-        w = np.clip((x - x_nodes[j]) / (x_nodes[j + 1] - x_nodes[j]), 0.0, 1.0)
+        j, w = node_weights(x_nodes, eff[e])
         below, above = at_nodes[which][:, j], at_nodes[which][:, j + 1]
         out[which, :] = below * (1.0 - w) + above * w
     return out
 
 
-def _sampled_units(
+def efficiency_nodes(
+    configs: Sequence[ReplicaConfig], workload: Workload, low: float, high: float
+) -> tuple[FloatArray, FloatArray]:
+    """The log-efficiency nodes spanning [low, high] (and 1.0), and each config's capacity at them.
+
+    Returns log(nodes), shape (n_nodes,), and capacities, shape (n_configs, n_nodes). [requests/s]
+    """
+    nodes = (
+        np.unique(np.append(np.geomspace(low, high, EFFICIENCY_NODES), 1.0))
+        if high > low
+        else np.array([low])
+    )
+    p, d = (
+        np.full(len(nodes), float(workload.input_tokens)),
+        np.full(len(nodes), float(workload.output_tokens)),
+    )
+    return np.log(nodes), capacity_rps(configs, workload, nodes, p, d).T
+
+
+def node_weights(x_nodes: FloatArray, efficiency_multiplier: FloatArray) -> tuple[IntArray, FloatArray]:
+    """Per sample, the node below its log-efficiency and the weight of the node above (in [0, 1])."""
+    x = np.log(efficiency_multiplier)
+    j = np.clip(np.searchsorted(x_nodes, x, side="right") - 1, 0, len(x_nodes) - 2)
+    return j, np.clip((x - x_nodes[j]) / (x_nodes[j + 1] - x_nodes[j]), 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- streamed draws
+
+
+class DrawStream:
+    """The random factors of `draw`, the same numbers in the same order, made a chunk of samples
+    at a time when they are used, so a run never holds them all.
+
+    `draw` takes, from one generator, the GPU price positions (n_price_keys rows of n_samples),
+    the API factors (n_apis rows), the engines' normals, then the extrapolated pairs' normals.
+    A uniform row is read by jumping the generator to it (PCG64 makes one 64-bit word per
+    double); the normals (ziggurat: a variable number of words each) are made once in order
+    when the stream is built: the engines' rows are kept, one per engine, and for the
+    extrapolated pairs the generator state at each chunk is noted, to make them again.
+    """
+
+    def __init__(
+        self,
+        spec: UncertaintySpec,
+        n_price_keys: int,
+        n_apis: int,
+        n_engines: int,
+        extrapolated: Sequence[int],
+    ) -> None:
+        self.spec, self.n = spec, spec.samples
+        self.chunks = [slice(i, min(self.n, i + SAMPLE_CHUNK)) for i in range(0, self.n, SAMPLE_CHUNK)]
+        self._n_price_keys = n_price_keys
+        self._origin = np.random.PCG64(spec.seed).state
+        self._extrapolated = list(extrapolated)
+        self._sigma_own = np.sqrt(spec.efficiency_sigma_extrapolated**2 - spec.efficiency_sigma**2)
+        bits = self._bits((n_price_keys + n_apis) * self.n)
+        normal = np.random.Generator(bits)
+        self._z = normal.standard_normal((n_engines, self.n))
+        self._own_states: list[list[Any]] = []
+        low, high = np.inf, -np.inf
+        for e in range(n_engines):
+            row = np.exp(spec.efficiency_sigma * self._z[e])
+            low, high = min(low, float(row.min())), max(high, float(row.max()))
+        for x in range(len(self._extrapolated)):
+            states = []
+            for part in self.chunks:
+                states.append(bits.state)
+                row = self._extrapolated_factor(x, part, normal.standard_normal(part.stop - part.start))
+                low, high = min(low, float(row.min())), max(high, float(row.max()))
+            self._own_states.append(states)
+        self.low, self.high = low, high  # the efficiency factors' range, over every row and sample
+
+    def _bits(self, skip: int) -> np.random.PCG64:
+        bits = np.random.PCG64()
+        bits.state = self._origin
+        bits.advance(skip)
+        return bits
+
+    def _uniform(self, row: int, part: slice) -> FloatArray:
+        return np.asarray(
+            np.random.Generator(self._bits(row * self.n + part.start)).random(part.stop - part.start)
+        )
+
+    def price_u(self, key: int, part: slice) -> FloatArray:
+        """Position in the GPU price range of draw ``key``, samples ``part``. [unitless]"""
+        return self._uniform(key, part)
+
+    def api_multiplier(self, api: int, part: slice) -> FloatArray:
+        """Factor on API ``api``'s list prices, samples ``part``. [unitless]"""
+        return 1.0 + self.spec.api_price_spread * (2.0 * self._uniform(self._n_price_keys + api, part) - 1.0)
+
+    def efficiency_multiplier(self, row: int, part: slice) -> FloatArray:
+        """Factor on MBU and MFU of efficiency row ``row`` (`EfficiencyKeys.row_index`), samples ``part``."""
+        x = row - len(self._z)
+        if x < 0:
+            return np.asarray(np.exp(self.spec.efficiency_sigma * self._z[row, part]))
+        bits = np.random.PCG64()
+        bits.state = self._own_states[x][part.start // SAMPLE_CHUNK]
+        own = np.random.Generator(bits).standard_normal(part.stop - part.start)
+        return self._extrapolated_factor(x, part, own)
+
+    def _extrapolated_factor(self, x: int, part: slice, own: FloatArray) -> FloatArray:
+        engine_z = self._z[self._extrapolated[x], part]
+        return np.asarray(np.exp(self.spec.efficiency_sigma * engine_z + self._sigma_own * own))
+
+
+def order_statistics(n: int) -> IntArray:
+    """Which sorted sample each of `QUANTILES` is, inverted-CDF (as `quantiles` picks them)."""
+    at = np.quantile(np.arange(n, dtype=float), QUANTILES, method="inverted_cdf")
+    return np.asarray(at, dtype=np.intp)
+
+
+def quantiles_in_place(samples: FloatArray, order: IntArray) -> FloatArray:
+    """`quantiles` of one row of samples, which it reorders (partitions, no sort, no copy).
+
+    One partition per order statistic, the middle first, then each outer one within its side:
+    several times faster than NumPy's partition on several positions at once.
+    """
+    low, mid, high = (int(k) for k in order)
+    samples.partition(mid)
+    samples[:mid].partition(low) if low < mid else None
+    samples[mid + 1 :].partition(high - mid - 1) if high > mid else None
+    return np.asarray(samples[order], dtype=float)
+
+
+@dataclass
+class SampledRow:
+    """One deployment under every sample: its billing unit's capacity and price, and its monthly cost.
+
+    rps, usd_per_month : Per sample, shape (n_samples,). [requests/s], [USD/month]
+    min_units, gpus, replicas : The same in every sample. [count]
+    self_hosted_usd_per_month : Monthly cost at the rate, per sample. [USD/month]
+    """
+
+    rps: FloatArray
+    usd_per_month: FloatArray
+    min_units: float
+    gpus: float
+    replicas: float
+    self_hosted_usd_per_month: FloatArray
+
+    def unit(self, part: slice) -> cost.BillingUnit:
+        """The billing units of samples ``part``."""
+        return cost.BillingUnit(
+            gpus=np.asarray(self.gpus),
+            replicas=np.asarray(self.replicas),
+            usd_per_month=self.usd_per_month[part],
+            rps=self.rps[part],
+            min_units=np.asarray(self.min_units),
+        )
+
+
+def sampled_rows(
     grid: DeploymentGrid,
     rows: IntArray,
     workload: Workload,
     ca: CostAssumptions,
-    draws: Draws,
-    price_ranges: Sequence[PriceRange],
-    price_key_index: IntArray,
-    engine_key_index: IntArray,
-) -> cost.BillingUnit:
-    """Billing units of grid ``rows`` under every sample, fields of shape (n_rows, n_samples) or (n_rows, 1).
+    rps: float,
+    stream: DrawStream,
+    ranges: Sequence[PriceRange],
+    price_index: IntArray,
+    efficiency_index: IntArray,
+) -> Iterator[tuple[int, SampledRow]]:
+    """Each deployment row's samples (position in ``rows``, row), the rows of one efficiency draw together.
 
-    ``price_key_index`` and ``engine_key_index`` (shape (n_rows,)) pick each row's draw in
-    ``draws.price_u`` (and ``price_ranges``) and in ``draws.efficiency_multiplier``.
+    Capacity under a sample's efficiency interpolates between the capacities at log-spaced
+    efficiency nodes spanning every sample (see the module notes); the GPU price is uniform
+    in the row's range. One row's arrays at a time (and one draw's interpolation weights).
     """
     configs = [grid.config(int(r)) for r in rows]
-    cap = interpolated_capacity(configs, engine_key_index, draws.efficiency_multiplier, workload)
-    low = np.array([price_ranges[k].low_usd_per_gpu_hour for k in price_key_index], dtype=float)
-    high = np.array([price_ranges[k].high_usd_per_gpu_hour for k in price_key_index], dtype=float)
-    price = low[:, None] + draws.price_u[price_key_index] * (high - low)[:, None]
-    return cost.billing_unit(
-        capacity_rps=cap,
-        target_utilization=ca.target_utilization,
-        min_replicas=ca.min_replicas,
-        gpus_per_replica=np.array([c.n_gpus for c in configs], dtype=int)[:, None],
-        instance_gpus=np.array([grid.price(int(r)).instance_gpus for r in rows], dtype=int)[:, None],
-        usd_per_gpu_hour=price,
-        hours_per_month=ca.hours_per_month,
-    )
+    x_nodes, at_nodes = efficiency_nodes(configs, workload, stream.low, stream.high)  # (n_rows, n_nodes)
+    n_nodes, n = len(x_nodes), stream.n
+    for e in dict.fromkeys(efficiency_index.tolist()):
+        below_node = np.zeros(n, dtype=np.intp)
+        weight = np.zeros(n)
+        for part in stream.chunks:
+            if n_nodes == 1:
+                break
+            below_node[part], weight[part] = node_weights(x_nodes, stream.efficiency_multiplier(e, part))
+        for i in np.flatnonzero(efficiency_index == e).tolist():
+            at_row = at_nodes[i]
+            price_range = ranges[int(price_index[i])]
+            lo, span = (
+                price_range.low_usd_per_gpu_hour,
+                price_range.high_usd_per_gpu_hour - price_range.low_usd_per_gpu_hour,
+            )
+            option = grid.price(int(rows[i]))
+            unit_rps, unit_usd, self_usd = np.empty(n), np.empty(n), np.empty(n)
+            unit = None
+            for part in stream.chunks:
+                if n_nodes == 1:
+                    capacity = np.broadcast_to(at_row[:1], (part.stop - part.start,))
+                else:
+                    j, w = below_node[part], weight[part]
+                    capacity = at_row[j] * (1.0 - w) + at_row[j + 1] * w
+                unit = cost.billing_unit(
+                    capacity_rps=capacity,
+                    target_utilization=ca.target_utilization,
+                    min_replicas=ca.min_replicas,
+                    gpus_per_replica=configs[i].n_gpus,
+                    instance_gpus=option.instance_gpus,
+                    usd_per_gpu_hour=lo + stream.price_u(int(price_index[i]), part) * span,
+                    hours_per_month=ca.hours_per_month,
+                )
+                unit_rps[part], unit_usd[part] = unit.rps, unit.usd_per_month
+                self_usd[part] = cost.self_hosted_usd_per_month(rps, unit, ca.ops_usd_per_month)
+            assert unit is not None
+            yield (
+                i,
+                SampledRow(
+                    unit_rps,
+                    unit_usd,
+                    float(unit.min_units),
+                    float(unit.gpus),
+                    float(unit.replicas),
+                    self_usd,
+                ),
+            )
 
 
 def quantiles(samples: FloatArray) -> FloatArray:
@@ -288,11 +471,6 @@ def quantiles(samples: FloatArray) -> FloatArray:
     stays infinite instead of turning into NaN by interpolation.
     """
     return np.asarray(np.quantile(samples, QUANTILES, axis=-1, method="inverted_cdf"), dtype=float)
-
-
-def _chunks(n_items: int, n_samples: int) -> list[slice]:
-    size = max(1, MAX_CELLS_PER_CHUNK // max(1, n_samples))
-    return [slice(i, min(n_items, i + size)) for i in range(0, n_items, size)]
 
 
 @dataclass(frozen=True)
@@ -336,64 +514,63 @@ def _deployment_keys(
 
 
 def crossover_samples(
-    catalog: Catalog,
-    comps: Comparisons,
-    workload: Workload,
-    ca: CostAssumptions,
-    rps: float,
-    spec: UncertaintySpec,
+    catalog: Catalog, scenario: Scenario, comps: Comparisons, spec: UncertaintySpec
 ) -> tuple[list[Record], list[dict[str, Any]]]:
     """Per comparison: P10/P50/P90 of crossover, costs and saving, and P(self-hosting cheaper).
 
     Returns the extra keys of each pair's record, in pair order, and the GPU price ranges used.
     A crossover of 'never' counts as infinite (a null quantile in the output).
     """
+    workload, ca, rps = scenario.workload, scenario.priced, scenario.rate
     rows, pair_row = np.unique(comps.rows, return_inverse=True)
     ranges, price_index, efficiency = _deployment_keys(catalog, comps.grid, rows, spec)
-    engine_index = efficiency.row_index
     api_ids, api_index = _index([a.id for a in comps.apis])
     by_id = {a.id: a for a in comps.apis}
-    base_per_request = api_usd_per_request(
-        api_prices([by_id[i] for i in api_ids]),
-        1.0,
-        workload.input_tokens,
-        workload.output_tokens,
-        ca.cached_input_fraction,
+    base_per_request = request_usd(
+        [by_id[i] for i in api_ids], workload.input_tokens, workload.output_tokens, ca.cached_input_fraction
     )  # (n_apis,)
-    draws = draw(spec, len(ranges), len(api_ids), len(efficiency.engines), efficiency.extrapolated)
-    extra: list[Record] = []
-    for part in _chunks(len(comps), spec.samples):
-        sub, sub_pair = np.unique(pair_row[part], return_inverse=True)
-        unit = _sampled_units(
-            comps.grid, rows[sub], workload, ca, draws, ranges, price_index[sub], engine_index[sub]
-        )
-        pair_unit = take_unit(unit, sub_pair, axis=0)  # (k, N)
-        a = api_index[part]
-        # every list price scales by the same factor, so the request price does too
-        per_request = base_per_request[a, None] * draws.api_multiplier[a]
-        self_usd = cost.self_hosted_usd_per_month(rps, pair_unit, ca.ops_usd_per_month)
-        api_usd = cost.api_usd_per_month(rps, per_request, ca.hours_per_month)
-        saving = api_usd - self_usd
-        cross = crossover.crossover_rps(pair_unit, ca.ops_usd_per_month, per_request, ca.hours_per_month).rps
-        cross = np.where(np.isnan(cross), np.inf, cross)
-        stats = {
-            "crossover_rps": quantiles(cross),
-            "self_hosted_usd_per_month": quantiles(self_usd),
-            "api_usd_per_month": quantiles(api_usd),
-            "saving_usd_per_month": quantiles(saving),
-        }
-        cheaper = np.mean(saving > 0.0, axis=-1)
-        never = np.mean(np.isinf(cross), axis=-1)
-        for k in range(saving.shape[0]):
-            record: Record = {
-                f"{name}_{q}": _number(values[i, k])
-                for name, values in stats.items()
-                for i, q in enumerate(QUANTILE_NAMES)
+    stream = DrawStream(spec, len(ranges), len(api_ids), len(efficiency.engines), efficiency.extrapolated)
+    order = order_statistics(spec.samples)
+    n = spec.samples
+    api_quantiles: dict[int, FloatArray] = {}
+    extra: dict[int, Record] = {}
+    units = sampled_rows(
+        comps.grid, rows, workload, ca, rps, stream, ranges, price_index, efficiency.row_index
+    )
+    for i, row in units:
+        self_quantiles = quantiles_in_place(row.self_hosted_usd_per_month.copy(), order)
+        for k in np.flatnonzero(pair_row == i).tolist():
+            a = int(api_index[k])
+            cross, saving, api_usd = np.empty(n), np.empty(n), np.empty(n)
+            for part in stream.chunks:
+                # every list price scales by the same factor, so the request price does too
+                per_request = base_per_request[a] * stream.api_multiplier(a, part)
+                api_usd[part] = cost.api_usd_per_month(rps, per_request, ca.hours_per_month)
+                saving[part] = api_usd[part] - row.self_hosted_usd_per_month[part]
+                c = crossover.crossover_rps(
+                    row.unit(part), ca.ops_usd_per_month, per_request, ca.hours_per_month
+                ).rps
+                c[np.isnan(c)] = np.inf  # 'never' counts as infinite
+                cross[part] = c
+            if a not in api_quantiles:
+                api_quantiles[a] = quantiles_in_place(api_usd, order)
+            # shares of the samples (a mean of booleans, as a count over n: the same float)
+            cheaper, never = np.count_nonzero(saving > 0.0) / n, np.count_nonzero(np.isinf(cross)) / n
+            stats = {
+                "crossover_rps": quantiles_in_place(cross, order),
+                "self_hosted_usd_per_month": self_quantiles,
+                "api_usd_per_month": api_quantiles[a],
+                "saving_usd_per_month": quantiles_in_place(saving, order),
             }
-            record["probability_self_hosted_cheaper"] = float(cheaper[k])
-            record["probability_no_crossover"] = float(never[k])
-            extra.append(record)
-    return extra, _ranges_record(ranges)
+            record: Record = {
+                f"{name}_{q}": _number(values[j])
+                for name, values in stats.items()
+                for j, q in enumerate(QUANTILE_NAMES)
+            }
+            record["probability_self_hosted_cheaper"] = cheaper
+            record["probability_no_crossover"] = never
+            extra[k] = record
+    return [extra[k] for k in range(len(comps))], _ranges_record(ranges)
 
 
 def _ranges_record(ranges: Sequence[PriceRange]) -> list[dict[str, Any]]:
@@ -408,25 +585,33 @@ def _ranges_record(ranges: Sequence[PriceRange]) -> list[dict[str, Any]]:
     ]
 
 
+def spec_of(scenario: Scenario) -> UncertaintySpec:
+    """The scenario's samples and seed, with the calibrated spreads."""
+    return UncertaintySpec(samples=scenario.samples, seed=scenario.seed)
+
+
 def crossover_with_uncertainty(
     catalog: Catalog,
-    configs: Sequence[ReplicaConfig],
-    workload: Workload,
-    ca: CostAssumptions,
-    rps: float,
-    apis: Sequence[ApiOffering] | None,
-    spec: UncertaintySpec,
+    scenario: Scenario,
     *,
-    all_apis: bool = False,
+    spec: UncertaintySpec | None = None,
+    comps: Comparisons | None = None,
 ) -> Report:
-    """The `crossover` report with Monte Carlo quantiles added to every record."""
-    comps = headline_comparisons(catalog, configs, workload, ca, rps, apis, all_apis=all_apis)
-    report = comps.report
-    extra, ranges = crossover_samples(catalog, comps, workload, ca, rps, spec) if len(comps) else ([], [])
-    for record, more in zip(report.results, extra, strict=True):
-        record.update(more)
-    report.assumptions["uncertainty"] = {**spec.record(), "gpu_price_ranges": ranges}
-    report.notes.append(_note(spec, apis=True))
+    """The `crossover` report with Monte Carlo quantiles added to every record.
+
+    ``spec`` defaults to the scenario's samples and seed; ``comps`` are the base case's
+    comparisons when the caller has them (their report is copied, not changed).
+    """
+    spec = spec if spec is not None else spec_of(scenario)
+    comps = comps if comps is not None else headline_comparisons(catalog, scenario)
+    base = comps.report
+    extra, ranges = crossover_samples(catalog, scenario, comps, spec) if len(comps) else ([], [])
+    report = dataclasses.replace(
+        base,
+        results=[{**record, **more} for record, more in zip(base.results, extra, strict=True)],
+        assumptions={**base.assumptions, "uncertainty": {**spec.record(), "gpu_price_ranges": ranges}},
+        notes=[*base.notes, _note(spec, apis=True)],
+    )
     return report
 
 
@@ -444,18 +629,16 @@ def _note(spec: UncertaintySpec, *, apis: bool) -> str:
 
 
 def costs_with_uncertainty(
-    catalog: Catalog,
-    configs: Sequence[ReplicaConfig],
-    workload: Workload,
-    ca: CostAssumptions,
-    rps: float,
-    spec: UncertaintySpec,
-    *,
-    rows: int = 0,
+    catalog: Catalog, scenario: Scenario, *, spec: UncertaintySpec | None = None, rows: int = 0
 ) -> Report:
-    """The `cost` report with P10/P50/P90 of the monthly cost on its first ``rows`` records (0 = all)."""
-    grid = deployment_grid(catalog, configs, workload, ca)
-    report = costs(catalog, configs, workload, ca, rps, grid=grid, rows=rows)
+    """The `cost` report with P10/P50/P90 of the monthly cost on its first ``rows`` records (0 = all).
+
+    ``spec`` defaults to the scenario's samples and seed.
+    """
+    spec = spec if spec is not None else spec_of(scenario)
+    workload, ca, rps = scenario.workload, scenario.priced, scenario.rate
+    grid = deployment_grid(catalog, scenario)
+    report = costs(catalog, scenario, grid=grid, rows=rows)
     shown = report.results if rows == 0 else report.results[:rows]
     report.assumptions["uncertainty"] = {**spec.record(), "gpu_price_ranges": []}
     report.notes.append(_note(spec, apis=False))
@@ -463,20 +646,19 @@ def costs_with_uncertainty(
         return report
     deployment_rows = grid_rows(grid, shown)
     ranges, price_index, efficiency = _deployment_keys(catalog, grid, deployment_rows, spec)
-    engine_index = efficiency.row_index
-    draws = draw(spec, len(ranges), 0, len(efficiency.engines), efficiency.extrapolated)
+    stream = DrawStream(spec, len(ranges), 0, len(efficiency.engines), efficiency.extrapolated)
+    order = order_statistics(spec.samples)
     tokens = workload.input_tokens + workload.output_tokens
-    for part in _chunks(len(shown), spec.samples):
-        unit = _sampled_units(
-            grid, deployment_rows[part], workload, ca, draws, ranges, price_index[part], engine_index[part]
-        )
-        monthly = cost.self_hosted_usd_per_month(rps, unit, ca.ops_usd_per_month)
-        q_month = quantiles(monthly)
+    units = sampled_rows(
+        grid, deployment_rows, workload, ca, rps, stream, ranges, price_index, efficiency.row_index
+    )
+    for i, row in units:
+        q_month = quantiles_in_place(row.self_hosted_usd_per_month, order)
         q_mtok = cost.usd_per_mtok(q_month, rps, tokens, ca.hours_per_month)
-        for k, record in enumerate(shown[part]):
-            for i, q in enumerate(QUANTILE_NAMES):
-                record[f"self_hosted_usd_per_month_{q}"] = _number(q_month[i, k])
-            for i, q in enumerate(QUANTILE_NAMES):
-                record[f"self_hosted_usd_per_mtok_{q}"] = _number(q_mtok[i, k])
+        record = shown[i]
+        for j, q in enumerate(QUANTILE_NAMES):
+            record[f"self_hosted_usd_per_month_{q}"] = _number(q_month[j])
+        for j, q in enumerate(QUANTILE_NAMES):
+            record[f"self_hosted_usd_per_mtok_{q}"] = _number(q_mtok[j])
     report.assumptions["uncertainty"]["gpu_price_ranges"] = _ranges_record(ranges)
     return report

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import pydantic
 import yaml
@@ -299,8 +299,7 @@ def resolve_workloads(
                     "run 'selfhost catalog list models' to see all, or add it with --catalog"
                 )
                 continue
-            assert isinstance(found, Model)
-            model = found
+            model = cast(Model, found)  # from catalog.models
         if spec.apis is None:
             apis = candidate_apis(catalog, spec, model)
         else:
@@ -313,9 +312,8 @@ def resolve_workloads(
                         "run 'selfhost catalog list apis' to see all, or add it with --catalog"
                     )
                     continue
-                assert isinstance(api, ApiOffering)
                 if api not in listed:
-                    listed.append(api)
+                    listed.append(cast(ApiOffering, api))  # from catalog.apis
             apis = tuple(listed)
         models = candidate_models(catalog, spec, model)
         if not models and not apis:

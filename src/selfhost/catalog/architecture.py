@@ -7,10 +7,12 @@ imported config.json with the same architecture give the same counts.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from selfhost.catalog.schema import Architecture
 from selfhost.engine.params import ParamCounts, count_params, kv_bytes_per_token
+
+if TYPE_CHECKING:
+    from selfhost.catalog.schema import Architecture
 
 
 def count_params_kwargs(arch: Architecture) -> dict[str, Any]:

@@ -4,32 +4,34 @@ A catalog file is a YAML mapping from section names (see `SECTION_TYPES`) to lis
 The built-in files come first, then the paths in SELFHOST_CATALOG, then explicit overlays; a
 later entry replaces an earlier one with the same id in the same section. Every problem found
 is collected, so one `CatalogError` names each bad file and location at once.
+
+The result is the catalog as plain frozen data (`selfhost.catalog.entries`), the same whether
+it was validated now or read from the cache; YAML and pydantic are imported only when the
+files are read, so a cache hit loads neither.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib.resources
+import functools
 import os
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pydantic
-import yaml
-from yaml.constructor import ConstructorError
+from typing import TYPE_CHECKING, Any, cast
 
 from selfhost.catalog import cache
+from selfhost.catalog.entries import SECTION_TYPES as SECTIONS
+from selfhost.catalog.entries import catalog_from_json
 from selfhost.catalog.lookup import did_you_mean, normalize
-from selfhost.catalog.schema import SECTION_TYPES, Catalog, Entry
 from selfhost.errors import CatalogError
 
-try:  # libyaml parses several times faster; fall back to the pure-Python parser
-    from yaml import CSafeLoader as _BaseLoader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+if TYPE_CHECKING:
+    import pydantic
+    import yaml
+
+    from selfhost.catalog.schema import Catalog, Entry
 
 #: Environment variable naming extra catalog files or directories, os.pathsep-separated.
 ENV_VAR = "SELFHOST_CATALOG"
@@ -46,22 +48,38 @@ REFERENCES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class _Loader(_BaseLoader):
-    """Safe loader that rejects duplicate keys, which PyYAML would otherwise silently overwrite."""
+@functools.cache
+def _yaml_loader() -> type[Any]:
+    """A safe YAML loader (libyaml's where built) that rejects duplicate keys, which PyYAML would
+    otherwise silently overwrite. Defined on first use: a cache hit never imports YAML."""
+    import yaml
+    from yaml.constructor import ConstructorError
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[str] = set()
-        for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                if key_node.value in seen:
-                    raise ConstructorError(
-                        "while constructing a mapping",
-                        node.start_mark,
-                        f"found duplicate key '{key_node.value}'",
-                        key_node.start_mark,
-                    )
-                seen.add(key_node.value)
-        return super().construct_mapping(node, deep=deep)
+    base: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses several times faster
+
+    class _Loader(base):  # type: ignore[misc]
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: set[str] = set()
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    if key_node.value in seen:
+                        raise ConstructorError(
+                            "while constructing a mapping",
+                            node.start_mark,
+                            f"found duplicate key '{key_node.value}'",
+                            key_node.start_mark,
+                        )
+                    seen.add(key_node.value)
+            return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+    return _Loader
+
+
+def __getattr__(name: str) -> Any:
+    """``_Loader``: the YAML loader class, built on first use."""
+    if name == "_Loader":
+        return _yaml_loader()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------- locating files
@@ -76,10 +94,11 @@ def builtin_data_dir() -> Path:
     Raises:
         CatalogError: neither exists, so the installation is incomplete.
     """
-    packaged = importlib.resources.files("selfhost") / "data"
+    module = Path(__file__).resolve()  # .../selfhost/catalog/loader.py
+    packaged = module.parents[1] / "data"  # the package's own directory: no importlib.resources at start-up
     if packaged.is_dir():
-        return Path(str(packaged))
-    source = Path(__file__).resolve().parents[3] / "data"  # src/selfhost/catalog/loader.py
+        return packaged
+    source = module.parents[3] / "data"  # src/selfhost/catalog/loader.py
     if source.is_dir():
         return source
     raise CatalogError(
@@ -155,6 +174,8 @@ def _location(path: Path, section: str, index: int, entry_id: str | None) -> str
 
 def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
     """One error line for a YAML syntax error, with its 1-based line and column."""
+    import yaml
+
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
         problem = exc.problem or str(exc)
@@ -166,6 +187,8 @@ def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
 
 def _submodel(model: type[pydantic.BaseModel], loc: Sequence[str | int]) -> type[pydantic.BaseModel] | None:
     """The pydantic model found by following field names `loc` from `model`, if any."""
+    import pydantic
+
     current: type[pydantic.BaseModel] = model
     for part in loc:
         if isinstance(part, int):
@@ -239,8 +262,10 @@ def _read_file(path: Path) -> _FileResult:
     except UnicodeDecodeError as exc:
         result.errors.append(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})")
         return result
+    import yaml
+
     try:
-        document = yaml.load(text, Loader=_Loader)  # _Loader derives from (C)SafeLoader
+        document = yaml.load(text, Loader=_yaml_loader())  # derives from (C)SafeLoader
     except yaml.YAMLError as exc:
         result.errors.append(_yaml_error(path, exc))
         return result
@@ -259,6 +284,10 @@ def _read_file(path: Path) -> _FileResult:
 
 def _read_section(result: _FileResult, section: str, items: object) -> None:
     """Validate one section's entries into `result`."""
+    import pydantic
+
+    from selfhost.catalog.schema import SECTION_TYPES
+
     path = result.path
     model = SECTION_TYPES.get(section)
     if model is None:
@@ -348,10 +377,8 @@ class _Placed:
 class _Merged:
     """Entries by section and id, in first-definition order, plus every error found so far."""
 
-    sections: dict[str, dict[str, _Placed]] = field(
-        default_factory=lambda: {name: {} for name in SECTION_TYPES}
-    )
-    invalid_ids: dict[str, set[str]] = field(default_factory=lambda: {name: set() for name in SECTION_TYPES})
+    sections: dict[str, dict[str, _Placed]] = field(default_factory=lambda: {name: {} for name in SECTIONS})
+    invalid_ids: dict[str, set[str]] = field(default_factory=lambda: {name: set() for name in SECTIONS})
     errors: list[str] = field(default_factory=list)
 
     def add(self, result: _FileResult) -> None:
@@ -364,7 +391,9 @@ class _Merged:
                 self.sections[section][entry.id] = _Placed(entry, result.path, index)
 
     def catalog(self) -> Catalog:
-        """The merged entries as the frozen Catalog."""
+        """The merged entries as the validated (pydantic) Catalog."""
+        from selfhost.catalog.schema import Catalog
+
         return Catalog.model_validate(
             {
                 section: tuple(placed.entry for placed in by_id.values())
@@ -458,7 +487,8 @@ def load_catalog(
     SELFHOST_CATALOG variable of `env` (default `os.environ`), then `overlays`. Each path is a
     file or a directory of *.yaml/*.yml files (sorted by name). A later entry replaces an
     earlier one with the same id in the same section, keeping its position; new ids append.
-    A validated result is cached by the hash of every file read (see `selfhost.catalog.cache`).
+    A validated result is cached as plain data by the hash of every file read (see
+    `selfhost.catalog.cache`); what is returned is built from that data either way.
 
     Raises:
         CatalogError: a path is missing or unreadable, or any file or reference is invalid;
@@ -475,14 +505,17 @@ def load_catalog(
     if directory and key:
         cached = cache.read(directory, key)
         if cached is not None:
-            return cached
+            try:
+                return cast("Catalog", catalog_from_json(cached))
+            except (KeyError, TypeError, ValueError, AttributeError):  # data that builds no catalog: a miss
+                pass
     merged = _merge(files)
     if merged.errors:
         raise CatalogError(_summary("the catalog", merged.errors))
-    catalog = merged.catalog()
+    data = merged.catalog().model_dump(mode="json")
     if directory and key:
-        cache.write(directory, key, catalog)
-    return catalog
+        cache.write(directory, key, data)
+    return cast("Catalog", catalog_from_json(data))
 
 
 def validate_paths(paths: Sequence[str | Path]) -> list[str]:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from selfhost.catalog.schema import Entry
 from selfhost.errors import InputError, UnknownIdError
 
-E = TypeVar("E", bound=Entry)
+if TYPE_CHECKING:
+    from selfhost.catalog.schema import Entry
+
+E = TypeVar("E", bound="Entry")
 
 #: Up to this many close matches are suggested.
 MAX_SUGGESTIONS = 3

@@ -139,7 +139,7 @@ def list_entries(
 
       selfhost catalog list apis --format csv
     """
-    from selfhost.cli.app import emit, fail, guarded, load
+    from selfhost.cli.common import emit, fail, guarded, load
 
     if kind not in KINDS:
         fail(f"unknown kind '{kind}'; use one of: {', '.join(KINDS)}")
@@ -188,7 +188,7 @@ def show(
 
       selfhost catalog show deepseek-v3 --format json
     """
-    from selfhost.cli.app import guarded, load, stdout_console
+    from selfhost.cli.common import guarded, load, stdout_console
 
     def run() -> None:
         from selfhost.catalog.lookup import normalize, suggest
@@ -243,7 +243,7 @@ def validate(
 
       selfhost catalog validate my-prices.yaml
     """
-    from selfhost.cli.app import guarded
+    from selfhost.cli.common import guarded
 
     def run() -> None:
         from selfhost.catalog.loader import validate_paths
@@ -315,7 +315,7 @@ def import_config(
 
       selfhost crossover --catalog my-models.yaml -m my-llama-8b --rps 1
     """
-    from selfhost.cli.app import guarded, note
+    from selfhost.cli.common import guarded, note
 
     def run() -> None:
         import datetime as dt

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from selfhost.cli import options as o
+from selfhost.cli.common import guarded, load, note
 
 if TYPE_CHECKING:
+    from selfhost.question import Scenario
     from selfhost.deploy.kit import KitResult
     from selfhost.deploy.spec import KitSettings, KitSpec
 
@@ -56,195 +58,187 @@ def _document(
     }
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def deploy(
-        output: Path = typer.Option(..., "--output", "-o", help="Directory to write the kit into (created)."),
-        model: str | None = typer.Option(
-            None, "--model", "-m", help="Model id (see: selfhost catalog list models)."
-        ),
-        gpu: str | None = typer.Option(None, "--gpu", "-g", help="GPU id."),
-        gpus: int | None = typer.Option(
-            None,
-            "--gpus",
-            "-n",
-            min=1,
-            help="GPUs per replica. Default: the fewest of 1, 2, 4, 8 that serve.",
-        ),
-        quant: str | None = typer.Option(
-            None, "--quant", "-q", help="Weight format. Default: the model's own."
-        ),
-        engine: str = typer.Option("vllm", "--engine", help="Serving engine of the kit: vllm or sglang."),
-        rps: float = typer.Option(
-            0.0, "--rps", "-r", min=0, help="Planned request rate, for the replica count. [requests/s]"
-        ),
-        input_tokens: o.InputTokensOpt = o.DEFAULT_INPUT_TOKENS,
-        output_tokens: o.OutputTokensOpt = o.DEFAULT_OUTPUT_TOKENS,
-        context: o.ContextOpt = None,
-        max_tpot_ms: o.MaxTpotOpt = o.DEFAULT_MAX_TPOT_MS,
-        max_ttft_ms: o.MaxTtftOpt = o.DEFAULT_MAX_TTFT_MS,
-        kv_dtype: o.KvDtypeOpt = "auto",
-        target_utilization: o.UtilOpt = o.DEFAULT_TARGET_UTILIZATION,
-        min_replicas: o.MinReplicasOpt = 1,
-        weights: list[str] | None = typer.Option(
-            None,
-            "--weights",
-            help="Checkpoint to serve (Hugging Face repo or path); needed for formats quantized ahead "
-            "of time (AWQ, GPTQ, INT8). With --from-plan: DEPLOYMENT=REPO (repeatable).",
-        ),
-        served_model_name: str | None = typer.Option(
-            None, "--served-model-name", help="Model name clients send. Default: the model id."
-        ),
-        server_name: str = typer.Option(
-            "localhost", "--server-name", help="Host name clients use (TLS certificate, base URL)."
-        ),
-        https_port: int = typer.Option(
-            443, "--https-port", min=1, max=65535, help="nginx HTTPS port. [port]"
-        ),
-        engine_port: int = typer.Option(
-            8000, "--engine-port", min=1, max=65535, help="Engine port on 127.0.0.1. [port]"
-        ),
-        self_signed: bool = typer.Option(
-            False, "--self-signed", help="Make a self-signed certificate for --server-name in DIR/tls/."
-        ),
-        tls_cert: Path | None = typer.Option(
-            None, "--tls-cert", help="Your TLS certificate (PEM), used in place."
-        ),
-        tls_key: Path | None = typer.Option(
-            None, "--tls-key", help="Your TLS private key (PEM), used in place."
-        ),
-        from_plan: Path | None = typer.Option(
-            None,
-            "--from-plan",
-            help="A saved `selfhost plan --format json`: one kit per self-hosted deployment, in DIR/<deployment>/.",
-        ),
-        force: bool = typer.Option(
-            False, "--force", help="Replace generated files already in DIR (secrets are kept)."
-        ),
-        new_secrets: bool = typer.Option(
-            False,
-            "--new-secrets",
-            help="Also replace .env, api_keys.map and the self-signed key: new API key.",
-        ),
-        catalog: o.CatalogOpt = None,
-        fmt: o.FormatOpt = o.OutputFormat.table,
-    ) -> None:
-        """Write the serving kit of a deployment: serve line, compose, nginx, Prometheus, alerts.
+#: Options of this command that the shared option group defines for it (kits: one model on one GPU).
+OptionalModelOpt, OptionalGpuOpt = (
+    Annotated[str | None, typer.Option(f"--{what}", f"-{what[0]}", help=f"{label} id (not with --from-plan).")]
+    for what, label in (("model", "Model"), ("gpu", "GPU"))
+)
+KitEngineOpt = Annotated[str, typer.Option("--engine", help="Serving engine of the kit: vllm or sglang.")]
+SHARED = (
+    "model", "gpu", "quant", "gpus", "engine", "input_tokens", "output_tokens", "context", "max_tpot_ms",
+    "max_ttft_ms", "kv_dtype", "target_utilization", "min_replicas", "catalog",
+)  # fmt: skip
 
-        Sizes the replica as the other commands do (KV capacity, the largest batch within the
-        latency targets, its request rate) and writes into DIR: serve.sh and the engine command
-        with flags derived from that sizing; compose.yaml (engine with its GPUs, nginx,
-        Prometheus, node_exporter); nginx.conf (TLS, API keys from api_keys.map, streaming);
-        prometheus.yml and alerts.yml (KV cache >= 85 %, queue growing, p95 TTFT/TPOT above the
-        targets, request rate above the planned capacity); README.md; client.py (the OpenAI SDK
-        with base_url switched). The API key goes to .env and api_keys.map (mode 0600); it is
-        never printed. Nothing in DIR is replaced without --force; secrets only with --new-secrets.
 
-        Examples:
+@o.question_options(
+    SHARED,
+    model=(OptionalModelOpt, None),
+    gpu=(OptionalGpuOpt, None),
+    engine=(KitEngineOpt, "vllm"),
+)
+def deploy(
+    scenario: Scenario,
+    output: Path = typer.Option(..., "--output", "-o", help="Directory to write the kit into (created)."),
+    rps: float = typer.Option(
+        0.0, "--rps", "-r", min=0, help="Planned request rate, for the replica count. [requests/s]"
+    ),
+    weights: list[str] | None = typer.Option(
+        None,
+        "--weights",
+        help="Checkpoint to serve (Hugging Face repo or path); needed for formats quantized ahead "
+        "of time (AWQ, GPTQ, INT8). With --from-plan: DEPLOYMENT=REPO (repeatable).",
+    ),
+    served_model_name: str | None = typer.Option(
+        None, "--served-model-name", help="Model name clients send. Default: the model id."
+    ),
+    server_name: str = typer.Option(
+        "localhost", "--server-name", help="Host name clients use (TLS certificate, base URL)."
+    ),
+    https_port: int = typer.Option(
+        443, "--https-port", min=1, max=65535, help="nginx HTTPS port. [port]"
+    ),
+    engine_port: int = typer.Option(
+        8000, "--engine-port", min=1, max=65535, help="Engine port on 127.0.0.1. [port]"
+    ),
+    self_signed: bool = typer.Option(
+        False, "--self-signed", help="Make a self-signed certificate for --server-name in DIR/tls/."
+    ),
+    tls_cert: Path | None = typer.Option(
+        None, "--tls-cert", help="Your TLS certificate (PEM), used in place."
+    ),
+    tls_key: Path | None = typer.Option(
+        None, "--tls-key", help="Your TLS private key (PEM), used in place."
+    ),
+    from_plan: Path | None = typer.Option(
+        None,
+        "--from-plan",
+        help="A saved `selfhost plan --format json`: one kit per self-hosted deployment, in DIR/<deployment>/.",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace generated files already in DIR (secrets are kept)."
+    ),
+    new_secrets: bool = typer.Option(
+        False,
+        "--new-secrets",
+        help="Also replace .env, api_keys.map and the self-signed key: new API key.",
+    ),
+    fmt: o.FormatOpt = o.OutputFormat.table,
+) -> None:
+    """Write the serving kit of a deployment: serve line, compose, nginx, Prometheus, alerts.
 
-          selfhost deploy -m llama-3.3-70b -g a100-80gb --gpus 2 -q awq-int4 --weights casperhansen/llama-3.3-70b-instruct-awq --rps 5 --self-signed -o kit/
+    Sizes the replica as the other commands do (KV capacity, the largest batch within the
+    latency targets, its request rate) and writes into DIR: serve.sh and the engine command
+    with flags derived from that sizing; compose.yaml (engine with its GPUs, nginx,
+    Prometheus, node_exporter); nginx.conf (TLS, API keys from api_keys.map, streaming);
+    prometheus.yml and alerts.yml (KV cache >= 85 %, queue growing, p95 TTFT/TPOT above the
+    targets, request rate above the planned capacity); README.md; client.py (the OpenAI SDK
+    with base_url switched). The API key goes to .env and api_keys.map (mode 0600); it is
+    never printed. Nothing in DIR is replaced without --force; secrets only with --new-secrets.
 
-          selfhost deploy -m deepseek-v3 -g h200 --gpus 8 -q fp8 --server-name llm.corp.example --tls-cert /etc/ssl/llm.pem --tls-key /etc/ssl/llm.key -o kit/
+    Examples:
 
-          selfhost deploy --from-plan plan.json --self-signed -o kits/ --format json
-        """
-        from selfhost.cli.app import build_workload, guarded, load, note, resolve_all, select_configs
+      selfhost deploy -m llama-3.3-70b -g a100-80gb --gpus 2 -q awq-int4 --weights casperhansen/llama-3.3-70b-instruct-awq --rps 5 --self-signed -o kit/
 
-        def run() -> None:
-            from selfhost.deploy.kit import write_kit
-            from selfhost.deploy.serve import serve_argv, serve_line
-            from selfhost.deploy.spec import KitSettings, fewest_gpus_kit
-            from selfhost.errors import InputError
-            from selfhost.render import write_json
+      selfhost deploy -m deepseek-v3 -g h200 --gpus 8 -q fp8 --server-name llm.corp.example --tls-cert /etc/ssl/llm.pem --tls-key /etc/ssl/llm.key -o kit/
 
-            if fmt is o.OutputFormat.csv:
-                raise InputError("--format csv: deploy writes files and speaks table or json")
-            if engine not in KIT_ENGINES:
-                raise InputError(f"--engine '{engine}': kits are written for {', '.join(KIT_ENGINES)}")
-            if self_signed == (tls_cert is not None or tls_key is not None):
-                raise InputError(
-                    "choose the TLS certificate: --self-signed, or both --tls-cert and --tls-key"
-                    if not self_signed
-                    else "--self-signed and --tls-cert/--tls-key exclude each other"
-                )
-            if (tls_cert is None) != (tls_key is None):
-                raise InputError("--tls-cert and --tls-key go together")
-            for p in (tls_cert, tls_key):
-                if p is not None and not p.is_file():
-                    raise InputError(f"TLS file '{p}' does not exist")
-            settings = KitSettings(
-                server_name=server_name,
-                https_port=https_port,
-                engine_port=engine_port,
-                tls_cert=tls_cert.resolve() if tls_cert else None,
-                tls_key=tls_key.resolve() if tls_key else None,
+      selfhost deploy --from-plan plan.json --self-signed -o kits/ --format json
+    """
+    def run() -> None:
+        import dataclasses
+
+        from selfhost.deploy.kit import write_kit
+        from selfhost.selection import select_configs
+        from selfhost.deploy.serve import serve_argv, serve_line
+        from selfhost.deploy.spec import KitSettings, fewest_gpus_kit
+        from selfhost.errors import InputError
+        from selfhost.render import write_json
+
+        if fmt is o.OutputFormat.csv:
+            raise InputError("--format csv: deploy writes files and speaks table or json")
+        if self_signed == (tls_cert is not None or tls_key is not None):
+            raise InputError(
+                "choose the TLS certificate: --self-signed, or both --tls-cert and --tls-key"
+                if not self_signed
+                else "--self-signed and --tls-cert/--tls-key exclude each other"
             )
-            cat = load(catalog)
-            if from_plan is not None:
-                from selfhost.deploy.from_plan import planned_kits, read_plan
+        if (tls_cert is None) != (tls_key is None):
+            raise InputError("--tls-cert and --tls-key go together")
+        for p in (tls_cert, tls_key):
+            if p is not None and not p.is_file():
+                raise InputError(f"TLS file '{p}' does not exist")
+        settings = KitSettings(
+            server_name=server_name,
+            https_port=https_port,
+            engine_port=engine_port,
+            tls_cert=tls_cert.resolve() if tls_cert else None,
+            tls_key=tls_key.resolve() if tls_key else None,
+        )
+        cat = load(scenario.catalog_overlays)
+        engine = scenario.selection.engine
+        if engine not in KIT_ENGINES:
+            raise InputError(f"--engine '{engine}': kits are written for {', '.join(KIT_ENGINES)}")
+        if from_plan is not None:
+            from selfhost.deploy.from_plan import planned_kits, read_plan
 
-                if model or gpu:
-                    raise InputError("--from-plan takes the deployments from the plan; drop --model/--gpu")
-                pairs = {}
-                for w in weights or []:
-                    name, sep, repo = w.partition("=")
-                    if not sep:
-                        raise InputError(f"--weights '{w}' with --from-plan must be DEPLOYMENT=REPO")
-                    pairs[name] = repo
-                kits = [
-                    (k.spec, k.settings, output / k.deployment)
-                    for k in planned_kits(read_plan(from_plan), cat, defaults=settings, weights=pairs)
-                ]
-                if not kits:
-                    note(f"{from_plan}: the plan self-hosts nothing; no kit written")
-            else:
-                if not model or not gpu:
-                    raise InputError("give --model and --gpu (or --from-plan PLAN.json)")
-                if weights and len(weights) > 1:
-                    raise InputError("--weights takes one checkpoint for one kit")
-                model_entry = resolve_all(cat.models, [model], "model", "models")[0]
-                ctx = (
-                    context
-                    if context is not None
-                    else min(DEFAULT_DEPLOY_CONTEXT, model_entry.max_context_tokens)
-                )
-                workload = build_workload(
-                    input_tokens, output_tokens, ctx, max_tpot_ms, max_ttft_ms, kv_dtype
-                )
-                configs = select_configs(
-                    cat, [model], [gpu], [quant or model_entry.native_dtype], [gpus] if gpus else None, engine
-                )
-                sized = fewest_gpus_kit(
-                    configs,
-                    workload,
-                    rps=rps,
-                    target_utilization=target_utilization,
-                    min_replicas=min_replicas,
-                    served_model_name=served_model_name,
-                    weights=weights[0] if weights else None,
-                )
-                kits = [(sized, settings, output)]
-            docs = []
-            for spec, kit_settings, directory in kits:
-                result = write_kit(
-                    directory,
-                    spec,
-                    kit_settings,
-                    self_signed=self_signed,
-                    force=force,
-                    new_secrets=new_secrets,
-                )
-                argv = serve_argv(spec, kit_settings)
-                line = serve_line(spec, kit_settings)
-                if fmt is o.OutputFormat.json:
-                    docs.append(_document(spec, kit_settings, result, argv, line))
-                else:
-                    sys.stdout.write(_summary(spec, kit_settings, result, line))
-                if not spec.gpu_measured:
-                    note(
-                        f"{spec.gpu}: no published measurement behind the {spec.engine} profile; capacity is extrapolated"
-                    )
+            if scenario.selection.models or scenario.selection.gpus:
+                raise InputError("--from-plan takes the deployments from the plan; drop --model/--gpu")
+            pairs = {}
+            for w in weights or []:
+                name, sep, repo = w.partition("=")
+                if not sep:
+                    raise InputError(f"--weights '{w}' with --from-plan must be DEPLOYMENT=REPO")
+                pairs[name] = repo
+            kits = [
+                (k.spec, k.settings, output / k.deployment)
+                for k in planned_kits(read_plan(from_plan), cat, defaults=settings, weights=pairs)
+            ]
+            if not kits:
+                note(f"{from_plan}: the plan self-hosts nothing; no kit written")
+        else:
+            if not scenario.selection.models or not scenario.selection.gpus:
+                raise InputError("give --model and --gpu (or --from-plan PLAN.json)")
+            if weights and len(weights) > 1:
+                raise InputError("--weights takes one checkpoint for one kit")
+            configs = select_configs(cat, scenario, native_quant=True)
+            model_entry = configs[0].model
+            ctx = scenario.context_tokens or min(DEFAULT_DEPLOY_CONTEXT, model_entry.max_context_tokens)
+            workload = dataclasses.replace(scenario.workload, context_tokens=ctx)
+            costs = scenario.priced
+            sized = fewest_gpus_kit(
+                configs,
+                workload,
+                rps=rps,
+                target_utilization=costs.target_utilization,
+                min_replicas=costs.min_replicas,
+                served_model_name=served_model_name,
+                weights=weights[0] if weights else None,
+            )
+            kits = [(sized, settings, output)]
+        docs = []
+        for spec, kit_settings, directory in kits:
+            result = write_kit(
+                directory,
+                spec,
+                kit_settings,
+                self_signed=self_signed,
+                force=force,
+                new_secrets=new_secrets,
+            )
+            argv = serve_argv(spec, kit_settings)
+            line = serve_line(spec, kit_settings)
             if fmt is o.OutputFormat.json:
-                write_json({"kits": docs}, sys.stdout)
+                docs.append(_document(spec, kit_settings, result, argv, line))
+            else:
+                sys.stdout.write(_summary(spec, kit_settings, result, line))
+            if not spec.gpu_measured:
+                note(
+                    f"{spec.gpu}: no published measurement behind the {spec.engine} profile; capacity is extrapolated"
+                )
+        if fmt is o.OutputFormat.json:
+            write_json({"kits": docs}, sys.stdout)
 
-        guarded(run)
+    guarded(run)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(deploy)

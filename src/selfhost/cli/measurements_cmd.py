@@ -100,7 +100,7 @@ def import_results(
 
       selfhost validate mine.yaml
     """
-    from selfhost.cli.app import guarded, load, note
+    from selfhost.cli.common import guarded, load, note
 
     def run() -> None:
         import hashlib

@@ -1,24 +1,29 @@
-"""Options shared by commands, defined once, with the defaults and why they were chosen."""
+"""Options shared by commands, each declared once, and the decorator that attaches them.
+
+Every option is one ``Annotated`` alias (``RpsOpt``, ...); `PARAMETERS` turns each into the
+parameter a command's signature gets, named as its long flag and with the library's default
+(`selfhost.question`, where the defaults and their reasons live). A command takes its
+question's options with `question_options`, which appends them to the command's signature
+(Typer reads ``__signature__``), builds the `Scenario` from the values given and hands it to
+the command: a command's own signature lists only what is specific to it.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable, Iterable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
-from selfhost.staleness import DEFAULT_STALE_DAYS as DEFAULT_STALE_DAYS
+from selfhost import question as q
+from selfhost.staleness import DEFAULT_STALE_DAYS
 
-# Defaults. Every one is echoed in the output's "assumptions" block.
-DEFAULT_INPUT_TOKENS = 1000  # a chat turn with some history or a RAG prompt
-DEFAULT_OUTPUT_TOKENS = 300  # a few paragraphs
-DEFAULT_MAX_TPOT_MS = 100.0  # 10 tokens/s per user, faster than reading speed
-DEFAULT_MAX_TTFT_MS = 3000.0  # an interactive reply starts within 3 s
-DEFAULT_OPS_USD_PER_MONTH = 4000.0  # ~1/4 of a fully loaded SRE ($190k/yr) for on-call and upkeep
-DEFAULT_TARGET_UTILIZATION = 0.7  # plan for 70 % of capacity: headroom for bursts and queueing
-DEFAULT_HOURS_PER_MONTH = 730.0  # always on: 8760 h / 12
 DEFAULT_FIT_CONTEXT = 32768  # the article's "about 32K context" sizing
+DEFAULT_REPORT_SAMPLES = 100_000  # report.DEFAULT_SAMPLES: well under a second for the default selection
 
 
 class OutputFormat(str, Enum):
@@ -37,6 +42,14 @@ CatalogOpt = Annotated[
         help="Extra catalog YAML file or directory, overriding built-in entries by id (repeatable). "
         "Also read from $SELFHOST_CATALOG.",
     ),
+]
+RpsOpt = Annotated[float, typer.Option("--rps", "-r", help="Sustained request rate. [requests/s]")]
+RatesOpt = Annotated[
+    list[float] | None, typer.Option("--rps", "-r", help="Request rate (repeatable). [requests/s]")
+]
+RpsRangeOpt = Annotated[str | None, typer.Option("--rps-range", help="START:STOP:COUNT log-spaced rates.")]
+MixOpt = Annotated[
+    list[str] | None, typer.Option("--mix", help="INPUT:OUTPUT tokens per request (repeatable).")
 ]
 ModelOpt = Annotated[
     list[str] | None, typer.Option("--model", "-m", help="Model id (repeatable). Default: all.")
@@ -80,6 +93,9 @@ ProviderOpt = Annotated[
 ApiOpt = Annotated[
     list[str] | None,
     typer.Option("--api", help="API offering id to compare against (repeatable). Default: comparable APIs."),
+]
+AllApisOpt = Annotated[
+    bool, typer.Option("--all-apis", help="Compare with every comparable API, not the cheapest of each kind.")
 ]
 InputTokensOpt = Annotated[
     int, typer.Option("--input-tokens", min=1, help="Mean prompt length per request. [tokens]")
@@ -165,3 +181,141 @@ ChartOpt = Annotated[
         "(needs: pip install 'selfhost\\[chart]').",
     ),
 ]
+
+
+# Variants of a shared option for one command (a different type, default or help), by command.
+ModelArg = Annotated[
+    str, typer.Argument(help="Model id, e.g. llama-3.3-70b (see: selfhost catalog list models).")
+]
+FitContextOpt = Annotated[
+    int, typer.Option("--context", "-c", min=1, help="Sequence length that must fit. [tokens]")
+]
+OneModelOpt, OneGpuOpt = (
+    Annotated[str, typer.Option(f"--{what}", f"-{what[0]}", help=f"{label} id.")]
+    for what, label in (("model", "Model"), ("gpu", "GPU"))
+)
+ModelsOpt, GpuListOpt = (
+    Annotated[list[str], typer.Option(f"--{what}", f"-{what[0]}", help=f"{label} id (repeatable).")]
+    for what, label in (("model", "Model"), ("gpu", "GPU"))
+)
+DefaultTpotOpt, DefaultTtftOpt = (
+    Annotated[float, typer.Option(flag, min=0.001, help=f"{what} target of workloads that set none. [ms]")]
+    for flag, what in (("--max-tpot-ms", "Time-per-output-token"), ("--max-ttft-ms", "Time-to-first-token"))
+)
+ReportSamplesOpt = Annotated[
+    int,
+    typer.Option(
+        "--uncertainty", min=0, help="Monte Carlo samples for the P10/P50/P90 band (0 = leave the band out)."
+    ),
+]
+
+# --------------------------------------------------------------------------- shared parameters
+
+REQUIRED = inspect.Parameter.empty
+
+#: Every shared option's alias; its parameter is named as its long flag (``--max-tpot-ms``: max_tpot_ms).
+SHARED_ALIASES = (
+    RpsOpt, RpsRangeOpt, MixOpt, ModelOpt, GpuOpt, QuantOpt, GpusOpt, EngineOpt, MeasuredOnlyOpt,
+    PricingOpt, ProviderOpt, ApiOpt, AllApisOpt, InputTokensOpt, OutputTokensOpt, ContextOpt,
+    MaxTpotOpt, MaxTtftOpt, KvDtypeOpt, OpsOpt, SetupOpt, UtilOpt, MinReplicasOpt, HoursOpt,
+    CachedOpt, UncertaintyOpt, SeedOpt, StaleDaysOpt, CatalogOpt,
+)  # fmt: skip
+#: Defaults: the library's (a Scenario built in code gets the same); REQUIRED must be given;
+#: an option not named here defaults to None, "not given" (repeatable options, --context).
+DEFAULTS: dict[str, Any] = {
+    "rps": REQUIRED, "engine": q.DEFAULT_ENGINE, "measured_only": False, "all_apis": False,
+    "input_tokens": q.DEFAULT_INPUT_TOKENS, "output_tokens": q.DEFAULT_OUTPUT_TOKENS,
+    "max_tpot_ms": q.DEFAULT_MAX_TPOT_MS, "max_ttft_ms": q.DEFAULT_MAX_TTFT_MS, "kv_dtype": q.DEFAULT_KV_DTYPE,
+    "ops_usd_per_month": q.DEFAULT_OPS_USD_PER_MONTH, "setup_usd": 0.0, "min_replicas": 1,
+    "target_utilization": q.DEFAULT_TARGET_UTILIZATION, "hours_per_month": q.DEFAULT_HOURS_PER_MONTH,
+    "cached_input_fraction": 0.0, "uncertainty": 0, "seed": 0, "stale_days": DEFAULT_STALE_DAYS,
+}  # fmt: skip
+
+
+def parameter_name(alias: Any) -> str:
+    """The parameter name of an option alias: its longest flag, '--max-tpot-ms' -> 'max_tpot_ms'."""
+    info = alias.__metadata__[0]
+    flags = [d for d in (info.default, *(info.param_decls or ())) if isinstance(d, str)]
+    return max(flags, key=len).lstrip("-").replace("-", "_")
+
+
+def parameter(name: str, alias: Any, default: Any = REQUIRED) -> inspect.Parameter:
+    """One option as the parameter a command's signature gets: ``name: alias = default``."""
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=alias, default=default)
+
+
+PARAMETERS = {
+    name: parameter(name, alias, DEFAULTS.get(name))
+    for name, alias in ((parameter_name(a), a) for a in SHARED_ALIASES)
+}
+#: The order every command's --help lists the shared options in.
+ORDER = q.OPTION_NAMES
+
+# The groups of options, and each command's question (`question_options` adds the variants).
+SELECTION = ("model", "gpu", "quant", "gpus", "engine", "measured_only", "pricing", "provider", "catalog")
+WORKLOAD = ("input_tokens", "output_tokens", "context", "max_tpot_ms", "max_ttft_ms", "kv_dtype")
+COSTS = ("ops_usd_per_month", "target_utilization", "min_replicas", "hours_per_month")
+CROSSOVER = (
+    "rps", *SELECTION, "api", "all_apis", *WORKLOAD, *COSTS, "setup_usd", "cached_input_fraction",
+    "uncertainty", "seed", "stale_days",
+)  # fmt: skip
+COST = ("rps", *SELECTION, *WORKLOAD, *COSTS, "uncertainty", "seed", "stale_days")
+SENSITIVITY = ("rps", *SELECTION, "api", "all_apis", *WORKLOAD, *COSTS, "cached_input_fraction", "stale_days")
+REPORT = (*SENSITIVITY, "uncertainty", "seed")
+SWEEP = ("rps_range", "mix", *SELECTION, "api", *WORKLOAD[3:], *COSTS, "cached_input_fraction", "stale_days")
+PLAN = (*SELECTION[1:], *WORKLOAD[3:], *COSTS, "cached_input_fraction", "stale_days")
+FIT = ("model", "gpu", "quant", "gpus", "engine", "context", "kv_dtype", "catalog")
+DEPLOYMENT = ("model", "gpu", "quant", "gpus", "engine", *WORKLOAD[:2], *WORKLOAD[3:], "catalog")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def own_parameters(command: Callable[..., Any], skip: str) -> list[inspect.Parameter]:
+    """The command's parameters but ``skip``, annotations evaluated (they are strings under
+    ``from __future__ import annotations``) and made keyword-only, so they may follow the group."""
+    evaluated = []
+    for p in inspect.signature(command).parameters.values():
+        if p.name == skip:
+            continue
+        annotation = p.annotation
+        if isinstance(annotation, str):  # our own source text, as inspect.signature(eval_str=True) does
+            annotation = eval(annotation, command.__globals__)
+        evaluated.append(p.replace(annotation=annotation, kind=inspect.Parameter.KEYWORD_ONLY))
+    return evaluated
+
+
+def question_options(names: Iterable[str], **variants: tuple[Any, Any]) -> Callable[[F], F]:
+    """Attach the shared options ``names`` to a command, which receives them as one built `Scenario`.
+
+    ``variants`` replace an option's parameter for this command: ``name=(alias, default)``.
+    The command is defined as ``def cmd(scenario: Scenario, <own options>)``; its --help lists
+    the shared options (in `ORDER`), then its own. The values given build the scenario once,
+    ``Scenario.from_options(**values)``; a bad value is a one-line error (exit code 2).
+    """
+    chosen = {name: PARAMETERS.get(name) for name in names}
+    chosen |= {name: parameter(name, alias, default) for name, (alias, default) in variants.items()}
+    missing = [name for name, p in chosen.items() if p is None or name not in ORDER]
+    if missing or len(list(names)) != len(set(names)):
+        raise TypeError(f"shared options must be distinct names from options.ORDER: {missing or list(names)}")
+    group = sorted((p for p in chosen.values() if p is not None), key=lambda p: ORDER.index(p.name))
+
+    def attach(command: F) -> F:
+        own = own_parameters(command, skip="scenario")
+        clash = {p.name for p in own} & set(chosen)
+        if clash:
+            raise TypeError(f"{command.__name__} declares shared options itself: {sorted(clash)}")
+
+        def run(**given: Any) -> Any:
+            from selfhost.cli.common import guarded
+            from selfhost.question import Scenario
+
+            asked = {name: given.pop(name) for name in chosen}
+            scenario = guarded(lambda: Scenario.from_options(**asked))
+            return command(scenario=scenario, **given)
+
+        functools.update_wrapper(run, command)  # name and docstring: the command's --help
+        run.__signature__ = inspect.Signature([*group, *own])  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in (*group, *own)}
+        return run  # type: ignore[return-value]
+
+    return attach

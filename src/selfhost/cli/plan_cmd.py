@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from selfhost.cli import options as o
+from selfhost.cli.common import guarded, load, note, stdout_console
 
 if TYPE_CHECKING:
     from selfhost.plan import PlanReport
+    from selfhost.question import Scenario
     from selfhost.render import Column
 
 #: The placeholder base URL of self-hosted workloads; plan.DEFAULT_SELF_HOSTED_BASE_URL, repeated
@@ -83,29 +85,20 @@ def _columns() -> tuple[list[Column], list[Column], list[Column]]:
         return "-" if value is None else f"{value:.0%}"
 
     workloads = [
-        Column("workload", "Workload", text, "left"),
-        Column("requests_per_s", "Req/s", sig3),
-        Column("mix", "In+out tok", text),
-        Column("privacy_sensitive", "Private", yes_no, "left"),
-        Column("wants", "Wants", text, "left"),
-        Column("runs_on", "Runs on", text, "left"),
-        Column("usd_per_month", "$/month", usd),
-        Column("switch_usd_per_month", "Other way +$/mo", usd),
-        Column("base_url", "Base URL", text, "left"),
-        Column("model_name", "Model name", text, "left"),
-    ]
+        Column("workload", "Workload", text, "left"), Column("requests_per_s", "Req/s", sig3),
+        Column("mix", "In+out tok", text), Column("privacy_sensitive", "Private", yes_no, "left"),
+        Column("wants", "Wants", text, "left"), Column("runs_on", "Runs on", text, "left"),
+        Column("usd_per_month", "$/month", usd), Column("switch_usd_per_month", "Other way +$/mo", usd),
+        Column("base_url", "Base URL", text, "left"), Column("model_name", "Model name", text, "left"),
+    ]  # fmt: skip
     deployments = [
-        Column("deployment", "Deployment", text, "left"),
-        Column("replica", "Replica", text, "left"),
-        Column("provider", "Provider", text, "left"),
-        Column("usd_per_gpu_hour", "$/GPU-h", usd_cents),
-        Column("replicas", "Replicas", num0),
-        Column("gpus_billed", "GPUs billed", num0),
-        Column("workload_list", "Workloads", text, "left"),
-        Column("requests_per_s", "Req/s", num1),
+        Column("deployment", "Deployment", text, "left"), Column("replica", "Replica", text, "left"),
+        Column("provider", "Provider", text, "left"), Column("usd_per_gpu_hour", "$/GPU-h", usd_cents),
+        Column("replicas", "Replicas", num0), Column("gpus_billed", "GPUs billed", num0),
+        Column("workload_list", "Workloads", text, "left"), Column("requests_per_s", "Req/s", num1),
         Column("load_of_planned_capacity", "Load of target", percent),
         Column("self_hosted_usd_per_month", "$/month", usd),
-    ]
+    ]  # fmt: skip
     totals = [
         Column("option", "", text, "left"),
         Column("usd_per_month", "$/month", usd),
@@ -155,190 +148,118 @@ def render_markdown(report: PlanReport, title: str) -> str:
     return "\n".join(parts) + "\n"
 
 
+@o.question_options(
+    o.PLAN,
+    max_tpot_ms=(o.DefaultTpotOpt, o.DEFAULTS["max_tpot_ms"]),
+    max_ttft_ms=(o.DefaultTtftOpt, o.DEFAULTS["max_ttft_ms"]),
+)
+def plan(
+    scenario: Scenario,
+    workloads_file: Path = typer.Argument(
+        ...,
+        metavar="WORKLOADS.yaml",
+        help="YAML file with a 'workloads:' list (see examples/ and docs/plan.md).",
+    ),
+    self_hosted_base_url: str = typer.Option(
+        DEFAULT_SELF_HOSTED_BASE_URL,
+        "--self-hosted-base-url",
+        help="Base URL self-hosted workloads call (your gateway); '{model}' and '{deployment}' "
+        "are replaced by the model id and the deployment name.",
+    ),
+    router: str | None = typer.Option(
+        None,
+        "--router",
+        help="Also write the plan as a router config: 'litellm' (a LiteLLM proxy config, one alias per "
+        "workload). To --output, else to stdout in place of the plan.",
+    ),
+    output: Path | None = typer.Option(None, "--output", "-o", help="File --router writes (e.g. router.yaml)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
+    fmt: PlanFormatOpt = PlanFormat.table,
+) -> None:
+    """Hybrid plan: self-host what pays (sharing replicas), send the rest to APIs, cheapest in total.
+
+    Reads several workloads (rate, tokens, model or quality tier, privacy, latency targets,
+    allowed APIs) and decides for each whether it runs on your own GPUs, on which deployment,
+    or on which API, minimizing the total monthly cost exactly. Workloads on the same model
+    share replicas; the operations cost is paid once if anything is self-hosted;
+    privacy-sensitive workloads are never sent to an API. Each workload gets the base URL
+    it should call: switch the URL, not the code. The totals compare the plan with sending
+    everything to APIs and with self-hosting everything.
+
+    Examples:
+
+      selfhost plan examples/hybrid.yaml
+
+      selfhost plan examples/chat-assistant.yaml --format json
+
+      selfhost plan workloads.yaml --pricing committed --self-hosted-base-url https://llm.corp.example/v1 --format markdown > plan.md
+
+      selfhost plan examples/hybrid.yaml --router litellm -o router.yaml
+
+    With --router litellm, each workload becomes a LiteLLM model alias: self-hosted ones point at
+    their deployment's base URL (openai/<model> with api_base), API ones at the provider's model;
+    keys are os.environ/ references. The other way is a commented line beside each: moving a
+    workload is a one-line change.
+    """
+
+    def run() -> None:
+        from selfhost import questions
+        from selfhost.errors import InputError
+
+        if router is not None and router != "litellm":
+            raise InputError(f"--router '{router}': the router config offered is 'litellm'")
+        if output is not None and router is None:
+            raise InputError("--output is where --router writes; add --router litellm")
+        if output is not None and output.exists() and not force:
+            raise InputError(f"--output {output} exists; pass --force to replace it")
+        cat = load(scenario.catalog_overlays)
+        report = questions.plan(cat, scenario, workloads_file, self_hosted_base_url=self_hosted_base_url)
+        if router is not None:
+            from selfhost.deploy.router import router_yaml
+
+            text = router_yaml(report.results, report.deployments, cat, source=workloads_file.name)
+            if output is None:
+                sys.stdout.write(text)
+                for line in report.notes:
+                    note(line)
+                return
+            output.write_text(text, encoding="utf-8")
+            note(f"wrote the LiteLLM router config to {output}")
+        title = f"Hybrid plan for {workloads_file.name} (ops ${scenario.priced.ops_usd_per_month:,.0f}/mo)"
+        write_plan(report, fmt, title)
+
+    guarded(run)
+
+
+def write_plan(report: PlanReport, fmt: PlanFormat, title: str) -> None:
+    """The plan on stdout in the chosen format; notes on stderr."""
+    from selfhost.render import render_table, write_csv, write_json
+
+    if report.selection_note:
+        note(report.selection_note)
+    workload_cols, deployment_cols, totals_cols = _columns()
+    if fmt is PlanFormat.json:
+        doc = report.document()
+        doc["notes"] = report.notes
+        write_json(doc, sys.stdout)
+    elif fmt is PlanFormat.csv:
+        write_csv(report.results, sys.stdout)
+        if report.verdict:
+            note(report.verdict)
+    elif fmt is PlanFormat.markdown:
+        sys.stdout.write(render_markdown(report, title))
+    else:
+        _decorate(report)
+        console = stdout_console()
+        render_table(report.results, workload_cols, console, title=title)
+        if report.deployments:
+            render_table(report.deployments, deployment_cols, console, title="Self-hosted deployments")
+        render_table(_totals_rows(report.totals), totals_cols, console, title="Totals")
+        if report.verdict:
+            console.print(report.verdict, soft_wrap=True)
+    for text in report.notes:
+        note(text)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def plan(
-        workloads_file: Path = typer.Argument(
-            ...,
-            metavar="WORKLOADS.yaml",
-            help="YAML file with a 'workloads:' list (see examples/ and docs/plan.md).",
-        ),
-        gpu: o.GpuOpt = None,
-        quant: o.QuantOpt = None,
-        gpus: o.GpusOpt = None,
-        engine: o.EngineOpt = "auto",
-        measured_only: o.MeasuredOnlyOpt = False,
-        pricing: o.PricingOpt = None,
-        provider: o.ProviderOpt = None,
-        max_tpot_ms: Annotated[
-            float,
-            typer.Option(
-                "--max-tpot-ms",
-                min=0.001,
-                help="Time-per-output-token target of workloads that set none. [ms]",
-            ),
-        ] = o.DEFAULT_MAX_TPOT_MS,
-        max_ttft_ms: Annotated[
-            float,
-            typer.Option(
-                "--max-ttft-ms", min=0.001, help="Time-to-first-token target of workloads that set none. [ms]"
-            ),
-        ] = o.DEFAULT_MAX_TTFT_MS,
-        kv_dtype: o.KvDtypeOpt = "auto",
-        ops_usd_per_month: o.OpsOpt = o.DEFAULT_OPS_USD_PER_MONTH,
-        target_utilization: o.UtilOpt = o.DEFAULT_TARGET_UTILIZATION,
-        min_replicas: o.MinReplicasOpt = 1,
-        hours_per_month: o.HoursOpt = o.DEFAULT_HOURS_PER_MONTH,
-        cached_input_fraction: o.CachedOpt = 0.0,
-        self_hosted_base_url: str = typer.Option(
-            DEFAULT_SELF_HOSTED_BASE_URL,
-            "--self-hosted-base-url",
-            help="Base URL self-hosted workloads call (your gateway); '{model}' and '{deployment}' "
-            "are replaced by the model id and the deployment name.",
-        ),
-        stale_days: o.StaleDaysOpt = o.DEFAULT_STALE_DAYS,
-        router: str | None = typer.Option(
-            None,
-            "--router",
-            help="Also write the plan as a router config: 'litellm' (a LiteLLM proxy config, one alias per "
-            "workload). To --output, else to stdout in place of the plan.",
-        ),
-        output: Path | None = typer.Option(
-            None, "--output", "-o", help="File --router writes (e.g. router.yaml)."
-        ),
-        force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
-        catalog: o.CatalogOpt = None,
-        fmt: PlanFormatOpt = PlanFormat.table,
-    ) -> None:
-        """Hybrid plan: self-host what pays (sharing replicas), send the rest to APIs, cheapest in total.
-
-        Reads several workloads (rate, tokens, model or quality tier, privacy, latency targets,
-        allowed APIs) and decides for each whether it runs on your own GPUs, on which deployment,
-        or on which API, minimizing the total monthly cost exactly. Workloads on the same model
-        share replicas; the operations cost is paid once if anything is self-hosted;
-        privacy-sensitive workloads are never sent to an API. Each workload gets the base URL
-        it should call: switch the URL, not the code. The totals compare the plan with sending
-        everything to APIs and with self-hosting everything.
-
-        Examples:
-
-          selfhost plan examples/hybrid.yaml
-
-          selfhost plan examples/chat-assistant.yaml --format json
-
-          selfhost plan workloads.yaml --pricing committed --self-hosted-base-url https://llm.corp.example/v1 --format markdown > plan.md
-
-          selfhost plan examples/hybrid.yaml --router litellm -o router.yaml
-
-        With --router litellm, each workload becomes a LiteLLM model alias: self-hosted ones point at
-        their deployment's base URL (openai/<model> with api_base), API ones at the provider's model;
-        keys are os.environ/ references. The other way is a commented line beside each: moving a
-        workload is a one-line change.
-        """
-        from selfhost.cli.app import (
-            cost_assumptions,
-            echo_measured_only,
-            guarded,
-            load,
-            note,
-            select_configs,
-            stdout_console,
-        )
-
-        def run() -> None:
-            from selfhost.confirmation import flag_unconfirmed
-            from selfhost.errors import InputError
-            from selfhost.plan import plan_report
-            from selfhost.render import render_table, write_csv, write_json
-            from selfhost.scenarios import KV_BYTES_PER_ELEMENT
-            from selfhost.staleness import flag_stale
-            from selfhost.workloads import read_workloads, resolve_workloads
-
-            if kv_dtype not in KV_BYTES_PER_ELEMENT:
-                raise InputError(
-                    f"unknown --kv-dtype '{kv_dtype}'; use one of: {', '.join(KV_BYTES_PER_ELEMENT)}"
-                )
-            if router is not None and router != "litellm":
-                raise InputError(f"--router '{router}': the router config offered is 'litellm'")
-            if output is not None and router is None:
-                raise InputError("--output is where --router writes; add --router litellm")
-            if output is not None and output.exists() and not force:
-                raise InputError(f"--output {output} exists; pass --force to replace it")
-            specs = read_workloads(workloads_file)
-            cat = load(catalog)
-            resolved = resolve_workloads(
-                specs,
-                cat,
-                path=workloads_file,
-                default_max_tpot_ms=max_tpot_ms,
-                default_max_ttft_ms=max_ttft_ms,
-            )
-            ca = cost_assumptions(
-                ops_usd_per_month,
-                0.0,
-                target_utilization,
-                min_replicas,
-                hours_per_month,
-                cached_input_fraction,
-                pricing,
-                provider,
-            )
-            model_ids = list(dict.fromkeys(m.id for w in resolved for m in w.models))
-            configs = []
-            if model_ids:
-                try:
-                    configs = select_configs(
-                        cat, model_ids, gpu, quant, gpus, engine, priced=ca, measured_only=measured_only
-                    )
-                except InputError as exc:  # nothing to self-host on: APIs only, if allowed
-                    note(f"no self-hosted deployment in this selection ({exc})")
-            report = plan_report(
-                cat,
-                resolved,
-                configs,
-                ca,
-                kv_dtype=kv_dtype,  # type: ignore[arg-type]
-                self_hosted_base_url=self_hosted_base_url,
-                source=str(workloads_file),
-            )
-            flag_stale(report, cat, stale_days)
-            flag_unconfirmed(report, cat)
-            echo_measured_only(report, measured_only)
-            if router is not None:
-                from selfhost.deploy.router import router_yaml
-
-                text = router_yaml(report.results, report.deployments, cat, source=workloads_file.name)
-                if output is None:
-                    sys.stdout.write(text)
-                    for line in report.notes:
-                        note(line)
-                    return
-                output.write_text(text, encoding="utf-8")
-                note(f"wrote the LiteLLM router config to {output}")
-            title = f"Hybrid plan for {workloads_file.name} (ops ${ops_usd_per_month:,.0f}/mo)"
-            workload_cols, deployment_cols, totals_cols = _columns()
-            if fmt is PlanFormat.json:
-                doc = report.document()
-                doc["notes"] = report.notes
-                write_json(doc, sys.stdout)
-            elif fmt is PlanFormat.csv:
-                write_csv(report.results, sys.stdout)
-                if report.verdict:
-                    note(report.verdict)
-            elif fmt is PlanFormat.markdown:
-                sys.stdout.write(render_markdown(report, title))
-            else:
-                _decorate(report)
-                console = stdout_console()
-                render_table(report.results, workload_cols, console, title=title)
-                if report.deployments:
-                    render_table(
-                        report.deployments, deployment_cols, console, title="Self-hosted deployments"
-                    )
-                render_table(_totals_rows(report.totals), totals_cols, console, title="Totals")
-                if report.verdict:
-                    console.print(report.verdict, soft_wrap=True)
-            for text in report.notes:
-                note(text)
-
-        guarded(run)
+    app.command()(plan)

@@ -6,7 +6,6 @@ what-changed comparison in the chosen format; `draw_chart` prints the terminal c
 
 from __future__ import annotations
 
-import functools
 import os
 import shlex
 import sys
@@ -17,14 +16,14 @@ from typing import TYPE_CHECKING
 import typer
 
 from selfhost.cli import options as o
+from selfhost.cli.common import emit, guarded, load, note
+from selfhost.cli.sensitivity_cmd import DEFAULT_RANGE
 
 if TYPE_CHECKING:
-    from selfhost.analysis import CostAssumptions, Report
-    from selfhost.catalog.schema import ApiOffering, Catalog
-    from selfhost.scenarios import ReplicaConfig, Workload
+    from selfhost.analysis import Report
+    from selfhost.chart import CostChart
+    from selfhost.question import Scenario
 
-DEFAULT_SAMPLES = 100_000  # report.DEFAULT_SAMPLES, repeated to keep --help free of NumPy
-DEFAULT_RANGE = 0.3  # sensitivity.DEFAULT_RANGE, likewise
 MAX_CHART_WIDTH = 140  # [characters]; wider terminal charts get no more legible
 CHART_HEIGHT = 24  # [lines] per model
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -53,22 +52,12 @@ def check_chart(chart: bool, fmt: o.OutputFormat, baseline: Path | None, uncerta
     require_terminal_charts()
 
 
-def draw_chart(
-    catalog: Catalog,
-    configs: Sequence[ReplicaConfig],
-    workload: Workload,
-    ca: CostAssumptions,
-    rps: float,
-    apis: Sequence[ApiOffering] | None,
-    all_apis: bool,
-    report: Report,
-) -> None:
+def draw_chart(chart: CostChart) -> None:
     """Print the cost-against-rate chart of a crossover run to stdout, below its table."""
     import shutil
 
-    from selfhost.chart import cost_chart, terminal_chart
+    from selfhost.chart import terminal_chart
 
-    chart = cost_chart(catalog, configs, workload, ca, rps, apis, all_apis=all_apis, report=report)
     width = min(MAX_CHART_WIDTH, shutil.get_terminal_size((100, 24)).columns)
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     sys.stdout.write(terminal_chart(chart, width=width, height=CHART_HEIGHT, color=color))
@@ -77,7 +66,6 @@ def draw_chart(
 def emit_changes(report: Report, fmt: o.OutputFormat) -> None:
     """Print the `crossover --baseline` comparison: a table, or JSON/CSV with units in the keys."""
     from selfhost.baseline import cause_text
-    from selfhost.cli.app import emit
     from selfhost.render import Column, never_or, sig3, span, text, usd
 
     if fmt is o.OutputFormat.table:
@@ -90,16 +78,14 @@ def emit_changes(report: Report, fmt: o.OutputFormat) -> None:
             r["cheaper"] = f"{r['cheaper_old'] or '-'} → {r['cheaper_new'] or '-'}"
             r["what"] = "\n".join(cause_text(c) for c in r["causes"]) or "-"
         columns = [
-            Column("model", "Model", text, "left"),
-            Column("api_label", "API", text, "left"),
+            Column("model", "Model", text, "left"), Column("api_label", "API", text, "left"),
             Column("status", "Status", text, "left"),
             Column("crossover", "Crossover req/s", span(never_or(sig3))),
-            Column("self_hosted", "Self $/mo", span(usd)),
-            Column("api_cost", "API $/mo", span(usd)),
+            Column("self_hosted", "Self $/mo", span(usd)), Column("api_cost", "API $/mo", span(usd)),
             Column("saving_usd_per_month_change", "Saving Δ $/mo", usd),
             Column("cheaper", "Cheaper", text, "left"),
             Column("what", "What changed (old -> new)", text, "left"),
-        ]
+        ]  # fmt: skip
     else:
         columns = [
             Column(key, key)
@@ -123,32 +109,7 @@ def emit_changes(report: Report, fmt: o.OutputFormat) -> None:
 # --------------------------------------------------------------------------- selfhost report
 
 #: Options of `report` that `crossover` and `sensitivity` take too (the shared selection and workload).
-SHARED = (
-    "rps",
-    "model",
-    "gpu",
-    "quant",
-    "gpus",
-    "engine",
-    "measured_only",
-    "pricing",
-    "provider",
-    "api",
-    "all_apis",
-    "input_tokens",
-    "output_tokens",
-    "context",
-    "max_tpot_ms",
-    "max_ttft_ms",
-    "kv_dtype",
-    "ops_usd_per_month",
-    "target_utilization",
-    "min_replicas",
-    "hours_per_month",
-    "cached_input_fraction",
-    "stale_days",
-    "catalog",
-)
+SHARED = (*(name for name in o.SENSITIVITY if name != "catalog"), "catalog")
 
 
 def given_options(ctx: typer.Context, names: Sequence[str]) -> list[str]:
@@ -213,176 +174,93 @@ def check_writable(paths: Sequence[Path], force: bool) -> None:
             raise InputError(f"directory {path.parent} does not exist; create it or choose another -o")
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def report(
-        ctx: typer.Context,
-        output: Path = typer.Option(
-            ...,
-            "--output",
-            "-o",
-            help="File to write: review.md (Markdown, chart as an SVG beside it) or review.html.",
-        ),
-        rps: float = typer.Option(..., "--rps", "-r", help="Sustained request rate to review. [requests/s]"),
-        force: bool = typer.Option(
-            False, "--force", help="Overwrite the output file (and its chart) if they exist."
-        ),
-        model: o.ModelOpt = None,
-        gpu: o.GpuOpt = None,
-        quant: o.QuantOpt = None,
-        gpus: o.GpusOpt = None,
-        engine: o.EngineOpt = "auto",
-        measured_only: o.MeasuredOnlyOpt = False,
-        pricing: o.PricingOpt = None,
-        provider: o.ProviderOpt = None,
-        api: o.ApiOpt = None,
-        all_apis: bool = typer.Option(
-            False, "--all-apis", help="Compare with every comparable API, not the cheapest of each kind."
-        ),
-        input_tokens: o.InputTokensOpt = o.DEFAULT_INPUT_TOKENS,
-        output_tokens: o.OutputTokensOpt = o.DEFAULT_OUTPUT_TOKENS,
-        context: o.ContextOpt = None,
-        max_tpot_ms: o.MaxTpotOpt = o.DEFAULT_MAX_TPOT_MS,
-        max_ttft_ms: o.MaxTtftOpt = o.DEFAULT_MAX_TTFT_MS,
-        kv_dtype: o.KvDtypeOpt = "auto",
-        ops_usd_per_month: o.OpsOpt = o.DEFAULT_OPS_USD_PER_MONTH,
-        target_utilization: o.UtilOpt = o.DEFAULT_TARGET_UTILIZATION,
-        min_replicas: o.MinReplicasOpt = 1,
-        hours_per_month: o.HoursOpt = o.DEFAULT_HOURS_PER_MONTH,
-        cached_input_fraction: o.CachedOpt = 0.0,
-        spread: float = typer.Option(
-            DEFAULT_RANGE,
-            "--range",
-            min=0.0,
-            max=0.99,
-            help="Sensitivity: relative move of each input, down and up. [unitless]",
-        ),
-        uncertainty: int = typer.Option(
-            DEFAULT_SAMPLES,
-            "--uncertainty",
-            min=0,
-            help="Monte Carlo samples for the P10/P50/P90 band (0 = leave the band out).",
-        ),
-        seed: o.SeedOpt = 0,
-        stale_days: o.StaleDaysOpt = o.DEFAULT_STALE_DAYS,
-        baseline: o.BaselineOpt = None,
-        catalog: o.CatalogOpt = None,
-    ) -> None:
-        """Write the budget review: one Markdown or HTML document for the meeting.
+@o.question_options(o.REPORT, uncertainty=(o.ReportSamplesOpt, o.DEFAULT_REPORT_SAMPLES))
+def report(
+    scenario: Scenario,
+    ctx: typer.Context,
+    output: Path = typer.Option(
+        ...,
+        "--output",
+        "-o",
+        help="File to write: review.md (Markdown, chart as an SVG beside it) or review.html.",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Overwrite the output file (and its chart) if they exist."
+    ),
+    spread: float = typer.Option(
+        DEFAULT_RANGE,
+        "--range",
+        min=0.0,
+        max=0.99,
+        help="Sensitivity: relative move of each input, down and up. [unitless]",
+    ),
+    baseline: o.BaselineOpt = None,
+) -> None:
+    """Write the budget review: one Markdown or HTML document for the meeting.
 
-        The question and the workload, the recommendation in one paragraph, costs at RPS, the
-        chart of monthly cost against request rate with the crossovers marked, the fit of each
-        chosen deployment, the sensitivity tornado, the P10/P50/P90 band, stale-price warnings,
-        what changed since --baseline, and every catalog entry used with its source and date.
-        Its figures equal those of `selfhost crossover`, `sensitivity` and `crossover
-        --uncertainty` with the same options (listed in the document).
+    The question and the workload, the recommendation in one paragraph, costs at RPS, the
+    chart of monthly cost against request rate with the crossovers marked, the fit of each
+    chosen deployment, the sensitivity tornado, the P10/P50/P90 band, stale-price warnings,
+    what changed since --baseline, and every catalog entry used with its source and date.
+    Its figures equal those of `selfhost crossover`, `sensitivity` and `crossover
+    --uncertainty` with the same options (listed in the document).
 
-        The chart needs matplotlib (pip install 'selfhost\\[report]'): HTML inlines it as SVG,
-        Markdown links an SVG written beside the .md (review-cost-vs-rps.svg). Without
-        matplotlib the chart is a table of costs at round rates. Existing files are not
-        overwritten without --force.
+    The chart needs matplotlib (pip install 'selfhost\\[report]'): HTML inlines it as SVG,
+    Markdown links an SVG written beside the .md (review-cost-vs-rps.svg). Without
+    matplotlib the chart is a table of costs at round rates. Existing files are not
+    overwritten without --force.
 
-        Examples:
+    Examples:
 
-          selfhost report --rps 5 -o review.md
+      selfhost report --rps 5 -o review.md
 
-          selfhost report --rps 20 -m llama-3.3-70b -m qwen2.5-72b --baseline last-review.json -o review.html
-        """
-        from selfhost.cli.app import (
-            build_workload,
-            check_rps,
-            cost_assumptions,
-            guarded,
-            load,
-            note,
-            resolve_all,
-            select_configs,
+      selfhost report --rps 20 -m llama-3.3-70b -m qwen2.5-72b --baseline last-review.json -o review.html
+    """
+
+    def run() -> None:
+        from selfhost.chart import REPORT_EXTRA, svg_available, svg_chart
+        from selfhost.report import document, review_data, to_html, to_markdown
+        from selfhost.confirmation import unconfirmed_note
+        from selfhost.staleness import stale_note
+
+        kind = output_kind(output)
+        drawn = svg_available()
+        chart_file = (
+            output.with_name(output.stem + CHART_FILE_SUFFIX) if kind == "markdown" and drawn else None
         )
+        targets = [output, *([chart_file] if chart_file else [])]
+        check_writable(targets, force)
+        commands = reproduce_commands(ctx, scenario.samples, scenario.seed, spread, baseline)
+        data = review_data(
+            load(scenario.catalog_overlays), scenario, spread=spread, baseline=baseline, commands=commands
+        )
+        svg = svg_chart(data.chart) if drawn else None
+        fallback = (
+            ""
+            if drawn
+            else f"No chart drawn: matplotlib is not installed ({REPORT_EXTRA}); the table gives "
+            "the same curves at round rates."
+        )
+        blocks = document(data, chart_svg=svg, chart_note=fallback)
+        if kind == "html":
+            text = to_html(blocks, title=f"selfhost budget review, {data.generated.isoformat()}")
+        else:
+            text = to_markdown(blocks, chart_file=chart_file.name if chart_file else None)
+        check_writable(targets, force)
+        if chart_file is not None and svg is not None:
+            chart_file.write_text(svg, encoding="utf-8")
+        output.write_text(text, encoding="utf-8")
+        stale = stale_note(data.crossover.assumptions.get("stale_prices") or [], data.stale_days)
+        if stale:
+            note(stale)
+        if unconfirmed := unconfirmed_note(data.crossover.assumptions.get("unconfirmed_entries") or []):
+            note(unconfirmed)
+        if fallback:
+            note(fallback)
+        note(f"wrote {output}" + (f" and {chart_file}" if chart_file else ""))
 
-        def run() -> None:
-            from selfhost.analysis import crossover_report
-            from selfhost.chart import REPORT_EXTRA, svg_available, svg_chart
-            from selfhost.confirmation import unconfirmed_note
-            from selfhost.report import document, review_data, to_html, to_markdown
-            from selfhost.staleness import stale_note
+    guarded(run)
 
-            check_rps(rps)
-            kind = output_kind(output)
-            drawn = svg_available()
-            chart_file = (
-                output.with_name(output.stem + CHART_FILE_SUFFIX) if kind == "markdown" and drawn else None
-            )
-            targets = [output, *([chart_file] if chart_file else [])]
-            check_writable(targets, force)
-            cat = load(catalog)
-            workload = build_workload(
-                input_tokens, output_tokens, context, max_tpot_ms, max_ttft_ms, kv_dtype
-            )
-            ca = cost_assumptions(
-                ops_usd_per_month,
-                0.0,
-                target_utilization,
-                min_replicas,
-                hours_per_month,
-                cached_input_fraction,
-                pricing,
-                provider,
-            )
-            apis = resolve_all(cat.apis, api, "API", "apis") if api else None
-            configs = select_configs(
-                cat, model, gpu, quant, gpus, engine, priced=ca, measured_only=measured_only
-            )
 
-            def run_on(old: Catalog) -> Report:
-                old_apis = resolve_all(old.apis, api, "API", "apis") if api else None
-                old_configs = select_configs(  # "measured" as today's catalog knows it
-                    old, model, gpu, quant, gpus, engine, priced=ca, measured_only=measured_only, evidence=cat
-                )
-                return crossover_report(old, old_configs, workload, ca, rps, old_apis, all_apis=all_apis)
-
-            from selfhost.baseline import load_baseline
-
-            read_baseline = (
-                functools.partial(load_baseline, baseline, run_on) if baseline is not None else None
-            )
-            data = review_data(
-                cat,
-                configs,
-                workload,
-                ca,
-                rps,
-                apis,
-                all_apis=all_apis,
-                spread=spread,
-                samples=uncertainty,
-                seed=seed,
-                stale_days=stale_days,
-                baseline=read_baseline,
-                commands=reproduce_commands(ctx, uncertainty, seed, spread, baseline),
-            )
-            svg = svg_chart(data.chart) if drawn else None
-            fallback = (
-                ""
-                if drawn
-                else f"No chart drawn: matplotlib is not installed ({REPORT_EXTRA}); the table gives "
-                "the same curves at round rates."
-            )
-            blocks = document(data, chart_svg=svg, chart_note=fallback)
-            if kind == "html":
-                text = to_html(blocks, title=f"selfhost budget review, {data.generated.isoformat()}")
-            else:
-                text = to_markdown(blocks, chart_file=chart_file.name if chart_file else None)
-            check_writable(targets, force)
-            if chart_file is not None and svg is not None:
-                chart_file.write_text(svg, encoding="utf-8")
-            output.write_text(text, encoding="utf-8")
-            stale = stale_note(data.crossover.assumptions.get("stale_prices") or [], stale_days)
-            if stale:
-                note(stale)
-            if unconfirmed := unconfirmed_note(data.crossover.assumptions.get("unconfirmed_entries") or []):
-                note(unconfirmed)
-            if fallback:
-                note(fallback)
-            note(f"wrote {output}" + (f" and {chart_file}" if chart_file else ""))
-
-        guarded(run)
+def register(app: typer.Typer) -> None:
+    app.command()(report)

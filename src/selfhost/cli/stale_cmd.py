@@ -13,7 +13,7 @@ def register(catalog_app: typer.Typer) -> None:
     @catalog_app.command("stale")
     def stale(
         days: int = typer.Option(
-            o.DEFAULT_STALE_DAYS,
+            o.DEFAULTS["stale_days"],
             "--days",
             "--stale-days",
             min=0,
@@ -34,7 +34,7 @@ def register(catalog_app: typer.Typer) -> None:
 
           selfhost catalog stale --days 30 --format csv
         """
-        from selfhost.cli.app import emit, guarded, load
+        from selfhost.cli.common import emit, guarded, load
 
         def run() -> None:
             from selfhost.analysis import Report

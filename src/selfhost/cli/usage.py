@@ -1,9 +1,13 @@
 """Usage errors that name the value the user typed.
 
-Typer checks option types and ranges with pydantic and reports pydantic's message, which says
-what is accepted but not what was given ("Invalid value for '--rps': Input should be a valid
-number"). The command group below puts the typed value back in ("... got 'abc'; Input should
-be a valid number").
+Typer 0.28 (the version selfhost pins, see pyproject.toml) checks option types with its
+vendored Click, whose type messages quote the value ("'abc' is not a valid float."), and
+ranges with messages that give the converted number ("2.0 is not in the range 0.01<=x<=1.0.").
+Typer 0.29 checks both with pydantic, whose messages say what is accepted but not what was
+given ("Input should be a valid number"). The command group below puts the value as typed
+in front wherever the message does not already quote it ("got '2'; 2.0 is not in the range
+..."), and drops pydantic's "Value error, " prefix, so the error is one line naming the value
+under either version.
 """
 
 from __future__ import annotations

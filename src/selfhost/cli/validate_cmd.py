@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
 
           selfhost validate my-benchmarks.yaml --strict
         """
-        from selfhost.cli.app import guarded, load, note, stdout_console
+        from selfhost.cli.common import guarded, load, note, stdout_console
 
         def run() -> None:
             import sys

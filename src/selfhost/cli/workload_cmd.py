@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
 
           selfhost workload access.log.jsonl --utc-offset -5 --shape day
         """
-        from selfhost.cli.app import guarded, note, stdout_console
+        from selfhost.cli.common import guarded, note, stdout_console
 
         def run() -> None:
             from selfhost.errors import InputError

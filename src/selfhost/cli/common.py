@@ -1,0 +1,109 @@
+"""Shared CLI plumbing: errors, notes, the catalog, and writing a report in the chosen format.
+
+Every command module imports what it needs from here; nothing imports the entry point
+(`selfhost.cli.app`), which only builds the app from the command modules. Heavy modules
+(numpy, pydantic, the engine, Rich) are imported inside the functions, so that
+`selfhost --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+
+from selfhost.cli import options as o
+from selfhost.errors import SelfhostError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from selfhost.analysis import Report
+    from selfhost.catalog.schema import Catalog
+    from selfhost.render import Column
+
+T = TypeVar("T")
+
+USAGE_EXIT_CODE = 2
+PIPED_TABLE_WIDTH = 200  # Rich would wrap at 80 columns when stdout is not a terminal
+
+
+def note(text: str) -> None:
+    """A plain line on stderr: notes never mix with the data on stdout (and need no Rich)."""
+    sys.stderr.write(f"note: {text}\n")
+
+
+def stdout_console() -> Console:
+    """Console for tables on stdout; wide when piped so rows are not folded."""
+    import os
+
+    from rich.console import Console
+
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    # markup/emoji off: table cells hold catalog text, which may contain '[...]' or ':name:'
+    return Console(highlight=False, markup=False, emoji=False, width=PIPED_TABLE_WIDTH if piped else None)
+
+
+def fail(message: str) -> None:
+    """Print a one-line error to stderr and exit with the usage-error code."""
+    # plain text: messages echo user input and catalog text, which must not be read as markup
+    typer.secho("Error:", fg="red", bold=True, err=True, nl=False)
+    typer.echo(f" {message}", err=True)
+    raise typer.Exit(USAGE_EXIT_CODE)
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Run ``fn``, turning the core's errors into one-line messages (exit code 2)."""
+    try:
+        return fn()
+    except SelfhostError as exc:
+        fail(str(exc))
+        raise AssertionError("unreachable") from exc
+
+
+def load(catalog_paths: Sequence[Path] | None) -> Catalog:
+    """The catalog: built-in files, $SELFHOST_CATALOG, then ``--catalog`` overlays."""
+    from selfhost.catalog.loader import load_catalog
+
+    return load_catalog(list(catalog_paths or []))
+
+
+def emit(
+    report: Report,
+    fmt: o.OutputFormat,
+    columns: Sequence[Column],
+    title: str,
+    limit: int = 0,
+    section_key: Callable[[dict[str, Any]], Any] | None = None,
+) -> None:
+    """Write the report to stdout in the chosen format; notes and warnings go to stderr.
+
+    ``section_key`` draws a rule between groups of table rows (table format only).
+    """
+    from selfhost.render import render_table, write_csv, write_json
+
+    shown = report.results if limit == 0 else report.results[:limit]
+    if len(shown) < len(report.results):
+        note(f"showing {len(shown)} of {len(report.results)} rows; --limit 0 shows all")
+    if fmt is o.OutputFormat.json:
+        doc = report.document()
+        doc["results"] = shown
+        doc["notes"] = report.notes
+        write_json(doc, sys.stdout)
+        for text in report.notes:  # also on stderr, as for table and CSV, so a pipe does not hide them
+            note(text)
+        return
+    if fmt is o.OutputFormat.csv:
+        write_csv(shown, sys.stdout, fallback_header=[c.key for c in columns])
+        for text in report.notes:
+            note(text)
+        return
+    console = stdout_console()
+    render_table(shown, columns, console, title=title, section_key=section_key)
+    if report.verdict:
+        console.print(report.verdict, soft_wrap=True)
+    for text in report.notes:
+        note(text)

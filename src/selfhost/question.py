@@ -1,0 +1,391 @@
+"""The question a command asks, as one frozen `Scenario`: every assumption in one place.
+
+A Scenario is built once from a command's options (`Scenario.from_options`), echoed whole in
+the report's assumptions (`Scenario.assumptions`), and passed to the library, which unpacks it
+once per question (``crossover_report(catalog, scenario)``). It is data only: the catalog is
+looked up by `selfhost.selection`, the engine keeps taking arrays.
+
+A part a question does not have is None: `fit` has no request rate and no costs, `plan` takes
+its token mixes from its workloads file, `sweep` has several rates and mixes instead of one.
+A None part is neither used nor echoed.
+
+This module imports nothing heavy: the CLI builds Scenarios before NumPy is needed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from selfhost.errors import InputError
+from selfhost.staleness import DEFAULT_STALE_DAYS
+
+if TYPE_CHECKING:
+    from selfhost.scenarios import Workload
+
+# Defaults of the CLI and of a Scenario built in code. Each is echoed in the assumptions.
+DEFAULT_INPUT_TOKENS = 1000  # a chat turn with some history or a RAG prompt
+DEFAULT_OUTPUT_TOKENS = 300  # a few paragraphs
+DEFAULT_MAX_TPOT_MS = 100.0  # 10 tokens/s per user, faster than reading speed
+DEFAULT_MAX_TTFT_MS = 3000.0  # an interactive reply starts within 3 s
+DEFAULT_OPS_USD_PER_MONTH = 4000.0  # ~1/4 of a fully loaded SRE ($190k/yr) for on-call and upkeep
+DEFAULT_TARGET_UTILIZATION = 0.7  # plan for 70 % of capacity: headroom for bursts and queueing
+DEFAULT_HOURS_PER_MONTH = 730.0  # always on: 8760 h / 12
+DEFAULT_PRICING = ("on-demand",)
+DEFAULT_ENGINE = "auto"
+DEFAULT_KV_DTYPE = "auto"
+
+Mix = tuple[int, int]  # (input tokens, output tokens) of one request
+
+
+@dataclass(frozen=True)
+class CostAssumptions:
+    """How self-hosting is paid for and run.
+
+    hours_per_month : Billed hours per month. [h]
+    ops_usd_per_month : Fixed operations cost (SRE/on-call share, monitoring). [USD/month]
+    setup_usd : One-off setup cost, shown as payback. [USD]
+    target_utilization : Share of replica capacity planned for use. [unitless]
+    min_replicas : Replicas always running. [count]
+    cached_input_fraction : Share of API input tokens billed at the cached price. [unitless]
+    pricing : GPU price kinds considered (on-demand, committed, spot, marketplace, owned).
+    providers : Only these GPU providers; empty: every provider.
+    """
+
+    hours_per_month: float = DEFAULT_HOURS_PER_MONTH
+    ops_usd_per_month: float = DEFAULT_OPS_USD_PER_MONTH
+    setup_usd: float = 0.0
+    target_utilization: float = DEFAULT_TARGET_UTILIZATION
+    min_replicas: int = 1
+    cached_input_fraction: float = 0.0
+    pricing: tuple[str, ...] = DEFAULT_PRICING
+    providers: tuple[str, ...] = ()
+
+    def record(self) -> dict[str, Any]:
+        """The assumptions-block entries, units in the keys."""
+        return {
+            "hours_per_month": self.hours_per_month,
+            "ops_usd_per_month": self.ops_usd_per_month,
+            "setup_usd": self.setup_usd,
+            "target_utilization": self.target_utilization,
+            "min_replicas": self.min_replicas,
+            "cached_input_fraction": self.cached_input_fraction,
+            "pricing": list(self.pricing),
+            "providers": list(self.providers),
+        }
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What may be deployed and what it is compared with, as the user named it (ids or aliases).
+
+    models : Model ids; empty: every model except those kept only to test the throughput model.
+    gpus : GPU ids; empty: every GPU (a costed question: every GPU with a price of the kinds asked).
+    quants : Quantization ids; empty: every quantization.
+    gpu_counts : GPUs per replica; empty: 1, 2, 4 and 8, up to one node. [count]
+    engine : Serving-engine profile id, or 'auto' (the preferred engine per quantization and GPU).
+    measured_only : Only GPUs with published measurements behind the engine profile.
+    apis : API ids to compare with; empty: the comparable APIs.
+    all_apis : Compare with every comparable API, not the cheapest of each kind.
+    """
+
+    models: tuple[str, ...] = ()
+    gpus: tuple[str, ...] = ()
+    quants: tuple[str, ...] = ()
+    gpu_counts: tuple[int, ...] = ()
+    engine: str = DEFAULT_ENGINE
+    measured_only: bool = False
+    apis: tuple[str, ...] = ()
+    all_apis: bool = False
+
+    def record(self) -> dict[str, Any]:
+        """The assumptions-block entry (``measured_only`` is echoed beside it, as it always was)."""
+        return {
+            "models": list(self.models),
+            "gpus": list(self.gpus),
+            "quants": list(self.quants),
+            "gpus_per_replica": list(self.gpu_counts),
+            "engine": self.engine,
+            "apis": list(self.apis),
+            "all_apis": self.all_apis,
+        }
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Every assumption of one question. Frozen: built once, never reassembled.
+
+    selection : What may be deployed and compared.
+    input_tokens, output_tokens : Mean prompt and completion length; None where the question
+        has no single mix (`sweep`: ``mixes``; `plan`: its workloads file). [tokens]
+    context_tokens : Longest sequence one request may reach; None: one request. [tokens]
+    max_tpot_ms, max_ttft_ms : Latency targets; None where the question has none (`fit`). [ms]
+    kv_dtype : KV-cache element type: auto (BF16), bf16, fp8.
+    costs : How self-hosting is paid for; None for questions without costs (`fit`, `estimate`).
+    rps : The request rate asked about. [requests/s]
+    rates : `sweep`: every rate, ascending. [requests/s]
+    mixes : `sweep`: every (input, output) token mix. [tokens]
+    samples, seed : Monte Carlo samples for P10/P50/P90 bands (0 = off) and their seed.
+    stale_days : Prices older than this are flagged; None where no price is used. [days]
+    catalog_overlays : Catalog files or directories read over the built-in catalog (--catalog).
+    """
+
+    selection: Selection = field(default_factory=Selection)
+    input_tokens: int | None = DEFAULT_INPUT_TOKENS
+    output_tokens: int | None = DEFAULT_OUTPUT_TOKENS
+    context_tokens: int | None = None
+    max_tpot_ms: float | None = DEFAULT_MAX_TPOT_MS
+    max_ttft_ms: float | None = DEFAULT_MAX_TTFT_MS
+    kv_dtype: str = DEFAULT_KV_DTYPE
+    costs: CostAssumptions | None = field(default_factory=CostAssumptions)
+    rps: float | None = None
+    rates: tuple[float, ...] = ()
+    mixes: tuple[Mix, ...] = ()
+    samples: int = 0
+    seed: int = 0
+    stale_days: int | None = DEFAULT_STALE_DAYS
+    catalog_overlays: tuple[Path, ...] = ()
+
+    # ------------------------------------------------------------------ derived
+
+    @property
+    def context(self) -> int | None:
+        """The context that must fit: ``context_tokens``, else one request (input + output). [tokens]"""
+        if self.context_tokens is not None:
+            return self.context_tokens
+        if self.input_tokens is None or self.output_tokens is None:
+            return None
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def workload(self) -> Workload:
+        """The engine's view of one request: token mix, context and latency targets.
+
+        Raises ValueError for a question without a single token mix (use `workloads`).
+        """
+        if self.input_tokens is None or self.output_tokens is None:
+            raise ValueError("this scenario has no single token mix; see Scenario.workloads")
+        return self._workload(self.input_tokens, self.output_tokens, self.context)
+
+    def sequence(self) -> Workload:
+        """One sequence of the scenario's context, as a memory fit needs it (`fit`): 1 + 1 tokens."""
+        return self._workload(1, 1, self.context_tokens)
+
+    def workloads_defaults(self) -> Workload:
+        """The latency targets and KV dtype of workloads that set none (`plan`), on a 1 + 1 token mix."""
+        return self._workload(1, 1, None)
+
+    def workloads(self) -> list[Workload]:
+        """One workload per token mix (`sweep`), or the one workload; context is one request each."""
+        if not self.mixes:
+            return [self.workload]
+        return [self._workload(p, d, p + d) for p, d in self.mixes]
+
+    def _workload(self, input_tokens: int, output_tokens: int, context: int | None) -> Workload:
+        from selfhost.scenarios import Workload
+
+        return Workload(
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            context_tokens=context if context is not None else input_tokens + output_tokens,
+            max_tpot_ms=math.inf if self.max_tpot_ms is None else self.max_tpot_ms,
+            max_ttft_ms=math.inf if self.max_ttft_ms is None else self.max_ttft_ms,
+            kv_dtype=self.kv_dtype,  # type: ignore[arg-type]
+        )
+
+    @property
+    def priced(self) -> CostAssumptions:
+        """The cost assumptions of a costed question. Raises ValueError when it has none."""
+        if self.costs is None:
+            raise ValueError("this scenario has no cost assumptions")
+        return self.costs
+
+    @property
+    def rate(self) -> float:
+        """The request rate of a question about one rate. Raises ValueError when it has none. [requests/s]"""
+        if self.rps is None:
+            raise ValueError("this scenario has no request rate")
+        return self.rps
+
+    def assumptions(self) -> dict[str, Any]:
+        """The scenario, whole, for a report's assumptions block: every part it has, units in the keys."""
+        record: dict[str, Any] = {}
+        if self.mixes:
+            record["mixes"] = [{"input_tokens": p, "output_tokens": d} for p, d in self.mixes]
+        if self.input_tokens is not None and self.output_tokens is not None:
+            record["input_tokens"] = self.input_tokens
+            record["output_tokens"] = self.output_tokens
+        if self.context is not None:
+            record["context_tokens"] = self.context
+        if self.max_tpot_ms is not None:
+            record["max_tpot_ms"] = self.max_tpot_ms
+        if self.max_ttft_ms is not None:
+            record["max_ttft_ms"] = self.max_ttft_ms
+        record["kv_dtype"] = self.kv_dtype
+        if self.costs is not None:
+            record.update(self.costs.record())
+        if self.rps is not None:
+            record["rps"] = self.rps
+        if self.rates:
+            record["rates_rps"] = list(self.rates)
+        record["measured_only"] = self.selection.measured_only
+        record["selection"] = self.selection.record()
+        if self.samples:
+            record["uncertainty"] = {"samples": self.samples, "seed": self.seed}
+        if self.stale_days is not None:
+            record["stale_after_days"] = self.stale_days
+        record["catalog_overlays"] = [str(path) for path in self.catalog_overlays]
+        return record
+
+    # ------------------------------------------------------------------ from the command line
+
+    @classmethod
+    def from_options(cls, **given: Any) -> Scenario:
+        """The scenario of a command's options, checked; an option the command does not take is None.
+
+        ``given`` holds option values by parameter name (`OPTION_NAMES`). With ``rates`` given
+        (even None), it is `sweep`'s grid: rates from ``rates`` and ``rps_range``, mixes from ``mix``.
+
+        Raises:
+            InputError: a value no question can use (the message names the option and the value).
+            TypeError: a name that is no option (a programming error).
+        """
+        unknown = set(given) - set(OPTION_NAMES)
+        if unknown:
+            raise TypeError(f"Scenario.from_options() got unknown options: {sorted(unknown)}")
+        v = given.get
+        gpus, rps, context = v("gpus"), v("rps"), v("context")
+        input_tokens, output_tokens = v("input_tokens"), v("output_tokens")
+        for n in gpus or ():
+            if n < 1:
+                raise InputError(f"--gpus {n} must be at least 1")
+        if rps is not None:
+            check_rate(rps)
+        kv = check_kv_dtype(v("kv_dtype") or DEFAULT_KV_DTYPE)
+        one_request = None if input_tokens is None or output_tokens is None else input_tokens + output_tokens
+        if context is not None and one_request is not None and context < one_request:
+            raise InputError(
+                f"--context {context} is shorter than one request ({input_tokens} input + "
+                f"{output_tokens} output tokens)"
+            )
+        costs = _costs(given) if any(v(name) is not None for name in COST_OPTIONS) else None
+        grid_rates: tuple[float, ...] = ()
+        mixes: tuple[Mix, ...] = ()
+        if "rates" in given:
+            spaced = v("rps_range")
+            every = [*(v("rates") or ()), *(parse_rps_range(spaced) if spaced else ())]
+            for r in every:
+                check_rate(r)
+            grid_rates = tuple(sorted(set(every)))
+            mixes = tuple(parse_mix(m) for m in v("mix") or ()) or (
+                (DEFAULT_INPUT_TOKENS, DEFAULT_OUTPUT_TOKENS),
+            )
+        selection = Selection(
+            models=_ids(v("model")),
+            gpus=_ids(v("gpu")),
+            quants=_ids(v("quant")),
+            gpu_counts=tuple(gpus or ()),
+            engine=v("engine") or DEFAULT_ENGINE,
+            measured_only=bool(v("measured_only")),
+            apis=_ids(v("api")),
+            all_apis=bool(v("all_apis")),
+        )
+        return cls(
+            selection=selection,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            context_tokens=context if context is not None else one_request,
+            max_tpot_ms=v("max_tpot_ms"),
+            max_ttft_ms=v("max_ttft_ms"),
+            kv_dtype=kv,
+            costs=costs,
+            rps=rps,
+            rates=grid_rates,
+            mixes=mixes,
+            samples=v("uncertainty") or 0,
+            seed=v("seed") or 0,
+            stale_days=v("stale_days"),
+            catalog_overlays=tuple(v("catalog") or ()),
+        )
+
+
+#: Every option a Scenario is built from, by parameter name, in the order --help lists them.
+OPTION_NAMES = (
+    "rps", "rates", "rps_range", "mix", "model", "gpu", "quant", "gpus", "engine", "measured_only",
+    "pricing", "provider", "api", "all_apis", "input_tokens", "output_tokens", "context", "max_tpot_ms",
+    "max_ttft_ms", "kv_dtype", "ops_usd_per_month", "setup_usd", "target_utilization", "min_replicas",
+    "hours_per_month", "cached_input_fraction", "uncertainty", "seed", "stale_days",
+    "catalog",
+)  # fmt: skip
+#: The options of a costed question: any of them given makes `Scenario.costs`.
+COST_OPTIONS = (
+    "ops_usd_per_month", "setup_usd", "target_utilization", "min_replicas", "hours_per_month",
+    "cached_input_fraction", "pricing", "provider",
+)  # fmt: skip
+
+
+def _costs(given: dict[str, Any]) -> CostAssumptions:
+    """The cost assumptions of the options given; one not given takes the library default."""
+    from selfhost.scenarios import check_pricing_kinds
+
+    defaults = CostAssumptions()
+    values = {name: given.get(name) for name in ("hours_per_month", "ops_usd_per_month", "setup_usd")}
+    values |= {
+        name: given.get(name) for name in ("target_utilization", "min_replicas", "cached_input_fraction")
+    }
+    return CostAssumptions(
+        **{name: getattr(defaults, name) if value is None else value for name, value in values.items()},
+        pricing=tuple(check_pricing_kinds(given.get("pricing") or DEFAULT_PRICING)),
+        providers=tuple(given.get("provider") or ()),
+    )
+
+
+def _ids(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """A repeatable option's values, or the one value of a single-valued option, as a tuple."""
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def check_rate(rps: float) -> float:
+    """A request rate must be finite and not negative. [requests/s]"""
+    if not 0 <= rps < math.inf:
+        raise InputError(f"--rps {rps:g} must be a finite, non-negative number of requests per second")
+    return rps
+
+
+def check_kv_dtype(kv_dtype: str) -> str:
+    from selfhost.scenarios import KV_BYTES_PER_ELEMENT
+
+    if kv_dtype not in KV_BYTES_PER_ELEMENT:
+        raise InputError(f"unknown --kv-dtype '{kv_dtype}'; use one of: {', '.join(KV_BYTES_PER_ELEMENT)}")
+    return kv_dtype
+
+
+def parse_mix(text: str) -> Mix:
+    """'1000:300' -> (1000, 300) input and output tokens."""
+    parts = text.split(":")
+    try:
+        p, d = (int(x) for x in parts)
+    except ValueError:
+        raise InputError(f"--mix '{text}' must be INPUT:OUTPUT tokens, e.g. 1000:300") from None
+    if p < 1 or d < 1:
+        raise InputError(f"--mix '{text}' needs at least 1 input and 1 output token")
+    return p, d
+
+
+def parse_rps_range(text: str) -> list[float]:
+    """'0.1:100:10' -> 10 log-spaced rates from 0.1 to 100 req/s."""
+    try:
+        start, stop, count = text.split(":")
+        lo, hi, n = float(start), float(stop), int(count)
+    except ValueError:
+        raise InputError(f"--rps-range '{text}' must be START:STOP:COUNT, e.g. 0.1:100:10") from None
+    if not (0 < lo < hi) or n < 2:
+        raise InputError(f"--rps-range '{text}' needs 0 < START < STOP and COUNT >= 2")
+    import numpy as np
+
+    return [float(x) for x in np.geomspace(lo, hi, n)]

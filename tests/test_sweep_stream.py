@@ -1,0 +1,175 @@
+"""`sweep` streams: rows made and written in chunks, byte for byte what the whole list would give,
+in memory that does not grow with the rows, refused above --max-rows, and as Parquet."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import Result
+
+from cases import builtin_catalog
+from selfhost import questions
+from selfhost.question import Scenario
+from selfhost.render import write_csv, write_json
+from selfhost.render_chunks import PARQUET_EXTRA, write_csv_chunks, write_json_stream
+from selfhost.sweep import DEFAULT_CHUNK_ROWS, Sweep
+
+Cli = Callable[..., Result]
+
+
+def grid(rates: str = "0.1:100:7", mixes: tuple[str, ...] = ("1000:300", "4000:500"), **options) -> Sweep:
+    scenario = Scenario.from_options(
+        rates=None, rps_range=rates, mix=list(mixes), ops_usd_per_month=4000.0, max_tpot_ms=100.0,
+        max_ttft_ms=3000.0, stale_days=90, **options,
+    )  # fmt: skip
+    return questions.sweep(builtin_catalog(), scenario)
+
+
+class Sink(io.TextIOBase):
+    """A text stream that keeps nothing, only counts."""
+
+    written = 0
+
+    def write(self, text: str) -> int:
+        self.written += len(text)
+        return len(text)
+
+
+# --------------------------------------------------------------------------- the same bytes
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"model": ["llama-3.3-70b", "qwen2.5-7b"]},
+        {"model": ["qwen2.5-7b"], "gpu": ["rtx-4090"], "api": ["openai-gpt-4o-mini"]},
+        {"model": ["qwen2.5-7b"], "gpu": ["rtx-4090"], "mix": ["200000:10", "100:10"]},  # API rows first
+    ],
+)
+def test_streamed_csv_is_what_the_csv_module_writes_for_the_records(options):
+    mixes = tuple(options.pop("mix", ("1000:300", "4000:500")))
+    sweep = grid(mixes=mixes, **options)
+    records = sweep.records()
+    assert len(records) == sweep.rows > 0
+    expected = io.StringIO()
+    write_csv(records, expected)
+    for rows_per_chunk in (1, 7, 1000, DEFAULT_CHUNK_ROWS):
+        got = io.StringIO()
+        assert write_csv_chunks(sweep.header, sweep.chunks(rows_per_chunk), got) == sweep.rows
+        assert got.getvalue() == expected.getvalue(), rows_per_chunk
+
+
+def test_streamed_json_is_what_write_json_writes_for_the_document():
+    sweep = grid(model=["qwen2.5-32b"], gpu=["l40s"])
+    tail = {"assumptions": sweep.assumptions, "notes": sweep.notes}
+    expected = io.StringIO()
+    write_json({"results": sweep.records(), **tail}, expected)
+    got = io.StringIO()
+    write_json_stream(sweep.chunks(5), tail, got)
+    assert got.getvalue() == expected.getvalue()
+    empty = io.StringIO()
+    write_json_stream([], tail, empty)
+    assert json.loads(empty.getvalue())["results"] == []
+    reference = io.StringIO()
+    write_json({"results": [], **tail}, reference)
+    assert empty.getvalue() == reference.getvalue()
+
+
+def test_chunks_hold_at_most_their_size_and_every_row_once_in_order():
+    sweep = grid(model=["llama-3.3-70b"])
+    whole = [r for c in sweep.chunks(10**9) for r in c.records()]
+    sizes = [len(c) for c in sweep.chunks(13)]
+    assert max(sizes) <= 13 and min(sizes) >= 1
+    assert sum(sizes) == sweep.rows == len(whole)
+    assert [r for c in sweep.chunks(13) for r in c.records()] == whole
+
+
+# --------------------------------------------------------------------------- constant memory
+
+
+def peak_write_bytes(sweep: Sweep, rows_per_chunk: int) -> int:
+    """Peak memory traced while the rows are made and written (the sweep's own arrays excluded)."""
+    sink = Sink()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        write_csv_chunks(sweep.header, sweep.chunks(rows_per_chunk), sink)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert sink.written > 0
+    return peak
+
+
+def test_memory_does_not_grow_with_the_rows():
+    """Forty times the rows, the same chunk size: the peak stays that of a few chunks."""
+    selection = {"model": ["llama-3.3-70b"]}
+    small, large = (
+        grid("0.1:100:5", ("1000:300",), **selection),
+        grid("0.1:100:200", ("1000:300",), **selection),
+    )
+    assert large.rows >= 35 * small.rows
+    rows_per_chunk = 256
+    small_peak, large_peak = peak_write_bytes(small, rows_per_chunk), peak_write_bytes(large, rows_per_chunk)
+    assert large_peak < 2 * small_peak + 256 * 1024, (small_peak, large_peak)
+    # and a chunk costs about its rows: ten times the chunk, a clearly higher peak (the fixed part,
+    # the grid's deployment arrays, grows with the catalog)
+    assert peak_write_bytes(large, 10 * rows_per_chunk) > 1.3 * large_peak
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+SWEEP = ["sweep", "-m", "llama-3.3-70b", "--rps-range", "0.1:100:9", "--mix", "1000:300", "--mix", "4000:500"]
+
+
+def test_a_grid_larger_than_max_rows_is_refused_naming_how_to_narrow_it(cli: Cli):
+    rows = grid("0.1:100:9", model=["llama-3.3-70b"]).rows
+    result = cli(*SWEEP, "--max-rows", str(rows - 1))
+    assert result.exit_code == 2 and result.stdout == ""
+    (error,) = result.stderr.strip().splitlines()
+    assert f"the sweep has {rows:,} rows, more than --max-rows {rows - 1:,}" in error
+    assert "--model" in error and "--rps-range" in error and "--max-rows" in error
+    assert cli(*SWEEP, "--max-rows", str(rows)).exit_code == 0
+    assert cli(*SWEEP, "--max-rows", "0").exit_code == 0
+
+
+def test_limit_writes_the_first_rows_and_says_how_many_there_are(cli: Cli):
+    rows = grid("0.1:100:9", model=["llama-3.3-70b"]).rows
+    result = cli(*SWEEP, "--limit", "25")
+    assert result.exit_code == 0, result.output
+    assert len(list(csv.DictReader(io.StringIO(result.stdout)))) == 25
+    assert f"note: showing 25 of {rows} rows; --limit 0 shows all" in result.stderr
+
+
+def test_parquet_holds_the_same_rows(cli: Cli, tmp_path: Path):
+    result = cli(*SWEEP, "--format", "parquet")
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # without the extra: one line naming it
+        assert result.exit_code == 2
+        assert PARQUET_EXTRA in result.stderr
+        return
+    assert result.exit_code == 0, result.stderr
+    path = tmp_path / "grid.parquet"
+    path.write_bytes(result.stdout_bytes)
+    table = pq.read_table(path)
+    assert table.column_names == grid("0.1:100:9", model=["llama-3.3-70b"]).header
+    records = grid("0.1:100:9", model=["llama-3.3-70b"]).records()
+    assert table.to_pylist() == [{k: r.get(k) for k in table.column_names} for r in records]
+
+
+def test_parquet_without_pyarrow_names_the_extra(cli: Cli, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    result = cli(*SWEEP, "--format", "parquet")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"Error: --format parquet needs pyarrow: {PARQUET_EXTRA}"]

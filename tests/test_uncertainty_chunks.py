@@ -1,0 +1,184 @@
+"""Chunked Monte Carlo: the same numbers as drawing and computing everything at once, in memory
+that grows with the samples but not with the number of comparisons."""
+
+from __future__ import annotations
+
+import tracemalloc
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cases import builtin_catalog, default_scenario
+from selfhost import uncertainty
+from selfhost.analysis import _number
+from selfhost.apis import request_usd
+from selfhost.comparisons import headline_comparisons, take_unit
+from selfhost.engine import cost, crossover
+from selfhost.question import Scenario
+from selfhost.uncertainty import (
+    QUANTILE_NAMES,
+    DrawStream,
+    UncertaintySpec,
+    _deployment_keys,
+    _index,
+    costs_with_uncertainty,
+    crossover_samples,
+    crossover_with_uncertainty,
+    draw,
+    interpolated_capacity,
+    order_statistics,
+    quantiles,
+    quantiles_in_place,
+)
+
+MODELS = ("llama-3.3-70b", "qwen2.5-32b", "deepseek-v3", "qwen2.5-7b")
+
+
+def whole_array_crossover_samples(
+    catalog, scenario: Scenario, comps, spec: UncertaintySpec
+) -> list[dict[str, Any]]:
+    """The reference: every draw at once (`draw`), every pair's samples as one (n_pairs, n) array."""
+    workload, ca, rps = scenario.workload, scenario.priced, scenario.rate
+    rows, pair_row = np.unique(comps.rows, return_inverse=True)
+    ranges, price_index, efficiency = _deployment_keys(catalog, comps.grid, rows, spec)
+    api_ids, api_index = _index([a.id for a in comps.apis])
+    by_id = {a.id: a for a in comps.apis}
+    base = request_usd(
+        [by_id[i] for i in api_ids], workload.input_tokens, workload.output_tokens, ca.cached_input_fraction
+    )
+    d = draw(spec, len(ranges), len(api_ids), len(efficiency.engines), efficiency.extrapolated)
+    configs = [comps.grid.config(int(r)) for r in rows]
+    cap = interpolated_capacity(configs, efficiency.row_index, d.efficiency_multiplier, workload)
+    low = np.array([ranges[k].low_usd_per_gpu_hour for k in price_index])
+    high = np.array([ranges[k].high_usd_per_gpu_hour for k in price_index])
+    unit = cost.billing_unit(
+        capacity_rps=cap,
+        target_utilization=ca.target_utilization,
+        min_replicas=ca.min_replicas,
+        gpus_per_replica=np.array([c.n_gpus for c in configs])[:, None],
+        instance_gpus=np.array([comps.grid.price(int(r)).instance_gpus for r in rows])[:, None],
+        usd_per_gpu_hour=low[:, None] + d.price_u[price_index] * (high - low)[:, None],
+        hours_per_month=ca.hours_per_month,
+    )
+    pair_unit = take_unit(unit, pair_row, axis=0)
+    per_request = base[api_index, None] * d.api_multiplier[api_index]
+    self_usd = cost.self_hosted_usd_per_month(rps, pair_unit, ca.ops_usd_per_month)
+    api_usd = cost.api_usd_per_month(rps, per_request, ca.hours_per_month)
+    saving = api_usd - self_usd
+    cross = crossover.crossover_rps(pair_unit, ca.ops_usd_per_month, per_request, ca.hours_per_month).rps
+    cross = np.where(np.isnan(cross), np.inf, cross)
+    stats = {
+        "crossover_rps": quantiles(cross),
+        "self_hosted_usd_per_month": quantiles(self_usd),
+        "api_usd_per_month": quantiles(api_usd),
+        "saving_usd_per_month": quantiles(saving),
+    }
+    records = []
+    for k in range(len(comps)):
+        record = {
+            f"{n}_{q}": _number(v[i, k]) for n, v in stats.items() for i, q in enumerate(QUANTILE_NAMES)
+        }
+        record["probability_self_hosted_cheaper"] = float(np.mean(saving[k] > 0.0))
+        record["probability_no_crossover"] = float(np.mean(np.isinf(cross[k])))
+        records.append(record)
+    return records
+
+
+@pytest.mark.parametrize(("samples", "chunk"), [(1, 1), (1000, 128), (5003, 997), (4096, 4096)])
+def test_streamed_draws_are_the_draws_made_at_once(samples: int, chunk: int, monkeypatch):
+    monkeypatch.setattr(uncertainty, "SAMPLE_CHUNK", chunk)
+    spec = UncertaintySpec(samples=samples, seed=11)
+    whole = draw(spec, n_price_keys=3, n_apis=2, n_engines=3, extrapolated=[0, 2, 2])
+    stream = DrawStream(spec, 3, 2, 3, [0, 2, 2])
+    assert stream.chunks[-1].stop == samples and all(p.stop - p.start <= chunk for p in stream.chunks)
+    for part in stream.chunks:
+        for k in range(3):
+            np.testing.assert_array_equal(stream.price_u(k, part), whole.price_u[k, part])
+        for a in range(2):
+            np.testing.assert_array_equal(stream.api_multiplier(a, part), whole.api_multiplier[a, part])
+        for row in range(6):
+            np.testing.assert_array_equal(
+                stream.efficiency_multiplier(row, part), whole.efficiency_multiplier[row, part]
+            )
+    assert (stream.low, stream.high) == (whole.efficiency_multiplier.min(), whole.efficiency_multiplier.max())
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_chunked_crossover_equals_the_whole_array_computation(seed: int, monkeypatch):
+    catalog, scenario = builtin_catalog(), default_scenario(MODELS, all_apis=True)
+    comps = headline_comparisons(catalog, scenario)
+    spec = UncertaintySpec(samples=3001, seed=seed)
+    reference = whole_array_crossover_samples(catalog, scenario, comps, spec)
+    for chunk in (3001, 1000, 257):  # one chunk (unchunked), then chunks that do not divide the samples
+        monkeypatch.setattr(uncertainty, "SAMPLE_CHUNK", chunk)
+        records, _ = crossover_samples(catalog, scenario, comps, spec)
+        assert records == reference, chunk
+
+
+def test_chunked_costs_equal_unchunked(monkeypatch):
+    catalog, scenario = builtin_catalog(), default_scenario(("llama-3.3-70b", "deepseek-v3"))
+    spec = UncertaintySpec(samples=2500, seed=3)
+    results = []
+    for chunk in (10**6, 333):
+        monkeypatch.setattr(uncertainty, "SAMPLE_CHUNK", chunk)
+        results.append(costs_with_uncertainty(catalog, scenario, spec=spec, rows=12).results[:12])
+    assert results[0] == results[1]
+    assert all("self_hosted_usd_per_month_p50" in r for r in results[0])
+
+
+def test_the_report_is_the_same_whatever_the_chunk(monkeypatch):
+    catalog, scenario = builtin_catalog(), default_scenario(("qwen2.5-72b",))
+    spec = UncertaintySpec(samples=1500, seed=2)
+    monkeypatch.setattr(uncertainty, "SAMPLE_CHUNK", 1500)
+    whole = crossover_with_uncertainty(catalog, scenario, spec=spec)
+    monkeypatch.setattr(uncertainty, "SAMPLE_CHUNK", 100)
+    chunked = crossover_with_uncertainty(catalog, scenario, spec=spec)
+    assert chunked.results == whole.results and chunked.assumptions == whole.assumptions
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from([np.inf, -np.inf, 0.0, 1.0])),
+        min_size=1,
+        max_size=300,
+    )
+)
+def test_in_place_quantiles_are_numpys_inverted_cdf_quantiles(values: list[float]):
+    samples = np.array(values, dtype=float)
+    expected = quantiles(samples)
+    got = quantiles_in_place(samples.copy(), order_statistics(len(samples)))
+    np.testing.assert_array_equal(got, expected)
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def peak_bytes(catalog, scenario: Scenario, samples: int) -> int:
+    comps = headline_comparisons(catalog, scenario)
+    spec = UncertaintySpec(samples=samples)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        crossover_samples(catalog, scenario, comps, spec)
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_grows_with_the_samples_not_with_the_comparisons():
+    catalog = builtin_catalog()
+    few = default_scenario(("llama-3.3-70b",))  # 2 comparisons
+    many = default_scenario(tuple(m.id for m in catalog.models))  # every model's comparisons
+    assert len(headline_comparisons(catalog, many)) >= 8 * len(headline_comparisons(catalog, few))
+    n = 200_000
+    per_sample_few, per_sample_many = peak_bytes(catalog, few, n) / n, peak_bytes(catalog, many, n) / n
+    assert per_sample_many < 1.6 * per_sample_few, (per_sample_few, per_sample_many)
+    assert (
+        per_sample_many < 200
+    )  # bytes per sample: a few arrays of n (and of the engines), however many comparisons
+    assert peak_bytes(catalog, few, 2 * n) / (2 * n) < 1.3 * per_sample_few  # linear in the samples
