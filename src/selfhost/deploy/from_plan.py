@@ -20,7 +20,7 @@ from selfhost.catalog.lookup import resolve
 from selfhost.catalog.schema import Catalog
 from selfhost.deploy.spec import KitSettings, KitSpec, kit_spec
 from selfhost.errors import InputError
-from selfhost.scenarios import ReplicaConfig, Workload
+from selfhost.scenarios import ReplicaConfig, Workload, layouts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +88,7 @@ def planned_kits(
         engine = resolve(
             catalog.engines, d["engine"], kind="engine", list_command="selfhost catalog list engines"
         )
-        config = ReplicaConfig(model, quant, gpu, int(d["gpus_per_replica"]), engine)
+        config = replica_of(model, quant, gpu, int(d["gpus_per_replica"]), engine, str(d.get("layout", "")))
         rps = [float(r["requests_per_s"]) for r in rows]
         total = sum(rps)
         ws = [specs.get(r["workload"], {}) for r in rows]
@@ -116,3 +116,13 @@ def planned_kits(
         spec = dataclasses.replace(spec, capacity_rps_per_replica=pooled, replicas=int(d["replicas"]))
         kits.append(PlannedKit(name, spec, _settings_for(d["base_url"], defaults)))
     return kits
+
+
+def replica_of(model: Any, quant: Any, gpu: Any, n_gpus: int, engine: Any, layout: str) -> ReplicaConfig:
+    """The plan's replica, in the layout the plan chose (its `ReplicaConfig.layout` text; a plan
+    saved before layouts were recorded gets the engine's first layout for the GPU count)."""
+    configs = [
+        ReplicaConfig(model, quant, gpu, n_gpus, engine, pipeline_stages=stages, dp_attention=dp)
+        for stages, dp in layouts(model, gpu, n_gpus, engine)
+    ]
+    return next((c for c in configs if c.layout == layout), configs[0])
