@@ -122,7 +122,7 @@ def engine_profile_problems(fit_report: Fit, engines_yaml: str) -> list[str]:
     problems = []
 
     def check(where: str, name: str, written: Any, live: float) -> None:
-        shown = float(formats[name].format(live))
+        shown = float(formats[name.partition("@")[0]].format(live))
         if (
             not isinstance(written, (int, float))
             or written != shown
@@ -137,8 +137,12 @@ def engine_profile_problems(fit_report: Fit, engines_yaml: str) -> list[str]:
             problems.append(f"{engine_id}: fitted, but not in engines.yaml")
             continue
         profile = catalog[engine_id]
+        generations = {g["id"]: g for g in profile.get("generations") or []}
         for name in fit["fitted"]:
-            check(engine_id, name, profile.get(name), fit["parameters"][name])
+            # `field@generation`: the field of that release generation (vLLM's `generations`)
+            field_name, _, generation = name.partition("@")
+            written = generations.get(generation, {}).get(field_name) if generation else profile.get(name)
+            check(engine_id, name, written, fit["parameters"][name])
         platforms = profile.get("platform_efficiency") or {}
         if set(platforms) != set(fit["platform_efficiency"]):
             problems.append(
