@@ -230,7 +230,7 @@ def _indices(path: str | Path, valid: Sequence[Measurement]) -> list[int]:
     """The positions in the file of the valid entries (ids are unique among them)."""
     document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     items = document.get("measurements") or []
-    position = {}
+    position: dict[str, int] = {}
     for index, item in enumerate(items):
         if isinstance(item, dict) and isinstance(item.get("id"), str):
             position.setdefault(item["id"], index)
