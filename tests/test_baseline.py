@@ -31,7 +31,8 @@ Cli = Callable[..., Result]
 ARGS = ("crossover", "--rps", "5", "-m", "llama-3.3-70b")
 OFFER = "digitalocean-mi300x-192gb-x1"  # the price llama-3.3-70b's cheapest deployment uses at 5 req/s
 OLD_PRICE = 2.49  # [USD/GPU-h]; today's catalog: 1.99
-OLD_MBU = 0.70  # vLLM memory-bandwidth utilization before the last calibration
+OLD_MBU = 0.55  # vLLM's ROCm memory-bandwidth utilization before the last calibration (today's: 0.63)
+MBU_FIELD = "platform_efficiency.rocm.memory_bandwidth_utilization"  # what MI300X uses, not the top-level one
 OLD_GPT5_MINI_OUTPUT = 2.50  # [USD/1M tokens]; today's catalog: 2.00
 OLD_DATE = dt.date(2026, 2, 1)
 
@@ -50,7 +51,9 @@ def old_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if "rental_offers" in doc:
             edit(doc, "rental_offers", OFFER, usd_per_gpu_hour=OLD_PRICE, as_of=OLD_DATE)
         if "engines" in doc:
-            edit(doc, "engines", "vllm", memory_bandwidth_utilization=OLD_MBU, as_of=OLD_DATE)
+            vllm = next(e for e in doc["engines"] if e["id"] == "vllm")
+            vllm["platform_efficiency"]["rocm"]["memory_bandwidth_utilization"] = OLD_MBU
+            vllm["as_of"] = OLD_DATE
         if "apis" in doc:
             edit(doc, "apis", "openai-gpt-5-mini", usd_per_mtok_output=OLD_GPT5_MINI_OUTPUT, as_of=OLD_DATE)
         (folder / path.name).write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
@@ -197,7 +200,7 @@ def test_old_catalog_causes_are_the_changed_entries_used(cli: Cli, old_catalog: 
     hosted = causes_of(rows[("llama-3.3-70b", "deepinfra-llama-3.3-70b-turbo-fp8")])
     price = hosted[(f"offer:{OFFER}", "usd_per_gpu_hour")]
     assert (price["old"], price["new"], price["as_of_old"]) == (OLD_PRICE, 1.99, OLD_DATE.isoformat())
-    mbu = hosted[("engine:vllm", "memory_bandwidth_utilization")]
+    mbu = hosted[("engine:vllm", MBU_FIELD)]
     assert mbu["old"] == OLD_MBU and mbu["new"] > OLD_MBU
     capacity = hosted[("derived", "capacity_rps_per_replica")]
     assert capacity["new"] > capacity["old"]  # a higher MBU serves more per replica

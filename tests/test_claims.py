@@ -237,14 +237,19 @@ def judge_two_h100(docs: Sequence[Doc]) -> Judgement:
         "llama_4x_seqs": counts[4]["max_concurrent_sequences"],
         "llama_2x_8k_seqs": llama_2x_8k["results"][0]["max_concurrent_sequences"],
         "llama_2x_h200_seqs": llama_h200["results"][0]["max_concurrent_sequences"],
+        # `fit` lists DeepSeek-V3 (MoE) in two layouts per GPU count: tensor parallel, and data-parallel
+        # attention with expert parallelism (attention weights on every GPU, so more memory); the
+        # weights quoted are tensor parallel's, the smallest; a verdict counts a fit in either layout
         "ds_2x_fits": any(r["fits"] for r in ds_2x["results"]),
-        "ds_fp8_weights_gb": one(ds_2x, quant="fp8")["weights_gb"],
-        "ds_awq_weights_gb": one(ds_2x, quant="awq-int4")["weights_gb"],
-        "ds_2x_usable_gb": one(ds_2x, quant="fp8")["usable_memory_gb"],
+        "ds_fp8_weights_gb": one(ds_2x, quant="fp8", layout="TP2")["weights_gb"],
+        "ds_awq_weights_gb": one(ds_2x, quant="awq-int4", layout="TP2")["weights_gb"],
+        "ds_2x_usable_gb": one(ds_2x, quant="fp8", layout="TP2")["usable_memory_gb"],
         "ds_smallest": sorted(
-            (r["gpu"], r["gpus_per_replica"], r["quant"]) for r in ds_smallest["results"] if r["fits"]
+            {(r["gpu"], r["gpus_per_replica"], r["quant"]) for r in ds_smallest["results"] if r["fits"]}
         ),
-        "ds_h100_fp8_fits_8x": one(ds_smallest, gpu="h100-sxm-80gb", quant="fp8")["fits"],
+        "ds_h100_fp8_fits_8x": any(
+            r["fits"] for r in ds_smallest["results"] if (r["gpu"], r["quant"]) == ("h100-sxm-80gb", "fp8")
+        ),
     }
     llama_needs_two = not f["llama_1x_fits"] and f["llama_2x_kv_tokens"] > 0
     if not f["ds_2x_fits"] or not llama_needs_two:
@@ -462,7 +467,7 @@ CLAIMS: dict[str, Claim] = {
 #: Memory arithmetic is exact (0.5 %); throughput and cost figures depend on the calibrated engine
 #: profiles, so they may move a little with a refit before the doc is stale.
 EXACT, ESTIMATE = 0.005, 0.02  # estimates: a recalibration that moves one by > 2 % must update the doc
-MI300X_ROW = r"\| 4x MI300X AWQ-int4, DigitalOcean \(\${n}/month\) \| defaults \| "
+MI300X_ROW = r"\| 4x MI300X MXFP4 \(DP4 attention \+ EP4\), DigitalOcean \(\${n}/month\) \| defaults \| "
 H100_ROW = r"\| 8x H100 AWQ-int4, DigitalOcean \(\${n}/month\) \| defaults \| "
 QWEN_ROW = r"\| Qwen 2\.5 32B \| weights {n} GB: no \| weights {n} GB, {n} KV tokens: not one 32K sequence \({n} with an FP8 KV cache\) \| "
 CODESTRAL_ROW = r"\| Codestral 22B \| weights {n} GB: no \| weights {n} GB: {n} sequences \| "
@@ -480,7 +485,7 @@ FIGURES: dict[str, list[tuple[str, str, float]]] = {
         ("do_h100_usd_per_month", r"\| 8x H100 AWQ-int4, DigitalOcean \(\${N}/month\) \|", EXACT),
         (
             "llama_do_gpt5",
-            r"Llama 3\.3 70B on two DigitalOcean H100s \(FP8\) crosses GPT-5 at {N} req/s",
+            r"Llama 3\.3 70B on one DigitalOcean H100 \(AWQ-int4\) crosses GPT-5 at {N} req/s",
             ESTIMATE,
         ),
         ("ops_high_gpt5", r"\| 8x H100, DigitalOcean \| operations \$38,000/month \| {N} \|", ESTIMATE),
@@ -695,17 +700,25 @@ def test_claim_1_self_hosting_beats_frontier_apis_below_5_rps_at_default_costs()
     f = facts("1")
     # default: 1000 in + 300 out tokens, $4,000/month operations, on-demand prices
     assert max(f["mi300x_gpt5"], f["mi300x_sonnet"], f["do_h100_gpt5"], f["do_h100_sonnet"]) < 2.5
-    # ~5 req/s needs ~10x the operations cost, short requests, or hyperscaler GPUs plus a bigger team
-    for key in ("ops_high_gpt5", "short_gpt5", "aws_gpt5"):
+    # ~5 req/s needs short requests or ~10x the operations cost
+    for key in ("ops_high_gpt5", "short_gpt5"):
         assert ABOUT_FIVE_RPS[0] <= f[key] <= ABOUT_FIVE_RPS[1], key
+    # hyperscaler GPUs plus a bigger team: cheaper from ~5 req/s on one replica (fixed bill / API
+    # cost per req/s), but one 8x H100 replica plans 6.15 req/s and the second it needs above that
+    # puts the crossover at 8.6 (it was 5.03 before the refit lowered vLLM's DeepSeek capacity)
+    aws = one(outputs("1")[4], model="deepseek-v3", api="openai-gpt-5")  # at 5 req/s: one replica
+    api_usd_per_rps_month = aws["api_usd_per_month"] / 5
+    assert aws["self_hosted_usd_per_month"] / api_usd_per_rps_month == pytest.approx(5.03, abs=0.01)
+    assert f["aws_gpt5"] > ABOUT_FIVE_RPS[1]
     # against DeepSeek's own (frontier-tier, cheap) API, self-hosting DeepSeek-V3 needs far more
     assert f["own_api"] > 10
 
 
-def test_claim_2_one_h100_fits_32k_but_serves_a_quarter_of_10_rps() -> None:
+def test_claim_2_one_h100_fits_32k_but_serves_about_a_third_of_10_rps() -> None:
     f = facts("2")
     assert f["fits_32k"] and f["seqs_32k"] == 3
-    assert f["capacity_rps"] < 10 / 3
+    # 3.67 req/s with the refitted vLLM profile (2.72, a quarter of the claim, before it)
+    assert f["capacity_rps"] < 0.4 * 10
     assert f["replicas_at_10"] >= 4
 
 
@@ -733,7 +746,8 @@ def test_claim_5_about_400_tokens_per_s_but_tens_of_users_within_targets() -> No
     f = facts("5")
     assert f["tok_s_32"] >= 0.7 * CLAIMED_TOKENS_PER_S
     assert f["concurrency_within_targets"] < 100
-    assert f["tpot_200_ms"] > 3 * 100  # 200 streams at > 3x the 100 ms TPOT target
+    # 200 streams at almost 3x the 100 ms TPOT target (289 ms; 374 ms before the refit)
+    assert f["tpot_200_ms"] > 2.5 * 100
 
 
 def test_claim_6_m3_max_decode_matches_the_measurement_and_serves_no_production_load() -> None:

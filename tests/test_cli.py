@@ -347,18 +347,27 @@ FIT_CASES = [
 ]
 
 
-def fit_record(cli: Cli, *args: str) -> dict[str, Any]:
+def fit_records(cli: Cli, *args: str) -> dict[str, dict[str, Any]]:
+    """`selfhost fit ARGS` as JSON, one record per layout ('TP8', 'DP8 attention + EP8', ...)."""
     results = json_doc(cli("fit", *args, "--format", "json"))["results"]
-    assert len(results) == 1, results
-    record: dict[str, Any] = results[0]
-    return record
+    by_layout = {r["layout"]: r for r in results}
+    assert len(by_layout) == len(results), results
+    return by_layout
+
+
+def fit_record(cli: Cli, *args: str) -> dict[str, Any]:
+    """The tensor-parallel (or single-GPU) record: a MoE model on vLLM also gets a record for
+    data-parallel attention with expert parallelism, which holds different weights and KV."""
+    records = [r for r in fit_records(cli, *args).values() if "attention" not in r["layout"]]
+    assert len(records) == 1, records
+    return records[0]
 
 
 @pytest.mark.parametrize(("args", "fits"), FIT_CASES)
 def test_fit_verdicts(cli: Cli, args: list[str], fits: bool) -> None:
-    record = fit_record(cli, *args)
-    assert record["fits"] is fits, record["reason"]
-    assert (record["max_concurrent_sequences"] >= 1) is fits
+    for record in fit_records(cli, *args).values():  # every layout: the weights alone decide these
+        assert record["fits"] is fits, (record["layout"], record["reason"])
+        assert (record["max_concurrent_sequences"] >= 1) is fits
 
 
 def test_fit_70b_awq_on_one_h100(cli: Cli) -> None:
@@ -407,6 +416,33 @@ def test_fit_deepseek_v3_fp8_weights(cli: Cli) -> None:
     assert 671 * 0.99 <= record["weights_gb"] <= 690 * 1.01
     # MLA latent KV: 61 layers x (512 + 64) x 2 bytes per token (facts.md §1.2)
     assert record["kv_bytes_per_token"] == 61 * (512 + 64) * 2
+
+
+def test_fit_deepseek_v3_with_data_parallel_attention_replicates_attention_not_kv(cli: Cli) -> None:
+    records = fit_records(cli, "deepseek-v3", "--gpu", "h200", "--gpus", "8", "--quant", "fp8")
+    tp, dp = records["TP8"], records["DP8 attention + EP8"]
+    # each of the 8 ranks holds all of MLA's attention weights; the experts are split by expert
+    # parallelism. MLA attention per layer (config.json: hidden 7168, 128 heads, q_lora_rank 1536,
+    # kv_lora_rank 512, qk_nope 128 + qk_rope 64, v_head 128): q_a, q_b, kv_a (latent + rope), kv_b, o
+    hidden, heads = 7168, 128
+    attention = (
+        hidden * 1536
+        + 1536 * heads * (128 + 64)
+        + hidden * (512 + 64)
+        + 512 * heads * (128 + 128)
+        + heads * 128 * hidden
+    )
+    assert attention == 187_105_280
+    fp8_gb = 61 * attention * 1 / GB  # 1 byte per FP8 weight
+    assert dp["weights_gb"] - tp["weights_gb"] == pytest.approx(7 * fp8_gb, rel=1e-3)
+    # the latent KV is not replicated across ranks: each rank caches its own sequences, so the
+    # replica holds more tokens than tensor parallelism, which keeps the one latent head on every rank
+    assert dp["kv_bytes_per_token"] == tp["kv_bytes_per_token"]
+    tp_free = tp["usable_memory_gb"] - tp["weights_gb"]
+    dp_free = dp["usable_memory_gb"] - dp["weights_gb"]
+    per_token_gb = tp["kv_bytes_per_token"] / GB
+    assert tp["kv_capacity_tokens"] == pytest.approx(tp_free / 8 / per_token_gb, rel=0.01)
+    assert dp["kv_capacity_tokens"] == pytest.approx(dp_free / per_token_gb, rel=0.01)
 
 
 @pytest.mark.parametrize("context", [8192, 32768])
@@ -927,12 +963,34 @@ def test_a_deployment_inside_the_calibration_says_so_and_adds_no_note(cli: Cli) 
 
 
 def test_a_deployment_outside_the_calibration_is_flagged_in_fields_and_notes(cli: Cli) -> None:
-    # vLLM has no measurement of its own (pooled profile) and nothing was measured on ROCm
+    # SGLang is fitted to its own serving runs, none of them on ROCm: MI300X is extrapolated
+    result = cli(
+        "estimate",
+        "-m",
+        "llama-3.3-70b",
+        "-g",
+        "mi300x",
+        "-q",
+        "fp8",
+        "--engine",
+        "sglang",
+        "--format",
+        "json",
+    )
+    (record,) = json_doc(result)["results"]
+    assert (record["engine"], record["engine_confirmed"], record["gpu_measured"]) == ("sglang", True, False)
+    assert "no published measurement behind the engine profile: sglang on mi300x-192gb" in result.stderr
+    assert "profile pooled" not in result.stderr
+    # MLX has no measurement of its own: its profile is the pooled fit of the engines measured on Metal
+    result = cli("estimate", "-m", "llama-3.1-8b", "-g", "m3-max-64gb", "--engine", "mlx", "--format", "json")
+    (record,) = json_doc(result)["results"]
+    assert (record["engine"], record["engine_confirmed"], record["gpu_measured"]) == ("mlx", False, True)
+    assert "mlx: profile pooled from the measured engines" in result.stderr
+    # vLLM on MI300X, the headline's deployment, is now measured (its own ROCm serving runs)
     result = cli("estimate", "-m", "llama-3.3-70b", "-g", "mi300x", "-q", "fp8", "--format", "json")
     (record,) = json_doc(result)["results"]
-    assert (record["engine"], record["engine_confirmed"], record["gpu_measured"]) == ("vllm", False, False)
-    assert "no published measurement behind the engine profile: vllm on mi300x-192gb" in result.stderr
-    assert "vllm: profile pooled from the measured engines" in result.stderr
+    assert (record["engine"], record["engine_confirmed"], record["gpu_measured"]) == ("vllm", True, True)
+    assert "no published measurement" not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -1001,7 +1059,9 @@ def test_measured_only_keeps_deployments_whose_gpu_was_measured(cli: Cli, args: 
 
 
 def test_measured_only_on_an_unmeasured_gpu_is_a_usage_error(cli: Cli) -> None:
-    result = cli("crossover", "--rps", "5", "--gpu", "mi300x", "--measured-only")
+    # no engine profile was fitted to a Blackwell measurement (MI300X, used here before, now is:
+    # vLLM's ROCm serving runs)
+    result = cli("crossover", "--rps", "5", "--gpu", "b200", "--measured-only")
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: --measured-only: no GPU in this selection")
     assert len(result.stderr.strip().splitlines()) == 1

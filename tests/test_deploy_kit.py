@@ -4,6 +4,7 @@ and the `selfhost deploy` command that drives it."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import stat
 import subprocess
@@ -134,7 +135,7 @@ def test_deploy_writes_the_kit_and_never_prints_the_key(cli: Callable[..., Resul
     assert key not in result.stdout and key not in result.stderr
     assert "vllm serve casperhansen/llama-3.3-70b-instruct-awq" in result.stdout
     assert "--tensor-parallel-size 2" in result.stdout
-    assert "replicas for 5 req/s: 5" in result.stdout
+    assert "replicas for 5 req/s: 4" in result.stdout  # ceil(5 / (2.22 req/s x 0.7)); the JSON test recomputes it
     for name in (
         "README.md",
         "compose.yaml",
@@ -155,7 +156,12 @@ def test_deploy_json_has_the_sizing_and_no_secret(cli: Callable[..., Result], tm
     doc = json.loads(result.stdout)
     (only,) = doc["kits"]
     assert only["kit"]["tensor_parallel_size"] == 2
-    assert only["kit"]["replicas"] == 5
+    sizing = only["kit"]
+    # the replicas the plan needs: ceil(rate / (capacity per replica x target utilization))
+    assert sizing["replicas"] == math.ceil(
+        sizing["planned_rps"] / (sizing["capacity_rps_per_replica"] * sizing["target_utilization"])
+    )
+    assert sizing["replicas"] == 4  # 2.22 req/s per replica with the refitted vLLM profile
     assert only["serve_command"][:2] == ["vllm", "serve"]
     assert only["base_url"] == "https://localhost/v1"
     text = result.stdout

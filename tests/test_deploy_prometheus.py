@@ -233,7 +233,7 @@ def test_the_rate_alert_carries_the_plan_numbers() -> None:
         "TPOT <= 100 ms",
         "TTFT <= 3000 ms",
         "utilization 0.7",
-        "5 req/s on 5 replica(s)",
+        f"5 req/s on {spec.replicas} replica(s)",
     ):
         assert number in text, number
 

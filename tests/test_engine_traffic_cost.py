@@ -148,10 +148,15 @@ def test_the_exact_profile_crossover_agrees_with_a_brute_force_scan(
     assert self_cost(k_star, rates, unit, granularity) >= api_at_1 * k_star * (1 - 1e-9)
     grid = np.linspace(k_star * (1 + 1e-9) + 1e-12, 3 * k_star + 10, 4000)
     assert all(self_cost(k, rates, unit, granularity) < api_at_1 * k for k in grid)
-    # and the scan's last not-cheaper point below k* sits within one grid step of it
-    scan = np.linspace(0, k_star * 1.5 + 1, 20001)[1:]
+    # and the scan's last not-cheaper point below k* sits within one grid step of it. The scan
+    # includes a point just after every step start (k = j q / rate of some hour): where the API line
+    # crosses a step just after it starts, the not-cheaper stretch is shorter than a grid step
+    top = k_star * 1.5 + 1
+    q = float(unit.rps)
+    starts = np.concatenate([np.arange(1, np.ceil(top * r / q) + 1) * q / r for r in rates if r > 0])
+    scan = np.union1d(np.linspace(0, top, 20001)[1:], starts[starts <= top] * (1 + 1e-12))
     not_cheaper = [k for k in scan if self_cost(k, rates, unit, granularity) >= api_at_1 * k]
-    step = scan[1] - scan[0]
+    step = top / 20000
     assert max(not_cheaper) == pytest.approx(k_star, abs=step)
 
 

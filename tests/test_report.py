@@ -245,19 +245,24 @@ def check_crossovers(rows: Table, records: list[dict[str, Any]]) -> None:
 
 def check_fit(cli: Cli, rows: Table) -> None:
     for row in rows:
-        fitted = run_json(
-            cli,
-            "fit",
-            row["Model"],
-            "-g",
-            row["GPU"],
-            "-q",
-            row["Quantization"],
-            "--gpus",
-            row["GPUs per replica"],
-            "--context",
-            "1300",
-        )["results"][0]
+        # `fit` lists every layout of the GPU count ('TP4', 'DP4 attention + EP4'): the row's layout
+        [fitted] = [
+            r
+            for r in run_json(
+                cli,
+                "fit",
+                row["Model"],
+                "-g",
+                row["GPU"],
+                "-q",
+                row["Quantization"],
+                "--gpus",
+                row["GPUs per replica"],
+                "--context",
+                "1300",
+            )["results"]
+            if r["layout"] == row["Layout"]
+        ]
         assert shows(row["Weights GB"], fitted["weights_gb"])
         assert shows(row["Usable GB"], fitted["usable_memory_gb"])
         assert shows(row["KV capacity tokens"], fitted["kv_capacity_tokens"])

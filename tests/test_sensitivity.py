@@ -61,6 +61,21 @@ def test_base_case_is_exactly_the_crossover_result(catalog):
             assert r["price_option"] == pair["price_option"]  # the deployment stays the base case's
 
 
+def test_each_pair_is_found_in_the_grid_by_its_layout_too(catalog):
+    """A MoE model's GPU count runs as 'TP4' and as 'DP4 attention + EP4', at different capacities:
+    the fixed deployment of sensitivity and uncertainty is the crossover's, layout included."""
+    from selfhost.comparisons import headline_comparisons
+
+    comps = headline_comparisons(catalog, default_scenario(("deepseek-v3",)))
+    grid = comps.grid
+    layouts = {grid.config(i).layout for i in range(len(grid)) if grid.config(i).n_gpus == 4}
+    assert len(layouts) > 1, layouts  # the grid holds both layouts of four GPUs
+    for row, record in zip(comps.rows, comps.report.results, strict=True):
+        config = grid.config(int(row))
+        assert (config.layout, config.n_gpus) == (record["layout"], record["gpus_per_replica"])
+        assert grid.capacity.point.requests_per_s[int(row)] == record["capacity_rps_per_replica"]
+
+
 def test_zero_range_gives_zero_swings(catalog):
     report = sensitivity_report(catalog, default_scenario(), spread=0.0)
     for r in report.results:

@@ -29,13 +29,18 @@ IntArray = NDArray[np.int_]
 FloatArray = NDArray[np.float64]
 
 
-def deployment_key(record: Record) -> tuple[str, str, str, int, str, str]:
-    """What identifies a deployment in a result record: config and price option."""
+DeploymentKey = tuple[str, str, str, int, str, str, str]
+
+
+def deployment_key(record: Record) -> DeploymentKey:
+    """What identifies a deployment in a result record: config (its layout too: one GPU count can
+    run as 'TP4' or 'DP4 attention + EP4', at different capacities) and price option."""
     return (
         record["model"],
         record["quant"],
         record["gpu"],
         int(record["gpus_per_replica"]),
+        record["layout"],
         record["engine"],
         record["price_option"],
     )
@@ -43,10 +48,10 @@ def deployment_key(record: Record) -> tuple[str, str, str, int, str, str]:
 
 def grid_rows(grid: DeploymentGrid, records: Sequence[Record]) -> IntArray:
     """The grid row of each record's deployment, shape (n_records,)."""
-    index: dict[tuple[str, str, str, int, str, str], int] = {}
+    index: dict[DeploymentKey, int] = {}
     for i in range(len(grid)):
         c, p = grid.config(i), grid.price(i)
-        index.setdefault((c.model.id, c.quant.id, c.gpu.id, c.n_gpus, c.engine.id, p.id), i)
+        index.setdefault((c.model.id, c.quant.id, c.gpu.id, c.n_gpus, c.layout, c.engine.id, p.id), i)
     try:
         return np.array([index[deployment_key(r)] for r in records], dtype=int)
     except KeyError as exc:  # records and grid come from the same inputs; a miss is a bug

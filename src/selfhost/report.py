@@ -83,9 +83,10 @@ class ReviewData:
 
 def chosen_configs(configs: Sequence[ReplicaConfig], records: Sequence[Record]) -> list[ReplicaConfig]:
     """The replica config of each record's deployment, each once, in record order."""
-    index = {(c.model.id, c.quant.id, c.gpu.id, c.n_gpus, c.engine.id): c for c in configs}
+    index = {(c.model.id, c.quant.id, c.gpu.id, c.n_gpus, c.layout, c.engine.id): c for c in configs}
     keys = dict.fromkeys(
-        (r["model"], r["quant"], r["gpu"], int(r["gpus_per_replica"]), r["engine"]) for r in records
+        (r["model"], r["quant"], r["gpu"], int(r["gpus_per_replica"]), r["layout"], r["engine"])
+        for r in records
     )
     return [index[k] for k in keys if k in index]
 
@@ -363,13 +364,14 @@ def _costs_table(records: Sequence[Record]) -> Table:
 
 def _fit_table(data: ReviewData) -> Table:
     capacity = {
-        (r["model"], r["quant"], r["gpu"], r["gpus_per_replica"], r["engine"]): r
+        (r["model"], r["quant"], r["gpu"], r["gpus_per_replica"], r["layout"], r["engine"]): r
         for r in data.crossover.results
     }
     columns = [
         ("Model", "l"),
         ("Quantization", "l"),
         ("GPUs per replica", "r"),
+        ("Layout", "l"),
         ("GPU", "l"),
         ("Engine", "l"),
         ("Weights GB", "r"),
@@ -382,12 +384,15 @@ def _fit_table(data: ReviewData) -> Table:
     ]
     rows = []
     for f in data.fit.results:
-        c = capacity.get((f["model"], f["quant"], f["gpu"], f["gpus_per_replica"], f["engine"]), {})
+        c = capacity.get(
+            (f["model"], f["quant"], f["gpu"], f["gpus_per_replica"], f["layout"], f["engine"]), {}
+        )
         rows.append(
             (
                 f["model"],
                 f["quant"],
                 num0(f["gpus_per_replica"]),
+                f["layout"],
                 f["gpu"],
                 f["engine"],
                 num1(f["weights_gb"]),

@@ -210,15 +210,19 @@ def load_measurements(path: str | Path, catalog: Catalog, *, strict: bool = True
     """Read, validate and resolve a measurements file.
 
     ``strict``: any invalid entry or unknown id is an error (nothing is predicted). Otherwise the
-    good entries are kept and each bad one is reported in ``skipped``.
+    good entries are kept and each bad one is reported in ``skipped``; a file in which no entry is
+    good is an error as with ``strict`` (there is nothing to validate).
 
     Raises:
-        MeasurementError: the file cannot be read or parsed; with ``strict``, any bad entry.
+        MeasurementError: the file cannot be read or parsed; with ``strict``, any bad entry; without
+            it, bad entries and no good one.
     """
     if strict:
         return LoadedMeasurements(resolve_measurements(read_measurements(path), catalog, path), [])
     valid, problems = check_measurements(path)
     resolved, unknown = check_resolution(valid, catalog, path, indices=_indices(path, valid))
+    if not resolved and (problems or unknown):
+        return load_measurements(path, catalog, strict=True)  # raises, naming every bad entry
     return LoadedMeasurements(resolved, problems + unknown)
 
 
@@ -226,7 +230,7 @@ def _indices(path: str | Path, valid: Sequence[Measurement]) -> list[int]:
     """The positions in the file of the valid entries (ids are unique among them)."""
     document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     items = document.get("measurements") or []
-    position = {}
+    position: dict[str, int] = {}
     for index, item in enumerate(items):
         if isinstance(item, dict) and isinstance(item.get("id"), str):
             position.setdefault(item["id"], index)

@@ -50,7 +50,8 @@ def register(app: typer.Typer) -> None:
 
         An entry that does not match the schema or names an id the catalog does not know is
         skipped with its location on stderr (and under "skipped" in JSON); the others are
-        validated and the exit code is 1. --strict refuses the file instead (exit code 2).
+        validated and the exit code is 1. --strict refuses the file instead (exit code 2), as
+        does a file with no good entry.
 
         Examples:
 
