@@ -29,8 +29,8 @@ from selfhost.analysis import (
 from selfhost.analysis import costs as costs_report
 from selfhost.analysis import estimate as estimate_report
 from selfhost.analysis import fit as fit_report
-from selfhost.selection import select_configs
 from selfhost.confirmation import flag_unconfirmed
+from selfhost.selection import select_configs
 from selfhost.staleness import flag_stale
 
 if TYPE_CHECKING:
@@ -68,6 +68,21 @@ def flagged(
 # --------------------------------------------------------------------------- crossover
 
 
+def flat_only(scenario: Scenario, *, chart: bool = False) -> None:
+    """Refuse the parts that model a sustained rate only when the scenario has a traffic profile."""
+    from selfhost.errors import InputError
+
+    if scenario.traffic is None:
+        return
+    asked = [name for name, on in (("--uncertainty", scenario.samples), ("--chart", chart)) if on]
+    if asked:
+        raise InputError(
+            f"{' and '.join(asked)} model{'s' if len(asked) == 1 else ''} a sustained --rps; "
+            "with --traffic leave "
+            f"{'it' if len(asked) == 1 else 'them'} out (the profile's crossover and idle share are in the table)"
+        )
+
+
 @dataclass
 class CrossoverAnswer:
     """`crossover` with its optional parts.
@@ -99,7 +114,12 @@ def crossover(
     ``baseline`` is an old catalog or saved result (a path), or a function that reads one;
     the old catalog runs the same scenario, judged by today's measurements. ``today`` dates
     the stale-price check (default: the local date).
+
+    Raises:
+        InputError: uncertainty bands or the chart asked for on a traffic profile (both model a
+            sustained rate).
     """
+    flat_only(scenario, chart=chart)
     grid = deployment_grid(catalog, scenario)
     base = crossover_report(catalog, scenario, grid=grid)
     report = base
@@ -140,6 +160,7 @@ def _baseline_reader(catalog: Catalog, scenario: Scenario, path: Path) -> Callab
 
 def costs(catalog: Catalog, scenario: Scenario, *, rows: int = 0) -> Report:
     """Every deployment that serves the rate, cheapest first; bands and stale flags on the ``rows`` shown."""
+    flat_only(scenario)
     if scenario.samples:
         from selfhost.uncertainty import costs_with_uncertainty
 
