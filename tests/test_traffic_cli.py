@@ -238,3 +238,23 @@ def test_bad_traffic_options_are_one_line_usage_errors(cli: Cli, args: tuple[str
     result = cli("crossover", *args, *LLAMA)
     assert result.exit_code == 2, result.output
     assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_report_on_a_profile_prices_it_as_crossover_does_and_says_what_it_leaves_out(
+    cli: Cli, tmp_path: Path
+):
+    out = tmp_path / "review.md"
+    args = ("--traffic", str(BUSY), "--provisioning", "autoscaled", *LLAMA)
+    result = cli("report", *args, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    crossed = doc(cli("crossover", *args, "--format", "json"))["results"]
+    from selfhost.render import usd
+
+    for r in crossed:
+        assert usd(r["self_hosted_usd_per_month"]) in text and usd(r["api_usd_per_month"]) in text
+        assert f"{r['idle_share']:.0%} of the self-hosted bill is idle capacity" in text
+    assert "| Crossover mean req/s |" in text and "## Left out with a traffic profile" in text
+    assert "| Provisioning | autoscaled by the hour, billed in blocks of 1 h |" in text
+    assert "Sensitivity" not in text and "P10 / P50 / P90" not in text
+    assert f"--traffic {BUSY} --provisioning autoscaled --format json" in text and " --chart" not in text
