@@ -118,83 +118,67 @@ def text(name: str) -> str:
     return dump_profile(profile(name), header)
 
 
+PROVISIONINGS = ("fixed", "autoscaled")
+
+
+def crossover_json(*args: str) -> dict:
+    """`selfhost crossover ARGS --format json`, run through the CLI in this process."""
+    import json
+    import os
+
+    from typer.testing import CliRunner
+
+    from selfhost.cli.app import app
+
+    os.environ.pop("SELFHOST_CATALOG", None)  # the built-in catalog only
+    result = CliRunner().invoke(app, ["crossover", *args, "--format", "json"])
+    if result.exit_code != 0:
+        raise SystemExit(f"selfhost crossover {' '.join(args)} failed: {result.output}")
+    return json.loads(result.stdout)
+
+
 def table() -> str:
-    """Markdown: each profile's monthly cost and crossover for Llama 3.3 70B, fixed vs autoscaled."""
-    from selfhost.analysis import CostAssumptions, crossover_report
-    from selfhost.catalog.loader import load_catalog
-    from selfhost.cli import options as o
-    from selfhost.profile_crossover import profile_crossover_record, workload_for_profile
-    from selfhost.scenarios import Workload, replica_configs
-
-    catalog = load_catalog(include_builtin=True, env={})
-    ca = CostAssumptions(
-        hours_per_month=o.DEFAULT_HOURS_PER_MONTH,
-        ops_usd_per_month=o.DEFAULT_OPS_USD_PER_MONTH,
-        setup_usd=0.0,
-        target_utilization=o.DEFAULT_TARGET_UTILIZATION,
-        min_replicas=1,
-        cached_input_fraction=0.0,
-        pricing=("on-demand",),
-    )
-    workload = Workload(
-        input_tokens=int(INPUT_TOKENS),
-        output_tokens=int(OUTPUT_TOKENS),
-        context_tokens=int(INPUT_TOKENS + OUTPUT_TOKENS),
-        max_tpot_ms=o.DEFAULT_MAX_TPOT_MS,
-        max_ttft_ms=o.DEFAULT_MAX_TTFT_MS,
-    )
-    model = next(m for m in catalog.models if m.id == MODEL)
-    configs = replica_configs(
-        catalog,
-        models=[model],
-        quants=list(catalog.quantizations),
-        gpus=list(catalog.gpus),
-        gpu_counts=None,
-        engine=None,
-    )
-    report = crossover_report(catalog, configs, workload, ca, MEAN_RPS, None)
-    lines = []
-    first = report.results[0]
+    """Markdown: what `selfhost crossover --traffic FILE -m llama-3.3-70b [--provisioning autoscaled]`
+    says for each profile, the deployment it picks, its bill, idle share and crossover."""
+    lines = [
+        f"`selfhost crossover --traffic examples/traffic/FILE -m {MODEL} --provisioning fixed|autoscaled`, "
+        "defaults otherwise (70 % target utilization, 1 replica minimum, $4,000/month operations, on-demand "
+        "prices, hourly billing blocks for autoscaling); each run picks the cheapest deployment for the profile.\n",
+        "| Profile (mean 5 req/s) | Provisioning | Self-hosted on (replicas at peak, mean) | Self $/month | Idle "
+        "| API | API $/month | Crossover mean req/s (x mean) |",
+        "|---|---|---|---:|---:|---|---:|---:|",
+    ]
+    for name in PROFILES:
+        for provisioning in PROVISIONINGS:
+            doc = crossover_json(
+                "--traffic", f"examples/traffic/{name}.yaml", "-m", MODEL, "--provisioning", provisioning
+            )
+            for r in doc["results"]:
+                where = (
+                    f"{r['gpus_per_replica']}x {r['gpu']} {r['quant']} ({r['provider']}): "
+                    f"{r['replicas_peak']:g}, {r['replicas_mean']:.2g}"
+                )
+                cross = (
+                    "never"
+                    if r["crossover_rps"] is None
+                    else f"{r['crossover_rps']:.3g} ({r['crossover_multiple_of_mean']:.3g}x)"
+                )
+                lines.append(
+                    f"| {name} | {provisioning} | {where} | {r['self_hosted_usd_per_month']:,.0f} "
+                    f"| {r['idle_share']:.0%} | {r['api']} | {r['api_usd_per_month']:,.0f} | {cross} |"
+                )
+    flat = crossover_json("--rps", f"{MEAN_RPS:g}", "-m", MODEL)
+    lines.append("")
     lines.append(
-        f"Llama 3.3 70B on {first['gpus_per_replica']}x {first['gpu']} {first['quant']} "
-        f"({first['price_option']}, ${first['usd_per_gpu_hour']:.2f}/GPU-h), the deployment "
-        f"`selfhost crossover --rps 5 -m {MODEL}` picks; defaults otherwise (70 % target utilization, "
-        f"1 replica minimum, ${ca.ops_usd_per_month:,.0f}/month operations, hourly billing for autoscaling).\n"
-    )
-    lines.append(
-        "| Profile (mean 5 req/s) | API | Fixed $/month | Autoscaled $/month | API $/month "
-        "| Idle share fixed / autoscaled | Crossover, mean req/s: fixed / autoscaled |"
-    )
-    lines.append("|---|---|---:|---:|---:|---:|---:|")
-    for record in report.results:
-        config = next(
-            c
-            for c in configs
-            if (c.gpu.id, c.quant.id, c.n_gpus, c.engine.id)
-            == (record["gpu"], record["quant"], record["gpus_per_replica"], record["engine"])
+        f"For comparison, `selfhost crossover --rps {MEAN_RPS:g} -m {MODEL}` (a sustained rate): "
+        + "; ".join(
+            f"{r['self_hosted_usd_per_month']:,.0f} $/month self-hosted against {r['api']} at "
+            f"{r['api_usd_per_month']:,.0f}, crossover "
+            + ("never" if r["crossover_rps"] is None else f"{r['crossover_rps']:.3g} req/s")
+            for r in flat["results"]
         )
-        api = next(a for a in catalog.apis if a.id == record["api"])
-        for name in PROFILES:
-            p = profile(name)
-            r = profile_crossover_record(
-                catalog,
-                config,
-                api,
-                workload_for_profile(p, workload),
-                ca,
-                p,
-                price_option=record["price_option"],
-            )
-
-            def cross(way: str, r: dict = r) -> str:
-                c = r[way]["crossover"]
-                return f"{c['mean_rps']:.2f}" if c["mean_rps"] is not None else "never"
-
-            lines.append(
-                f"| {name} | {api.id} | {r['fixed']['usd_per_month']:,.0f} | {r['autoscaled']['usd_per_month']:,.0f} "
-                f"| {r['api_usd_per_month']:,.0f} | {r['fixed']['idle_share']:.0%} / {r['autoscaled']['idle_share']:.0%} "
-                f"| {cross('fixed')} / {cross('autoscaled')} |"
-            )
+        + "."
+    )
     return "\n".join(lines) + "\n"
 
 
