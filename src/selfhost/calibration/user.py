@@ -126,6 +126,7 @@ class GpuCalibration:
     before_error, after_error : Error of the fitted points with each. [unitless]
     sigma : The prior sigma of each field.
     ids : The measurement ids fitted.
+    per_point : Each fitted point: id, scope, unit, measured, predicted before and after, errors.
     """
 
     engine: str
@@ -140,6 +141,7 @@ class GpuCalibration:
     after_error: ErrorSummary
     sigma: dict[str, float]
     ids: tuple[str, ...] = field(default=())
+    per_point: tuple[dict[str, Any], ...] = field(default=())
 
     def override(self, source: str, notes: str = "") -> dict[str, Any]:
         """The `GpuEfficiency` record: the fitted fields only (the others keep the profile's)."""
@@ -165,6 +167,7 @@ class GpuCalibration:
             "before_error": self.before_error.as_dict(),
             "after_error": self.after_error.as_dict(),
             "measurements": list(self.ids),
+            "points_detail": [dict(p) for p in self.per_point],
         }
 
 
@@ -246,23 +249,23 @@ def _short(name: str) -> str:
     return SHORT_NAMES.get(name, name)
 
 
-def calibrate_gpu(
-    resolved: Sequence[ResolvedMeasurement], *, regularize: bool = True
-) -> GpuCalibration:
-    """Fit `USER_FIELDS` of one engine on one GPU to ``resolved`` (all of that engine and GPU).
+@dataclass(frozen=True)
+class GpuFit:
+    """The fitted fields of one engine on one GPU (see `GpuCalibration` for the fields)."""
+
+    fitted: tuple[str, ...]
+    kept: dict[str, str]
+    before: dict[str, float]
+    after: dict[str, float]
+    sigma: dict[str, float]
+
+
+def fit_gpu(problem: FitProblem, engine: EngineProfile, gpu: Gpu, *, regularize: bool = True) -> GpuFit:
+    """Fit `USER_FIELDS` of ``engine`` on ``gpu`` to the points of ``problem`` with weight > 0
+    (all of that engine on that GPU), as the module docstring describes.
 
     ``regularize`` False drops the prior (the plain fit of the pinned fields, for comparison).
-
-    Raises ValueError when the points are of several engines or GPUs, or none.
     """
-    if not resolved:
-        raise ValueError("no measurements to calibrate to")
-    engines = {id(r.engine): r.engine for r in resolved}
-    gpus = {r.gpu.id: r.gpu for r in resolved}
-    if len(engines) != 1 or len(gpus) != 1:
-        raise ValueError("calibrate_gpu takes the points of one engine on one GPU")
-    engine, gpu = resolved[0].engine, resolved[0].gpu
-    problem = build_problem(resolved, point_weights(resolved))
     used = problem.weight > 0
     center = {name: engine_efficiency(engine, gpu.platform, name, gpu=gpu.id) for name in USER_FIELDS}
     sigma = prior_sigmas(engine, gpu)
@@ -283,22 +286,69 @@ def calibrate_gpu(
         start = {name: center[name] for name in fitted}
         values, _ = fit_parameters(problem, list(fitted), start, penalty=prior)
         after.update({name: float(values[name]) for name in fitted})
+    return GpuFit(
+        fitted=fitted,
+        kept={name: kept_why[name] for name in USER_FIELDS if name in kept_why},
+        before=center,
+        after=after,
+        sigma=sigma,
+    )
+
+
+def predictions(problem: FitProblem, fit: GpuFit | None = None) -> FloatArray:
+    """Predictions of every point of ``problem``: with the catalog's profile (``fit`` None) or with
+    the fit's fitted fields. [unit of each point]"""
+    values = {} if fit is None else {name: fit.after[name] for name in fit.fitted}
+    return np.exp(_log_predictions(problem, values))
+
+
+def calibrate_gpu(
+    resolved: Sequence[ResolvedMeasurement], *, regularize: bool = True
+) -> GpuCalibration:
+    """Calibrate one engine on one GPU to ``resolved`` (all of that engine and GPU): `fit_gpu`,
+    and the errors of the fitted points before and after.
+
+    Raises ValueError when the points are of several engines or GPUs, or none.
+    """
+    if not resolved:
+        raise ValueError("no measurements to calibrate to")
+    if len({id(r.engine) for r in resolved}) != 1 or len({r.gpu.id for r in resolved}) != 1:
+        raise ValueError("calibrate_gpu takes the points of one engine on one GPU")
+    engine, gpu = resolved[0].engine, resolved[0].gpu
+    problem = build_problem(resolved, point_weights(resolved))
+    fit = fit_gpu(problem, engine, gpu, regularize=regularize)
+    used = problem.weight > 0
     measured = problem.measured[used]
-    before_pred = np.exp(_log_predictions(problem, {}))[used]
-    after_pred = np.exp(_log_predictions(problem, {name: after[name] for name in fitted}))[used]
+    before_pred = predictions(problem)[used]
+    after_pred = predictions(problem, fit)[used]
+    fitted_points = [r for r, u in zip(resolved, used, strict=True) if u]
+    per_point = tuple(
+        {
+            "id": r.measurement.id,
+            "scope": r.measurement.scope,
+            "unit": r.measurement.unit,
+            "measured": float(m),
+            "predicted_before": float(b),
+            "predicted_after": float(a),
+            "error_before": float(b / m - 1.0),
+            "error_after": float(a / m - 1.0),
+        }
+        for r, m, b, a in zip(fitted_points, measured, before_pred, after_pred, strict=True)
+    )
     return GpuCalibration(
         engine=engine.id,
         gpu=gpu.id,
         points=int(used.sum()),
         excluded=int((~used).sum()),
-        fitted=fitted,
-        kept={name: kept_why[name] for name in USER_FIELDS if name in kept_why},
-        before=center,
-        after=after,
+        fitted=fit.fitted,
+        kept=fit.kept,
+        before=fit.before,
+        after=fit.after,
         before_error=summarize(before_pred, measured),
         after_error=summarize(after_pred, measured),
-        sigma=sigma,
-        ids=tuple(r.measurement.id for r, u in zip(resolved, used, strict=True) if u),
+        sigma=fit.sigma,
+        ids=tuple(r.measurement.id for r in fitted_points),
+        per_point=per_point,
     )
 
 

@@ -238,6 +238,17 @@ def _existing_ids(document: Any, section: str = "models") -> dict[str, str]:
     return found
 
 
+def existing_ids(path: str | Path, section: str) -> set[str]:
+    """The ids of the entries in ``section`` of the overlay file ``path`` (empty when the file does
+    not exist or cannot be read as a catalog: appending will then say why)."""
+    p = Path(path)
+    try:
+        document = yaml.safe_load(p.read_bytes().decode("utf-8")) if p.is_file() else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return set()
+    return set(_existing_ids(document, section).values())
+
+
 def append_model(path: str | Path, model: Model) -> str:
     """Add `model` to the `models` section of the overlay file `path`, creating the file if needed.
 
