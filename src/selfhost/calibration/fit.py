@@ -288,7 +288,9 @@ def _descend(
     searched only once coordinate moves stall, which keeps a fit of a dozen fields to seconds.
     """
     current = dict(current)
-    best = float(_losses(problem, current, {free[0]: np.array([current[free[0]]])}, penalty)[0]) if free else 0.0
+    best = (
+        float(_losses(problem, current, {free[0]: np.array([current[free[0]]])}, penalty)[0]) if free else 0.0
+    )
 
     def coordinate_pass() -> bool:
         nonlocal best

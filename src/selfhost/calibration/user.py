@@ -280,7 +280,9 @@ def fit_gpu(problem: FitProblem, engine: EngineProfile, gpu: Gpu, *, regularize:
     fitted, why = pinned_fields(problem, candidates, center, sigma)
     kept_why.update(why)
     total_weight = float(problem.weight.sum())
-    prior = Prior(center, sigma, POINT_ERROR_SCALE / total_weight) if regularize and total_weight > 0 else None
+    prior = (
+        Prior(center, sigma, POINT_ERROR_SCALE / total_weight) if regularize and total_weight > 0 else None
+    )
     after = dict(center)
     if fitted:
         start = {name: center[name] for name in fitted}
@@ -302,9 +304,7 @@ def predictions(problem: FitProblem, fit: GpuFit | None = None) -> FloatArray:
     return np.exp(_log_predictions(problem, values))
 
 
-def calibrate_gpu(
-    resolved: Sequence[ResolvedMeasurement], *, regularize: bool = True
-) -> GpuCalibration:
+def calibrate_gpu(resolved: Sequence[ResolvedMeasurement], *, regularize: bool = True) -> GpuCalibration:
     """Calibrate one engine on one GPU to ``resolved`` (all of that engine and GPU): `fit_gpu`,
     and the errors of the fitted points before and after.
 
@@ -352,9 +352,7 @@ def calibrate_gpu(
     )
 
 
-def calibrate(
-    resolved: Sequence[ResolvedMeasurement], *, regularize: bool = True
-) -> list[GpuCalibration]:
+def calibrate(resolved: Sequence[ResolvedMeasurement], *, regularize: bool = True) -> list[GpuCalibration]:
     """One calibration per (engine, GPU) among ``resolved``, in order of first appearance."""
     groups: dict[tuple[str, str], list[ResolvedMeasurement]] = {}
     for r in resolved:

@@ -290,7 +290,9 @@ def append_engine(
             "override in one entry)"
         )
 
-    return _append(Path(path), "engines", engine, engine_record(engine), taken, header=header, context=context)
+    return _append(
+        Path(path), "engines", engine, engine_record(engine), taken, header=header, context=context
+    )
 
 
 def _append(

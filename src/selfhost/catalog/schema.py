@@ -318,7 +318,9 @@ class GpuEfficiency(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-    memory_bandwidth_utilization: Fraction | None = Field(default=None, description="MBU on this GPU. [unitless]")
+    memory_bandwidth_utilization: Fraction | None = Field(
+        default=None, description="MBU on this GPU. [unitless]"
+    )
     compute_utilization: Fraction | None = Field(default=None, description="MFU on this GPU. [unitless]")
     step_overhead_s: NonNegative | None = Field(
         default=None, description="Fixed time per step on this GPU; None: the platform's or profile's. [s]"

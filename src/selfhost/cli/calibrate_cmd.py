@@ -85,7 +85,8 @@ def register(app: typer.Typer) -> None:
 
         def run() -> None:
             from selfhost.calibration.loader import load_measurements
-            from selfhost.calibration.user import calibrate as fit_user, calibrated_engines, calibration_source
+            from selfhost.calibration.user import calibrate as fit_user
+            from selfhost.calibration.user import calibrated_engines, calibration_source
             from selfhost.errors import InputError
 
             cat = load(catalog)
@@ -143,10 +144,14 @@ def register(app: typer.Typer) -> None:
                         )
             if into is None:
                 if engines:
-                    note("nothing written; add --into FILE to write the calibrated profile as a catalog overlay")
+                    note(
+                        "nothing written; add --into FILE to write the calibrated profile as a catalog overlay"
+                    )
             elif written:
                 args = " ".join(f"-g {c.gpu}" for c in calibrations if c.fitted)
-                sys.stderr.write(f"{written}; plan with it: selfhost crossover --rps 5 {args} --catalog {into}\n")
+                sys.stderr.write(
+                    f"{written}; plan with it: selfhost crossover --rps 5 {args} --catalog {into}\n"
+                )
             else:
                 note(f"nothing written to {into}: no field was fitted")
             for line in skipped:
