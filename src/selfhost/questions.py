@@ -232,9 +232,17 @@ def kv_alert(catalog: Catalog, scenario: Scenario, *, threshold: float, replicas
 
 
 def plan(
-    catalog: Catalog, scenario: Scenario, workloads_file: Path, *, self_hosted_base_url: str
+    catalog: Catalog,
+    scenario: Scenario,
+    workloads_file: Path,
+    *,
+    self_hosted_base_url: str,
+    provisioning: str = "fixed",
+    billing_hours: int = 1,
 ) -> PlanReport:
-    """The hybrid plan for the workloads in ``workloads_file``, the scenario's selection and costs."""
+    """The hybrid plan for the workloads in ``workloads_file``, the scenario's selection and costs;
+    workloads with a traffic profile provisioned ``provisioning`` (fixed or autoscaled in
+    ``billing_hours`` blocks)."""
     from selfhost.errors import InputError
     from selfhost.plan import plan_report
     from selfhost.workloads import read_workloads, resolve_workloads
@@ -263,6 +271,8 @@ def plan(
         configs,
         self_hosted_base_url=self_hosted_base_url,
         source=str(workloads_file),
+        provisioning=provisioning,
+        billing_hours=billing_hours,
     )
     report.selection_note = selection_note
     return flagged(report, catalog, scenario)  # type: ignore[return-value]

@@ -721,6 +721,7 @@ def document(data: ReviewData, *, chart_svg: str | None, chart_note: str = "") -
             ),
         ]
         return blocks + _closing_blocks(data)
+    assert data.chart is not None  # computed for every sustained-rate review
     header, rows = chart_table(data.chart)
     fallback = _table("chart-table", [(h, "l" if i < 2 else "r") for i, h in enumerate(header)], rows)
     blocks += [
