@@ -32,6 +32,7 @@ from selfhost.analysis import fit as fit_report
 from selfhost.confirmation import flag_unconfirmed
 from selfhost.selection import select_configs
 from selfhost.staleness import flag_stale
+from selfhost.user_calibrations import flag_user_calibrations
 
 if TYPE_CHECKING:
     from selfhost.analysis import DeploymentGrid, Record
@@ -58,10 +59,12 @@ def flagged(
     today: dt.date | None = None,
 ) -> Report:
     """Flag what ``records`` (default: all of the report's) rest on that a reader should check:
-    stale prices (a no-op without stale days) and unconfirmed catalog entries (estimates)."""
+    stale prices (a no-op without stale days), unconfirmed catalog entries (estimates) and the
+    user's own calibrations in use."""
     if scenario.stale_days is not None:
         flag_stale(report, catalog, scenario.stale_days, today=today, records=records)
     flag_unconfirmed(report, catalog, records=records)
+    flag_user_calibrations(report, catalog, records=records)
     return report
 
 
@@ -217,7 +220,8 @@ def fit(catalog: Catalog, scenario: Scenario, *, all_counts: bool = False) -> Re
 def estimate(catalog: Catalog, scenario: Scenario, *, concurrency: int | None) -> Report:
     """Throughput and latency at a concurrency (None: the largest batch), native precision by default."""
     configs = _smallest(select_configs(catalog, scenario, native_quant=True), scenario)
-    return echoed(estimate_report(configs, scenario.workload, concurrency), scenario)
+    report = echoed(estimate_report(configs, scenario.workload, concurrency), scenario)
+    return flag_user_calibrations(report, catalog)
 
 
 def kv_alert(catalog: Catalog, scenario: Scenario, *, threshold: float, replicas: int) -> Report:
@@ -225,7 +229,8 @@ def kv_alert(catalog: Catalog, scenario: Scenario, *, threshold: float, replicas
     from selfhost.kv_alert import kv_alert as kv_alert_report
 
     configs = _smallest(select_configs(catalog, scenario, native_quant=True), scenario)
-    return echoed(kv_alert_report(configs, scenario.workload, threshold, replicas), scenario)
+    report = echoed(kv_alert_report(configs, scenario.workload, threshold, replicas), scenario)
+    return flag_user_calibrations(report, catalog)
 
 
 # --------------------------------------------------------------------------- plan

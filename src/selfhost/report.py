@@ -766,6 +766,33 @@ def _fit_blocks(data: ReviewData) -> list[Block]:
     ]
 
 
+def _calibration_blocks(data: ReviewData) -> list[Block]:
+    """The user calibrations the comparisons used (`selfhost calibrate`), or nothing."""
+    found = data.crossover.assumptions.get("user_calibrations") or []
+    if not found:
+        return []
+    items = tuple(
+        f"{c['engine']} on {c['gpu']}: "
+        + ", ".join(f"{_CALIBRATED.get(k, k)} {v:g}" for k, v in c["fields"].items())
+        + f" fitted to {c['points']} point(s); {c['source']}"
+        for c in found
+    )
+    return [
+        Paragraph(
+            "A user calibration is in use: on these GPUs the engine's efficiencies are fitted to your own "
+            "measurements (selfhost calibrate), not the catalog's published ones."
+        ),
+        Bullets(items),
+    ]
+
+
+_CALIBRATED = {
+    "memory_bandwidth_utilization": "MBU",
+    "compute_utilization": "MFU",
+    "step_overhead_s": "step overhead [s]",
+}
+
+
 def _closing_blocks(data: ReviewData, *, fit: bool = True) -> list[Block]:
     """Fit (unless shown already), stale prices, changes, sources, notes and the commands."""
     blocks: list[Block] = _fit_blocks(data) if fit else []
@@ -794,6 +821,7 @@ def _closing_blocks(data: ReviewData, *, fit: bool = True) -> list[Block]:
             "they apply to and where they come from. Defaults and their reasons: docs/method.md section 5."
         ),
         _entries_table(data),
+        *_calibration_blocks(data),
         Heading("Notes", 2, "notes"),
         Bullets(
             tuple(

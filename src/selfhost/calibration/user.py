@@ -211,11 +211,7 @@ def pinned_fields(
     base = _log_predictions(problem, {})[used]
     effects: dict[str, FloatArray] = {}
     for name in candidates:
-        c, s = center[name], sigma[name]
-        if name in SHARE_FIELDS:
-            moved = c * np.exp(s) if c * np.exp(s) <= 1.0 else c * np.exp(-s)
-        else:
-            moved = c + s
+        moved = _one_sigma_away(name, center[name], sigma[name])
         delta = _log_predictions(problem, {name: moved})[used] - base
         effects[name] = np.nan_to_num(delta, nan=0.0, posinf=0.0, neginf=0.0) * root_w
     order = sorted(candidates, key=lambda n: -float(np.linalg.norm(effects[n])))
@@ -236,6 +232,14 @@ def pinned_fields(
         kept.append(name)
         basis.append(v / norm)
     return tuple(kept), why
+
+
+def _one_sigma_away(name: str, center: float, sigma: float) -> float:
+    """``center`` moved one prior sigma: up, or for a share down where up would pass 1."""
+    if name not in SHARE_FIELDS:
+        return center + sigma
+    up = center * float(np.exp(sigma))
+    return up if up <= 1.0 else center * float(np.exp(-sigma))
 
 
 SHORT_NAMES = {
@@ -405,21 +409,3 @@ def calibrated_engines(
         ).strip()
         out.append(schema.EngineProfile.model_validate(data))
     return out
-
-
-def calibrations_in_use(pairs: Sequence[tuple[EngineProfile, Gpu]]) -> list[dict[str, Any]]:
-    """The user calibrations behind ``pairs`` (engine, GPU of each deployment used), once each:
-    engine, GPU, the calibrated fields and the calibration's source (which names its files)."""
-    seen: dict[tuple[str, str], dict[str, Any]] = {}
-    for engine, gpu in pairs:
-        override = engine.gpu_efficiency.get(gpu.id)  # type: ignore[call-overload]
-        if override is None or (engine.id, gpu.id) in seen:
-            continue
-        seen[(engine.id, gpu.id)] = {
-            "engine": engine.id,
-            "gpu": gpu.id,
-            "fields": {n: getattr(override, n) for n in USER_FIELDS if getattr(override, n) is not None},
-            "points": override.points,
-            "source": override.source,
-        }
-    return list(seen.values())
