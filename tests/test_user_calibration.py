@@ -344,3 +344,22 @@ def test_every_costed_output_says_a_user_calibration_is_in_use(cli: Cli, importe
     assert done.exit_code == 0, done.output
     text = review.read_text(encoding="utf-8")
     assert "A user calibration is in use" in text and "vllm on h100-sxm-80gb: MBU" in text
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("sweep", "--rps", "5", "-m", "llama-3.3-70b", "-q", "fp8", "-g", "h100-sxm-80gb"),
+        ("sensitivity", "--rps", "5", "-m", "llama-3.3-70b", "-q", "fp8", "-g", "h100-sxm-80gb"),
+        ("estimate", "-m", "llama-3.3-70b", "-g", "h100-sxm-80gb"),
+        ("plan", str(ROOT / "examples" / "chat-assistant.yaml"), "-g", "h100-sxm-80gb"),
+    ],
+    ids=lambda c: c[0],
+)
+def test_other_commands_name_the_calibration_too(cli: Cli, imported: Path, tmp_path: Path, command):
+    overlay = tmp_path / "my-vllm.yaml"
+    assert cli("calibrate", str(imported), "--into", str(overlay)).exit_code == 0
+    result = cli(*command, "--catalog", str(overlay), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "uses your calibration" in result.stderr
+    assert json.loads(result.stdout)["assumptions"]["user_calibrations"][0]["gpu"] == "h100-sxm-80gb"

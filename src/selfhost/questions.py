@@ -188,7 +188,13 @@ def sweep(catalog: Catalog, scenario: Scenario) -> Sweep:
     from selfhost.sweep import sweep as sweep_grid
 
     grid = sweep_grid(catalog, scenario)
-    flagged(Report(grid.price_records(), grid.assumptions, grid.notes), catalog, scenario)
+    report = flagged(Report(grid.price_records(), grid.assumptions, grid.notes), catalog, scenario)
+    deployments = [
+        {"engine": c.engine.id, "gpu": c.gpu.id}
+        for part in grid.parts
+        for c in {id(c): c for c in (part.grid.config(i) for i in range(len(part.grid)))}.values()
+    ]
+    flag_user_calibrations(report, catalog, records=deployments)
     return grid
 
 
@@ -280,4 +286,13 @@ def plan(
         billing_hours=billing_hours,
     )
     report.selection_note = selection_note
+    engine_of = {(c.model.id, c.quant.id, c.gpu.id, c.n_gpus): c.engine.id for c in configs}
+    deployments = [
+        {
+            "engine": engine_of.get(tuple(r.get(k) for k in ("model", "quant", "gpu", "gpus_per_replica"))),
+            "gpu": r.get("gpu"),
+        }
+        for r in report.results
+    ]  # plan records name the deployment but not its engine
+    flag_user_calibrations(report, catalog, records=deployments)
     return flagged(report, catalog, scenario)  # type: ignore[return-value]
