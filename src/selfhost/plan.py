@@ -620,7 +620,10 @@ def plan_report(
             "capacity_pooling": CAPACITY_POOLING,
         },
         **(
-            {"provisioning": provisioning, "billing_hours": billing_hours if granularity is not None else None}
+            {
+                "provisioning": provisioning,
+                "billing_hours": billing_hours if granularity is not None else None,
+            }
             if shape is not None
             else {}
         ),

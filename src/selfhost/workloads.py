@@ -260,7 +260,9 @@ def with_profile(spec: WorkloadSpec, path: Path) -> WorkloadSpec:
     profile = read_profile(path)
     update: dict[str, Any] = {}
     if spec.requests_per_s is None:
-        update["requests_per_s"] = profile.hourly_rps[0] if len(set(profile.hourly_rps)) == 1 else profile.mean_rps
+        update["requests_per_s"] = (
+            profile.hourly_rps[0] if len(set(profile.hourly_rps)) == 1 else profile.mean_rps
+        )
     for name, stats in (("input_tokens", profile.tokens.input), ("output_tokens", profile.tokens.output)):
         if getattr(spec, name) is None:
             if stats is None:
@@ -268,7 +270,10 @@ def with_profile(spec: WorkloadSpec, path: Path) -> WorkloadSpec:
             update[name] = max(1, round(stats.mean))
     filled = spec.model_copy(update=update)
     assert filled.input_tokens is not None and filled.output_tokens is not None
-    if filled.context_tokens is not None and filled.context_tokens < filled.input_tokens + filled.output_tokens:
+    if (
+        filled.context_tokens is not None
+        and filled.context_tokens < filled.input_tokens + filled.output_tokens
+    ):
         raise InputError(
             f"context_tokens {filled.context_tokens} is shorter than one request of the profile "
             f"({filled.input_tokens} input + {filled.output_tokens} output tokens)"
