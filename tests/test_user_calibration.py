@@ -363,3 +363,40 @@ def test_other_commands_name_the_calibration_too(cli: Cli, imported: Path, tmp_p
     assert result.exit_code == 0, result.output
     assert "uses your calibration" in result.stderr
     assert json.loads(result.stdout)["assumptions"]["user_calibrations"][0]["gpu"] == "h100-sxm-80gb"
+
+
+def test_the_overfitting_table_in_the_docs_is_the_holdout_scripts():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "calibrate_holdout", ROOT / "scripts" / "calibrate_holdout.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    figures = json.loads((ROOT / "docs" / "calibrate-holdout.json").read_text(encoding="utf-8"))
+    assert script.markdown_table(figures) in (ROOT / "docs" / "calibrate.md").read_text(encoding="utf-8")
+    for entry in figures["summary"].values():  # what the page claims of them
+        assert (
+            entry["regularized"]["mean_abs_log_error"] <= entry["unregularized"]["mean_abs_log_error"] + 0.002
+        )
+
+
+def test_the_real_file_figures_in_the_docs_are_what_the_commands_print(
+    cli: Cli, imported: Path, tmp_path: Path
+):
+    doc = (ROOT / "docs" / "calibrate.md").read_text(encoding="utf-8")
+    overlay = tmp_path / "my-vllm.yaml"
+    (c,) = json.loads(cli("calibrate", str(imported), "--into", str(overlay), "--format", "json").stdout)[
+        "results"
+    ]
+    assert f"MBU: {c['before'][MBU]:.2f} -> {c['after'][MBU]:.2f}" in doc
+    for name, err in (("catalog", c["before_error"]), ("calibrated", c["after_error"])):
+        row = f"| {name} | {err['points']} | {err['median_abs_error']:.1%} | {err['within_30']:.1%} | {err['median_error']:+.0%} |"
+        assert row.replace("%", " %") in doc, row
+    ask = ["--rps", "5", "-m", "llama-3.1-405b", "-g", "h100-sxm-80gb", "-q", "fp8", "--format", "json"]
+    capacity = [
+        json.loads(cli("crossover", *ask, *extra).stdout)["results"][0]["capacity_rps_per_replica"]
+        for extra in ((), ("--catalog", str(overlay)))
+    ]
+    assert f"{capacity[1]:.2f} req/s per 8-GPU replica instead of {capacity[0]:.2f}" in doc
