@@ -237,6 +237,7 @@ def test_calibrate_a_real_result_file_prints_the_error_before_and_after(cli: Cli
         c["points"] == 3 and c["excluded_points"] == 4
     )  # throughput, mean TTFT, mean TPOT; medians, p99s out
     assert c["fitted"] == [MBU] and c["after"][MBU] != c["before"][MBU]
+    assert "older release (v0-engine)" in c["kept"][STEP]  # --engine-version 0.6.3 reached the fit
     assert c["after_error"]["mean_abs_log_error"] < c["before_error"]["mean_abs_log_error"]
     assert doc["overlay"] is None
     table = cli("calibrate", str(imported))
@@ -400,3 +401,12 @@ def test_the_real_file_figures_in_the_docs_are_what_the_commands_print(
         for extra in ((), ("--catalog", str(overlay)))
     ]
     assert f"{capacity[1]:.2f} req/s per 8-GPU replica instead of {capacity[0]:.2f}" in doc
+
+
+def test_an_engine_version_that_is_not_a_release_number_is_refused(cli: Cli):
+    result = cli(
+        "measurements", "import", str(VLLM_405B), "-m", "llama-3.1-405b", "-q", "fp8", "-g", "h100-sxm-80gb",
+        "-n", "8", "--engine-version", "v0.6",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--engine-version 'v0.6' must be a release number" in result.stderr

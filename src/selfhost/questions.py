@@ -286,7 +286,9 @@ def plan(
         billing_hours=billing_hours,
     )
     report.selection_note = selection_note
-    engine_of = {(c.model.id, c.quant.id, c.gpu.id, c.n_gpus): c.engine.id for c in configs}
+    engine_of: dict[tuple[object, ...], str] = {
+        (c.model.id, c.quant.id, c.gpu.id, c.n_gpus): c.engine.id for c in configs
+    }
     deployments = [
         {
             "engine": engine_of.get(tuple(r.get(k) for k in ("model", "quant", "gpu", "gpus_per_replica"))),

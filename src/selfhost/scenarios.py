@@ -23,7 +23,7 @@ from selfhost.errors import InputError
 from selfhost.units import BITS_PER_BYTE, BYTES_PER_GB, FLOPS_PER_TFLOP, PARAMS_PER_BILLION
 
 if TYPE_CHECKING:
-    from selfhost.catalog.schema import Catalog, EngineProfile, Gpu, GpuEfficiency, Model, Quantization
+    from selfhost.catalog.schema import Catalog, EngineProfile, Gpu, Model, Quantization
 
 T = TypeVar("T")
 KvDtype = Literal["auto", "bf16", "fp8"]
@@ -226,16 +226,11 @@ def engine_efficiency(engine: EngineProfile, platform: str, name: str, *, gpu: s
     value for that GPU where there is one (`EngineProfile.gpu_efficiency`, written by `selfhost
     calibrate`), else the platform's own fit, else the profile's field."""
     if name in PLATFORM_FIELDS:
-        mine = engine.gpu_efficiency.get(gpu) if gpu is not None else None  # type: ignore[call-overload]
+        mine = engine.gpu_efficiency.get(gpu) if gpu is not None else None
         for specific in (mine, engine.platform_efficiency.get(platform)):  # type: ignore[call-overload]
             if specific is not None and getattr(specific, name) is not None:
                 return float(getattr(specific, name))
     return float(getattr(engine, name))
-
-
-def user_calibration(engine: EngineProfile, gpu: Gpu) -> GpuEfficiency | None:
-    """The user calibration of ``engine`` on ``gpu``, or None: the catalog's profile is used."""
-    return engine.gpu_efficiency.get(gpu.id)  # type: ignore[no-any-return,call-overload]
 
 
 def default_engine(catalog: Catalog, quant: Quantization, gpu: Gpu) -> EngineProfile | None:

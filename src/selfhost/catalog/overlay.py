@@ -119,11 +119,10 @@ def engine_record(engine: EngineProfile) -> dict[str, Any]:
     None fields and empty lists or mappings (the defaults) left out."""
     data = _plain(engine.model_dump(mode="json"))
     order = [name for name in EngineProfile.model_fields if name not in PROVENANCE_FIELDS]
-    empty = ([], {})
     return {
         key: data[key]
         for key in (*order, *PROVENANCE_FIELDS)
-        if key in data and not any(data[key] == e and type(data[key]) is type(e) for e in empty)
+        if key in data and data[key] != [] and data[key] != {}
     }
 
 
