@@ -410,3 +410,20 @@ def test_an_engine_version_that_is_not_a_release_number_is_refused(cli: Cli):
     )  # fmt: skip
     assert result.exit_code == 2
     assert "--engine-version 'v0.6' must be a release number" in result.stderr
+
+
+def test_calibrating_again_over_an_overlay_keeps_both_gpus_and_one_note(catalog, tmp_path: Path):
+    from selfhost.catalog.overlay import append_engine
+
+    h100 = builtin_points(catalog, "vllm", "h100-sxm-80gb")
+    first = calibrate_gpu(measured_as(h100, model_predictions(h100) * 1.2))
+    (engine,) = calibrated_engines(catalog, [first], "user calibration: selfhost calibrate h100.yaml")
+    overlay = tmp_path / "h100.yaml"
+    append_engine(overlay, engine)
+    mine = load_catalog([overlay], env={})
+    a100 = builtin_points(mine, "vllm", "a100-80gb")
+    second = calibrate_gpu(measured_as(a100, model_predictions(a100) * 0.8))
+    (both,) = calibrated_engines(mine, [second], "user calibration: selfhost calibrate a100.yaml")
+    assert set(both.gpu_efficiency) == {"h100-sxm-80gb", "a100-80gb"}
+    assert both.notes.count("Copied from the catalog") == 1
+    assert "only gpu_efficiency (h100-sxm-80gb, a100-80gb) is the user's calibration." in both.notes

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -370,6 +371,11 @@ def calibration_source(files: Sequence[str], today: dt.date | None = None) -> st
     return f"user calibration: selfhost calibrate {' '.join(files)} ({day}); the user's own measurements"
 
 
+#: How the notes of a calibrated entry begin and where that sentence ends (replaced on recalibration).
+COPIED = "Copied from the catalog by selfhost calibrate on"
+COPIED_END = " is the user's calibration."
+
+
 def calibrated_engines(
     catalog: Catalog,
     calibrations: Sequence[GpuCalibration],
@@ -401,11 +407,9 @@ def calibrated_engines(
                 notes=f"{fitted} fitted to {c.points} point(s); median |error| "
                 f"{c.before_error.median_abs_error:.0%} -> {c.after_error.median_abs_error:.0%}",
             )
-        gpus = ", ".join(c.gpu for c in cals)
+        gpus = ", ".join(overrides)
         data["gpu_efficiency"] = overrides
-        data["notes"] = (
-            f"Copied from the catalog by selfhost calibrate on {day}; only gpu_efficiency ({gpus}) is "
-            f"the user's calibration. {data.get('notes', '')}"
-        ).strip()
+        earlier = re.sub(rf"^{re.escape(COPIED)}.*?{re.escape(COPIED_END)}\s*", "", data.get("notes", ""))
+        data["notes"] = f"{COPIED} {day}; only gpu_efficiency ({gpus}){COPIED_END} {earlier}".strip()
         out.append(schema.EngineProfile.model_validate(data))
     return out
