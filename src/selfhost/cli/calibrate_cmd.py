@@ -192,7 +192,12 @@ def _write(
         for c in calibrations
         if c.fitted
     )
-    hows = [append_engine(into, e, header=header, context=list(catalog or [])) for e in engines]
+    import os
+
+    from selfhost.catalog.loader import _env_paths
+
+    context = [*_env_paths(os.environ), *(catalog or [])]  # the overlays the calibration was made on
+    hows = [append_engine(into, e, header=header, context=context) for e in engines]
     names = ", ".join(f"'{e.id}'" for e in engines)
     verb = "created" if hows[0] == "created" else "added to"
     return f"{verb} {into}: engine {names} with the calibrated GPU efficiencies"
