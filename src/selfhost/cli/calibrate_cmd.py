@@ -196,7 +196,7 @@ def _write(
 
     from selfhost.catalog.loader import _env_paths
 
-    context = [*_env_paths(os.environ), *(catalog or [])]  # the overlays the calibration was made on
+    context: list[str | Path] = [*_env_paths(os.environ), *(catalog or [])]  # what it was calibrated on
     hows = [append_engine(into, e, header=header, context=context) for e in engines]
     names = ", ".join(f"'{e.id}'" for e in engines)
     verb = "created" if hows[0] == "created" else "added to"
