@@ -6,12 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from selfhost.analysis import CostAssumptions, crossover_report
+from selfhost import question as q
+from selfhost.analysis import crossover_report
 from selfhost.catalog.loader import load_catalog
-from selfhost.cli import options as o
 from selfhost.errors import InputError
 from selfhost.profile_crossover import profile_crossover_record, workload_for_profile
-from selfhost.scenarios import Workload, replica_configs
+from selfhost.question import CostAssumptions, Scenario, Selection
+from selfhost.scenarios import Workload
+from selfhost.selection import select_configs
 from selfhost.traffic_profile import ProfileSource, ProfileTokens, TokenStats, TrafficProfile
 
 MEAN_RPS = 5.0
@@ -22,24 +24,25 @@ def catalog():
     return load_catalog(include_builtin=True, env={})
 
 
-def assumptions(pricing=("on-demand",)) -> CostAssumptions:
-    return CostAssumptions(
-        hours_per_month=o.DEFAULT_HOURS_PER_MONTH,
-        ops_usd_per_month=o.DEFAULT_OPS_USD_PER_MONTH,
-        setup_usd=0.0,
-        target_utilization=o.DEFAULT_TARGET_UTILIZATION,
-        min_replicas=1,
-        cached_input_fraction=0.0,
-        pricing=pricing,
+def scenario(pricing=("on-demand",)) -> Scenario:
+    """`selfhost crossover --rps 5 -m llama-3.3-70b` on three GPUs and quantizations, defaults otherwise."""
+    return Scenario(
+        selection=Selection(
+            models=("llama-3.3-70b",),
+            gpus=("h100-sxm-80gb", "a100-80gb", "l40s-48gb"),
+            quants=("fp8", "awq-int4", "bf16"),
+        ),
+        costs=CostAssumptions(pricing=pricing),
+        rps=MEAN_RPS,
     )
 
 
 WORKLOAD = Workload(
-    input_tokens=o.DEFAULT_INPUT_TOKENS,
-    output_tokens=o.DEFAULT_OUTPUT_TOKENS,
-    context_tokens=o.DEFAULT_INPUT_TOKENS + o.DEFAULT_OUTPUT_TOKENS,
-    max_tpot_ms=o.DEFAULT_MAX_TPOT_MS,
-    max_ttft_ms=o.DEFAULT_MAX_TTFT_MS,
+    input_tokens=q.DEFAULT_INPUT_TOKENS,
+    output_tokens=q.DEFAULT_OUTPUT_TOKENS,
+    context_tokens=q.DEFAULT_INPUT_TOKENS + q.DEFAULT_OUTPUT_TOKENS,
+    max_tpot_ms=q.DEFAULT_MAX_TPOT_MS,
+    max_ttft_ms=q.DEFAULT_MAX_TTFT_MS,
 )
 
 
@@ -51,17 +54,15 @@ def profile(rates, tokens=(1000.0, 300.0)) -> TrafficProfile:
     )
 
 
-def llama_70b_configs(catalog):
-    model = next(m for m in catalog.models if m.id == "llama-3.3-70b")
-    quants = [q for q in catalog.quantizations if q.id in ("fp8", "awq-int4", "bf16")]
-    gpus = [g for g in catalog.gpus if g.id in ("h100-sxm-80gb", "a100-80gb", "l40s-48gb")]
-    return replica_configs(catalog, models=[model], quants=quants, gpus=gpus, gpu_counts=None, engine=None)
+def llama_70b_configs(catalog, pricing=("on-demand",)):
+    return select_configs(catalog, scenario(pricing))
 
 
 def test_a_flat_profile_reproduces_selfhost_crossover(catalog):
     configs = llama_70b_configs(catalog)
-    ca = assumptions()
-    report = crossover_report(catalog, configs, WORKLOAD, ca, MEAN_RPS, None)
+    s = scenario()
+    ca = s.priced
+    report = crossover_report(catalog, s)
     assert report.results, report.notes
     for record in report.results:
         config = next(
@@ -72,15 +73,7 @@ def test_a_flat_profile_reproduces_selfhost_crossover(catalog):
         )
         api = next(a for a in catalog.apis if a.id == record["api"])
         flat = profile(np.full(168, MEAN_RPS))
-        mine = profile_crossover_record(
-            catalog,
-            config,
-            api,
-            workload_for_profile(flat, WORKLOAD),
-            ca,
-            flat,
-            price_option=record["price_option"],
-        )
+        mine = profile_crossover_record(catalog, s, config, api, flat, price_option=record["price_option"])
         for way in ("fixed", "autoscaled"):
             assert mine[way]["usd_per_month"] == pytest.approx(record["self_hosted_usd_per_month"], rel=1e-12)
             assert mine[way]["gpu_hours_per_month"] == pytest.approx(
@@ -101,8 +94,8 @@ def test_a_flat_profile_reproduces_selfhost_crossover(catalog):
 
 def test_same_mean_business_hours_costs_more_to_keep_and_crosses_later(catalog):
     configs = llama_70b_configs(catalog)
-    ca = assumptions()
-    report = crossover_report(catalog, configs, WORKLOAD, ca, MEAN_RPS, None)
+    s = scenario()
+    report = crossover_report(catalog, s)
     record = report.results[0]
     config = next(
         c
@@ -112,9 +105,7 @@ def test_same_mean_business_hours_costs_more_to_keep_and_crosses_later(catalog):
     api = next(a for a in catalog.apis if a.id == record["api"])
     shape = np.array([4.0 if 9 <= h % 24 < 18 and h // 24 < 5 else 0.5 for h in range(168)])
     busy = profile(shape * MEAN_RPS / shape.mean())
-    mine = profile_crossover_record(
-        catalog, config, api, WORKLOAD, ca, busy, price_option=record["price_option"]
-    )
+    mine = profile_crossover_record(catalog, s, config, api, busy, price_option=record["price_option"])
     assert busy.mean_rps == pytest.approx(MEAN_RPS)
     assert mine["fixed"]["usd_per_month"] >= record["self_hosted_usd_per_month"]
     assert mine["autoscaled"]["usd_per_month"] <= mine["fixed"]["usd_per_month"]
@@ -126,13 +117,17 @@ def test_same_mean_business_hours_costs_more_to_keep_and_crosses_later(catalog):
 
 
 def test_owned_hardware_does_not_autoscale(catalog):
-    configs = [c for c in llama_70b_configs(catalog) if c.gpu.id == "h100-sxm-80gb" and c.quant.id == "fp8"]
-    ca = assumptions(pricing=("owned",))
+    s = scenario(pricing=("owned",))
+    configs = [
+        c
+        for c in llama_70b_configs(catalog, ("owned",))
+        if c.gpu.id == "h100-sxm-80gb" and c.quant.id == "fp8"
+    ]
     api = next(a for a in catalog.apis if a.id.startswith("openai"))
     busy = profile([8.0 if 9 <= h < 18 else 1.0 for h in range(24)])
     for config in configs:
         try:
-            mine = profile_crossover_record(catalog, config, api, WORKLOAD, ca, busy)
+            mine = profile_crossover_record(catalog, s, config, api, busy)
         except InputError:
             continue  # no owned option for this GPU count, or it does not fit
         assert mine["autoscaled"]["usd_per_month"] == pytest.approx(mine["fixed"]["usd_per_month"])
@@ -148,7 +143,7 @@ def test_an_unknown_price_option_names_the_valid_ones(catalog):
     api = next(a for a in catalog.apis if a.id.startswith("openai"))
     with pytest.raises(InputError, match="is not one of h100-sxm-80gb's"):
         profile_crossover_record(
-            catalog, config, api, WORKLOAD, assumptions(), profile(np.full(24, 1.0)), price_option="nope"
+            catalog, scenario(), config, api, profile(np.full(24, 1.0)), price_option="nope"
         )
 
 

@@ -99,10 +99,22 @@ def test_crossover_echoes_the_whole_scenario(cli: Cli):
     assert {k: assumptions[k] for k in expected} == expected
 
 
-def test_every_option_of_crossover_lands_in_the_scenario():
+def day_profile(path: Path, rates: list[float]) -> Path:
+    """A traffic-profile file of one day's 24 rates and no token statistics."""
+    path.write_text(
+        "traffic_profile:\n  hourly_rps: [" + ", ".join(map(str, rates)) + "]\n"
+        "  source: {file: test, format: test, synthetic: true}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_every_option_of_crossover_lands_in_the_scenario(tmp_path: Path):
     """No option of the question is dropped on the way: each one changes the echo."""
     base = {name: p.default for name, p in o.PARAMETERS.items() if name in o.CROSSOVER}
     base |= {"rps": 5.0, "uncertainty": 5}  # with samples, so that the seed is part of the question
+    base["traffic"] = day_profile(tmp_path / "day.yaml", [1.0] * 12 + [3.0] * 12)
+    other = day_profile(tmp_path / "other.yaml", [1.0] * 20 + [9.0] * 4)
     changed = {
         "rps": 7.0, "model": ["qwen2.5-7b"], "gpu": ["l40s"], "quant": ["fp8"], "gpus": [2],
         "engine": "sglang", "measured_only": True, "pricing": ["spot"], "provider": ["RunPod"],
@@ -110,7 +122,7 @@ def test_every_option_of_crossover_lands_in_the_scenario():
         "input_tokens": 10, "output_tokens": 20, "context": 2000, "max_tpot_ms": 1.0, "max_ttft_ms": 2.0,
         "kv_dtype": "fp8", "ops_usd_per_month": 1.0, "setup_usd": 2.0, "target_utilization": 0.3,
         "min_replicas": 3, "hours_per_month": 100.0, "cached_input_fraction": 0.5, "uncertainty": 10,
-        "seed": 9, "stale_days": 1,
+        "seed": 9, "stale_days": 1, "traffic": other, "provisioning": "autoscaled", "billing_hours": 2,
     }  # fmt: skip
     assert set(changed) == set(o.CROSSOVER)
     before = json.dumps(Scenario.from_options(**base).assumptions(), default=str)

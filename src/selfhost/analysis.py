@@ -408,15 +408,18 @@ def costs(
     ``grid`` is ``deployment_grid(catalog, scenario)`` when the caller has it already.
     ``rows``: the caller shows only the first ``rows`` records (0 = all); notes speak of those.
     """
+    from selfhost.provisioning import self_hosted
+
     grid = grid if grid is not None else deployment_grid(catalog, scenario)
     workload, ca, rps = scenario.workload, scenario.priced, scenario.rate
-    units = cost.units_needed(rps, grid.unit)
-    monthly = cost.self_hosted_usd_per_month(rps, grid.unit, ca.ops_usd_per_month)
+    bill = self_hosted(grid, scenario)
+    units, monthly = bill.units_peak, bill.usd_per_month
     per_mtok = cost.usd_per_mtok(
         monthly, rps, workload.input_tokens + workload.output_tokens, ca.hours_per_month
     )
+    busiest = rps if scenario.traffic is None else scenario.traffic.peak_rps
     replicas = cost.replicas_needed(
-        rps, grid.capacity.point.requests_per_s, ca.target_utilization, ca.min_replicas
+        busiest, grid.capacity.point.requests_per_s, ca.target_utilization, ca.min_replicas
     )
     order = np.argsort(monthly, kind="stable")
     results = []
@@ -429,10 +432,11 @@ def costs(
                 "rps": rps,
                 "replicas": int(replicas[i]),
                 "self_hosted_usd_per_mtok": _number(per_mtok[i]),
+                **traffic_fields(scenario, bill, int(i)),
             }
         )
         results.append(record)
-    notes = [THROUGHPUT_NOTE]
+    notes = [THROUGHPUT_NOTE, *traffic_notes(scenario, grid)]
     dropped = grid.left_out + int(np.sum(~np.isfinite(monthly)))
     if dropped:
         notes.append(f"{dropped} deployment(s) left out: they do not fit or miss the latency targets")
@@ -489,15 +493,17 @@ def crossover_report(catalog: Catalog, scenario: Scenario, *, grid: DeploymentGr
     ``grid`` is ``deployment_grid(catalog, scenario)`` when the caller has it already (or one of
     an old catalog's configs, for a baseline).
     """
+    from selfhost.provisioning import crossover_of, self_hosted
+
     grid = grid if grid is not None else deployment_grid(catalog, scenario)
     configs, workload, ca, rps = grid.configs, scenario.workload, scenario.priced, scenario.rate
     apis = selected_apis(catalog, scenario)
     all_apis = scenario.selection.all_apis
-    monthly = cost.self_hosted_usd_per_month(rps, grid.unit, ca.ops_usd_per_month)
-    units = cost.units_needed(rps, grid.unit)
+    bill = self_hosted(grid, scenario)
+    monthly, units = bill.usd_per_month, bill.units_peak
     tokens = workload.input_tokens + workload.output_tokens
     results: list[Record] = []
-    notes = [THROUGHPUT_NOTE]
+    notes = [THROUGHPUT_NOTE, *traffic_notes(scenario, grid)]
     for a in apis or []:
         if not serves_context(a, workload.context_tokens):
             notes.append(
@@ -553,13 +559,16 @@ def crossover_report(catalog: Catalog, scenario: Scenario, *, grid: DeploymentGr
             rps=grid.unit.rps[best],
             min_units=grid.unit.min_units[best],
         )
-        cross = crossover.crossover_rps(best_unit, ca.ops_usd_per_month, per_request, ca.hours_per_month)
+        cross = crossover_of(best_unit, scenario, per_request, owned=grid.price(best).pricing == "owned")
         saving = api_monthly - monthly[best]
         payback = cost.payback_months(ca.setup_usd, saving)
         self_mtok = cost.usd_per_mtok(monthly[best], rps, tokens, ca.hours_per_month)
         api_mtok = cost.usd_per_mtok(api_monthly, rps, tokens, ca.hours_per_month)
         replicas = cost.replicas_needed(
-            rps, grid.capacity.point.requests_per_s[best], ca.target_utilization, ca.min_replicas
+            rps if scenario.traffic is None else scenario.traffic.peak_rps,
+            grid.capacity.point.requests_per_s[best],
+            ca.target_utilization,
+            ca.min_replicas,
         )
         for j, api in enumerate(model_apis):
             record = _deployment_record(grid, best, rps, float(monthly[best]), float(units[best]))
@@ -583,8 +592,11 @@ def crossover_report(catalog: Catalog, scenario: Scenario, *, grid: DeploymentGr
                     if cross.reason[j] == crossover.CROSSES
                     else CROSSOVER_WORDS[int(cross.reason[j])],
                     "payback_months": _number(payback[j]),
+                    **traffic_fields(scenario, bill, best),
                 }
             )
+            if scenario.traffic is not None:
+                record["crossover_multiple_of_mean"] = _number(cross.multiple_of_mean[j])
             results.append(record)
         if not model.license_allows_production:
             notes.append(
@@ -599,7 +611,7 @@ def crossover_report(catalog: Catalog, scenario: Scenario, *, grid: DeploymentGr
         results=results,
         assumptions=assumptions,
         notes=_with_evidence(notes, results),
-        verdict=crossover_verdict(results, rps),
+        verdict=crossover_verdict(results, rps, load_words(scenario)),
     )
 
 
@@ -607,25 +619,78 @@ def _usd(x: float) -> str:
     return f"${x:,.0f}"
 
 
-def crossover_verdict(results: Sequence[Record], rps: float) -> str:
-    """One line: how many comparisons self-hosting wins at ``rps``, and the best of them."""
+def load_words(scenario: Scenario) -> str:
+    """'5 req/s', or with a profile 'a mean of 5 req/s (peak 14.5, fixed for the peak)'."""
+    t = scenario.traffic
+    if t is None:
+        return f"{scenario.rate:g} req/s"
+    return f"a mean of {scenario.rate:g} req/s (peak {t.peak_rps:.3g}, {t.words()})"
+
+
+def traffic_fields(scenario: Scenario, bill: Any, i: int) -> Record:
+    """With a traffic profile, what the record's self-hosted bill rests on; nothing without one."""
+    t = scenario.traffic
+    if t is None:
+        return {}
+    return {
+        "traffic_profile": str(t.file),
+        "profile_mean_rps": t.mean_rps,
+        "profile_peak_rps": t.peak_rps,
+        "provisioning": "autoscaled" if bool(bill.autoscaled[i]) else "fixed",
+        "billing_hours": t.billing_hours if bool(bill.autoscaled[i]) else None,
+        "replicas_peak": _number(bill.replicas_peak[i]),
+        "replicas_mean": _number(bill.replicas_mean[i]),
+        "gpu_hours_per_month": _number(bill.gpu_hours_per_month[i]),
+        "idle_usd_per_month": _number(bill.idle_usd_per_month[i]),
+        "idle_share": _number(bill.idle_share[i]),
+    }
+
+
+def traffic_notes(scenario: Scenario, grid: DeploymentGrid) -> list[str]:
+    """What a traffic profile changes in the reading of the figures."""
+    t = scenario.traffic
+    if t is None:
+        return []
+    from selfhost.provisioning import OWNED_NOTE
+
+    notes = [
+        f"traffic profile {t.file}: {len(t.hourly_rps)} hourly rates, mean {t.mean_rps:.3g} req/s, peak "
+        f"{t.peak_rps:.3g} ({t.peak_rps / t.mean_rps:.2g}x the mean); self-hosted replicas {t.words()}; the API "
+        "is billed on the same requests. The crossover is the mean rate of the profile scaled as a whole "
+        "(crossover_multiple_of_mean in JSON); idle_share is the part of the self-hosted bill paying for "
+        "capacity no request used (docs/traffic-cost.md)"
+    ]
+    if t.synthetic:
+        notes.append(f"{t.file} is a synthetic profile: made up, not measured")
+    if t.autoscaled and any(grid.price(i).pricing == "owned" for i in range(len(grid))):
+        notes.append(OWNED_NOTE)
+    return notes
+
+
+def crossover_verdict(results: Sequence[Record], rps: float, load: str | None = None) -> str:
+    """One line: how many comparisons self-hosting wins at ``rps`` (``load`` words it, with a
+    profile), and the best of them."""
+    load = load or f"{rps:g} req/s"
     if not results:
-        return f"No comparison possible at {rps:g} req/s with this selection."
+        return f"No comparison possible at {load} with this selection."
     wins = [r for r in results if r["cheaper"] == "self-hosted"]
-    head = f"At {rps:g} req/s self-hosting is cheaper in {len(wins)} of {len(results)} comparisons."
+    head = f"At {load} self-hosting is cheaper in {len(wins)} of {len(results)} comparisons."
     if wins:
         best = max(wins, key=lambda r: r["saving_usd_per_month"])
         return (
-            f"{head} Largest saving: {best['model']} on {best['gpus_billed']:g}x {best['gpu']} "
+            f"{head} Largest saving: {best['model']} on {'up to ' if best.get('provisioning') == 'autoscaled' else ''}"
+            f"{best['gpus_billed']:g}x {best['gpu']} "
             f"({best['provider']}) vs {best['api']}: {_usd(best['self_hosted_usd_per_month'])} vs "
             f"{_usd(best['api_usd_per_month'])} per month."
         )
     closest = min(results, key=lambda r: r["crossover_rps"] if r["crossover_rps"] is not None else math.inf)
     if closest["crossover_rps"] is None:
         return f"{head} The APIs stay cheaper at any rate for these deployments."
+    multiple = closest.get("crossover_multiple_of_mean")
+    mean = f" mean, {multiple:.3g}x the profile" if multiple is not None else ""
     return (
         f"{head} Nearest crossover: {closest['model']} vs {closest['api']} at "
-        f"{closest['crossover_rps']:.3g} req/s."
+        f"{closest['crossover_rps']:.3g} req/s{mean}."
     )
 
 

@@ -146,8 +146,8 @@ def _deployments(
             if tpot_levels_ms[t] > w.max_tpot_ms:
                 continue  # a block holding w never has a looser TPOT than w's own
             spec = Workload(
-                input_tokens=w.spec.input_tokens,
-                output_tokens=w.spec.output_tokens,
+                input_tokens=w.input_tokens,
+                output_tokens=w.output_tokens,
                 context_tokens=w.context_tokens,
                 max_tpot_ms=float(tpot_levels_ms[t]),
                 max_ttft_ms=w.max_ttft_ms,
@@ -184,7 +184,7 @@ def _deployments(
     for t, i, index, grid in cells:
         unit_rps = grid.unit.rps
         load[t, i, index] = np.where(
-            unit_rps > 0, workloads[i].spec.requests_per_s / np.where(unit_rps > 0, unit_rps, 1.0), np.inf
+            unit_rps > 0, workloads[i].rps / np.where(unit_rps > 0, unit_rps, 1.0), np.inf
         )
         capacity[t, i, index] = grid.capacity.point.requests_per_s
         concurrency[t, i, index] = grid.capacity.batch
@@ -213,8 +213,8 @@ def _api_costs(
             chosen.append(None)
             every.append([])
             continue
-        per_request = request_usd(apis, w.spec.input_tokens, w.spec.output_tokens, ca.cached_input_fraction)
-        monthly = cost.api_usd_per_month(w.spec.requests_per_s, per_request, ca.hours_per_month)
+        per_request = request_usd(apis, w.input_tokens, w.output_tokens, ca.cached_input_fraction)
+        monthly = cost.api_usd_per_month(w.rps, per_request, ca.hours_per_month)
         j = int(np.argmin(monthly))  # first of equals: catalog order
         best[i] = float(monthly[j])
         chosen.append(apis[j])
@@ -237,7 +237,7 @@ def _infeasibility(
         if w.spec.privacy_sensitive:
             problems.append(
                 f"'{w.name}' is privacy_sensitive, but no deployment in the selection serves it "
-                f"({w.spec.input_tokens}+{w.spec.output_tokens} tokens, TPOT <= {w.max_tpot_ms:g} ms, "
+                f"({w.input_tokens}+{w.output_tokens} tokens, TPOT <= {w.max_tpot_ms:g} ms, "
                 f"TTFT <= {w.max_ttft_ms:g} ms)"
             )
         elif not np.isfinite(api_usd[i]):
@@ -249,6 +249,59 @@ def _infeasibility(
     )
 
 
+def _profile_echo(w: ResolvedWorkload) -> dict[str, Any]:
+    """A workload's traffic profile in the assumptions: the file, its mean and peak rate."""
+    if w.hourly_rps is None:
+        return {}
+    return {
+        "traffic_profile": w.spec.traffic_profile,
+        "profile_peak_rps": max(w.hourly_rps),
+        "profile_hours": len(w.hourly_rps),
+    }
+
+
+def hourly_shape(workloads: Sequence[ResolvedWorkload]) -> np.ndarray | None:
+    """Each workload's hourly rate over its mean rate, shape (k, H), or None when no workload
+    has a traffic profile. H is 168 if any profile is a week (a day profile repeats 7 times),
+    else 24; a workload without a profile is a row of ones. [unitless]"""
+    profiles = [w.hourly_rps for w in workloads]
+    if all(p is None for p in profiles):
+        return None
+    n_hours = 168 if any(p is not None and len(p) == 168 for p in profiles) else 24
+    rows = []
+    for w, rates in zip(workloads, profiles, strict=True):
+        if rates is None or len(set(rates)) == 1:
+            rows.append(np.ones(n_hours))
+            continue
+        r = np.asarray(rates, dtype=float)
+        r = np.tile(r, n_hours // r.size)
+        rows.append(r / w.rps)
+    return np.array(rows, dtype=float)
+
+
+def _granularity(
+    shape: np.ndarray | None, provisioning: str, billing_hours: int, pricing: Sequence[str], where: str
+) -> int | None:
+    """The assignment's billing granularity: None for fixed provisioning (or no profile)."""
+    if provisioning not in ("fixed", "autoscaled"):
+        raise InputError(f"unknown --provisioning '{provisioning}'; use one of: fixed, autoscaled")
+    if provisioning == "fixed":
+        return None
+    if shape is None:
+        raise InputError(
+            f"{where}--provisioning autoscaled needs a workload with a traffic_profile: sustained rates need "
+            "the same replicas every hour"
+        )
+    if "owned" in pricing:
+        raise InputError(
+            "plan --provisioning autoscaled prices rented GPUs; owned hardware is paid for whether it runs "
+            "or not: leave out --pricing owned (or plan it fixed)"
+        )
+    if billing_hours < 1 or shape.shape[1] % billing_hours:
+        raise InputError(f"--billing-hours {billing_hours} must divide the profiles' {shape.shape[1]} hours")
+    return billing_hours
+
+
 def plan_report(
     catalog: Catalog,
     scenario: Scenario,
@@ -257,12 +310,16 @@ def plan_report(
     *,
     self_hosted_base_url: str = DEFAULT_SELF_HOSTED_BASE_URL,
     source: str = "",
+    provisioning: str = "fixed",
+    billing_hours: int = 1,
 ) -> PlanReport:
     """The cheapest hybrid plan for ``workloads``, with the all-API and all-self-hosted baselines.
 
     ``configs`` are the replica configs self-hosting may use (any model; each workload uses only
     those of its candidate models); the scenario gives the costs and the KV dtype. ``source``
-    names the workloads file in the assumptions.
+    names the workloads file in the assumptions. Workloads with a traffic profile make every
+    block's units follow the hours: ``provisioning`` 'fixed' buys the busiest hour's units for
+    the month, 'autoscaled' each hour's, paid in blocks of ``billing_hours``.
 
     Raises:
         InputError: too many workloads to solve exactly, or no feasible plan (the message names
@@ -278,6 +335,8 @@ def plan_report(
         )
     tpot = _tpot_levels(workloads)
     ca = scenario.priced
+    shape = hourly_shape(workloads)
+    granularity = _granularity(shape, provisioning, billing_hours, ca.pricing, where)
     deps = _deployments(catalog, scenario, configs, workloads, tpot)
     api_usd, api_choice, api_all = _api_costs(workloads, ca)
     problem = assignment.AssignmentProblem(
@@ -290,6 +349,8 @@ def plan_report(
         tpot_levels_ms=tpot,
         must_self_host=np.array([w.spec.privacy_sensitive for w in workloads], dtype=bool),
         ops_usd_per_month=ca.ops_usd_per_month,
+        hourly_shape=shape,
+        billing_granularity_h=granularity,
     )
     solution = assignment.solve(problem)
     singles = assignment.block_table(problem, share=False)
@@ -313,12 +374,14 @@ def plan_report(
         name = c.model.id if model_blocks[c.model.id] == 1 else f"{c.model.id}-{seen[c.model.id]}"
         url = self_hosted_base_url.replace("{model}", c.model.id).replace("{deployment}", name)
         loads = deps.load_units[b.level, list(b.workloads), b.deployment]
-        rps = sum(workloads[i].spec.requests_per_s for i in b.workloads)
-        replica_share = sum(
-            workloads[i].spec.requests_per_s
+        rps = sum(workloads[i].rps for i in b.workloads)
+        shares = [
+            workloads[i].rps
             / (deps.capacity_rps[b.level, i, b.deployment] * ca.target_utilization)
+            * (shape[i] if shape is not None else 1.0)
             for i in b.workloads
-        )
+        ]
+        replica_share = float(np.max(np.sum(shares, axis=0)))  # in the busiest hour
         replicas = max(ca.min_replicas, int(assignment.ceil_units(replica_share)))
         label = f"self-hosted {name}"
         for i, share in zip(b.workloads, loads / loads.sum(), strict=True):
@@ -342,6 +405,7 @@ def plan_report(
                 "requests_per_s": rps,
                 "max_tpot_ms": float(tpot[b.level]),
                 "replicas": replicas,
+                "provisioning": "autoscaled" if granularity is not None else "fixed",
                 "gpus_billed": b.units * float(deps.unit.gpus[b.deployment]),
                 "load_of_planned_capacity": float(loads.sum()) / b.units,
                 "self_hosted_usd_per_month": b.usd_per_month,
@@ -355,13 +419,13 @@ def plan_report(
     gpu_total = solution.best.self_hosted_usd_per_month
     for i, w in enumerate(workloads):
         s = w.spec
-        tokens = s.input_tokens + s.output_tokens
+        tokens = w.input_tokens + w.output_tokens
         cheapest = api_choice[i]
         record: Record = {
             "workload": w.name,
-            "requests_per_s": s.requests_per_s,
-            "input_tokens": s.input_tokens,
-            "output_tokens": s.output_tokens,
+            "requests_per_s": w.rps,
+            "input_tokens": w.input_tokens,
+            "output_tokens": w.output_tokens,
             "privacy_sensitive": s.privacy_sensitive,
             "wants": s.model if s.model is not None else f"tier {s.quality_tier}+",
             "choice": None,
@@ -439,7 +503,7 @@ def plan_report(
                 }
             )
         record["usd_per_mtok"] = _number(
-            cost.usd_per_mtok(record["usd_per_month"], s.requests_per_s, tokens, ca.hours_per_month)
+            cost.usd_per_mtok(record["usd_per_month"], w.rps, tokens, ca.hours_per_month)
         )
         results.append(record)
 
@@ -518,6 +582,17 @@ def plan_report(
                     f"{w.name}: {a.id} accepts at most {a.context_tokens:,} tokens, the workload needs "
                     f"{w.context_tokens:,}: it is priced as if it could serve it"
                 )
+    if shape is not None:
+        notes.append(
+            "workloads with a traffic_profile: each shared deployment's replicas follow the sum of its "
+            "workloads' hourly rates, "
+            + (
+                f"autoscaled hour by hour in blocks of {billing_hours} h (gpus_billed is the mean over the hours)"
+                if granularity is not None
+                else "fixed for the busiest hour"
+            )
+            + "; APIs bill the mean rate (docs/plan.md)"
+        )
     notes = _with_evidence(notes, deployments)
     used_configs = [deps.configs[b.deployment] for b in best.blocks]
     assumptions: dict[str, Any] = {
@@ -526,7 +601,8 @@ def plan_report(
         "self_hosted_base_url": self_hosted_base_url,
         "workloads": [
             {
-                **w.spec.model_dump(exclude={"apis", "description"}),
+                **w.spec.model_dump(exclude={"apis", "description", "traffic_profile"}),
+                **_profile_echo(w),
                 "max_tpot_ms": w.max_tpot_ms,
                 "max_ttft_ms": w.max_ttft_ms,
                 "context_tokens": w.context_tokens,
@@ -543,6 +619,14 @@ def plan_report(
             "deployments_considered": len(deps.configs),
             "capacity_pooling": CAPACITY_POOLING,
         },
+        **(
+            {
+                "provisioning": provisioning,
+                "billing_hours": billing_hours if granularity is not None else None,
+            }
+            if shape is not None
+            else {}
+        ),
         "catalog_entries": entry_provenance(used_configs),
         "apis": api_provenance(catalog, results),
     }

@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from selfhost.analysis import CROSSOVER_WORDS, CostAssumptions, deployment_grid
+from selfhost.analysis import CROSSOVER_WORDS, deployment_grid
 from selfhost.apis import api_prices, api_usd_per_request
 from selfhost.catalog.schema import ApiOffering, Catalog
 from selfhost.engine import cost, crossover
 from selfhost.engine import traffic_cost as tc
 from selfhost.errors import InputError
+from selfhost.question import Scenario
 from selfhost.scenarios import ReplicaConfig, Workload
 from selfhost.traffic_profile import TrafficProfile
 
@@ -66,10 +67,9 @@ def _crossover_record(c: tc.ProfileCrossover) -> dict[str, Any]:
 
 def profile_crossover_record(
     catalog: Catalog,
+    scenario: Scenario,
     config: ReplicaConfig,
     api: ApiOffering,
-    workload: Workload,
-    ca: CostAssumptions,
     profile: TrafficProfile,
     *,
     price_option: str | None = None,
@@ -78,16 +78,19 @@ def profile_crossover_record(
     """Fixed vs autoscaled self-hosting of ``profile`` on ``config``, the API on the same
     requests, and the crossover of each as a multiple of the profile's mean rate.
 
-    ``workload`` sets the latency targets and context; its token counts should be the
-    profile's (`workload_for_profile`). ``price_option`` picks one of the GPU's price options
-    (default: the cheapest per GPU-hour among ``ca.pricing``). Owned hardware is paid for
+    The scenario sets the latency targets, context and cost assumptions; the tokens per
+    request are the profile's where it records them (`workload_for_profile`). ``price_option``
+    picks one of the GPU's price options (default: the cheapest per GPU-hour among the
+    scenario's pricing kinds). Owned hardware is paid for
     whether it runs or not, so its autoscaled figures equal the fixed ones.
 
     Raises:
         InputError: the deployment does not fit or misses the latency targets, or the price
             option is not one of the GPU's.
     """
-    grid = deployment_grid(catalog, [config], workload, ca)
+    ca = scenario.priced
+    workload = workload_for_profile(profile, scenario.workload)
+    grid = deployment_grid(catalog, scenario, configs=[config], workload=workload)
     if not len(grid):
         raise InputError(f"{config.label} does not fit or misses the latency targets for this workload")
     rows = [i for i in range(len(grid)) if price_option is None or grid.price(i).id == price_option]

@@ -37,6 +37,9 @@ DEFAULT_HOURS_PER_MONTH = 730.0  # always on: 8760 h / 12
 DEFAULT_PRICING = ("on-demand",)
 DEFAULT_ENGINE = "auto"
 DEFAULT_KV_DTYPE = "auto"
+PROVISIONING = ("fixed", "autoscaled")  # replicas for the peak all month, or hour by hour
+DEFAULT_PROVISIONING = "fixed"
+DEFAULT_BILLING_HOURS = 1  # most clouds bill GPU instances by the second or minute: an hour is safe
 
 Mix = tuple[int, int]  # (input tokens, output tokens) of one request
 
@@ -75,6 +78,80 @@ class CostAssumptions:
             "cached_input_fraction": self.cached_input_fraction,
             "pricing": list(self.pricing),
             "providers": list(self.providers),
+        }
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """A traffic profile that the self-hosted bill follows, and how replicas are provisioned for it.
+
+    file : The traffic-profile file read (`selfhost workload -o` writes one).
+    hourly_rps : Mean request rate of each profile hour (168: a week from Monday 00:00, or 24:
+        a day), scaled to the scenario's mean rate when --rps is given. [requests/s]
+    file_mean_rps : The profile's mean rate as the file has it. [requests/s]
+    provisioning : 'fixed' (enough replicas for the busiest hour, all month) or 'autoscaled'
+        (each hour's replicas, at least the minimum, paid in whole billing blocks).
+    billing_hours : Autoscaling pays a replica it starts for blocks of this many hours. [h]
+    description : The profile's own description line.
+    synthetic : True for a made-up profile (examples/traffic).
+    tokens_from_profile : Which of input / output / cached-input tokens the profile set.
+    """
+
+    file: Path
+    hourly_rps: tuple[float, ...]
+    file_mean_rps: float
+    provisioning: str = DEFAULT_PROVISIONING
+    billing_hours: int = DEFAULT_BILLING_HOURS
+    description: str = ""
+    synthetic: bool = False
+    tokens_from_profile: tuple[str, ...] = ()
+
+    @property
+    def flat(self) -> bool:
+        """Every hour has the same rate: priced exactly as a sustained rate."""
+        return len(set(self.hourly_rps)) == 1
+
+    @property
+    def mean_rps(self) -> float:
+        """Mean of the hourly rates; a flat profile's rate exactly. [requests/s]"""
+        if self.flat:
+            return self.hourly_rps[0]
+        return math.fsum(self.hourly_rps) / len(self.hourly_rps)
+
+    @property
+    def peak_rps(self) -> float:
+        """The busiest hour's rate. [requests/s]"""
+        return max(self.hourly_rps)
+
+    @property
+    def autoscaled(self) -> bool:
+        return self.provisioning == "autoscaled"
+
+    @property
+    def billing_granularity_h(self) -> int | None:
+        """The billing block of autoscaling, None for fixed provisioning. [h]"""
+        return self.billing_hours if self.autoscaled else None
+
+    def words(self) -> str:
+        """'fixed for the peak' or 'autoscaled hourly (billed per 1 h)', for titles and notes."""
+        if not self.autoscaled:
+            return "fixed for the peak"
+        return f"autoscaled by the hour, billed in blocks of {self.billing_hours} h"
+
+    def record(self) -> dict[str, Any]:
+        """The assumptions-block entry."""
+        return {
+            "file": str(self.file),
+            "description": self.description,
+            "synthetic": self.synthetic,
+            "hours": len(self.hourly_rps),
+            "mean_rps": self.mean_rps,
+            "peak_rps": self.peak_rps,
+            "peak_over_mean": self.peak_rps / self.mean_rps,
+            "file_mean_rps": self.file_mean_rps,
+            "provisioning": self.provisioning,
+            "billing_hours": self.billing_hours,
+            "tokens_from_profile": list(self.tokens_from_profile),
         }
 
 
@@ -131,6 +208,8 @@ class Scenario:
     samples, seed : Monte Carlo samples for P10/P50/P90 bands (0 = off) and their seed.
     stale_days : Prices older than this are flagged; None where no price is used. [days]
     catalog_overlays : Catalog files or directories read over the built-in catalog (--catalog).
+    traffic : The traffic profile the self-hosted bill follows (--traffic); None: a sustained
+        ``rps``. With a profile, ``rps`` is its mean rate and the token mix its token means.
     """
 
     selection: Selection = field(default_factory=Selection)
@@ -148,6 +227,7 @@ class Scenario:
     seed: int = 0
     stale_days: int | None = DEFAULT_STALE_DAYS
     catalog_overlays: tuple[Path, ...] = ()
+    traffic: Traffic | None = None
 
     # ------------------------------------------------------------------ derived
 
@@ -238,6 +318,8 @@ class Scenario:
         if self.stale_days is not None:
             record["stale_after_days"] = self.stale_days
         record["catalog_overlays"] = [str(path) for path in self.catalog_overlays]
+        if self.traffic is not None:
+            record["traffic"] = self.traffic.record()
         return record
 
     # ------------------------------------------------------------------ from the command line
@@ -264,6 +346,19 @@ class Scenario:
                 raise InputError(f"--gpus {n} must be at least 1")
         if rps is not None:
             check_rate(rps)
+        traffic = None
+        if v("traffic") is not None:
+            traffic, rps, input_tokens, output_tokens, cached = _traffic(given)
+            if cached is not None:
+                given = {**given, "cached_input_fraction": cached}
+                v = given.get
+        elif v("provisioning") not in (None, DEFAULT_PROVISIONING):
+            raise InputError(
+                f"--provisioning {v('provisioning')} needs --traffic FILE: a sustained --rps needs the same "
+                "replicas every hour"
+            )
+        if "rps" in given and rps is None:
+            raise InputError("give the request rate (--rps), or a traffic profile (--traffic FILE)")
         kv = check_kv_dtype(v("kv_dtype") or DEFAULT_KV_DTYPE)
         one_request = None if input_tokens is None or output_tokens is None else input_tokens + output_tokens
         if context is not None and one_request is not None and context < one_request:
@@ -309,12 +404,13 @@ class Scenario:
             seed=v("seed") or 0,
             stale_days=v("stale_days"),
             catalog_overlays=tuple(v("catalog") or ()),
+            traffic=traffic,
         )
 
 
 #: Every option a Scenario is built from, by parameter name, in the order --help lists them.
 OPTION_NAMES = (
-    "rps", "rates", "rps_range", "mix", "model", "gpu", "quant", "gpus", "engine", "measured_only",
+    "rps", "traffic", "provisioning", "billing_hours", "rates", "rps_range", "mix", "model", "gpu", "quant", "gpus", "engine", "measured_only",
     "pricing", "provider", "api", "all_apis", "input_tokens", "output_tokens", "context", "max_tpot_ms",
     "max_ttft_ms", "kv_dtype", "ops_usd_per_month", "setup_usd", "target_utilization", "min_replicas",
     "hours_per_month", "cached_input_fraction", "uncertainty", "seed", "stale_days",
@@ -341,6 +437,85 @@ def _costs(given: dict[str, Any]) -> CostAssumptions:
         pricing=tuple(check_pricing_kinds(given.get("pricing") or DEFAULT_PRICING)),
         providers=tuple(given.get("provider") or ()),
     )
+
+
+def _traffic(given: dict[str, Any]) -> tuple[Traffic, float, int | None, int | None, float | None]:
+    """The --traffic profile read and checked, with the rate and tokens it sets.
+
+    Returns the `Traffic`, the scenario's mean rate (--rps, to which the profile is scaled, or
+    the profile's own mean), the input and output tokens per request (the profile's means where
+    it records them, else the options') and the cached-input fraction it records (or None).
+
+    Raises:
+        InputError: an unreadable or invalid profile, an unknown provisioning, billing hours
+            that do not divide the profile's hours, or a token option that disagrees with it.
+    """
+    from selfhost.traffic_profile import read_profile
+
+    path = Path(given["traffic"])
+    profile = read_profile(path)
+    provisioning = given.get("provisioning") or DEFAULT_PROVISIONING
+    if provisioning not in PROVISIONING:
+        raise InputError(f"unknown --provisioning '{provisioning}'; use one of: {', '.join(PROVISIONING)}")
+    billing = given.get("billing_hours") or DEFAULT_BILLING_HOURS
+    n = len(profile.hourly_rps)
+    if billing < 1 or n % billing:
+        raise InputError(
+            f"--billing-hours {billing} must be a whole number of hours dividing the profile's {n} "
+            "(1, 2, 3, 4, 6, 8, 12 or 24)"
+        )
+    rates = tuple(profile.hourly_rps)
+    flat = len(set(rates)) == 1
+    file_mean = rates[0] if flat else profile.mean_rps
+    rps = given.get("rps")
+    if rps is None:
+        rps = file_mean
+    elif not rps > 0:
+        raise InputError(f"--rps {rps:g} cannot scale a traffic profile: give a mean rate above 0")
+    elif flat:
+        rates = (float(rps),) * n
+    else:
+        rates = tuple(r * (rps / file_mean) for r in rates)
+    tokens = profile.tokens
+    set_by: list[str] = []
+    values: list[int | None] = []
+    for kind, stats, option, default in (
+        ("input", tokens.input, "input_tokens", DEFAULT_INPUT_TOKENS),
+        ("output", tokens.output, "output_tokens", DEFAULT_OUTPUT_TOKENS),
+    ):
+        given_value = given.get(option)
+        if stats is None:
+            values.append(given_value)
+            continue
+        mine = max(1, round(stats.mean))
+        if given_value is not None and given_value not in (default, mine):
+            flag = "--" + option.replace("_", "-")
+            raise InputError(
+                f"{flag} {given_value} disagrees with the profile's mean of {mine} {kind} tokens per request "
+                f"({path}); the profile's tokens are used: leave {flag} out, or edit the profile"
+            )
+        values.append(mine)
+        set_by.append(kind)
+    cached = profile.cached_input_fraction
+    if cached is not None:
+        asked = given.get("cached_input_fraction")
+        if asked not in (None, 0.0) and abs(asked - cached) > 1e-9:
+            raise InputError(
+                f"--cached-input-fraction {asked:g} disagrees with the profile's cached share of input "
+                f"tokens, {cached:.3g} ({path}): leave it out, or edit the profile"
+            )
+        set_by.append("cached_input")
+    traffic = Traffic(
+        file=path,
+        hourly_rps=rates,
+        file_mean_rps=file_mean,
+        provisioning=provisioning,
+        billing_hours=billing,
+        description=profile.description,
+        synthetic=profile.source.synthetic,
+        tokens_from_profile=tuple(set_by),
+    )
+    return traffic, float(rps), values[0], values[1], cached
 
 
 def _ids(value: str | Sequence[str] | None) -> tuple[str, ...]:

@@ -29,9 +29,10 @@ from selfhost.analysis import (
 from selfhost.analysis import costs as costs_report
 from selfhost.analysis import estimate as estimate_report
 from selfhost.analysis import fit as fit_report
-from selfhost.selection import select_configs
 from selfhost.confirmation import flag_unconfirmed
+from selfhost.selection import select_configs
 from selfhost.staleness import flag_stale
+from selfhost.user_calibrations import flag_user_calibrations
 
 if TYPE_CHECKING:
     from selfhost.analysis import DeploymentGrid, Record
@@ -58,14 +59,31 @@ def flagged(
     today: dt.date | None = None,
 ) -> Report:
     """Flag what ``records`` (default: all of the report's) rest on that a reader should check:
-    stale prices (a no-op without stale days) and unconfirmed catalog entries (estimates)."""
+    stale prices (a no-op without stale days), unconfirmed catalog entries (estimates) and the
+    user's own calibrations in use."""
     if scenario.stale_days is not None:
         flag_stale(report, catalog, scenario.stale_days, today=today, records=records)
     flag_unconfirmed(report, catalog, records=records)
+    flag_user_calibrations(report, catalog, records=records)
     return report
 
 
 # --------------------------------------------------------------------------- crossover
+
+
+def flat_only(scenario: Scenario, *, chart: bool = False) -> None:
+    """Refuse the parts that model a sustained rate only when the scenario has a traffic profile."""
+    from selfhost.errors import InputError
+
+    if scenario.traffic is None:
+        return
+    asked = [name for name, on in (("--uncertainty", scenario.samples), ("--chart", chart)) if on]
+    if asked:
+        raise InputError(
+            f"{' and '.join(asked)} model{'s' if len(asked) == 1 else ''} a sustained --rps; "
+            "with --traffic leave "
+            f"{'it' if len(asked) == 1 else 'them'} out (the profile's crossover and idle share are in the table)"
+        )
 
 
 @dataclass
@@ -99,7 +117,12 @@ def crossover(
     ``baseline`` is an old catalog or saved result (a path), or a function that reads one;
     the old catalog runs the same scenario, judged by today's measurements. ``today`` dates
     the stale-price check (default: the local date).
+
+    Raises:
+        InputError: uncertainty bands or the chart asked for on a traffic profile (both model a
+            sustained rate).
     """
+    flat_only(scenario, chart=chart)
     grid = deployment_grid(catalog, scenario)
     base = crossover_report(catalog, scenario, grid=grid)
     report = base
@@ -140,6 +163,7 @@ def _baseline_reader(catalog: Catalog, scenario: Scenario, path: Path) -> Callab
 
 def costs(catalog: Catalog, scenario: Scenario, *, rows: int = 0) -> Report:
     """Every deployment that serves the rate, cheapest first; bands and stale flags on the ``rows`` shown."""
+    flat_only(scenario)
     if scenario.samples:
         from selfhost.uncertainty import costs_with_uncertainty
 
@@ -164,7 +188,13 @@ def sweep(catalog: Catalog, scenario: Scenario) -> Sweep:
     from selfhost.sweep import sweep as sweep_grid
 
     grid = sweep_grid(catalog, scenario)
-    flagged(Report(grid.price_records(), grid.assumptions, grid.notes), catalog, scenario)
+    report = flagged(Report(grid.price_records(), grid.assumptions, grid.notes), catalog, scenario)
+    deployments = [
+        {"engine": c.engine.id, "gpu": c.gpu.id}
+        for part in grid.parts
+        for c in {id(c): c for c in (part.grid.config(i) for i in range(len(part.grid)))}.values()
+    ]
+    flag_user_calibrations(report, catalog, records=deployments)
     return grid
 
 
@@ -196,7 +226,8 @@ def fit(catalog: Catalog, scenario: Scenario, *, all_counts: bool = False) -> Re
 def estimate(catalog: Catalog, scenario: Scenario, *, concurrency: int | None) -> Report:
     """Throughput and latency at a concurrency (None: the largest batch), native precision by default."""
     configs = _smallest(select_configs(catalog, scenario, native_quant=True), scenario)
-    return echoed(estimate_report(configs, scenario.workload, concurrency), scenario)
+    report = echoed(estimate_report(configs, scenario.workload, concurrency), scenario)
+    return flag_user_calibrations(report, catalog)
 
 
 def kv_alert(catalog: Catalog, scenario: Scenario, *, threshold: float, replicas: int) -> Report:
@@ -204,16 +235,25 @@ def kv_alert(catalog: Catalog, scenario: Scenario, *, threshold: float, replicas
     from selfhost.kv_alert import kv_alert as kv_alert_report
 
     configs = _smallest(select_configs(catalog, scenario, native_quant=True), scenario)
-    return echoed(kv_alert_report(configs, scenario.workload, threshold, replicas), scenario)
+    report = echoed(kv_alert_report(configs, scenario.workload, threshold, replicas), scenario)
+    return flag_user_calibrations(report, catalog)
 
 
 # --------------------------------------------------------------------------- plan
 
 
 def plan(
-    catalog: Catalog, scenario: Scenario, workloads_file: Path, *, self_hosted_base_url: str
+    catalog: Catalog,
+    scenario: Scenario,
+    workloads_file: Path,
+    *,
+    self_hosted_base_url: str,
+    provisioning: str = "fixed",
+    billing_hours: int = 1,
 ) -> PlanReport:
-    """The hybrid plan for the workloads in ``workloads_file``, the scenario's selection and costs."""
+    """The hybrid plan for the workloads in ``workloads_file``, the scenario's selection and costs;
+    workloads with a traffic profile provisioned ``provisioning`` (fixed or autoscaled in
+    ``billing_hours`` blocks)."""
     from selfhost.errors import InputError
     from selfhost.plan import plan_report
     from selfhost.workloads import read_workloads, resolve_workloads
@@ -242,6 +282,19 @@ def plan(
         configs,
         self_hosted_base_url=self_hosted_base_url,
         source=str(workloads_file),
+        provisioning=provisioning,
+        billing_hours=billing_hours,
     )
     report.selection_note = selection_note
+    engine_of: dict[tuple[object, ...], str] = {
+        (c.model.id, c.quant.id, c.gpu.id, c.n_gpus): c.engine.id for c in configs
+    }
+    deployments = [
+        {
+            "engine": engine_of.get(tuple(r.get(k) for k in ("model", "quant", "gpu", "gpus_per_replica"))),
+            "gpu": r.get("gpu"),
+        }
+        for r in report.results
+    ]  # plan records name the deployment but not its engine
+    flag_user_calibrations(report, catalog, records=deployments)
     return flagged(report, catalog, scenario)  # type: ignore[return-value]

@@ -12,6 +12,7 @@ commands' tables and JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 from collections.abc import Callable, Sequence
@@ -59,9 +60,9 @@ class ReviewData:
     """Every figure of the review, as the commands compute them.
 
     crossover : `crossover` records, with P10/P50/P90 keys when ``samples`` > 0, stale prices flagged.
-    sensitivity : `sensitivity` records (the tornado) at ``spread``.
+    sensitivity : `sensitivity` records (the tornado) at ``spread``; none with a traffic profile.
     fit : `fit` records of each model's chosen deployment.
-    chart : The cost-against-rate chart as data.
+    chart : The cost-against-rate chart as data; None with a traffic profile.
     changes : `crossover --baseline` records, or None without a baseline.
     """
 
@@ -70,7 +71,7 @@ class ReviewData:
     crossover: Report
     sensitivity: Report
     fit: Report
-    chart: CostChart
+    chart: CostChart | None
     changes: Report | None
     spread: float
     generated: dt.date
@@ -105,10 +106,15 @@ def review_data(
     ``baseline`` is the last review (a path, or a function that reads it; read once, if given).
     """
     when = today or current_date()
-    answer = crossover(catalog, scenario, baseline=baseline, chart=True, today=when)
-    sens = sensitivity_report(catalog, scenario, spread=spread)
+    if scenario.traffic is not None:  # the chart, tornado and band model a sustained rate
+        scenario = dataclasses.replace(scenario, samples=0)
+        answer = crossover(catalog, scenario, baseline=baseline, today=when)
+        sens = Report(results=[], assumptions={})
+    else:
+        answer = crossover(catalog, scenario, baseline=baseline, chart=True, today=when)
+        sens = sensitivity_report(catalog, scenario, spread=spread)
+        assert answer.chart is not None
     fitted = fit(chosen_configs(answer.grid.configs, answer.base.results), scenario.workload)
-    assert answer.chart is not None
     return ReviewData(
         catalog=catalog,
         scenario=scenario,
@@ -197,6 +203,8 @@ def deployment_words(r: Record) -> str:
     label = f"{r['replicas']}x{r['gpus_per_replica']} {r['gpu']} {r['quant']} ({r['provider']})"
     if r["gpus_billed"] is not None and r["gpus_billed"] != r["replicas"] * r["gpus_per_replica"]:
         label += f", {r['gpus_billed']:g} GPUs billed"
+    if r.get("provisioning") == "autoscaled":
+        label += f", autoscaled (mean {r['replicas_mean']:.2g} replicas)"
     return label
 
 
@@ -242,7 +250,7 @@ def recommendation(data: ReviewData) -> str:
     """
     records = data.crossover.results
     w = data.scenario.workload
-    head = f"At {data.scenario.rate:g} requests/s ({w.input_tokens:,} input + {w.output_tokens:,} output tokens per request)"
+    head = f"At {rate_words(data.scenario)} ({w.input_tokens:,} input + {w.output_tokens:,} output tokens per request)"
     if not records:
         return (
             f"{head} no comparison is possible with this selection: no deployment serves the workload "
@@ -273,9 +281,13 @@ def recommendation(data: ReviewData) -> str:
                 f"{usd(self_usd)} self-hosted"
             )
             cross = cheapest["crossover_rps"]
-            text += (
-                f" until traffic passes {sig3(cross)} requests/s" if cross is not None else " at any traffic"
-            )
+            multiple = cheapest.get("crossover_multiple_of_mean")
+            if cross is None:
+                text += " at any traffic"
+            elif multiple is not None:
+                text += f" until its mean rate passes {sig3(cross)} requests/s ({sig3(multiple)}x today's profile)"
+            else:
+                text += f" until traffic passes {sig3(cross)} requests/s"
             if p_self is not None and p_self >= 0.05:
                 text += f" (self-hosting is cheaper in {probability(p_self)} of the uncertainty samples)"
             stays.append(text)
@@ -309,10 +321,58 @@ def recommendation(data: ReviewData) -> str:
     return " ".join(sentences)
 
 
+def rate_words(scenario: Scenario) -> str:
+    """'5 requests/s', or with a profile 'a mean of 5 requests/s (business-hours-chat.yaml, ...)'."""
+    t = scenario.traffic
+    if t is None:
+        return f"{scenario.rate:g} requests/s"
+    return (
+        f"a mean of {scenario.rate:g} requests/s (traffic profile {t.file.name}, peak {t.peak_rps:.3g}; "
+        f"replicas {t.words()})"
+    )
+
+
+def _traffic_rows(scenario: Scenario) -> list[tuple[str, str]]:
+    t = scenario.traffic
+    if t is None:
+        return []
+    rows = [
+        ("Traffic profile", f"{t.file}" + (" (synthetic)" if t.synthetic else "")),
+        ("Profile hours [h]", f"{len(t.hourly_rps)}"),
+        ("Peak hour [requests/s]", f"{t.peak_rps:.3g} ({t.peak_rps / t.mean_rps:.2g}x the mean)"),
+        ("Provisioning", t.words()),
+    ]
+    return rows
+
+
+def _idle_paragraph(records: Sequence[Record]) -> Paragraph:
+    """How much of each chosen deployment's bill is idle capacity, with a traffic profile."""
+    seen = dict.fromkeys(
+        (r["model"], deployment_words(r), r["idle_share"], r["provisioning"])
+        for r in records
+        if "idle_share" in r
+    )
+    parts = [
+        f"{model} on {where} ({how}): {percent_words(share)} of the self-hosted bill is idle capacity"
+        for model, where, share, how in seen
+    ]
+    return Paragraph(
+        "The self-hosted bill follows the profile's hours; the API is billed on the same requests. "
+        + "; ".join(parts)
+        + ". The crossover is the mean rate of the profile scaled as a whole (docs/traffic-cost.md)."
+    )
+
+
+def percent_words(share: float | None) -> str:
+    return "-" if share is None else f"{share:.0%}"
+
+
 def _workload_table(data: ReviewData) -> Table:
     w, ca = data.scenario.workload, data.scenario.priced
+    rate_label = "Mean request rate [requests/s]" if data.scenario.traffic else "Request rate [requests/s]"
     rows = [
-        ("Request rate [requests/s]", f"{data.scenario.rate:g}"),
+        (rate_label, f"{data.scenario.rate:g}"),
+        *_traffic_rows(data.scenario),
         ("Input tokens per request [tokens]", f"{w.input_tokens:,}"),
         ("Output tokens per request [tokens]", f"{w.output_tokens:,}"),
         ("Context that must fit [tokens]", f"{w.context_tokens:,}"),
@@ -331,7 +391,12 @@ def _workload_table(data: ReviewData) -> Table:
     return _table("workload", [("Input", "l"), ("Value", "r")], rows)
 
 
-def _costs_table(records: Sequence[Record]) -> Table:
+def sustained_words(scenario: Scenario) -> str:
+    """'5 requests/s sustained', or the profile's mean and shape."""
+    return rate_words(scenario) if scenario.traffic else f"{scenario.rate:g} requests/s sustained"
+
+
+def _costs_table(records: Sequence[Record], *, mean: bool = False) -> Table:
     columns = [
         ("Model", "l"),
         ("Self-hosted on", "l"),
@@ -342,7 +407,7 @@ def _costs_table(records: Sequence[Record]) -> Table:
         ("Self-hosted $/1M tokens", "r"),
         ("API $/1M tokens", "r"),
         ("Cheaper", "l"),
-        ("Crossover req/s", "r"),
+        ("Crossover mean req/s" if mean else "Crossover req/s", "r"),
     ]
     rows = [
         (
@@ -628,24 +693,40 @@ def document(data: ReviewData, *, chart_svg: str | None, chart_note: str = "") -
         Heading("The question", 2, "question"),
         Paragraph(
             f"Is it cheaper to serve {_join(models) or 'the selected models'} on our own GPUs than to pay "
-            f"{_join(apis) or 'an API'}, at {data.scenario.rate:g} requests/s sustained, each request {w.input_tokens:,} input "
+            f"{_join(apis) or 'an API'}, at {sustained_words(data.scenario)}, each request {w.input_tokens:,} input "
             f"and {w.output_tokens:,} output tokens, with at most {w.max_tpot_ms:g} ms per output token and "
             f"{w.max_ttft_ms:g} ms to the first token?"
         ),
         _workload_table(data),
         Heading("Recommendation", 2, "recommendation"),
         Paragraph(recommendation(data)),
-        Heading(f"Costs at {data.scenario.rate:g} requests/s", 2, "costs"),
+        Heading(
+            f"Costs at {'a mean of ' if data.scenario.traffic else ''}{data.scenario.rate:g} requests/s",
+            2,
+            "costs",
+        ),
         Paragraph(
             "Per model, the cheapest deployment that serves the rate within the latency targets, against the "
             "cheapest API hosting the same model and the cheapest proprietary API of its quality tier. "
             "'2x1' reads 2 replicas of 1 GPU. The crossover is the rate above which self-hosting that "
             "deployment stays cheaper."
         ),
-        _costs_table(records),
+        _costs_table(records, mean=data.scenario.traffic is not None),
     ]
     if data.crossover.verdict:
         blocks.append(Paragraph(data.crossover.verdict))
+    if data.scenario.traffic is not None:
+        blocks += [
+            _idle_paragraph(records),
+            Heading("Left out with a traffic profile", 2, "sustained-only"),
+            Paragraph(
+                "The chart of cost against rate, the sensitivity tornado and the P10/P50/P90 band model a "
+                "sustained request rate; with a traffic profile they are not computed. Run them on the "
+                "profile's mean (--rps) for the sustained-rate view."
+            ),
+        ]
+        return blocks + _closing_blocks(data)
+    assert data.chart is not None  # computed for every sustained-rate review
     header, rows = chart_table(data.chart)
     fallback = _table("chart-table", [(h, "l" if i < 2 else "r") for i, h in enumerate(header)], rows)
     blocks += [
@@ -661,12 +742,7 @@ def document(data: ReviewData, *, chart_svg: str | None, chart_note: str = "") -
             [("Model", "l"), ("API", "l"), ("Crossover", "r")],
             [(p.model, c.api, crossover_words(c)) for p in data.chart.panels for c in p.crossovers],
         ),
-        Heading("Does it fit?", 2, "fit"),
-        Paragraph(
-            f"Memory of each chosen deployment at a context of {w.context_tokens:,} tokens, and the request rate "
-            "one replica sustains within the latency targets."
-        ),
-        _fit_table(data),
+        *_fit_blocks(data),
         Heading("Sensitivity: which input moves the saving most", 2, "sensitivity"),
         Paragraph(
             f"Each input moved {data.spread:.0%} down and up, one at a time, with the deployment held at the "
@@ -680,6 +756,51 @@ def document(data: ReviewData, *, chart_svg: str | None, chart_note: str = "") -
         blocks += [Paragraph(_uncertainty_words(data)), _uncertainty_table(records)]
     else:
         blocks.append(Paragraph("Not computed (--uncertainty 0)."))
+    return blocks + _closing_blocks(data, fit=False)
+
+
+def _fit_blocks(data: ReviewData) -> list[Block]:
+    w = data.scenario.workload
+    return [
+        Heading("Does it fit?", 2, "fit"),
+        Paragraph(
+            f"Memory of each chosen deployment at a context of {w.context_tokens:,} tokens, and the request rate "
+            "one replica sustains within the latency targets."
+        ),
+        _fit_table(data),
+    ]
+
+
+def _calibration_blocks(data: ReviewData) -> list[Block]:
+    """The user calibrations the comparisons used (`selfhost calibrate`), or nothing."""
+    found = data.crossover.assumptions.get("user_calibrations") or []
+    if not found:
+        return []
+    items = tuple(
+        f"{c['engine']} on {c['gpu']}: "
+        + ", ".join(f"{_CALIBRATED.get(k, k)} {v:g}" for k, v in c["fields"].items())
+        + f" fitted to {c['points']} point(s); {c['source']}"
+        for c in found
+    )
+    return [
+        Paragraph(
+            "A user calibration is in use: on these GPUs the engine's efficiencies are fitted to your own "
+            "measurements (selfhost calibrate), not the catalog's published ones."
+        ),
+        Bullets(items),
+    ]
+
+
+_CALIBRATED = {
+    "memory_bandwidth_utilization": "MBU",
+    "compute_utilization": "MFU",
+    "step_overhead_s": "step overhead [s]",
+}
+
+
+def _closing_blocks(data: ReviewData, *, fit: bool = True) -> list[Block]:
+    """Fit (unless shown already), stale prices, changes, sources, notes and the commands."""
+    blocks: list[Block] = _fit_blocks(data) if fit else []
     stale = data.crossover.assumptions.get("stale_prices") or []
     blocks.append(Heading("Stale prices", 2, "stale"))
     if stale:
@@ -705,6 +826,7 @@ def document(data: ReviewData, *, chart_svg: str | None, chart_note: str = "") -
             "they apply to and where they come from. Defaults and their reasons: docs/method.md section 5."
         ),
         _entries_table(data),
+        *_calibration_blocks(data),
         Heading("Notes", 2, "notes"),
         Bullets(
             tuple(

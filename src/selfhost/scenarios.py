@@ -221,11 +221,15 @@ def compatibility_problem(
 PLATFORM_FIELDS = ("memory_bandwidth_utilization", "compute_utilization", "step_overhead_s")
 
 
-def engine_efficiency(engine: EngineProfile, platform: str, name: str) -> float:
-    """An efficiency field of ``engine`` on ``platform``: the platform's own fit where there is one."""
-    specific = engine.platform_efficiency.get(platform)  # type: ignore[call-overload]
-    if specific is not None and name in PLATFORM_FIELDS and getattr(specific, name) is not None:
-        return float(getattr(specific, name))
+def engine_efficiency(engine: EngineProfile, platform: str, name: str, *, gpu: str | None = None) -> float:
+    """An efficiency field of ``engine`` on ``platform`` (and GPU id ``gpu``): a user calibration's
+    value for that GPU where there is one (`EngineProfile.gpu_efficiency`, written by `selfhost
+    calibrate`), else the platform's own fit, else the profile's field."""
+    if name in PLATFORM_FIELDS:
+        mine = engine.gpu_efficiency.get(gpu) if gpu is not None else None
+        for specific in (mine, engine.platform_efficiency.get(platform)):  # type: ignore[call-overload]
+            if specific is not None and getattr(specific, name) is not None:
+                return float(getattr(specific, name))
     return float(getattr(engine, name))
 
 
@@ -452,12 +456,10 @@ def build_arrays(
     gpus = _Lookup(c.gpu for c in configs)
     engines = _Lookup(c.engine for c in configs)
     pairs = _Lookup(((c.gpu, c.quant) for c in configs), key=lambda pair: (id(pair[0]), id(pair[1])))
-    on_platform = _Lookup(
-        ((c.engine, c.gpu.platform) for c in configs), key=lambda pair: (id(pair[0]), pair[1])
-    )
+    on_gpu = _Lookup(((c.engine, c.gpu) for c in configs), key=lambda pair: (id(pair[0]), id(pair[1])))
 
     def efficiency(name: str) -> np.ndarray:
-        return on_platform.column(lambda pair: engine_efficiency(pair[0], pair[1], name))
+        return on_gpu.column(lambda pair: engine_efficiency(pair[0], pair[1].platform, name, gpu=pair[1].id))
 
     n_gpus = np.array([c.n_gpus for c in configs], dtype=float)
     stages = np.array([c.pipeline_stages for c in configs], dtype=float)

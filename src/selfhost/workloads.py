@@ -12,6 +12,7 @@ A workloads file is a YAML mapping with one key, ``workloads``, holding a list o
         max_tpot_ms: 100               # optional; default --max-tpot-ms
         max_ttft_ms: 3000              # optional; default --max-ttft-ms
         apis: [openai-gpt-5-mini]      # optional; default: every comparable API
+        traffic_profile: chat.yaml     # optional: its hourly shape (and tokens), relative to this file
 
 Every problem is collected, so one `InputError` names the file and each bad location
 (``<file>: workloads[2] (name 'chat').max_tpot_ms: ...``), as the catalog loader does.
@@ -19,6 +20,7 @@ Every problem is collected, so one `InputError` names the file and each bad loca
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,9 +52,22 @@ class WorkloadSpec(BaseModel):
 
     name: str = Field(min_length=1, max_length=80, description="Unique name, used in the plan's output.")
     description: str = Field(default="", description="Free text for the reader of the plan.")
-    requests_per_s: PositiveFloat = Field(description="Sustained request rate. [requests/s]")
-    input_tokens: PositiveInt = Field(description="Mean prompt length per request. [tokens]")
-    output_tokens: PositiveInt = Field(description="Mean completion length per request. [tokens]")
+    requests_per_s: PositiveFloat | None = Field(
+        default=None,
+        description="Sustained (with traffic_profile: mean) request rate; default the profile's mean. [requests/s]",
+    )
+    input_tokens: PositiveInt | None = Field(
+        default=None, description="Mean prompt length per request; default the profile's mean. [tokens]"
+    )
+    output_tokens: PositiveInt | None = Field(
+        default=None, description="Mean completion length per request; default the profile's mean. [tokens]"
+    )
+    traffic_profile: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Traffic-profile file (selfhost workload -o), relative to the workloads file: the "
+        "workload's hourly shape, scaled to requests_per_s if given, and its token means.",
+    )
     context_tokens: PositiveInt | None = Field(
         default=None,
         description="Longest sequence one request may reach; must fit. Default input + output. [tokens]",
@@ -82,11 +97,20 @@ class WorkloadSpec(BaseModel):
     def _consistent(self) -> WorkloadSpec:
         if (self.model is None) == (self.quality_tier is None):
             raise ValueError("give exactly one of 'model' (a catalog id) or 'quality_tier'")
+        if self.traffic_profile is None:
+            missing = [name for name in SUSTAINED_FIELDS if getattr(self, name) is None]
+            if missing:
+                raise ValueError(f"give {', '.join(missing)} (or a traffic_profile that sets them)")
         if self.privacy_sensitive and self.apis:
             raise ValueError(
                 "a privacy_sensitive workload may not use an API; remove 'apis' or set privacy_sensitive: false"
             )
-        if self.context_tokens is not None and self.context_tokens < self.input_tokens + self.output_tokens:
+        if (
+            self.context_tokens is not None
+            and self.input_tokens is not None
+            and self.output_tokens is not None
+            and self.context_tokens < self.input_tokens + self.output_tokens
+        ):
             raise ValueError(
                 f"context_tokens {self.context_tokens} is shorter than one request "
                 f"({self.input_tokens} input + {self.output_tokens} output tokens)"
@@ -115,6 +139,18 @@ def _message(error: Any) -> str:
     if not isinstance(value, dict | list):
         message += f" (got {value!r})"
     return message
+
+
+SUSTAINED_FIELDS = ("requests_per_s", "input_tokens", "output_tokens")
+
+
+def _missing_without_profile(item: dict[str, Any], error: Any) -> list[str]:
+    """The rate and token fields an entry without a traffic_profile leaves out, if ``error`` is that."""
+    if tuple(error["loc"]) or "traffic_profile" in item:
+        return []
+    if not str(error["msg"]).startswith("Value error, give "):
+        return []
+    return [name for name in SUSTAINED_FIELDS if item.get(name) is None]
 
 
 def _field_path(loc: Sequence[str | int]) -> str:
@@ -184,13 +220,79 @@ def read_workloads(path: str | Path) -> list[WorkloadSpec]:
         if isinstance(name, str):
             first[name] = index
         try:
-            result.append(WorkloadSpec.model_validate(item))
+            spec = WorkloadSpec.model_validate(item)
         except pydantic.ValidationError as exc:
             for error in exc.errors():
+                absent = _missing_without_profile(item, error)
+                if absent:  # said as pydantic says a missing field, at each field
+                    errors += [f"{where}.{name}: required field is missing" for name in absent]
+                    continue
                 errors.append(f"{where}{_field_path(tuple(error['loc']))}: {_message(error)}")
+            continue
+        if spec.traffic_profile is not None:
+            try:
+                spec = with_profile(spec, profile_path(p, spec))
+            except InputError as exc:
+                errors.append(f"{where}.traffic_profile: {exc}")
+                continue
+        result.append(spec)
     if errors:
         raise InputError(_summary(p, errors))
     return result
+
+
+def profile_path(workloads_file: Path, spec: WorkloadSpec) -> Path:
+    """A workload's traffic-profile file: absolute, or relative to the workloads file."""
+    assert spec.traffic_profile is not None
+    given = Path(spec.traffic_profile)
+    return given if given.is_absolute() else workloads_file.parent / given
+
+
+def with_profile(spec: WorkloadSpec, path: Path) -> WorkloadSpec:
+    """``spec`` with the rate and tokens its profile sets where the entry leaves them out.
+
+    Raises:
+        InputError: the profile cannot be read, or lacks a token mean the entry does not give,
+            or the context is shorter than one request.
+    """
+    from selfhost.traffic_profile import read_profile
+
+    profile = read_profile(path)
+    update: dict[str, Any] = {}
+    if spec.requests_per_s is None:
+        update["requests_per_s"] = (
+            profile.hourly_rps[0] if len(set(profile.hourly_rps)) == 1 else profile.mean_rps
+        )
+    for name, stats in (("input_tokens", profile.tokens.input), ("output_tokens", profile.tokens.output)):
+        if getattr(spec, name) is None:
+            if stats is None:
+                raise InputError(f"'{path}' records no {name.split('_')[0]} tokens: give {name} in the entry")
+            update[name] = max(1, round(stats.mean))
+    filled = spec.model_copy(update=update)
+    assert filled.input_tokens is not None and filled.output_tokens is not None
+    if (
+        filled.context_tokens is not None
+        and filled.context_tokens < filled.input_tokens + filled.output_tokens
+    ):
+        raise InputError(
+            f"context_tokens {filled.context_tokens} is shorter than one request of the profile "
+            f"({filled.input_tokens} input + {filled.output_tokens} output tokens)"
+        )
+    return filled
+
+
+def hourly_rates(workloads_file: Path, spec: WorkloadSpec) -> tuple[float, ...] | None:
+    """The workload's hourly rates, its profile scaled to its mean rate; None without a profile. [requests/s]"""
+    if spec.traffic_profile is None:
+        return None
+    from selfhost.traffic_profile import read_profile
+
+    rates = read_profile(profile_path(workloads_file, spec)).hourly_rps
+    assert spec.requests_per_s is not None
+    if len(set(rates)) == 1:
+        return (spec.requests_per_s,) * len(rates)
+    mean = math.fsum(rates) / len(rates)
+    return tuple(r * (spec.requests_per_s / mean) for r in rates)
 
 
 # --------------------------------------------------------------------------- catalog look-ups
@@ -205,6 +307,8 @@ class ResolvedWorkload:
         only prices the all-API baseline.
     max_tpot_ms, max_ttft_ms : Its latency targets. [ms]
     context_tokens : Longest sequence that must fit. [tokens]
+    hourly_rps : Its traffic profile's hourly rates scaled to its mean rate, or None: a
+        sustained rate. [requests/s]
     """
 
     spec: WorkloadSpec
@@ -213,10 +317,27 @@ class ResolvedWorkload:
     max_tpot_ms: float
     max_ttft_ms: float
     context_tokens: int
+    hourly_rps: tuple[float, ...] | None = None
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def rps(self) -> float:
+        """Its (mean) request rate, from the entry or its profile. [requests/s]"""
+        assert self.spec.requests_per_s is not None  # read_workloads fills it from the profile
+        return self.spec.requests_per_s
+
+    @property
+    def input_tokens(self) -> int:
+        assert self.spec.input_tokens is not None
+        return self.spec.input_tokens
+
+    @property
+    def output_tokens(self) -> int:
+        assert self.spec.output_tokens is not None
+        return self.spec.output_tokens
 
 
 def tier_rank(tier: str) -> int:
@@ -256,7 +377,7 @@ def candidate_apis(catalog: Catalog, spec: WorkloadSpec, model: Model | None) ->
     A privacy-sensitive workload gets the same list: the plan never sends it to one, but the
     all-API baseline shows what they would charge.
     """
-    context = spec.context_tokens or spec.input_tokens + spec.output_tokens
+    context = spec.context_tokens or (spec.input_tokens or 1) + (spec.output_tokens or 1)
     live = [a for a in catalog.apis if not a.deprecated and serves_context(a, context)]
     if model is not None:
         least = tier_rank(model.quality_tier)
@@ -331,7 +452,8 @@ def resolve_workloads(
                 max_ttft_ms=spec.max_ttft_ms if spec.max_ttft_ms is not None else default_max_ttft_ms,
                 context_tokens=spec.context_tokens
                 if spec.context_tokens is not None
-                else spec.input_tokens + spec.output_tokens,
+                else (spec.input_tokens or 1) + (spec.output_tokens or 1),
+                hourly_rps=hourly_rates(p, spec),
             )
         )
     if errors:

@@ -17,7 +17,7 @@ treated (see data/engines.yaml).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -37,6 +37,8 @@ from selfhost.engine.throughput import ServingArrays
 from selfhost.scenarios import PLATFORM_FIELDS
 
 FloatArray = NDArray[np.float64]
+#: A penalty added to the loss of trial settings: field -> k trial values in, k penalties out.
+Penalty = Callable[[Mapping[str, FloatArray]], FloatArray]
 
 #: The fitted fields: names shared by EngineProfile and ServingArrays.
 PARAMETERS: tuple[str, ...] = (
@@ -242,9 +244,13 @@ def _tile(problem: FitProblem, k: int) -> tuple[ServingArrays, MeasurementArrays
 
 
 def _losses(
-    problem: FitProblem, current: Mapping[str, float], trials: Mapping[str, FloatArray]
+    problem: FitProblem,
+    current: Mapping[str, float],
+    trials: Mapping[str, FloatArray],
+    penalty: Penalty | None = None,
 ) -> FloatArray:
-    """Loss of each of k trial settings (``trials[name]`` has k values; other fields at ``current``)."""
+    """Loss of each of k trial settings (``trials[name]`` has k values; other fields at ``current``),
+    plus ``penalty`` of the settings where one is given."""
     n = problem.measured.size
     k = len(next(iter(trials.values())))
     serving, workload = _tile(problem, k)
@@ -255,14 +261,23 @@ def _losses(
     with np.errstate(divide="ignore", invalid="ignore"):
         errors = np.abs(np.log(predicted / problem.measured))
     errors = np.where(np.isfinite(errors), errors, 50.0)  # a non-finite prediction counts as e^50 off
-    return np.asarray((errors * problem.weight).sum(axis=1) / max(float(problem.weight.sum()), 1e-300))
+    data = (errors * problem.weight).sum(axis=1) / max(float(problem.weight.sum()), 1e-300)
+    if penalty is not None:
+        settings = {p: np.full(k, float(v)) for p, v in current.items()}
+        settings.update({name: np.asarray(v, dtype=float) for name, v in trials.items()})
+        data = data + np.asarray(penalty(settings), dtype=float)
+    return np.asarray(data)
 
 
 PAIR_RADIUS = 4  # grid steps each way of the joint search over two fields
 
 
 def _descend(
-    problem: FitProblem, free: Sequence[str], current: dict[str, float], grids: Mapping[str, FloatArray]
+    problem: FitProblem,
+    free: Sequence[str],
+    current: dict[str, float],
+    grids: Mapping[str, FloatArray],
+    penalty: Penalty | None = None,
 ) -> tuple[dict[str, float], float]:
     """Coordinate descent from ``current`` until it stalls, then joint moves of every pair of
     fields, and again while a pair move helps.
@@ -273,14 +288,16 @@ def _descend(
     searched only once coordinate moves stall, which keeps a fit of a dozen fields to seconds.
     """
     current = dict(current)
-    best = float(_losses(problem, current, {free[0]: np.array([current[free[0]]])})[0]) if free else 0.0
+    best = (
+        float(_losses(problem, current, {free[0]: np.array([current[free[0]]])}, penalty)[0]) if free else 0.0
+    )
 
     def coordinate_pass() -> bool:
         nonlocal best
         improved = False
         for name in free:
             grid = np.asarray(grids[split_name(name)[0]], dtype=float)
-            losses = _losses(problem, current, {name: grid})
+            losses = _losses(problem, current, {name: grid}, penalty)
             i = int(np.argmin(losses))
             if losses[i] < best - 1e-12:
                 current[name], best, improved = float(grid[i]), float(losses[i]), True
@@ -297,7 +314,7 @@ def _descend(
                 wa = ga[max(0, ia - PAIR_RADIUS) : ia + PAIR_RADIUS + 1]
                 wb = gb[max(0, ib - PAIR_RADIUS) : ib + PAIR_RADIUS + 1]
                 va, vb = (x.ravel() for x in np.meshgrid(wa, wb, indexing="ij"))
-                losses = _losses(problem, current, {a: va, b: vb})
+                losses = _losses(problem, current, {a: va, b: vb}, penalty)
                 i = int(np.argmin(losses))
                 if losses[i] < best - 1e-12:
                     current[a], current[b], best = float(va[i]), float(vb[i]), float(losses[i])
@@ -324,12 +341,15 @@ def fit_parameters(
     free: Sequence[str],
     start: Mapping[str, float],
     grids: Mapping[str, FloatArray] = GRIDS,
+    penalty: Penalty | None = None,
 ) -> tuple[dict[str, float], float]:
     """Fit the ``free`` fields, shared by all points, over ``grids`` from ``start``.
 
     Coordinate descent over the continuous fields for every grid value of each free discrete
     field (`DISCRETE`), keeping the best. The other engine fields stay as each point has them.
-    Returns ``start`` updated with the fitted values, and the loss they reach.
+    ``penalty`` (of the fields' values) is added to the loss: a prior that pulls the fit toward
+    given values (`selfhost.calibration.user`). Returns ``start`` updated with the fitted values,
+    and the loss they reach (penalty included).
     """
     continuous = [n for n in free if n not in DISCRETE]
     discrete = [n for n in free if n in DISCRETE]
@@ -341,11 +361,13 @@ def fit_parameters(
     best: tuple[float, dict[str, float]] | None = None
     for combo in combos:
         current = {**pinned, **{n: float(start[n]) for n in continuous}, **combo}
-        current, _ = _descend(problem, continuous, current, grids)
+        current, _ = _descend(problem, continuous, current, grids, penalty)
         fitted = dataclasses.replace(
             problem.serving, **columns(problem.serving, problem.generations, current)
         )
         value = loss(predict_values(fitted, problem.workload).value, problem.measured, problem.weight)
+        if penalty is not None:
+            value += float(penalty({n: np.array([v]) for n, v in current.items()})[0])
         if best is None or value < best[0] - 1e-12:
             best = (value, current)
     assert best is not None

@@ -226,6 +226,15 @@ class PlatformEfficiency(Plain):
     step_overhead_s: float | None = None
 
 
+class GpuEfficiency(Plain):
+    memory_bandwidth_utilization: float | None = None
+    compute_utilization: float | None = None
+    step_overhead_s: float | None = None
+    source: str
+    points: int = 0
+    notes: str = ""
+
+
 class EngineGeneration(Plain):
     id: str
     before_version: str
@@ -253,6 +262,7 @@ class EngineProfile(Entry):
     pipeline_parallel: bool = False
     dp_attention: bool = False
     platform_efficiency: dict[str, PlatformEfficiency] = Factory(dict)  # type: ignore[assignment]
+    gpu_efficiency: dict[str, GpuEfficiency] = Factory(dict)  # type: ignore[assignment]
     generations: tuple[EngineGeneration, ...] = ()
     measured_gpus: tuple[str, ...] = ()
 
@@ -291,7 +301,7 @@ SECTION_TYPES: dict[str, type[Entry]] = dict(
     )
 )
 CLASSES: tuple[type[Plain], ...] = (
-    Entry, *SECTION_TYPES.values(), MoeSpec, MlaSpec, Architecture, PlatformEfficiency, EngineGeneration, Catalog,
+    Entry, *SECTION_TYPES.values(), MoeSpec, MlaSpec, Architecture, PlatformEfficiency, GpuEfficiency, EngineGeneration, Catalog,
 )  # fmt: skip
 
 _NESTED: dict[str, type[Plain]] = {"architecture": Architecture, "moe": MoeSpec, "mla": MlaSpec}
@@ -310,6 +320,8 @@ def _build(cls: type[T], data: Mapping[str, Any]) -> T:
             values[key] = _build(_NESTED[key], value)
         elif key == "platform_efficiency":
             values[key] = {k: _build(PlatformEfficiency, v) for k, v in value.items()}
+        elif key == "gpu_efficiency":
+            values[key] = {k: _build(GpuEfficiency, v) for k, v in value.items()}
         elif key == "generations":
             values[key] = tuple(_build(EngineGeneration, v) for v in value)
         elif isinstance(value, list):

@@ -45,6 +45,7 @@ REFERENCES: tuple[tuple[str, str, str], ...] = (
     ("apis", "equivalent_model", "models"),
     ("quantizations", "engines", "engines"),
     ("engines", "measured_gpus", "gpus"),
+    ("engines", "gpu_efficiency", "gpus"),  # its keys
 )
 
 
@@ -413,11 +414,12 @@ def _reference_errors(merged: _Merged) -> list[str]:
             value = getattr(placed.entry, field_name)
             if value is None:
                 continue
-            refs = (
-                [(f".{field_name}", value)]
-                if isinstance(value, str)
-                else [(f".{field_name}[{i}]", v) for i, v in enumerate(value)]
-            )
+            if isinstance(value, str):
+                refs = [(f".{field_name}", value)]
+            elif isinstance(value, Mapping):  # ids as keys
+                refs = [(f".{field_name}.{key}", key) for key in value]
+            else:
+                refs = [(f".{field_name}[{i}]", v) for i, v in enumerate(value)]
             for path, ref in refs:
                 if ref in known:
                     continue

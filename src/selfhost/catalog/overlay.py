@@ -1,8 +1,9 @@
-"""Write model entries as catalog YAML, and add one to a user's overlay file without clobbering it.
+"""Write catalog entries as YAML, and add one to a user's overlay file without clobbering it.
 
-`models_yaml` renders entries in the layout of data/models.yaml. `append_model` adds an entry to
-an overlay file: it inserts the entry's text at the end of the file's `models:` section, so the
-file's comments and layout stay as they were. The result is checked twice before the file is
+`models_yaml` renders entries in the layout of data/models.yaml. `append_model` (and
+`append_engine`, which `selfhost calibrate` uses) adds an entry to an overlay file: it inserts
+the entry's text at the end of the file's `models:` (`engines:`) section, so the file's comments
+and layout stay as they were. The result is checked twice before the file is
 replaced (atomically, via a temporary file and a rename): parsed, it must equal the old content
 plus the new entry, and `validate_paths` must find no error in it. When the text cannot be
 inserted that way, a file without comments is rewritten with `yaml.safe_dump`; a file with
@@ -25,7 +26,7 @@ import yaml
 
 from selfhost.catalog.loader import validate_paths
 from selfhost.catalog.lookup import normalize
-from selfhost.catalog.schema import Model
+from selfhost.catalog.schema import EngineProfile, Entry, Model
 from selfhost.errors import CatalogError
 
 #: Field order of a written model entry: as in data/models.yaml, provenance last.
@@ -109,8 +110,29 @@ def models_yaml(models: Sequence[Model]) -> str:
     return _document([model_record(m) for m in models])
 
 
-def _document(records: Sequence[dict[str, Any]]) -> str:
-    out = ["models:"]
+#: The fields every entry has, written last (provenance), as in data/*.yaml.
+PROVENANCE_FIELDS = ("source", "as_of", "confirmed", "notes")
+
+
+def engine_record(engine: EngineProfile) -> dict[str, Any]:
+    """An engine profile as plain YAML-ready data in the schema's field order, provenance last;
+    None fields and empty lists or mappings (the defaults) left out."""
+    data = _plain(engine.model_dump(mode="json"))
+    order = [name for name in EngineProfile.model_fields if name not in PROVENANCE_FIELDS]
+    return {
+        key: data[key]
+        for key in (*order, *PROVENANCE_FIELDS)
+        if key in data and data[key] != [] and data[key] != {}
+    }
+
+
+def engines_yaml(engines: Sequence[EngineProfile]) -> str:
+    """A catalog document holding `engines`, as `models_yaml` does models."""
+    return _document([engine_record(e) for e in engines], "engines")
+
+
+def _document(records: Sequence[dict[str, Any]], section: str = "models") -> str:
+    out = [f"{section}:"]
     for i, record in enumerate(records):
         if i:
             out.append("")
@@ -192,18 +214,18 @@ def _insert_text(text: str, record: dict[str, Any], section: str = "models") -> 
     return joined([*lines[:at], eol, *item, *lines[at:]])
 
 
-def _expected(document: Any, record: dict[str, Any]) -> dict[str, Any]:
+def _expected(document: Any, record: dict[str, Any], section: str = "models") -> dict[str, Any]:
     """What the file must parse to after the append: the old content plus the new entry."""
-    entry = yaml.safe_load(_document([record]))["models"][0]
+    entry = yaml.safe_load(_document([record], section))[section][0]
     expected: dict[str, Any] = copy.deepcopy(document) if isinstance(document, dict) else {}
-    expected["models"] = [*(expected.get("models") or []), entry]
+    expected[section] = [*(expected.get(section) or []), entry]
     return expected
 
 
-def _existing_ids(document: Any) -> dict[str, str]:
-    """Lookup key -> id of every model id and alias already in the parsed file."""
+def _existing_ids(document: Any, section: str = "models") -> dict[str, str]:
+    """Lookup key -> id of every entry id and alias already in the section of the parsed file."""
     found: dict[str, str] = {}
-    items = document.get("models") if isinstance(document, dict) else None
+    items = document.get(section) if isinstance(document, dict) else None
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             continue
@@ -213,6 +235,17 @@ def _existing_ids(document: Any) -> dict[str, str]:
             if isinstance(alias, str):
                 found.setdefault(normalize(alias), item["id"])
     return found
+
+
+def existing_ids(path: str | Path, section: str) -> set[str]:
+    """The ids of the entries in ``section`` of the overlay file ``path`` (empty when the file does
+    not exist or cannot be read as a catalog: appending will then say why)."""
+    p = Path(path)
+    try:
+        document = yaml.safe_load(p.read_bytes().decode("utf-8")) if p.is_file() else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return set()
+    return set(_existing_ids(document, section).values())
 
 
 def append_model(path: str | Path, model: Model) -> str:
@@ -227,8 +260,53 @@ def append_model(path: str | Path, model: Model) -> str:
         touched); the file is not a YAML mapping; the text cannot be added safely to a file
         with comments; or the resulting file fails `validate_paths` (the file is not touched).
     """
-    path = Path(path)
-    record = model_record(model)
+
+    def taken(path: Path, owner: str) -> str:
+        what = "a model with id" if owner == model.id else f"model '{owner}' with id or alias"
+        return (
+            f"'{path}' already has {what} '{model.id}'; entries are never overwritten, "
+            "so choose a different --id (or edit the file by hand)"
+        )
+
+    return _append(Path(path), "models", model, model_record(model), taken)
+
+
+def append_engine(
+    path: str | Path, engine: EngineProfile, *, header: str = "", context: Sequence[str | Path] = ()
+) -> str:
+    """Add `engine` to the `engines` section of the overlay file `path`, creating it if needed.
+
+    As `append_model`: never overwrites an entry (an engine of that id already in the file is an
+    error), keeps comments and layout, validates before replacing the file. ``header`` is written
+    as comment lines at the top of a new file; ``context`` are the other overlays the entry is
+    validated with (catalog files the user passed with --catalog: the GPUs they add).
+    """
+
+    def taken(path: Path, owner: str) -> str:
+        return (
+            f"'{path}' already has engine '{owner}'; entries are never overwritten: write to a new "
+            "file with --into, or calibrate every measurement file in one run (each GPU gets its own "
+            "override in one entry)"
+        )
+
+    return _append(
+        Path(path), "engines", engine, engine_record(engine), taken, header=header, context=context
+    )
+
+
+def _append(
+    path: Path,
+    section: str,
+    entry: Entry,
+    record: dict[str, Any],
+    taken: Any,
+    *,
+    header: str = "",
+    context: Sequence[str | Path] = (),
+) -> str:
+    """Add ``record`` (the YAML data of ``entry``) to ``section`` of the overlay file ``path``.
+
+    ``taken(path, owner_id)`` is the message when the file already has the id."""
     if path.is_dir():
         raise CatalogError(f"--into '{path}' is a directory; give a YAML file path")
     if not path.parent.is_dir():
@@ -248,21 +326,17 @@ def append_model(path: str | Path, model: Model) -> str:
             raise CatalogError(
                 f"--into file '{path}' is not a catalog: its top level must be a mapping of sections"
             )
-        owner = _existing_ids(document).get(normalize(model.id))
+        owner = _existing_ids(document, section).get(normalize(entry.id))
         if owner is not None:
-            what = "a model with id" if owner == model.id else f"model '{owner}' with id or alias"
-            raise CatalogError(
-                f"'{path}' already has {what} '{model.id}'; entries are never overwritten, "
-                "so choose a different --id (or edit the file by hand)"
-            )
-        new_text = _insert_text(text, record)
-        expected = _expected(document, record)
+            raise CatalogError(taken(path, owner))
+        new_text = _insert_text(text, record, section)
+        expected = _expected(document, record, section)
         how = "appended"
         if new_text is None or _parsed(new_text) != expected:
             if _has_comments(text):
                 raise CatalogError(
                     f"cannot add the entry to '{path}' without losing its comments or layout; "
-                    "run the command without --into and paste the printed entry into its models: section"
+                    f"run the command without --into and paste the printed entry into its {section}: section"
                 )
             new_text = yaml.dump(
                 expected,
@@ -274,10 +348,11 @@ def append_model(path: str | Path, model: Model) -> str:
             )
             how = "rewritten"
     else:
-        new_text = NEW_FILE_HEADER + _document([record])
+        comments = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+        new_text = NEW_FILE_HEADER + comments + _document([record], section)
         how = "created"
 
-    _write_validated(path, new_text)
+    _write_validated(path, new_text, context)
     return how
 
 
@@ -288,14 +363,15 @@ def _parsed(text: str) -> Any:
         return None
 
 
-def _write_validated(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically, only if it validates as an overlay on the built-in catalog."""
+def _write_validated(path: Path, text: str, context: Sequence[str | Path] = ()) -> None:
+    """Write `text` to `path` atomically, only if it validates as an overlay on the built-in catalog
+    (and the ``context`` overlays, read before it)."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.yaml", dir=path.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
-        errors = [e.replace(str(tmp), str(path)) for e in validate_paths([tmp])]
+        errors = [e.replace(str(tmp), str(path)) for e in validate_paths([*context, tmp])]
         if errors:
             more = (
                 f" (and {len(errors) - 1} more; run 'selfhost catalog validate {path}')"

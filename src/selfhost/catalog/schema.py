@@ -309,6 +309,27 @@ class PlatformEfficiency(BaseModel):
     )
 
 
+class GpuEfficiency(BaseModel):
+    """An engine's efficiencies on one GPU, fitted to a user's own measurements (`selfhost calibrate`).
+
+    Used on that GPU in place of the platform's and the profile's fields; a field left None
+    keeps them. ``source`` names the calibration and its measurement files.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    memory_bandwidth_utilization: Fraction | None = Field(
+        default=None, description="MBU on this GPU. [unitless]"
+    )
+    compute_utilization: Fraction | None = Field(default=None, description="MFU on this GPU. [unitless]")
+    step_overhead_s: NonNegative | None = Field(
+        default=None, description="Fixed time per step on this GPU; None: the platform's or profile's. [s]"
+    )
+    source: str = Field(min_length=3, description="The calibration: command, measurement files, date.")
+    points: NonNegativeInt = Field(default=0, description="Measurements the fit used. [count]")
+    notes: str = ""
+
+
 class EngineGeneration(BaseModel):
     """An older generation of an engine's releases, whose scheduler cost more time per step.
 
@@ -392,6 +413,11 @@ class EngineProfile(Entry):
         default_factory=dict,
         description="Efficiencies fitted to one platform's measurements, used there in place of the "
         "fields above (llama.cpp's CUDA and Metal kernels reach different shares of their peaks).",
+    )
+    gpu_efficiency: dict[EntryId, GpuEfficiency] = Field(
+        default_factory=dict,
+        description="Efficiencies fitted to a user's measurements on one GPU (`selfhost calibrate`), "
+        "used on that GPU in place of the platform's and the fields above.",
     )
     generations: tuple[EngineGeneration, ...] = Field(
         default=(),

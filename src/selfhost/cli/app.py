@@ -16,6 +16,7 @@ import typer
 
 from selfhost._version import __version__
 from selfhost.cli import (
+    calibrate_cmd,
     catalog_cmd,
     cost_cmd,
     crossover_cmd,
@@ -73,6 +74,7 @@ app.add_typer(measurements_cmd.measurements_app, name="measurements")
 workload_cmd.register(app)
 sweep_cmd.register(app)
 validate_cmd.register(app)
+calibrate_cmd.register(app)
 sensitivity_cmd.register(app)
 plan_cmd.register(app)
 kv_cmd.register(app)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from selfhost.render import Column
 
 
-@o.question_options(o.COST)
+@o.question_options(o.COST, rps=(o.OptionalRpsOpt, None))
 def cost(
     scenario: Scenario,
     fmt: o.FormatOpt = o.OutputFormat.table,
@@ -31,17 +31,22 @@ def cost(
 
       selfhost cost --rps 5 -m llama-3.3-70b --uncertainty 100000 --limit 5
 
+      selfhost cost --traffic examples/traffic/spiky-consumer-app.yaml -m llama-3.3-70b --provisioning autoscaled
+
     With --uncertainty N, the rows shown get P10/P50/P90 of the monthly cost from N Monte Carlo
     samples of GPU price and engine efficiency (seed --seed). Prices older than --stale-days
-    are flagged.
+    are flagged. With --traffic FILE, each deployment is priced on the profile's hours, fixed
+    for the busiest hour or autoscaled (--provisioning), with the idle share of its bill.
     """
 
     def run() -> None:
         from selfhost import questions
 
         report = questions.costs(load(scenario.catalog_overlays), scenario, rows=limit)
+        from selfhost.analysis import load_words
+
         title = (
-            f"Self-hosted cost at {scenario.rate:g} req/s ({scenario.input_tokens} in + "
+            f"Self-hosted cost at {load_words(scenario)} ({scenario.input_tokens} in + "
             f"{scenario.output_tokens} out)"
         )
         emit(report, fmt, table_columns(report, scenario, fmt), title, limit)
@@ -62,6 +67,13 @@ def table_columns(report: Report, scenario: Scenario, fmt: o.OutputFormat) -> li
         Column("self_hosted_usd_per_month", "$/month", usd),
         Column("self_hosted_usd_per_mtok", "$/1M tok", usd_mtok),
     ]  # fmt: skip
+    if scenario.traffic is not None:
+        from selfhost.cli.crossover_cmd import percent
+
+        columns[7] = Column("replicas_peak", "Replicas at peak", num0)
+        columns.append(Column("idle_share", "Idle", percent))
+        if scenario.traffic.autoscaled:
+            columns.insert(8, Column("replicas_mean", "Mean replicas", num1))
     if not scenario.samples or fmt is not o.OutputFormat.table:  # the band is a table-only label
         return columns
     for r in report.results:

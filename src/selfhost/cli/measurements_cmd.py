@@ -60,6 +60,12 @@ def import_results(
         None, "--max-num-seqs", min=1, help="The engine's batch cap as run (vLLM --max-num-seqs). [sequences]"
     ),
     kv_dtype: o.KvDtypeOpt = "auto",
+    engine_version: str = typer.Option(
+        "",
+        "--engine-version",
+        help="The engine release that ran the benchmark, e.g. 0.6.3: an older vLLM is predicted with its "
+        "generation's scheduler overheads (the file does not say which release served it).",
+    ),
     concurrency: int | None = typer.Option(
         None,
         "--concurrency",
@@ -127,6 +133,7 @@ def import_results(
             replicas=replicas,
             max_num_seqs=max_num_seqs,
             kv_dtype=kv_dtype,
+            engine_version=engine_version,
         )
         imported = read_results(
             result_file,

@@ -44,6 +44,42 @@ CatalogOpt = Annotated[
     ),
 ]
 RpsOpt = Annotated[float, typer.Option("--rps", "-r", help="Sustained request rate. [requests/s]")]
+OptionalRpsOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--rps",
+        "-r",
+        help="Sustained request rate; with --traffic, the mean rate the profile is scaled to "
+        "(default: the profile's own mean). [requests/s]",
+    ),
+]
+TrafficOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--traffic",
+        help="Traffic profile (YAML, as `selfhost workload -o` writes; examples/traffic/): price its hourly "
+        "shape instead of a flat --rps, with its tokens per request. The crossover is then a mean rate, "
+        "the profile scaled as a whole (docs/traffic-cost.md).",
+    ),
+]
+ProvisioningOpt = Annotated[
+    str,
+    typer.Option(
+        "--provisioning",
+        help="With --traffic: 'fixed' (replicas for the busiest hour at the target utilization, all month) "
+        "or 'autoscaled' (each hour's replicas, at least --min-replicas, paid in --billing-hours blocks).",
+    ),
+]
+BillingHoursOpt = Annotated[
+    int,
+    typer.Option(
+        "--billing-hours",
+        min=1,
+        max=24,
+        help="Autoscaling pays each replica it starts for whole blocks of this many hours (the provider's "
+        "billing granularity, or how long you keep a replica warm); must divide 24. [h]",
+    ),
+]
 RatesOpt = Annotated[
     list[float] | None, typer.Option("--rps", "-r", help="Request rate (repeatable). [requests/s]")
 ]
@@ -215,7 +251,7 @@ REQUIRED = inspect.Parameter.empty
 
 #: Every shared option's alias; its parameter is named as its long flag (``--max-tpot-ms``: max_tpot_ms).
 SHARED_ALIASES = (
-    RpsOpt, RpsRangeOpt, MixOpt, ModelOpt, GpuOpt, QuantOpt, GpusOpt, EngineOpt, MeasuredOnlyOpt,
+    RpsOpt, TrafficOpt, ProvisioningOpt, BillingHoursOpt, RpsRangeOpt, MixOpt, ModelOpt, GpuOpt, QuantOpt, GpusOpt, EngineOpt, MeasuredOnlyOpt,
     PricingOpt, ProviderOpt, ApiOpt, AllApisOpt, InputTokensOpt, OutputTokensOpt, ContextOpt,
     MaxTpotOpt, MaxTtftOpt, KvDtypeOpt, OpsOpt, SetupOpt, UtilOpt, MinReplicasOpt, HoursOpt,
     CachedOpt, UncertaintyOpt, SeedOpt, StaleDaysOpt, CatalogOpt,
@@ -229,6 +265,7 @@ DEFAULTS: dict[str, Any] = {
     "ops_usd_per_month": q.DEFAULT_OPS_USD_PER_MONTH, "setup_usd": 0.0, "min_replicas": 1,
     "target_utilization": q.DEFAULT_TARGET_UTILIZATION, "hours_per_month": q.DEFAULT_HOURS_PER_MONTH,
     "cached_input_fraction": 0.0, "uncertainty": 0, "seed": 0, "stale_days": DEFAULT_STALE_DAYS,
+    "provisioning": q.DEFAULT_PROVISIONING, "billing_hours": q.DEFAULT_BILLING_HOURS,
 }  # fmt: skip
 
 
@@ -255,13 +292,14 @@ ORDER = q.OPTION_NAMES
 SELECTION = ("model", "gpu", "quant", "gpus", "engine", "measured_only", "pricing", "provider", "catalog")
 WORKLOAD = ("input_tokens", "output_tokens", "context", "max_tpot_ms", "max_ttft_ms", "kv_dtype")
 COSTS = ("ops_usd_per_month", "target_utilization", "min_replicas", "hours_per_month")
+TRAFFIC = ("traffic", "provisioning", "billing_hours")
 CROSSOVER = (
-    "rps", *SELECTION, "api", "all_apis", *WORKLOAD, *COSTS, "setup_usd", "cached_input_fraction",
+    "rps", *TRAFFIC, *SELECTION, "api", "all_apis", *WORKLOAD, *COSTS, "setup_usd", "cached_input_fraction",
     "uncertainty", "seed", "stale_days",
 )  # fmt: skip
-COST = ("rps", *SELECTION, *WORKLOAD, *COSTS, "uncertainty", "seed", "stale_days")
+COST = ("rps", *TRAFFIC, *SELECTION, *WORKLOAD, *COSTS, "uncertainty", "seed", "stale_days")
 SENSITIVITY = ("rps", *SELECTION, "api", "all_apis", *WORKLOAD, *COSTS, "cached_input_fraction", "stale_days")
-REPORT = (*SENSITIVITY, "uncertainty", "seed")
+REPORT = (*SENSITIVITY, *TRAFFIC, "uncertainty", "seed")
 SWEEP = ("rps_range", "mix", *SELECTION, "api", *WORKLOAD[3:], *COSTS, "cached_input_fraction", "stale_days")
 PLAN = (*SELECTION[1:], *WORKLOAD[3:], *COSTS, "cached_input_fraction", "stale_days")
 FIT = ("model", "gpu", "quant", "gpus", "engine", "context", "kv_dtype", "catalog")

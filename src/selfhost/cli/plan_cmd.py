@@ -174,6 +174,8 @@ def plan(
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="File --router writes (e.g. router.yaml)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
+    provisioning: o.ProvisioningOpt = o.DEFAULTS["provisioning"],
+    billing_hours: o.BillingHoursOpt = o.DEFAULTS["billing_hours"],
     fmt: PlanFormatOpt = PlanFormat.table,
 ) -> None:
     """Hybrid plan: self-host what pays (sharing replicas), send the rest to APIs, cheapest in total.
@@ -196,6 +198,9 @@ def plan(
 
       selfhost plan examples/hybrid.yaml --router litellm -o router.yaml
 
+    A workload may name a traffic_profile file (selfhost workload -o): its deployment's
+    replicas then follow the hours, fixed for the busiest hour or --provisioning autoscaled.
+
     With --router litellm, each workload becomes a LiteLLM model alias: self-hosted ones point at
     their deployment's base URL (openai/<model> with api_base), API ones at the provider's model;
     keys are os.environ/ references. The other way is a commented line beside each: moving a
@@ -213,7 +218,14 @@ def plan(
         if output is not None and output.exists() and not force:
             raise InputError(f"--output {output} exists; pass --force to replace it")
         cat = load(scenario.catalog_overlays)
-        report = questions.plan(cat, scenario, workloads_file, self_hosted_base_url=self_hosted_base_url)
+        report = questions.plan(
+            cat,
+            scenario,
+            workloads_file,
+            self_hosted_base_url=self_hosted_base_url,
+            provisioning=provisioning,
+            billing_hours=billing_hours,
+        )
         if router is not None:
             from selfhost.deploy.router import router_yaml
 

@@ -135,10 +135,25 @@ def given_options(ctx: typer.Context, names: Sequence[str]) -> list[str]:
 
 
 def reproduce_commands(
-    ctx: typer.Context, samples: int, seed: int, spread: float, baseline: Path | None
+    ctx: typer.Context,
+    samples: int,
+    seed: int,
+    spread: float,
+    baseline: Path | None,
+    *,
+    traffic: bool = False,
 ) -> list[str]:
-    """The commands whose output the report's figures equal."""
+    """The commands whose output the report's figures equal (with a traffic profile: `crossover`
+    on it, and its baseline comparison)."""
     shared = " ".join(given_options(ctx, SHARED))
+    if traffic:
+        shared = " ".join([shared, *given_options(ctx, o.TRAFFIC)])
+        commands = [f"selfhost crossover {shared} --format json"]
+        if baseline is not None:
+            commands.append(
+                f"selfhost crossover {shared} --baseline {shlex.quote(str(baseline))} --format json"
+            )
+        return [" ".join(c.split()) for c in commands]
     commands = [f"selfhost crossover {shared} --format json"]
     if samples:
         commands.append(f"selfhost crossover {shared} --uncertainty {samples} --seed {seed} --format json")
@@ -174,7 +189,9 @@ def check_writable(paths: Sequence[Path], force: bool) -> None:
             raise InputError(f"directory {path.parent} does not exist; create it or choose another -o")
 
 
-@o.question_options(o.REPORT, uncertainty=(o.ReportSamplesOpt, o.DEFAULT_REPORT_SAMPLES))
+@o.question_options(
+    o.REPORT, uncertainty=(o.ReportSamplesOpt, o.DEFAULT_REPORT_SAMPLES), rps=(o.OptionalRpsOpt, None)
+)
 def report(
     scenario: Scenario,
     ctx: typer.Context,
@@ -215,12 +232,18 @@ def report(
       selfhost report --rps 5 -o review.md
 
       selfhost report --rps 20 -m llama-3.3-70b -m qwen2.5-72b --baseline last-review.json -o review.html
+
+      selfhost report --traffic examples/traffic/business-hours-chat.yaml --provisioning autoscaled -o review.md
+
+    With --traffic FILE the costs follow the profile's hours (as `crossover --traffic`), and the
+    document says how the replicas are provisioned and how much of the bill is idle capacity;
+    the chart, the tornado and the uncertainty band model a sustained rate and are left out.
     """
 
     def run() -> None:
         from selfhost.chart import REPORT_EXTRA, svg_available, svg_chart
-        from selfhost.report import document, review_data, to_html, to_markdown
         from selfhost.confirmation import unconfirmed_note
+        from selfhost.report import document, review_data, to_html, to_markdown
         from selfhost.staleness import stale_note
 
         kind = output_kind(output)
@@ -230,14 +253,16 @@ def report(
         )
         targets = [output, *([chart_file] if chart_file else [])]
         check_writable(targets, force)
-        commands = reproduce_commands(ctx, scenario.samples, scenario.seed, spread, baseline)
+        commands = reproduce_commands(
+            ctx, scenario.samples, scenario.seed, spread, baseline, traffic=scenario.traffic is not None
+        )
         data = review_data(
             load(scenario.catalog_overlays), scenario, spread=spread, baseline=baseline, commands=commands
         )
-        svg = svg_chart(data.chart) if drawn else None
+        svg = svg_chart(data.chart) if drawn and data.chart is not None else None
         fallback = (
             ""
-            if drawn
+            if drawn or data.chart is None
             else f"No chart drawn: matplotlib is not installed ({REPORT_EXTRA}); the table gives "
             "the same curves at round rates."
         )

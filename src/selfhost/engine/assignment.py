@@ -78,6 +78,13 @@ class AssignmentProblem:
         ``tpot_ms``. Shape (n_v,). [ms]
     must_self_host : Workloads that may not use an API (privacy-sensitive). Shape (k,).
     ops_usd_per_month : Fixed operations cost, paid once if anything is self-hosted. [USD/month]
+    hourly_shape : Optional traffic shape: workload ``i``'s rate in profile hour ``h`` over its
+        mean rate, shape (k, H) (H = 24 or 168; a flat workload is a row of ones). With it a
+        block's load in hour h is ``sum_i L[v, i, d] * shape[i, h]``. None: sustained rates.
+        [unitless]
+    billing_granularity_h : With ``hourly_shape``: None buys the units of the busiest hour for
+        the month (fixed provisioning); g autoscales, each hour paying its own units and each
+        block of g hours the most of its hours, the month costing the mean over hours. [h]
     """
 
     api_usd_per_month: FloatArray
@@ -89,6 +96,8 @@ class AssignmentProblem:
     tpot_levels_ms: FloatArray
     must_self_host: BoolArray
     ops_usd_per_month: float
+    hourly_shape: FloatArray | None = None
+    billing_granularity_h: int | None = None
 
     def __post_init__(self) -> None:
         k = np.shape(self.api_usd_per_month)[0] if np.ndim(self.api_usd_per_month) == 1 else -1
@@ -109,6 +118,13 @@ class AssignmentProblem:
             got = np.shape(getattr(self, name))
             if got != shape:
                 raise ValueError(f"{name} has shape {got}; expected {shape} (n_v, k, n = {n_v}, {k}, {n})")
+        if self.hourly_shape is not None:
+            shape = np.shape(self.hourly_shape)
+            if len(shape) != 2 or shape[0] != k or shape[1] not in (24, 168):
+                raise ValueError(f"hourly_shape has shape {shape}; expected ({k}, 24 or 168)")
+            g = self.billing_granularity_h
+            if g is not None and (g < 1 or shape[1] % g):
+                raise ValueError(f"billing_granularity_h {g} must divide the {shape[1]} profile hours")
         if not np.all(np.isin(self.tpot_ms, self.tpot_levels_ms)):
             raise ValueError("tpot_levels_ms must contain every workload's tpot_ms")
 
@@ -201,6 +217,30 @@ class BlockTable:
     level: IntArray
 
 
+def _block_units(
+    problem: AssignmentProblem, member: FloatArray, load: FloatArray, min_units: FloatArray
+) -> FloatArray:
+    """Billing units (or, autoscaled, mean units over the hours) each subset buys on each
+    deployment: member (nr, k) x load (k, nd) -> (nr, nd). [count]"""
+    if problem.hourly_shape is None:
+        return np.maximum(min_units[None, :], ceil_units(member @ load))
+    shape = np.asarray(problem.hourly_shape, dtype=float)
+    g = problem.billing_granularity_h
+    weights = np.ones(shape.shape[1])
+    if g is None or g == 1:  # hours with the same shape across workloads cost the same: once each
+        shape, counts = np.unique(shape, axis=1, return_counts=True)
+        weights = counts.astype(float)
+    pooled = np.einsum("ri,ih,id->rhd", member, shape, load)  # (nr, hours, nd)
+    per_hour = np.maximum(min_units[None, None, :], ceil_units(pooled))
+    if g is None:
+        return np.asarray(per_hour.max(axis=1), dtype=float)
+    if g > 1:
+        nr, n_hours, nd = per_hour.shape
+        per_hour = per_hour.reshape(nr, n_hours // g, g, nd).max(axis=2)
+        return np.asarray(per_hour.mean(axis=1), dtype=float)
+    return np.asarray(np.tensordot(weights, per_hour, axes=([0], [1])) / weights.sum(), dtype=float)
+
+
 def block_table(problem: AssignmentProblem, *, share: bool = True) -> BlockTable:
     """g(B) for every subset ``B`` of workloads (singletons only when ``share`` is False).
 
@@ -238,13 +278,13 @@ def block_table(problem: AssignmentProblem, *, share: bool = True) -> BlockTable
             finite = np.isfinite(load)
             load0 = np.where(finite, load, 0.0)
             price = problem.unit_usd_per_month[deps]
-            step = max(1, _CHUNK_ELEMENTS // max(1, len(deps)))
+            hours = 1 if problem.hourly_shape is None else np.shape(problem.hourly_shape)[1]
+            step = max(1, _CHUNK_ELEMENTS // max(1, len(deps) * hours))
             for start in range(0, len(rows), step):
                 chunk = rows[start : start + step]
                 member = bits[chunk].astype(float)
-                pooled = member @ load0  # (nr, nd)
                 missing = (member @ (~finite).astype(float)) > 0
-                units = np.maximum(problem.min_units[deps][None, :], ceil_units(pooled))
+                units = _block_units(problem, member, load0, problem.min_units[deps])
                 usd = np.where(missing, np.inf, units * price[None, :])
                 billed = units * problem.unit_gpus[deps][None, :]
                 best_usd = usd.min(axis=1)

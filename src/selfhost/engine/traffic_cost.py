@@ -49,6 +49,14 @@ def _check_granularity(billing_granularity_h: int, n_hours: int) -> int:
     return g
 
 
+def profile_mean(rates_rps: ArrayLike) -> FloatArray:
+    """Mean rate over the hours axis, shape S. A flat profile's mean is its rate, exactly
+    (no summation rounding), so a flat profile prices as `selfhost.engine.cost` does. [requests/s]"""
+    r = _rates(rates_rps)
+    flat = np.all(r == r[..., :1], axis=-1)
+    return np.asarray(np.where(flat, r[..., 0], r.mean(axis=-1)), dtype=float)
+
+
 def _expand(x: ArrayLike) -> FloatArray:
     """A deployment argument of shape S as S + (1,), to broadcast against the hours axis."""
     return np.asarray(x, dtype=float)[..., np.newaxis]
@@ -101,8 +109,10 @@ def _provisioning(
     n = rates.shape[-1]
     hour_share = _expand(hours_per_month) / n  # month hours one profile hour stands for [h]
     unit_usd_per_hour = _expand(unit.usd_per_month) / _expand(hours_per_month)  # [USD/h]
-    gpu_usd = np.sum(units_by_hour * unit_usd_per_hour * hour_share, axis=-1)
-    gpu_hours = np.sum(units_by_hour * _expand(unit.gpus) * hour_share, axis=-1)
+    # mean units x the unit's month: sum_h u_h V (hours/H) / hours; exact for a constant count
+    mean_units = np.mean(units_by_hour, axis=-1)
+    gpu_usd = mean_units * np.asarray(unit.usd_per_month, dtype=float)
+    gpu_hours = mean_units * np.asarray(unit.gpus, dtype=float) * np.asarray(hours_per_month, dtype=float)
     full_rps = units_by_hour * _expand(unit.replicas) * _expand(capacity_rps)  # at 100 % utilization
     with np.errstate(divide="ignore", invalid="ignore"):
         used = np.where(full_rps > 0, np.minimum(1.0, rates / np.where(full_rps > 0, full_rps, 1.0)), 0.0)
@@ -195,10 +205,9 @@ def api_usd_by_hour(
 def api_usd_per_month(
     rates_rps: ArrayLike, usd_per_request: ArrayLike, hours_per_month: ArrayLike
 ) -> FloatArray:
-    """The month's API bill on the profile's requests, shape S. [USD/month]"""
-    return np.asarray(
-        np.sum(api_usd_by_hour(rates_rps, usd_per_request, hours_per_month), axis=-1), dtype=float
-    )
+    """The month's API bill on the profile's requests, shape S: the bill of a flat load at the
+    profile's mean rate (`cost.api_usd_per_month`), which is the sum of `api_usd_by_hour`. [USD/month]"""
+    return cost.api_usd_per_month(profile_mean(rates_rps), usd_per_request, hours_per_month)
 
 
 @dataclass(frozen=True)
@@ -371,10 +380,13 @@ def profile_crossover(
 ) -> ProfileCrossover:
     """The scale of the whole profile above which self-hosting it stays cheaper than the API.
 
-    ``billing_granularity_h`` None: fixed provisioning for the peak (solved in closed form by
-    `crossover_rps` at the peak rate, with the API priced per request/s of peak); an integer:
-    hourly autoscaling billed in blocks of that many hours (`step_crossover`, exact).
-    Elements of S are solved one by one; each solve is vectorised over its steps.
+    ``billing_granularity_h`` None: fixed provisioning for the peak, solved in closed form by
+    `crossover_rps` at the peak rate with the API priced per request/s of peak
+    (``usd_per_request x mean / peak``); an integer: hourly autoscaling billed in blocks of that
+    many hours (`step_crossover`, exact). A profile whose billing blocks all have the same
+    busiest rate pays the same units every block, so it is the fixed case and is solved so
+    (a flat profile thus gives `crossover_rps` exactly, either way). Elements of S are solved
+    one by one; each solve is vectorised over its steps.
     """
     r = _rates(rates_rps)
     n = r.shape[-1]
@@ -389,39 +401,43 @@ def profile_crossover(
     )
     rates = np.broadcast_to(r, (*shape, n))
     api_at_1 = np.broadcast_to(api_usd_per_month(rates, usd_per_request, hours_per_month), shape)
-    mean = rates.mean(axis=-1)
+    mean = profile_mean(rates)
     q = np.broadcast_to(unit.rps, shape)
     v = np.broadcast_to(unit.usd_per_month, shape)
     m0 = np.broadcast_to(unit.min_units, shape)
     f = np.broadcast_to(np.asarray(ops_usd_per_month, dtype=float), shape)
     hours = np.broadcast_to(np.asarray(hours_per_month, dtype=float), shape)
-    multiple = np.full(shape, np.nan)
-    reason = np.zeros(shape, dtype=np.int8)
-    if billing_granularity_h is None:
-        peak = rates.max(axis=-1)
-        safe_peak = np.where(peak > 0, peak, 1.0)
-        per_peak_request = api_at_1 / (safe_peak * hours * SECONDS_PER_HOUR)
-        peak_unit = cost.BillingUnit(
-            gpus=np.broadcast_to(unit.gpus, shape),
-            replicas=np.broadcast_to(unit.replicas, shape),
-            usd_per_month=v,
-            rps=q,
-            min_units=m0,
-        )
-        flat = crossover_rps(peak_unit, f, per_peak_request, hours)
-        multiple = np.where(flat.reason == CROSSES, flat.rps / safe_peak, np.nan)
-        reason = flat.reason
-    else:
+    price = np.broadcast_to(np.asarray(usd_per_request, dtype=float), shape)
+    peak = rates.max(axis=-1)
+    safe_peak = np.where(peak > 0, peak, 1.0)
+    mean_over_peak = mean / safe_peak  # 1.0 exactly for a flat profile
+    peak_unit = cost.BillingUnit(
+        gpus=np.broadcast_to(unit.gpus, shape),
+        replicas=np.broadcast_to(unit.replicas, shape),
+        usd_per_month=v,
+        rps=q,
+        min_units=m0,
+    )
+    flat = crossover_rps(peak_unit, f, price * mean_over_peak, hours)
+    peak_rps = np.where(flat.reason == CROSSES, flat.rps, np.nan)  # the crossover as a peak rate
+    multiple = peak_rps / safe_peak
+    mean_rps = peak_rps * mean_over_peak
+    reason = np.array(flat.reason, dtype=np.int8)
+    if billing_granularity_h is not None:
         g = _check_granularity(billing_granularity_h, n)
+        multiple, mean_rps = np.array(multiple, dtype=float), np.array(mean_rps, dtype=float)
         for index in np.ndindex(*shape):
             blocks = rates[index].reshape(n // g, g).max(axis=-1)
+            if np.all(blocks == blocks[0]):
+                continue  # every block pays the peak's units: the fixed case above
             w = v[index] * g / n  # one unit for one block of g profile hours [USD/month]
             k, why = step_crossover(
                 blocks, np.full(blocks.size, w), m0[index], q[index], f[index], api_at_1[index]
             )
             multiple[index], reason[index] = k, why
+            mean_rps[index] = k * mean[index]
     return ProfileCrossover(
         multiple=np.asarray(multiple, dtype=float),
-        mean_rps=np.asarray(multiple * mean, dtype=float),
+        mean_rps=np.asarray(mean_rps, dtype=float),
         reason=np.asarray(reason, dtype=np.int8),
     )

@@ -36,6 +36,7 @@ FIELD_ORDER = (
     "gpu",
     "quant",
     "engine",
+    "engine_version",
     "n_gpus",
     "replicas",
     "max_num_seqs",
@@ -75,6 +76,7 @@ class Deployment:
     replicas: int = 1
     max_num_seqs: int | None = None
     kv_dtype: str = "auto"
+    engine_version: str = ""
 
 
 def resolve_deployment(
@@ -88,11 +90,14 @@ def resolve_deployment(
     replicas: int = 1,
     max_num_seqs: int | None = None,
     kv_dtype: str = "auto",
+    engine_version: str = "",
 ) -> tuple[Deployment, list[str]]:
     """Catalog ids for the deployment the user names, and notes on the defaults chosen.
 
     ``quant`` None: the model's native dtype (bf16 or fp8). ``engine`` 'auto': the default
     engine for that quantization on that GPU (`selfhost.scenarios.default_engine`).
+    ``engine_version`` (e.g. '0.6.3', '' unknown) picks the engine generation the run is
+    predicted with (an older vLLM's scheduler overheads).
 
     Raises:
         UnknownIdError: an id is not in the catalog (with close matches).
@@ -124,6 +129,10 @@ def resolve_deployment(
         raise InputError(f"unknown --kv-dtype '{kv_dtype}'; use one of: {', '.join(KV_BYTES_PER_ELEMENT)}")
     if n_gpus < 1 or replicas < 1:
         raise InputError("--gpus and --replicas must be at least 1")
+    if engine_version and re.fullmatch(r"\d+(\.\d+)*", engine_version) is None:
+        raise InputError(
+            f"--engine-version '{engine_version}' must be a release number such as 0.6.3 (digits and dots)"
+        )
     return (
         Deployment(
             model=m.id,
@@ -134,6 +143,7 @@ def resolve_deployment(
             replicas=replicas,
             max_num_seqs=max_num_seqs,
             kv_dtype=kv_dtype,
+            engine_version=engine_version,
         ),
         notes,
     )
@@ -216,6 +226,7 @@ def _run_records(
         "gpu": d.gpu,
         "quant": d.quant,
         "engine": d.engine,
+        "engine_version": d.engine_version or None,
         "n_gpus": d.n_gpus,
         "replicas": d.replicas if d.replicas != 1 else None,
         "max_num_seqs": d.max_num_seqs if d.max_num_seqs is not None else run.max_num_seqs,
