@@ -324,7 +324,8 @@ def test_a_file_with_no_known_deployment_is_a_one_line_error(cli: Cli, tmp_path:
     )
     result = cli("calibrate", str(mine))
     assert result.exit_code == 2
-    assert "nothing to calibrate" in result.stderr and "Traceback" not in result.output
+    # a file with no valid entry is refused by the loader, naming the entry and the unknown id
+    assert "unknown id 'no-such-model'" in result.stderr and "Traceback" not in result.output
 
 
 def test_every_costed_output_says_a_user_calibration_is_in_use(cli: Cli, imported: Path, tmp_path: Path):
