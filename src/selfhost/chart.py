@@ -5,8 +5,8 @@ step functions for the model's best self-hosted deployments, lines for the APIs 
 with, and the crossover points `selfhost crossover` reports. It needs only NumPy, so the
 figure is tested without any plotting library. Drawing it needs an optional extra:
 
-- `terminal_chart` draws text for the terminal with plotext (``pip install 'selfhost[chart]'``);
-- `svg_chart` draws SVG with matplotlib (``pip install 'selfhost[report]'``);
+- `terminal_chart` draws text for the terminal with plotext (``pip install 'selfhost-llm[chart]'``);
+- `svg_chart` draws SVG with matplotlib (``pip install 'selfhost-llm[report]'``);
 - `chart_table` is the fallback that needs neither: the costs at a few rates, as table rows.
 """
 
@@ -40,8 +40,8 @@ RANGE_FACTOR = 3.0  # the rate axis runs from (lowest rate of interest) / 3 to (
 FALLBACK_RANGE = (0.1, 10.0)  # [requests/s] when there is no rate of interest at all
 MAX_STEP_EDGES = 2000  # per curve; beyond that the grid alone draws the steps
 EDGE_OFFSET = 1e-9  # relative: a step is drawn as the points just before and just after its edge
-CHART_EXTRA = "pip install 'selfhost[chart]'"
-REPORT_EXTRA = "pip install 'selfhost[report]'"
+CHART_EXTRA = "pip install 'selfhost-llm[chart]'"
+REPORT_EXTRA = "pip install 'selfhost-llm[report]'"
 
 
 class MissingExtraError(SelfhostError):
