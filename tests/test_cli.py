@@ -917,6 +917,8 @@ def test_a_deployment_inside_the_calibration_says_so_and_adds_no_note(cli: Cli) 
         "fp8",
         "--engine",
         "tensorrt-llm",
+        "--concurrency",
+        "1",
         "--format",
         "json",
     )
@@ -928,7 +930,7 @@ def test_a_deployment_inside_the_calibration_says_so_and_adds_no_note(cli: Cli) 
 
 def test_a_deployment_outside_the_calibration_is_flagged_in_fields_and_notes(cli: Cli) -> None:
     # vLLM has no measurement of its own (pooled profile) and nothing was measured on ROCm
-    result = cli("estimate", "-m", "llama-3.3-70b", "-g", "mi300x", "-q", "fp8", "--format", "json")
+    result = cli("estimate", "-m", "llama-3.3-70b", "-g", "mi300x", "-q", "fp8", "-b", "1", "--format", "json")
     (record,) = json_doc(result)["results"]
     assert (record["engine"], record["engine_confirmed"], record["gpu_measured"]) == ("vllm", False, False)
     assert "no published measurement behind the engine profile: vllm on mi300x-192gb" in result.stderr
