@@ -460,7 +460,7 @@ def terminal_chart(chart: CostChart, *, width: int = 100, height: int = 24, colo
                 fig.ruler("y").lim(math.log10(min(heights)), math.log10(max(heights)))
                 fig.ruler("y").ticks(y_ticks, [usd_short(t) for t in y_ticks])
         scale = "linear axes" if top is not None else "log-log axes"
-        fig.title(f"{panel.model}: monthly cost [USD/month] against request rate [requests/s], {scale}")
+        fig.title(f"{panel.model}: monthly cost [USD] against requests/s, {scale}")
         fig.label("requests/s", "x")
         fig.legend(False)
         blocks.append(fig.build().string(colorless=not color).rstrip("\n"))

@@ -256,14 +256,14 @@ def _render_blocks(
     from rich.table import Table
 
     if title:
-        console.print(title, soft_wrap=True)
+        console.print(title)
     label = max((_cell_len(c.header) for c in columns), default=0)
     for i in range(len(records)):
         grid = Table.grid(padding=(0, 2))
         grid.add_column(width=label, no_wrap=True)
         grid.add_column(max_width=max(1, width - label - 2), overflow="fold")
         for j, col in enumerate(columns):
-            grid.add_row(col.header, cells[j][i])
+            grid.add_row(col.header, hyphen_wrap(cells[j][i], max(1, width - label - 2)))
         console.rule(style="dim")
         console.print(grid)
 
@@ -377,15 +377,19 @@ def tornado_bars(
     return [tornado_bar(delta(r, low), delta(r, high), scale.get(group(r), 0.0)) for r in records]
 
 
-SIGNIFICANT_DIGITS = 6  # of a float in JSON and CSV; the inputs (prices, measurements) carry fewer
+SIGNIFICANT_DIGITS = 10  # of a float in JSON and CSV
 MIN_DECIMALS = 2  # cents: a dollar amount is never rounded to whole dollars
 
 
 def tidy_float(x: float) -> float:
-    """``x`` rounded to `SIGNIFICANT_DIGITS` significant digits but never to fewer than
-    `MIN_DECIMALS` decimals: 8949.400000000001 -> 8949.4, 0.40425008781173166 -> 0.40425,
-    55845.123 -> 55845.12. The engine's estimates carry 2-3 meaningful digits; the last digits
-    of binary arithmetic are noise that makes a spreadsheet show 8949.400000000001."""
+    """``x`` rounded to `SIGNIFICANT_DIGITS` significant digits, but never to fewer than
+    `MIN_DECIMALS` decimals: 8949.400000000001 -> 8949.4, 0.1 + 0.2 -> 0.3,
+    0.40425008781173166 -> 0.4042500878.
+
+    The last digits of binary arithmetic are noise a spreadsheet shows as 8949.400000000001;
+    ten digits drop it while keeping every figure within 1e-10 of itself, so sums, ratios and
+    capacity boundaries recomputed from the JSON agree with the tool's own. Tables show the
+    meaningful precision of each quantity (money in dollars, rates in 3 digits)."""
     if x == 0 or not math.isfinite(x):
         return x
     magnitude = math.floor(math.log10(abs(x))) + 1  # digits before the point

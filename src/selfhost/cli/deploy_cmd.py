@@ -27,14 +27,14 @@ def _summary(spec: KitSpec, settings: KitSettings, result: KitResult, serve_line
 
     one = replica_words(spec.gpus_per_replica, spec.gpu, getattr(spec, "layout", None))
     lines = [
-        ("kit", f"{spec.model_name} ({spec.quant}) on {spec.replicas} replica{'' if spec.replicas == 1 else 's'} "
+        ("Kit", f"{spec.model_name} ({spec.quant}) on {spec.replicas} replica{'' if spec.replicas == 1 else 's'} "
                 f"× {one}, {spec.engine} {spec.engine_version}, in {result.directory}"),  # fmt: skip
         ("wrote", ", ".join(result.written)),
     ]
     if result.secrets_created:
         lines.append(("secrets created", f"{', '.join(result.secrets_created)} (mode 0600, not shown)"))
     if result.secrets_kept:
-        lines.append(("secrets kept", ", ".join(result.secrets_kept)))
+        lines.append(("secrets kept as they were", ", ".join(result.secrets_kept)))
     lines += [
         (
             "capacity (estimate)",
@@ -49,23 +49,23 @@ def _summary(spec: KitSpec, settings: KitSettings, result: KitResult, serve_line
 
 
 def print_summary(lines: list[tuple[str, str]], serve_line: str, wide: bool) -> None:
-    """The summary as two columns that wrap at spaces to the terminal, then the serve line whole
-    on its own line (it is a command: copy it in one piece)."""
-    from rich.table import Table
+    """The summary, ``label: value`` a line, wrapped at spaces to the terminal with a hanging
+    indent; then the serve line whole on its own line (a command: copy it in one piece)."""
+    import textwrap
 
     from selfhost.cli.common import stdout_console, whole
 
-    console = stdout_console()
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
-    for label, value in lines:
-        grid.add_row(f"{label}:", value)
-    if whole(wide):
-        console.width = max(console.width, 1000)
-    console.print(grid)
-    console.file.flush()
-    sys.stdout.write(f"serve (one line):\n{serve_line}\n")
+    width = None if whole(wide) else stdout_console().width
+    for i, (label, value) in enumerate(lines):
+        text = f"{label}: {value}" if i == 0 else f"  {label}: {value}"
+        if width is None:
+            sys.stdout.write(text + "\n")
+            continue
+        sys.stdout.write(
+            textwrap.fill(text, width, subsequent_indent="      ", break_long_words=False, break_on_hyphens=False)
+            + "\n"
+        )
+    sys.stdout.write(f"  serve (one line):\n{serve_line}\n")
 
 
 def _document(
