@@ -129,7 +129,7 @@ def table_overhead(n_columns: int) -> int:
     return 3 * n_columns + 1
 
 
-COMFORTABLE_TEXT = 30  # [characters] a text column added for a wider terminal gets at least this (or its longest cell)
+COMFORTABLE_TEXT = 24  # [characters] a text column added for a wider terminal gets at least this (or its longest cell)
 
 
 def fit_layout(headers: Sequence[str], cells: Sequence[Sequence[str]], columns: Sequence[Column], width: int | None) -> Layout:
@@ -322,7 +322,7 @@ def span(fmt: Callable[[Any], str]) -> Callable[[Any], str]:
     return cell
 
 
-TORNADO_HALF_WIDTH = 12  # characters on each side of the axis
+TORNADO_HALF_WIDTH = 10  # characters on each side of the axis (the tornado then fits 100 columns)
 TORNADO_LOW = "░"  # the input at -range
 TORNADO_HIGH = "█"  # the input at +range
 TORNADO_AXIS = "│"
