@@ -8,12 +8,12 @@ import io
 import json
 import re
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+import tomllib
 from rich.cells import cell_len
 from typer.testing import Result
 

@@ -436,8 +436,8 @@ def test_cost_command_replicas_at_the_capacity_boundary(cli: Cli) -> None:
     defaults = {name: o.DEFAULTS.get(name) for name in o.COST}  # the command's own defaults
     scenario = Scenario.from_options(
         **{**defaults, "rps": 0.01, "model": ["llama-3.3-70b"], "gpu": ["h100"], "quant": ["bf16"], "gpus": [2],
-           "target_utilization": 0.5},  # fmt: skip
-    )
+           "target_utilization": 0.5},
+    )  # fmt: skip
     capacity_rps = costs(load_catalog(env={}), scenario).results[0]["capacity_rps_per_replica"]
     assert replicas(0.01)[1] == pytest.approx(capacity_rps, rel=1e-9)  # 10 significant digits
     per_replica = capacity_rps * 0.5

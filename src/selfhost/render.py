@@ -130,6 +130,7 @@ def table_overhead(n_columns: int) -> int:
 
 
 COMFORTABLE_TEXT = 24  # [characters] a text column added for a wider terminal gets at least this (or its longest cell)
+MAX_TEXT_LINES = 2  # ... and enough that its longest cell takes at most this many lines
 
 
 def fit_layout(headers: Sequence[str], cells: Sequence[Sequence[str]], columns: Sequence[Column], width: int | None) -> Layout:
@@ -138,8 +139,9 @@ def fit_layout(headers: Sequence[str], cells: Sequence[Sequence[str]], columns: 
     A column needs at least its longest word (a number column: its longest cell) and its
     header's longest word. Priority 0 columns are always kept (if they do not fit even so,
     ``blocks`` is set); columns of priority 1, 2, ... are added in that order while every
-    column kept, the new one too, gets its longest cell (a text column: `COMFORTABLE_TEXT`
-    at least, or its longest cell); the first that does not fit ends the adding, so a
+    column kept, the new one too, gets its longest cell (a text column: enough for it in
+    `MAX_TEXT_LINES` lines, `COMFORTABLE_TEXT` at least); the first that does not fit ends the
+    adding, so a
     narrow terminal loses the highest priorities first. The spare width unfolds whole
     columns, least short first, then headers. ``width`` None: every column at its natural
     width (``--wide``, or a pipe).
@@ -158,8 +160,12 @@ def fit_layout(headers: Sequence[str], cells: Sequence[Sequence[str]], columns: 
     kept = [j for j in every if columns[j].priority == 0]
     if sum(need[j] for j in kept) + table_overhead(len(kept)) > width:
         return Layout(every, tuple(natural), blocks=True)
-    # a column's width to count on: its longest cell; a text column's, up to COMFORTABLE_TEXT
-    comfy = [min(body[j], max(need[j], COMFORTABLE_TEXT)) if columns[j].wraps else body[j] for j in every]
+    # a column's width to count on: its longest cell; a text column's, enough for its longest cell
+    # in MAX_TEXT_LINES lines and COMFORTABLE_TEXT at least (or its longest cell, if shorter)
+    comfy = [
+        min(body[j], max(need[j], COMFORTABLE_TEXT, -(-body[j] // MAX_TEXT_LINES))) if columns[j].wraps else body[j]
+        for j in every
+    ]
     for j in sorted((j for j in every if columns[j].priority > 0), key=lambda j: (columns[j].priority, j)):
         if sum(comfy[i] for i in kept) + comfy[j] + table_overhead(len(kept) + 1) > width:
             break

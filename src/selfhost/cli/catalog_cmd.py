@@ -129,10 +129,10 @@ def _plain(value: Any) -> Any:
 KEPT_FIRST = {
     "offers": ["id", "usd_per_gpu_hour", "gpu", "provider", "pricing", "instance_gpus", "as_of", "confirmed"],
     "apis": ["id", "usd_per_mtok_input", "usd_per_mtok_output", "provider", "quality_tier", "equivalent_model",
-             "usd_per_mtok_cached_input", "as_of"],  # fmt: skip
+             "usd_per_mtok_cached_input", "as_of"],
     "models": ["id", "params_total_b", "params_active_b", "max_context_tokens", "license_allows_production",
-               "quality_tier", "license", "tags"],  # fmt: skip
-}
+               "quality_tier", "license", "tags"],
+}  # fmt: skip
 
 
 def _numeric(records: list[dict[str, Any]], key: str) -> bool:

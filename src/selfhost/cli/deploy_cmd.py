@@ -28,7 +28,7 @@ def _summary(spec: KitSpec, settings: KitSettings, result: KitResult, serve_line
     one = replica_words(spec.gpus_per_replica, spec.gpu, getattr(spec, "layout", None))
     lines = [
         ("Kit", f"{spec.model_name} ({spec.quant}) on {spec.replicas} replica{'' if spec.replicas == 1 else 's'} "
-                f"× {one}, {spec.engine} {spec.engine_version}, in {result.directory}"),  # fmt: skip
+                f"× {one}, {spec.engine} {spec.engine_version}, in {result.directory}"),
         ("wrote", ", ".join(result.written)),
     ]
     if result.secrets_created:

@@ -32,7 +32,7 @@ def kv_alert(
     fmt: o.FormatOpt = o.OutputFormat.table,
     wide: o.WideOpt = False,
 ) -> None:
-    """When does KV-cache use cross --threshold (default 85%), and is that the first warning?
+    """When does KV-cache use cross --threshold, and is that the first warning?
 
     For each deployment: the concurrent sequences and the request rate at which the KV
     cache passes the threshold (sequences at their mean length, input + output / 2), next
