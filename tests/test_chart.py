@@ -23,6 +23,8 @@ from selfhost.chart import (
     chart_table,
     cost_chart,
     inline_svg,
+    linear_range,
+    linear_ticks,
     log_ticks,
     rate_range,
     step_rates,
@@ -176,8 +178,21 @@ def test_terminal_chart_draws_each_model_with_a_legend():
             assert c.api in text
     assert "S  self-hosted:" in text and "(compared)" in text and "a  API:" in text
     assert "X  crossover:" in text and "2.44 req/s" in text and "--rps 5" in text
-    assert "$10k" in text  # dollar ticks on the cost axis
+    assert re.search(r"\$\d+k", text)  # dollar ticks on the cost axis
+    for panel in chart.panels:  # linear where the panel's rates of interest allow it, else log-log
+        linear = linear_range(chart.rps, [c.rps for c in panel.crossovers]) is not None
+        scale = "linear axes" if linear else "log-log axes"
+        assert f"{panel.model}: monthly cost [USD] against requests/s, {scale}" in text
     assert ANSI.search(terminal_chart(chart, width=100, height=20, color=True))
+
+
+def test_axes_are_linear_when_the_rates_of_interest_are_close():
+    # Llama 3.3 70B at 5 req/s: crossovers at 2.44 and 30.3 req/s lie within 20x of each other
+    assert linear_range(5.0, [2.44, 30.3]) == pytest.approx(30.3 * 1.5)
+    assert linear_range(5.0, [0.1, None]) is None  # 50x apart: a linear axis would squash 0.1 to 0
+    assert linear_range(5.0, [None]) == pytest.approx(7.5)
+    assert linear_ticks(0.0, 45.45) == [0.0, 10.0, 20.0, 30.0, 40.0]
+    assert linear_ticks(0.0, 106_000.0) == [0.0, 50_000.0, 100_000.0]
 
 
 def test_terminal_chart_without_plotext_names_the_extra(monkeypatch):
@@ -227,14 +242,14 @@ def test_cli_chart_follows_the_table(cli: Cli):
     assert "X  crossover: deepinfra-llama-3.3-70b-turbo-fp8" in result.stdout
 
 
-def test_cli_chart_without_plotext_is_a_one_line_error(cli: Cli, monkeypatch):
+def test_cli_chart_without_plotext_prints_the_table_then_the_hint(cli: Cli, monkeypatch):
     monkeypatch.setitem(sys.modules, "plotext", None)
     result = cli(*ARGS, "--chart")
-    assert result.exit_code == 2
-    assert result.stdout == ""
-    assert result.stderr.strip().splitlines() == [
-        f"Error: --chart needs the optional plotext package: {CHART_EXTRA}"
-    ]
+    assert result.exit_code == 0
+    assert "Crossover" in result.stdout  # the table, as without --chart
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"note: no chart: --chart needs the optional plotext package: {CHART_EXTRA}"
+    )
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])

@@ -477,8 +477,9 @@ def test_api_bill_is_tokens_times_list_price(cli: Cli, rps: float) -> None:
     # default workload 1000 input + 300 output tokens per request; 730 h per month
     usd_per_request = (1000 * 2.00 + 300 * 8.00) / 1e6
     expected = rps * HOURS_PER_MONTH * SECONDS_PER_HOUR * usd_per_request
-    assert record["api_usd_per_month"] == pytest.approx(expected, rel=1e-12)
-    assert record["api_usd_per_mtok"] == pytest.approx((1000 * 2.00 + 300 * 8.00) / 1300, rel=1e-12)
+    # JSON carries 10 significant digits, cents at least (render.tidy_float)
+    assert record["api_usd_per_month"] == pytest.approx(expected, rel=1e-9)
+    assert record["api_usd_per_mtok"] == pytest.approx((1000 * 2.00 + 300 * 8.00) / 1300, rel=1e-9)
 
 
 def test_higher_ops_cost_never_lowers_the_crossover(cli: Cli) -> None:
@@ -953,6 +954,8 @@ def test_a_deployment_inside_the_calibration_says_so_and_adds_no_note(cli: Cli) 
         "fp8",
         "--engine",
         "tensorrt-llm",
+        "--concurrency",
+        "1",
         "--format",
         "json",
     )
@@ -974,6 +977,8 @@ def test_a_deployment_outside_the_calibration_is_flagged_in_fields_and_notes(cli
         "fp8",
         "--engine",
         "sglang",
+        "-b",
+        "1",
         "--format",
         "json",
     )
@@ -982,12 +987,12 @@ def test_a_deployment_outside_the_calibration_is_flagged_in_fields_and_notes(cli
     assert "no published measurement behind the engine profile: sglang on mi300x-192gb" in result.stderr
     assert "profile pooled" not in result.stderr
     # MLX has no measurement of its own: its profile is the pooled fit of the engines measured on Metal
-    result = cli("estimate", "-m", "llama-3.1-8b", "-g", "m3-max-64gb", "--engine", "mlx", "--format", "json")
+    result = cli("estimate", "-m", "llama-3.1-8b", "-g", "m3-max-64gb", "--engine", "mlx", "-b", "1", "--format", "json")
     (record,) = json_doc(result)["results"]
     assert (record["engine"], record["engine_confirmed"], record["gpu_measured"]) == ("mlx", False, True)
     assert "mlx: profile pooled from the measured engines" in result.stderr
     # vLLM on MI300X, the headline's deployment, is now measured (its own ROCm serving runs)
-    result = cli("estimate", "-m", "llama-3.3-70b", "-g", "mi300x", "-q", "fp8", "--format", "json")
+    result = cli("estimate", "-m", "llama-3.3-70b", "-g", "mi300x", "-q", "fp8", "-b", "1", "--format", "json")
     (record,) = json_doc(result)["results"]
     assert (record["engine"], record["engine_confirmed"], record["gpu_measured"]) == ("vllm", True, True)
     assert "no published measurement" not in result.stderr

@@ -62,9 +62,9 @@ def test_help_shows_every_shared_flag_once(cli: Cli, name: str):
 
 def test_a_command_signature_names_only_its_own_options():
     own = inspect.signature(crossover.__wrapped__).parameters  # type: ignore[attr-defined]
-    assert list(own) == ["scenario", "baseline", "chart", "fmt"]
+    assert list(own) == ["scenario", "baseline", "chart", "fmt", "wide"]
     attached = inspect.signature(crossover).parameters
-    assert list(attached) == [*sorted(o.CROSSOVER, key=o.ORDER.index), "baseline", "chart", "fmt"]
+    assert list(attached) == [*sorted(o.CROSSOVER, key=o.ORDER.index), "baseline", "chart", "fmt", "wide"]
 
 
 def test_shared_options_are_declared_once_with_the_library_defaults():

@@ -22,6 +22,7 @@ from typer.testing import Result
 
 from selfhost.chart import REPORT_EXTRA
 from selfhost.cli.report_cmd import CHART_FILE_SUFFIX
+from selfhost.render import deployment_words
 from selfhost.sensitivity import INPUTS
 
 Cli = Callable[..., Result]
@@ -192,9 +193,7 @@ def check_costs(rows: Table, records: list[dict[str, Any]]) -> None:
         assert shows(row["API $/1M tokens"], j["api_usd_per_mtok"])
         assert shows(row["Crossover req/s"], j["crossover_rps"])
         assert row["Cheaper"] == j["cheaper"]
-        assert row["Self-hosted on"].startswith(
-            f"{j['replicas']}x{j['gpus_per_replica']} {j['gpu']} {j['quant']}"
-        )
+        assert row["Self-hosted on"] == deployment_words(j)  # the one notation of every table
 
 
 def check_band(rows: Table, records: list[dict[str, Any]]) -> None:
@@ -293,20 +292,39 @@ def test_recommendation_follows_the_cheapest_option_per_model(cli: Cli, tmp_path
     path = tmp_path / "review.md"
     write(cli, path)
     text = path.read_text(encoding="utf-8")
-    paragraph = text.split("## Recommendation\n\n")[1].split("\n\n")[0]
-    assert "\n" not in paragraph  # one paragraph
+    section = text.split("## Recommendation\n\n")[1].split("\n## ")[0]
+    items = [line[2:] for line in section.splitlines() if line.startswith("- ")]
+    verdicts = run_json(cli, "crossover", *SELECTION)["verdicts"]
+    assert [i.split(":")[0] for i in items] == [v["model"] for v in verdicts]  # one line per model
+    for item, v in zip(items, verdicts, strict=True):
+        doing = "self-host it on" if v["choice_kind"] == "self_hosted" else f"use {v['choice']}"
+        assert doing in item
+        assert f"${v['usd_per_month']:,.0f}/month" in item  # what it costs
+        if v["next_costs_more_usd_per_month"] is not None:
+            assert f"saves ${v['next_costs_more_usd_per_month']:,.0f}/month against" in item
+        assert "confidence " in item and "would flip:" in item
+    detail = text.split("### Detail for the engineers\n\n")[1].split("\n\n")[0]
+    assert "\n" not in detail  # one paragraph
     records = run_json(cli, "crossover", *SELECTION)["results"]
     for model in ("llama-3.3-70b", "deepseek-v3"):
         mine = [r for r in records if r["model"] == model]
         cheapest = min(mine, key=lambda r: r["api_usd_per_month"])
         if mine[0]["self_hosted_usd_per_month"] < cheapest["api_usd_per_month"]:
-            assert f"self-host {model} on" in paragraph
+            assert f"self-host {model} on" in detail
         else:
-            assert (
-                f"keep {model} on {cheapest['api']} at ${cheapest['api_usd_per_month']:,.0f}/month"
-                in paragraph
-            )
-    assert "roofline estimate" in paragraph
+            assert f"keep {model} on {cheapest['api']} at ${cheapest['api_usd_per_month']:,.0f}/month" in detail
+    assert "roofline estimate" in detail
+
+
+def test_a_licence_that_forbids_production_never_recommends_own_gpus(cli: Cli, tmp_path: Path, no_matplotlib: None):
+    path = tmp_path / "review.md"
+    assert cli("report", "--rps", "5", "-m", "mistral-large-2", "--uncertainty", "0", "-o", str(path)).exit_code == 0
+    text = path.read_text(encoding="utf-8")
+    section = text.split("## Recommendation")[1].split("\n## ")[0]
+    (item,) = [line for line in section.splitlines() if line.startswith("- ")]
+    assert item.startswith("- mistral-large-2: use ") and "does not allow self-hosting in production" in item
+    detail = text.split("### Detail for the engineers\n\n")[1].split("\n\n")[0]
+    assert "self-hosting wins" not in detail and "Not counted: mistral-large-2" in detail
 
 
 def test_reproduce_lists_the_commands_with_the_given_options(cli: Cli, tmp_path: Path, no_matplotlib: None):

@@ -17,7 +17,14 @@ from typer.testing import Result
 from cases import builtin_catalog, default_scenario
 from selfhost.analysis import crossover_report
 from selfhost.catalog.schema import Catalog
-from selfhost.render import TORNADO_AXIS, TORNADO_HIGH, TORNADO_LOW, tornado_bar, tornado_bars
+from selfhost.render import (
+    TORNADO_AXIS,
+    TORNADO_HALF_WIDTH,
+    TORNADO_HIGH,
+    TORNADO_LOW,
+    tornado_bar,
+    tornado_bars,
+)
 from selfhost.sensitivity import INPUTS, scenario_multipliers, sensitivity_report
 
 Cli = Callable[..., Result]
@@ -164,7 +171,8 @@ def test_tornado_bars_scale_per_group():
         {"g": 2, "b": 100.0, "lo": 99.0, "hi": 101.0},
     ]
     bars = tornado_bars(records, "b", "lo", "hi", lambda r: r["g"])
-    assert [b.count(TORNADO_LOW) + b.count(TORNADO_HIGH) for b in bars] == [24, 6, 24]
+    full = 2 * TORNADO_HALF_WIDTH  # both sides at full length
+    assert [b.count(TORNADO_LOW) + b.count(TORNADO_HIGH) for b in bars] == [full, full // 4, full]
 
 
 # --------------------------------------------------------------------------- CLI

@@ -20,6 +20,7 @@ import numpy as np
 from selfhost.apis import request_usd, serves_context
 from selfhost.engine import cost, crossover, memory, throughput
 from selfhost.question import CostAssumptions as CostAssumptions
+from selfhost.render import deployment_words
 from selfhost.scenarios import (
     PriceOption,
     ReplicaConfig,
@@ -61,12 +62,18 @@ class Report:
     assumptions: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     verdict: str | None = None
+    verdicts: list[Record] | None = None  # per model (crossover): see `model_verdicts`
+    summary: dict[str, Any] | None = None  # the answer in brief (fit: the smallest and the cheapest that fit)
 
     def document(self) -> dict[str, Any]:
-        """The JSON document: ``{"results": [...], "assumptions": {...}}`` (+ verdict)."""
+        """The JSON document: ``{"results": [...], "assumptions": {...}}`` (+ verdict, verdicts)."""
         doc: dict[str, Any] = {"results": self.results, "assumptions": self.assumptions}
         if self.verdict is not None:
             doc["verdict"] = self.verdict
+        if self.verdicts is not None:
+            doc["verdicts"] = self.verdicts
+        if self.summary is not None:
+            doc["summary"] = self.summary
         return doc
 
 
@@ -211,44 +218,65 @@ def fit(configs: Sequence[ReplicaConfig], workload: Workload) -> Report:
 # --------------------------------------------------------------------------- estimate
 
 
-def estimate(configs: Sequence[ReplicaConfig], workload: Workload, concurrency: int | None) -> Report:
-    """Throughput and latency at a concurrency (None = the largest batch memory and engine allow)."""
+#: ``estimate``'s default concurrency: one request alone, and the largest batch within the latency targets.
+AUTO = "auto"
+LOADS = {
+    "one": "one request",
+    "targets": "largest within targets",
+    "max": "largest that fits",
+    "given": "as given",
+}
+
+
+def estimate(configs: Sequence[ReplicaConfig], workload: Workload, concurrency: int | str | None) -> Report:
+    """Throughput and latency at a concurrency: a number, None (the largest batch memory and the
+    engine allow) or `AUTO` (two rows per config: one request alone, and the largest batch
+    within the latency targets, the load a deployment is sized for). ``load`` says which."""
     serving, mem = build_arrays(configs, workload.kv_dtype)
     p, d = workload.input_tokens, workload.output_tokens
     kv_limit = memory.max_concurrent_sequences(mem.kv_capacity_tokens, mem.sequence_kv_tokens(p + d / 2.0))
     batch_cap = np.minimum(kv_limit, serving.max_batch_sequences)
-    batch = batch_cap if concurrency is None else np.full(len(configs), float(concurrency))
-    point = throughput.load_point(serving, np.maximum(batch, 1.0), p, d)
     within = throughput.capacity(serving, p, d, workload.max_tpot_ms / 1000.0, workload.max_ttft_ms / 1000.0)
+    if concurrency == AUTO:
+        runs = [(np.ones(len(configs)), "one"), (np.asarray(within.batch, dtype=float), "targets")]
+    elif concurrency is None:
+        runs = [(batch_cap, "max")]
+    else:
+        runs = [(np.full(len(configs), float(concurrency)), "given")]
+    points = [(batch, load, throughput.load_point(serving, np.maximum(batch, 1.0), p, d)) for batch, load in runs]
     results = []
     notes = [THROUGHPUT_NOTE]
     for i, c in enumerate(configs):
-        feasible = batch[i] >= 1 and batch[i] <= batch_cap[i]
-        record = {
-            **_config_record(c),
-            "input_tokens": p,
-            "output_tokens": d,
-            "concurrency": int(batch[i]),
-            "feasible": bool(feasible),
-            "max_concurrency": int(batch_cap[i]),
-            "output_tokens_per_s": float(point.output_tokens_per_s[i]) if feasible else None,
-            "output_tokens_per_s_per_sequence": float(point.output_tokens_per_s_per_sequence[i])
-            if feasible
-            else None,
-            "ttft_s": float(point.ttft_s[i]) if feasible else None,
-            "tpot_s": float(point.tpot_s[i]) if feasible else None,
-            "requests_per_s": float(point.requests_per_s[i]) if feasible else None,
-            "capacity_rps_per_replica": float(within.point.requests_per_s[i]),
-            "concurrency_per_replica": int(within.batch[i]),
-            "capacity_limit": LIMIT_WORDS[int(within.limit[i])],
-            "estimate": True,
-        }
-        if not feasible:
-            notes.append(
-                f"{c.label}: concurrency {int(batch[i])} does not fit (max {int(batch_cap[i])} at "
-                f"{p}+{d} tokens)"
-            )
-        results.append(record)
+        for batch, load, point in points:
+            if load == "targets" and (batch[i] < 1 or batch[i] == 1):
+                continue  # nothing within the targets, or one request is all they allow: the first row says it
+            feasible = batch[i] >= 1 and batch[i] <= batch_cap[i]
+            record = {
+                **_config_record(c),
+                "input_tokens": p,
+                "output_tokens": d,
+                "load": LOADS[load],
+                "concurrency": int(batch[i]),
+                "feasible": bool(feasible),
+                "max_concurrency": int(batch_cap[i]),
+                "output_tokens_per_s": float(point.output_tokens_per_s[i]) if feasible else None,
+                "output_tokens_per_s_per_sequence": float(point.output_tokens_per_s_per_sequence[i])
+                if feasible
+                else None,
+                "ttft_s": float(point.ttft_s[i]) if feasible else None,
+                "tpot_s": float(point.tpot_s[i]) if feasible else None,
+                "requests_per_s": float(point.requests_per_s[i]) if feasible else None,
+                "capacity_rps_per_replica": float(within.point.requests_per_s[i]),
+                "concurrency_per_replica": int(within.batch[i]),
+                "capacity_limit": LIMIT_WORDS[int(within.limit[i])],
+                "estimate": True,
+            }
+            if not feasible:
+                notes.append(
+                    f"{c.label}: concurrency {int(batch[i])} does not fit (max {int(batch_cap[i])} at "
+                    f"{p}+{d} tokens)"
+                )
+            results.append(record)
     assumptions = {
         **workload_assumptions(workload),
         "concurrency": "max" if concurrency is None else concurrency,
@@ -579,6 +607,7 @@ def crossover_report(catalog: Catalog, scenario: Scenario, *, grid: DeploymentGr
                     "api": api.id,
                     "api_provider": api.provider,
                     "api_model": api.api_model,
+                    "api_kind": api_kind(api, model),
                     "api_usd_per_mtok_input": api.usd_per_mtok_input,
                     "api_usd_per_mtok_output": api.usd_per_mtok_output,
                     "api_price_as_of": api.as_of.isoformat(),
@@ -607,11 +636,13 @@ def crossover_report(catalog: Catalog, scenario: Scenario, *, grid: DeploymentGr
         "catalog_entries": entry_provenance(configs),
         "apis": api_provenance(catalog, results),
     }
+    verdicts = model_verdicts(results)
     return Report(
         results=results,
         assumptions=assumptions,
         notes=_with_evidence(notes, results),
-        verdict=crossover_verdict(results, rps, load_words(scenario)),
+        verdict=crossover_verdict(verdicts, rps, load_words(scenario)),
+        verdicts=verdicts,
     )
 
 
@@ -667,31 +698,143 @@ def traffic_notes(scenario: Scenario, grid: DeploymentGrid) -> list[str]:
     return notes
 
 
-def crossover_verdict(results: Sequence[Record], rps: float, load: str | None = None) -> str:
-    """One line: how many comparisons self-hosting wins at ``rps`` (``load`` words it, with a
-    profile), and the best of them."""
+SAME_MODEL, TIER, OTHER_MODEL = "same_model", "tier", "other_model"
+#: How an API stands to the model it is compared with, in words.
+API_KIND_WORDS = {
+    SAME_MODEL: "the same model, hosted",
+    TIER: "a proprietary API of its tier",
+    OTHER_MODEL: "another model's API",
+}
+SELF_HOSTED = "self_hosted"
+
+
+def api_kind(api: ApiOffering, model: Model) -> str:
+    """'same_model' (a host of these weights), 'tier' (a proprietary API of the model's quality
+    tier) or 'other_model' (an API of another open model, chosen with --api)."""
+    if api.equivalent_model == model.id:
+        return SAME_MODEL
+    return TIER if api.equivalent_model is None else OTHER_MODEL
+
+
+def model_verdicts(results: Sequence[Record]) -> list[Record]:
+    """Per model: the cheapest way to get its quality, what it costs, and what the next option costs more.
+
+    The options are the model's cheapest self-hosted deployment and every API it was compared
+    with (crossover records, one per API). Self-hosting a model whose licence does not allow
+    production use is not an option for the verdict (it stays in ``options``, marked
+    ``allowed: false``). Each option carries ``usd_per_month_over_choice`` (how much more it
+    costs a month than the choice; negative for a disallowed option that would be cheaper) and,
+    for an API, the crossover rate of the self-hosted deployment against it.
+
+    ``crossover_rps`` is the crossover against the cheapest API compared: an API's bill is
+    proportional to the rate, so the cheapest API at this rate is the cheapest at every rate,
+    and above ``crossover_rps`` the model's own GPUs are its cheapest way (None: never).
+    """
+    verdicts: list[Record] = []
+    for model_id in dict.fromkeys(r["model"] for r in results):
+        rows = [r for r in results if r["model"] == model_id]
+        allowed = bool(rows[0]["license_allows_production"])
+        options: list[Record] = [
+            {
+                "kind": SELF_HOSTED,
+                "option": deployment_words(rows[0]),
+                "usd_per_month": rows[0]["self_hosted_usd_per_month"],
+                "allowed": allowed,
+                "crossover_rps": None,
+            }
+        ]
+        options += [
+            {
+                "kind": r.get("api_kind", TIER),
+                "option": r["api"],
+                "usd_per_month": r["api_usd_per_month"],
+                "allowed": True,
+                "crossover_rps": r["crossover_rps"],
+            }
+            for r in rows
+        ]
+        ranked = sorted((o for o in options if o["allowed"]), key=lambda o: o["usd_per_month"])
+        choice = ranked[0]
+        runner_up = ranked[1] if len(ranked) > 1 else None
+        for o in options:
+            o["usd_per_month_over_choice"] = o["usd_per_month"] - choice["usd_per_month"]
+        cheapest_api = min(rows, key=lambda r: r["api_usd_per_month"])
+        verdict = {
+            "model": model_id,
+            "rps": rows[0]["rps"],
+            "license_allows_production": allowed,
+            "choice_kind": choice["kind"],
+            "choice": choice["option"],
+            "usd_per_month": choice["usd_per_month"],
+            "next_kind": runner_up["kind"] if runner_up else None,
+            "next": runner_up["option"] if runner_up else None,
+            "next_usd_per_month": runner_up["usd_per_month"] if runner_up else None,
+            "next_costs_more_usd_per_month": (
+                runner_up["usd_per_month"] - choice["usd_per_month"] if runner_up else None
+            ),
+            "self_hosted": options[0]["option"],
+            "self_hosted_usd_per_month": options[0]["usd_per_month"],
+            "cheapest_api": cheapest_api["api"],
+            "cheapest_api_kind": cheapest_api.get("api_kind", TIER),
+            "cheapest_api_usd_per_month": cheapest_api["api_usd_per_month"],
+            "crossover_rps": cheapest_api["crossover_rps"],
+            "options": options,
+        }
+        if "probability_self_hosted_cheaper" in cheapest_api:
+            verdict["probability_self_hosted_cheaper"] = cheapest_api["probability_self_hosted_cheaper"]
+        verdicts.append(verdict)
+    return verdicts
+
+
+KIND_SHORT = {
+    SELF_HOSTED: "own GPUs",
+    SAME_MODEL: "the same model hosted",
+    TIER: "the tier's proprietary API",
+    OTHER_MODEL: "another model's API",
+}
+
+
+def crossover_verdict(verdicts: Sequence[Record], rps: float, load: str | None = None) -> str:
+    """The summary of `model_verdicts`: how many models each way is cheapest for, the largest
+    saving from self-hosting against the next option, and the models whose licence rules
+    self-hosting out (never the headline). ``load`` words the rate (a traffic profile's mean)."""
     load = load or f"{rps:g} req/s"
-    if not results:
+    if not verdicts:
         return f"No comparison possible at {load} with this selection."
-    wins = [r for r in results if r["cheaper"] == "self-hosted"]
-    head = f"At {load} self-hosting is cheaper in {len(wins)} of {len(results)} comparisons."
+    counts: dict[str, list[str]] = {}
+    for v in verdicts:
+        counts.setdefault(v["choice_kind"], []).append(v["model"])
+    n = len(verdicts)
+    parts = []
+    for kind in (SELF_HOSTED, SAME_MODEL, TIER, OTHER_MODEL):
+        models = counts.get(kind, [])
+        if models:
+            who = f" ({', '.join(models)})" if kind == SELF_HOSTED else ""
+            of = f" of {n} model{'' if n == 1 else 's'}" if not parts else ""
+            parts.append(f"{KIND_SHORT[kind]} for {len(models)}{of}{who}")
+    head = f"At {load} the cheapest way to each model's quality: " + ", ".join(parts) + "."
+    wins = [v for v in verdicts if v["choice_kind"] == SELF_HOSTED and v["next"] is not None]
+    sentences = [head]
     if wins:
-        best = max(wins, key=lambda r: r["saving_usd_per_month"])
-        return (
-            f"{head} Largest saving: {best['model']} on {'up to ' if best.get('provisioning') == 'autoscaled' else ''}"
-            f"{best['gpus_billed']:g}x {best['gpu']} "
-            f"({best['provider']}) vs {best['api']}: {_usd(best['self_hosted_usd_per_month'])} vs "
-            f"{_usd(best['api_usd_per_month'])} per month."
+        best = max(wins, key=lambda v: v["next_costs_more_usd_per_month"])
+        sentences.append(
+            f"Largest saving from self-hosting: {best['model']}, {_usd(best['usd_per_month'])}/month, "
+            f"{_usd(best['next_costs_more_usd_per_month'])}/month less than the next option ({best['next']})."
         )
-    closest = min(results, key=lambda r: r["crossover_rps"] if r["crossover_rps"] is not None else math.inf)
-    if closest["crossover_rps"] is None:
-        return f"{head} The APIs stay cheaper at any rate for these deployments."
-    multiple = closest.get("crossover_multiple_of_mean")
-    mean = f" mean, {multiple:.3g}x the profile" if multiple is not None else ""
-    return (
-        f"{head} Nearest crossover: {closest['model']} vs {closest['api']} at "
-        f"{closest['crossover_rps']:.3g} req/s{mean}."
-    )
+    else:
+        near = [v for v in verdicts if v["crossover_rps"] is not None and v["license_allows_production"]]
+        if near:
+            closest = min(near, key=lambda v: v["crossover_rps"])
+            sentences.append(
+                f"Self-hosting is the cheapest for none; the nearest is {closest['model']}, above "
+                f"{closest['crossover_rps']:.3g} req/s (against {closest['cheapest_api']})."
+            )
+    barred = [v["model"] for v in verdicts if not v["license_allows_production"]]
+    if barred:
+        sentences.append(
+            f"Not self-hostable in production without a separate agreement (licence): {', '.join(barred)}."
+        )
+    return " ".join(sentences)
 
 
 def smallest_fitting(records: Sequence[Record]) -> list[Record]:

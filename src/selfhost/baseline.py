@@ -411,16 +411,16 @@ def match_pairs(
 
 
 def deployment_label(record: Record | None) -> str | None:
-    """'2x1 mi300x-192gb fp8 vllm (digitalocean-mi300x-192gb-x1)': replicas x GPUs, GPU, quant, engine, price."""
+    """'2 replicas × 1 mi300x-192gb, fp8, vllm (digitalocean-mi300x-192gb-x1)': the one notation
+    of every table (`render.deployment_words`), the engine, the price option."""
+    from selfhost.render import replica_words
+
     if record is None:
         return None
+    one = replica_words(record.get("gpus_per_replica") or 1, str(record.get("gpu")), record.get("layout"))
     replicas = record.get("replicas")
-    head = (
-        f"{replicas}x{record.get('gpus_per_replica')}"
-        if replicas is not None
-        else f"{record.get('gpus_per_replica')}x"
-    )
-    return f"{head} {record.get('gpu')} {record.get('quant')} {record.get('engine')} ({record.get('price_option')})"
+    head = f"{replicas} replica{'' if replicas == 1 else 's'} × {one}" if replicas is not None else f"replicas of {one}"
+    return f"{head}, {record.get('quant')}, {record.get('engine')} ({record.get('price_option')})"
 
 
 def _deployment_key(record: Record | None) -> tuple[Any, ...] | None:

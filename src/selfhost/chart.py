@@ -5,8 +5,8 @@ step functions for the model's best self-hosted deployments, lines for the APIs 
 with, and the crossover points `selfhost crossover` reports. It needs only NumPy, so the
 figure is tested without any plotting library. Drawing it needs an optional extra:
 
-- `terminal_chart` draws text for the terminal with plotext (``pip install 'selfhost[chart]'``);
-- `svg_chart` draws SVG with matplotlib (``pip install 'selfhost[report]'``);
+- `terminal_chart` draws text for the terminal with plotext (``pip install 'selfhost-llm[chart]'``);
+- `svg_chart` draws SVG with matplotlib (``pip install 'selfhost-llm[report]'``);
 - `chart_table` is the fallback that needs neither: the costs at a few rates, as table rows.
 """
 
@@ -40,8 +40,8 @@ RANGE_FACTOR = 3.0  # the rate axis runs from (lowest rate of interest) / 3 to (
 FALLBACK_RANGE = (0.1, 10.0)  # [requests/s] when there is no rate of interest at all
 MAX_STEP_EDGES = 2000  # per curve; beyond that the grid alone draws the steps
 EDGE_OFFSET = 1e-9  # relative: a step is drawn as the points just before and just after its edge
-CHART_EXTRA = "pip install 'selfhost[chart]'"
-REPORT_EXTRA = "pip install 'selfhost[report]'"
+CHART_EXTRA = "pip install 'selfhost-llm[chart]'"
+REPORT_EXTRA = "pip install 'selfhost-llm[report]'"
 
 
 class MissingExtraError(SelfhostError):
@@ -148,8 +148,11 @@ def step_rates(grid: FloatArray, unit_rps: float, low: float, high: float) -> Fl
 
 
 def _deployment_label(grid: DeploymentGrid, row: int) -> str:
+    from selfhost.render import replica_words
+
     c, p = grid.config(row), grid.price(row)
-    return f"{c.n_gpus}x {c.gpu.id} {c.quant.id} {c.engine.id}, {p.provider} ${p.usd_per_gpu_hour:.2f}/GPU-h"
+    one = replica_words(c.n_gpus, c.gpu.id, c.layout)
+    return f"replicas of {one}, {c.quant.id}, {c.engine.id}, {p.provider} ${p.usd_per_gpu_hour:.2f}/GPU-h"
 
 
 def _best_options(
@@ -331,6 +334,39 @@ def require_terminal_charts() -> None:
     _plotext()
 
 
+LINEAR_MAX_RATIO = 20.0  # rates of interest spanning at most this factor get linear axes
+LINEAR_HEADROOM = 1.5  # a linear rate axis runs from 0 to the highest rate of interest x this
+
+
+def linear_range(rps: float, crossovers: Sequence[float | None]) -> float | None:
+    """The top of a linear rate axis from 0, or None when the rates of interest (``rps`` and the
+    finite crossovers) span more than `LINEAR_MAX_RATIO` and need a log axis. [requests/s]
+
+    A linear axis reads as money does (twice the traffic, twice the bill); a log axis is kept
+    for a panel whose crossovers lie decades apart, which a linear one would squash to 0.
+    """
+    rates = [r for r in (rps, *crossovers) if r is not None and math.isfinite(r) and r > 0]
+    if not rates or max(rates) / min(rates) > LINEAR_MAX_RATIO:
+        return None
+    return max(rates) * LINEAR_HEADROOM
+
+
+def linear_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """About ``count`` round tick values (1, 2 or 5 x 10^k apart) covering [low, high]."""
+    if high <= low:
+        return [low]
+    raw = (high - low) / count
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= raw)
+    first = math.ceil(low / step) * step
+    ticks = []
+    t = first
+    while t <= high * (1 + 1e-9):
+        ticks.append(round(t, 10))
+        t += step
+    return ticks
+
+
 def log_ticks(low: float, high: float) -> list[float]:
     """Round tick values in [low, high] for a log axis: 1, 3, 10, 30, ... or, when that gives
     more than 8, the powers of ten alone."""
@@ -355,7 +391,8 @@ def _positive(values: Sequence[float]) -> list[float]:
 
 
 def terminal_chart(chart: CostChart, *, width: int = 100, height: int = 24, color: bool = False) -> str:
-    """The chart as terminal text: one plot per model, log-log, with a legend under each.
+    """The chart as terminal text: one plot per model, with a legend under each; linear axes from 0
+    where the panel's rates of interest allow (`linear_range`), else log-log.
 
     Markers: ``S``, ``T``, ``U`` self-hosted (``S`` the deployment `crossover` compares),
     ``a``, ``b``, ... APIs, ``X`` crossovers, ``┊`` the given rate. ``color`` adds ANSI colours.
@@ -399,17 +436,31 @@ def terminal_chart(chart: CostChart, *, width: int = 100, height: int = 24, colo
             line.lines()
             fig.draw(line)
             legend.append(f"  {RPS_MARKER}  --rps {chart.rps:g}")
-        fig.ruler("x").scale("log")
-        fig.ruler("y").scale("log")
-        # plotext 6 on a log axis: limits in log10 units, tick positions in data units
-        x_ticks = log_ticks(chart.rps_low, chart.rps_high)
-        fig.ruler("x").lim(math.log10(chart.rps_low), math.log10(chart.rps_high))
-        fig.ruler("x").ticks(x_ticks, [f"{t:g}" for t in x_ticks])
-        if heights:
-            y_ticks = log_ticks(min(heights), max(heights))
-            fig.ruler("y").lim(math.log10(min(heights)), math.log10(max(heights)))
-            fig.ruler("y").ticks(y_ticks, [usd_short(t) for t in y_ticks])
-        fig.title(f"{panel.model}: monthly cost [USD/month] against request rate [requests/s]")
+        top = linear_range(chart.rps, [c.rps for c in panel.crossovers])
+        if top is not None:  # linear axes from 0: the costs up to the top of the rate axis
+            shown = [
+                v for s in panel.series for r, v in zip(s.rps, s.usd_per_month, strict=True) if r <= top and v > 0
+            ]
+            x_ticks = linear_ticks(0.0, top)
+            fig.ruler("x").lim(0.0, top)
+            fig.ruler("x").ticks(x_ticks, [f"{t:g}" for t in x_ticks])
+            if shown:
+                y_ticks = linear_ticks(0.0, max(shown))
+                fig.ruler("y").lim(0.0, max(shown))
+                fig.ruler("y").ticks(y_ticks, [usd_short(t) for t in y_ticks])
+        else:
+            fig.ruler("x").scale("log")
+            fig.ruler("y").scale("log")
+            # plotext 6 on a log axis: limits in log10 units, tick positions in data units
+            x_ticks = log_ticks(chart.rps_low, chart.rps_high)
+            fig.ruler("x").lim(math.log10(chart.rps_low), math.log10(chart.rps_high))
+            fig.ruler("x").ticks(x_ticks, [f"{t:g}" for t in x_ticks])
+            if heights:
+                y_ticks = log_ticks(min(heights), max(heights))
+                fig.ruler("y").lim(math.log10(min(heights)), math.log10(max(heights)))
+                fig.ruler("y").ticks(y_ticks, [usd_short(t) for t in y_ticks])
+        scale = "linear axes" if top is not None else "log-log axes"
+        fig.title(f"{panel.model}: monthly cost [USD] against requests/s, {scale}")
         fig.label("requests/s", "x")
         fig.legend(False)
         blocks.append(fig.build().string(colorless=not color).rstrip("\n"))
@@ -443,7 +494,8 @@ def _matplotlib() -> Any:
 
 
 def chart_figure(chart: CostChart) -> Any:
-    """The chart as a matplotlib ``Figure`` (no pyplot, no global state): one log-log panel per model.
+    """The chart as a matplotlib ``Figure`` (no pyplot, no global state): one panel per model, linear
+    axes from 0 where its rates of interest allow (`linear_range`), else log-log.
 
     Raises
     ------
@@ -497,9 +549,15 @@ def chart_figure(chart: CostChart) -> Any:
             )
         if chart.rps > 0:
             ax.axvline(chart.rps, color="0.4", linestyle=":", linewidth=1, label=f"--rps {chart.rps:g}")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlim(chart.rps_low, chart.rps_high)
+        top = linear_range(chart.rps, [c.rps for c in panel.crossovers])
+        if top is None:  # crossovers decades apart: log-log, else linear from 0
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlim(chart.rps_low, chart.rps_high)
+        else:
+            shown = [v for s in panel.series for r, v in zip(s.rps, s.usd_per_month, strict=True) if r <= top]
+            ax.set_xlim(0.0, top)
+            ax.set_ylim(0.0, max(shown) * 1.05 if shown else None)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.0f}"))
         ax.set_xlabel("request rate [requests/s]")

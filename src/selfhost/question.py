@@ -434,7 +434,7 @@ def _costs(given: dict[str, Any]) -> CostAssumptions:
     }
     return CostAssumptions(
         **{name: getattr(defaults, name) if value is None else value for name, value in values.items()},
-        pricing=tuple(check_pricing_kinds(given.get("pricing") or DEFAULT_PRICING)),
+        pricing=tuple(check_pricing_kinds(_ids(given.get("pricing")) or DEFAULT_PRICING)),
         providers=tuple(given.get("provider") or ()),
     )
 
@@ -519,10 +519,15 @@ def _traffic(given: dict[str, Any]) -> tuple[Traffic, float, int | None, int | N
 
 
 def _ids(value: str | Sequence[str] | None) -> tuple[str, ...]:
-    """A repeatable option's values, or the one value of a single-valued option, as a tuple."""
+    """A repeatable option's values, or the one value of a single-valued option, as a tuple.
+
+    Each value may list several, comma-separated: ``--pricing on-demand,committed`` is
+    ``--pricing on-demand --pricing committed`` (ids never hold a comma).
+    """
     if value is None:
         return ()
-    return (value,) if isinstance(value, str) else tuple(value)
+    values = (value,) if isinstance(value, str) else tuple(value)
+    return tuple(part.strip() for v in values for part in v.split(",") if part.strip())
 
 
 def check_rate(rps: float) -> float:

@@ -14,11 +14,12 @@ parses, calls one of these and renders what it returns.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from selfhost.analysis import (
     Report,
@@ -216,18 +217,145 @@ def fit(catalog: Catalog, scenario: Scenario, *, all_counts: bool = False) -> Re
     """Does each config hold its weights and one sequence of the scenario's context?
 
     Without --gpus (or ``all_counts``), the smallest GPU count per GPU, quantization and engine.
+    The summary names the smallest deployment that fits (fewest GPUs, then least memory) and
+    the cheapest (lowest hourly price of one replica, whole instances billed, on-demand unless
+    the scenario prices otherwise); where nothing fits, what would (`fit_suggestions`).
     """
-    report = fit_report(select_configs(catalog, scenario), scenario.sequence())
+    configs = select_configs(catalog, scenario)
+    full = fit_report(configs, scenario.sequence())
+    report = full
     if not scenario.selection.gpu_counts and not all_counts:
-        report.results = smallest_fitting(report.results)
+        report = dataclasses.replace(full, results=smallest_fitting(full.results))
+    fitting = [r for r in full.results if r["fits"]]
+    if fitting:
+        report.summary = fit_summary(catalog, scenario, fitting)
+        report.verdict = fit_summary_words(report.summary)
+    else:
+        hints = fit_suggestions(catalog, scenario)
+        report.summary = {"smallest": None, "cheapest": None, "suggestions": hints}
+        report.verdict = no_fit_words(scenario, hints)
     return echoed(report, scenario)
 
 
-def estimate(catalog: Catalog, scenario: Scenario, *, concurrency: int | None) -> Report:
-    """Throughput and latency at a concurrency (None: the largest batch), native precision by default."""
+def _replica_hourly(catalog: Catalog, scenario: Scenario, record: Record) -> tuple[float, Any] | None:
+    """The lowest hourly price of one replica of ``record``'s deployment, and its price option."""
+    import math
+
+    from selfhost.catalog.lookup import by_id
+    from selfhost.question import CostAssumptions
+    from selfhost.scenarios import price_options
+
+    costs = scenario.costs or CostAssumptions()
+    gpu = dict(by_id(catalog.gpus))[record["gpu"]]
+    n = int(record["gpus_per_replica"])
+    best = None
+    for option in price_options(
+        catalog, gpu, pricing=costs.pricing, providers=costs.providers, hours_per_month=costs.hours_per_month
+    ):
+        billed = math.ceil(n / option.instance_gpus) * option.instance_gpus  # whole instances
+        usd = billed * option.usd_per_gpu_hour
+        if best is None or usd < best[0]:
+            best = (usd, option)
+    return best
+
+
+def _fit_entry(r: Record) -> Record:
+    keys = ("model", "gpu", "gpus_per_replica", "layout", "quant", "engine", "weights_gb", "usable_memory_gb",
+            "max_concurrent_sequences")  # fmt: skip
+    return {k: r[k] for k in keys}
+
+
+def fit_summary(catalog: Catalog, scenario: Scenario, fitting: list[Record]) -> dict[str, Any]:
+    """The smallest and the cheapest deployment among ``fitting`` (fit records that fit)."""
+    smallest = min(fitting, key=lambda r: (r["gpus_per_replica"], r["usable_memory_gb"], r["weights_gb"]))
+    priced = [(found, r) for r in fitting if (found := _replica_hourly(catalog, scenario, r)) is not None]
+    cheapest = None
+    if priced:
+        (usd, option), r = min(priced, key=lambda item: (item[0][0], item[1]["gpus_per_replica"]))
+        cheapest = {
+            **_fit_entry(r),
+            "usd_per_replica_hour": usd,
+            "price_option": option.id,
+            "provider": option.provider,
+            "pricing": option.pricing,
+        }
+    return {"smallest": _fit_entry(smallest), "cheapest": cheapest, "suggestions": []}
+
+
+def _fit_words(r: Record) -> str:
+    from selfhost.render import replica_words
+
+    return f"{replica_words(r['gpus_per_replica'], r['gpu'], r.get('layout'))}, {r['quant']} ({r['engine']})"
+
+
+def fit_summary_words(summary: dict[str, Any]) -> str:
+    """'Smallest that fits: ...; cheapest that fits: ... at $X/h (provider).'"""
+    s = summary["smallest"]
+    words = f"Smallest that fits: {_fit_words(s)}, {s['max_concurrent_sequences']:,} sequences at this context."
+    c = summary["cheapest"]
+    if c is None:
+        return words + " No price in the catalog for these GPUs (of the pricing kinds asked)."
+    return (
+        f"{words} Cheapest that fits: {_fit_words(c)} at ${c['usd_per_replica_hour']:,.2f}/h per replica "
+        f"({c['provider']}, {c['pricing']})."
+    )
+
+
+MAX_SUGGESTIONS = 3
+
+
+def fit_suggestions(catalog: Catalog, scenario: Scenario) -> list[Record]:
+    """What would fit when nothing selected does: on the selected GPUs, other quantizations and
+    GPU counts (1 to 8); failing that, other GPUs. The smallest fitting deployment of each
+    quantization (or GPU), fewest GPUs first, at most `MAX_SUGGESTIONS`."""
+    from selfhost.errors import InputError
+
+    sel = scenario.selection
+    tries = [
+        dataclasses.replace(sel, quants=(), gpu_counts=()),  # the same GPUs, any quantization and count
+        dataclasses.replace(sel, gpus=(), quants=(), gpu_counts=()),  # any GPU
+    ]
+    for wider in tries:
+        widened = dataclasses.replace(scenario, selection=wider)
+        try:
+            configs = select_configs(catalog, widened)
+        except InputError:
+            continue
+        fitting = [r for r in fit_report(configs, scenario.sequence()).results if r["fits"]]
+        best: dict[str, Record] = {}
+        key = "quant" if wider.gpus else "gpu"
+        for r in sorted(fitting, key=lambda r: (r["gpus_per_replica"], r["usable_memory_gb"])):
+            best.setdefault(r[key], r)
+        if best:
+            ranked = sorted(best.values(), key=lambda r: (r["gpus_per_replica"], r["usable_memory_gb"]))
+            return [_fit_entry(r) for r in ranked[:MAX_SUGGESTIONS]]
+    return []
+
+
+def no_fit_words(scenario: Scenario, hints: list[Record]) -> str:
+    """Nothing fits: what would, as a sentence with the command to check it."""
+    model = scenario.selection.models[0] if scenario.selection.models else "the model"
+    head = f"Nothing in this selection fits {model} at {scenario.context_tokens or 0:,} tokens of context."
+    if not hints:
+        return head + " No GPU in the catalog holds it with 8 GPUs per replica; try a shorter --context."
+    first = hints[0]
+    return (
+        f"{head} It would fit on: " + "; ".join(_fit_words(h) for h in hints) + ". Check with: selfhost fit "
+        f"{first['model']} --gpu {first['gpu']} --quant {first['quant']} --gpus {first['gpus_per_replica']}"
+    )
+
+
+def estimate(catalog: Catalog, scenario: Scenario, *, concurrency: int | str | None = "auto") -> Report:
+    """Throughput and latency at a concurrency (None: the largest batch; 'auto': one request and
+    the largest batch within the latency targets), native precision by default. Where no
+    deployment holds one request, the verdict says what would (`fit_suggestions`)."""
     configs = _smallest(select_configs(catalog, scenario, native_quant=True), scenario)
-    report = echoed(estimate_report(configs, scenario.workload, concurrency), scenario)
-    return flag_user_calibrations(report, catalog)
+    report = estimate_report(configs, scenario.workload, concurrency)
+    if not any(r["max_concurrency"] >= 1 for r in report.results):
+        hints = fit_suggestions(catalog, scenario)
+        report.summary = {"suggestions": hints}
+        report.verdict = no_fit_words(scenario, hints).replace("selfhost fit", "selfhost estimate -m", 1)
+    return flag_user_calibrations(echoed(report, scenario), catalog)
 
 
 def kv_alert(catalog: Catalog, scenario: Scenario, *, threshold: float, replicas: int) -> Report:

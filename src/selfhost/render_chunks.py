@@ -4,7 +4,7 @@ Each writer holds one chunk at a time, so memory does not grow with the rows. CS
 byte-for-byte what `render.write_csv` and `render.write_json` write for the same records (the
 tests hold them together); CSV is formatted column-wise: a dictionary-coded column's table
 once, a float column once per run of equal values, then the rows joined. Parquet needs the
-optional extra ``pip install 'selfhost[parquet]'`` (pyarrow).
+optional extra ``pip install 'selfhost-llm[parquet]'`` (pyarrow).
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from selfhost.errors import SelfhostError
-from selfhost.render import _jsonable
+from selfhost.render import _jsonable, tidy_float
 
 if TYPE_CHECKING:
     import numpy as np
 
     from selfhost.sweep import Chunk, Column
 
-PARQUET_EXTRA = "pip install 'selfhost[parquet]'"
+PARQUET_EXTRA = "pip install 'selfhost-llm[parquet]'"
 
 
 class MissingParquetError(SelfhostError):
@@ -40,6 +40,8 @@ def csv_cell(value: Any) -> str:
     """One value as `csv` writes it (QUOTE_MINIMAL; None and non-finite floats empty)."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
+    if isinstance(value, float):
+        value = tidy_float(value)
     text = str(value)  # bool: True/False; float: repr, as csv does
     if _NEEDS_QUOTES(text):
         return '"' + text.replace('"', '""') + '"'
@@ -47,7 +49,7 @@ def csv_cell(value: Any) -> str:
 
 
 def _float_cells(values: np.ndarray) -> list[str]:
-    """Float cells (repr, as csv writes a float; empty for NaN), each formatted once per run of
+    """Float cells (tidied, then repr as csv writes a float; empty for NaN), each formatted once per run of
     equal neighbours: a cost column is a step function of the rate, so runs are common."""
     import numpy as np
 
@@ -59,10 +61,10 @@ def _float_cells(values: np.ndarray) -> list[str]:
     distinct = values[starts]
     finite = np.isfinite(distinct)
     if finite.all():
-        cells = list(map(float.__repr__, distinct.tolist()))
+        cells = [float.__repr__(tidy_float(v)) for v in distinct.tolist()]
     else:
         cells = [
-            "" if not ok else float.__repr__(v)
+            "" if not ok else float.__repr__(tidy_float(v))
             for v, ok in zip(distinct.tolist(), finite.tolist(), strict=True)
         ]
     if len(distinct) == len(values):

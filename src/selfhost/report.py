@@ -27,6 +27,8 @@ from selfhost.chart import CostChart, chart_table, crossover_words
 from selfhost.question import Scenario
 from selfhost.questions import crossover
 from selfhost.render import (
+    NOTATION,
+    deployment_words,
     never_or,
     num0,
     num1,
@@ -198,16 +200,6 @@ def _arrow(fmt: Callable[[Any], str], low: Any, high: Any) -> str:
     return f"{fmt(low)} → {fmt(high)}"
 
 
-def deployment_words(r: Record) -> str:
-    """'2x1 mi300x-192gb fp8 (DigitalOcean)': replicas x GPUs per replica, GPU, quantization, provider."""
-    label = f"{r['replicas']}x{r['gpus_per_replica']} {r['gpu']} {r['quant']} ({r['provider']})"
-    if r["gpus_billed"] is not None and r["gpus_billed"] != r["replicas"] * r["gpus_per_replica"]:
-        label += f", {r['gpus_billed']:g} GPUs billed"
-    if r.get("provisioning") == "autoscaled":
-        label += f", autoscaled (mean {r['replicas_mean']:.2g} replicas)"
-    return label
-
-
 def _models(records: Sequence[Record]) -> list[str]:
     return list(dict.fromkeys(r["model"] for r in records))
 
@@ -240,6 +232,87 @@ def _stale_words(count: int, days: int) -> str:
     return f"{count} of the prices used are older than {days} days"
 
 
+CONFIDENT, FAIRLY = 0.9, 0.7  # share of the uncertainty samples agreeing with a decision: high, medium
+
+
+def _confidence(v: Record, flips: Sequence[str], spread: str) -> str:
+    """How sure the decision is, in words: from the uncertainty samples when there are any, else
+    from the sensitivity (no single input moved ``spread`` flips it, or which ones do)."""
+    p_self = v.get("probability_self_hosted_cheaper")
+    if p_self is not None:
+        agree = p_self if v["choice_kind"] == "self_hosted" else 1.0 - p_self
+        level = "high" if agree >= CONFIDENT else "medium" if agree >= FAIRLY else "low"
+        return f"confidence {level} ({probability(agree)} of the uncertainty samples agree)"
+    if flips:
+        return f"confidence low: moving {', '.join(flips[:MAX_FLIP_INPUTS])} {spread} flips it"
+    return f"confidence high: no single input moved {spread} flips it"
+
+
+def _way(v: Record) -> str:
+    from selfhost.analysis import API_KIND_WORDS
+
+    if v["choice_kind"] == "self_hosted":
+        return f"self-host it on {v['choice']}"
+    return f"use {v['choice']} ({API_KIND_WORDS[v['choice_kind']]})"
+
+
+def _next_words(v: Record) -> str:
+    from selfhost.analysis import API_KIND_WORDS
+
+    if v["next_kind"] is None:
+        return "the only option allowed"
+    other = "self-hosting" if v["next_kind"] == "self_hosted" else f"{v['next']} ({API_KIND_WORDS[v['next_kind']]})"
+    return f"saves {usd(v['next_costs_more_usd_per_month'])}/month against {other}"
+
+
+def _flip_rate(v: Record) -> str:
+    """The traffic at which the decision turns: the crossover against the cheapest API."""
+    cross = v["crossover_rps"]
+    if cross is None:
+        return "no traffic level turns it: own GPUs never beat the cheapest API"
+    if v["choice_kind"] == "self_hosted":
+        return f"below {sig3(cross)} requests/s the API is cheaper"
+    return f"above {sig3(cross)} requests/s own GPUs are cheaper"
+
+
+def recommendation_items(data: ReviewData) -> list[str]:
+    """The recommendation as a short list a finance reader acts on, one line per model: do what,
+    at what monthly cost, saving how much against the next option, how sure, and what would
+    flip it. Each line follows the model's verdict (`analysis.model_verdicts`), the figures of
+    the crossover table; a licence that forbids production use is said, and such a model's
+    own GPUs are never the recommendation."""
+    verdicts = data.crossover.verdicts or []
+    if not verdicts:
+        return [
+            "No comparison is possible with this selection: no deployment serves the workload within the "
+            "latency targets, or no API is comparable. Widen --model/--gpu or pass --api."
+        ]
+    decisive = [
+        r for v in verdicts for r in data.crossover.results if r["model"] == v["model"] and r["api"] == v["cheapest_api"]
+    ]
+    flips = _flips(data, decisive)
+    spread = f"{data.spread:.0%}"
+    items = []
+    for v in verdicts:
+        words = [f"{v['model']}: {_way(v)}", f"{usd(v['usd_per_month'])}/month", _next_words(v)]
+        if not v["license_allows_production"]:
+            words.append("its licence does not allow self-hosting in production without a separate agreement")
+            items.append("; ".join(words) + ".")
+            continue
+        inputs = [i.split(" (")[0] for i in flips.get(v["model"], [])]
+        words.append(_confidence(v, inputs, spread))
+        flip = _flip_rate(v)
+        if inputs and v.get("probability_self_hosted_cheaper") is not None:
+            shown = inputs[:MAX_FLIP_INPUTS] + (["..."] if len(inputs) > MAX_FLIP_INPUTS else [])
+            flip += f", or {', '.join(shown)} {spread} off"
+        words.append(f"would flip: {flip}")
+        items.append("; ".join(words) + ".")
+    return items
+
+
+MAX_FLIP_INPUTS = 3  # inputs named as able to flip a decision, the largest swings first
+
+
 def recommendation(data: ReviewData) -> str:
     """The recommendation in one paragraph.
 
@@ -258,6 +331,7 @@ def recommendation(data: ReviewData) -> str:
         )
     wins: list[str] = []
     stays: list[str] = []
+    barred: list[str] = []
     decisive: list[Record] = []
     for model in _models(records):
         mine = [r for r in records if r["model"] == model]
@@ -265,15 +339,18 @@ def recommendation(data: ReviewData) -> str:
         decisive.append(cheapest)
         self_usd = cheapest["self_hosted_usd_per_month"]
         p_self = cheapest.get("probability_self_hosted_cheaper")
-        if self_usd < cheapest["api_usd_per_month"]:
+        if self_usd < cheapest["api_usd_per_month"] and not cheapest["license_allows_production"]:
+            barred.append(
+                f"{model} would cost {usd(self_usd)}/month self-hosted against {usd(cheapest['api_usd_per_month'])} "
+                f"for {cheapest['api']}, but its licence does not allow production use without a separate agreement"
+            )
+        elif self_usd < cheapest["api_usd_per_month"]:
             text = (
                 f"self-host {model} on {deployment_words(cheapest)} at {usd(self_usd)}/month against "
                 f"{usd(cheapest['api_usd_per_month'])} for {cheapest['api']}, the cheapest API compared"
             )
             if p_self is not None:
                 text += f" (cheaper in {probability(p_self)} of the uncertainty samples)"
-            if not cheapest["license_allows_production"]:
-                text += ", but its licence does not allow production use without a separate agreement"
             wins.append(text)
         else:
             text = (
@@ -297,8 +374,12 @@ def recommendation(data: ReviewData) -> str:
         sentences.append(f"{head}, self-hosting wins for {len(wins)} of {n} models: " + "; ".join(wins) + ".")
         if stays:
             sentences.append("For the others the API stays cheaper: " + "; ".join(stays) + ".")
+    elif stays:
+        sentences.append(f"{head}, the APIs stay cheaper for every model allowed in production: " + "; ".join(stays) + ".")
     else:
-        sentences.append(f"{head}, the APIs stay cheaper for every model: " + "; ".join(stays) + ".")
+        sentences.append(f"{head}, no model may be self-hosted in production under its licence.")
+    if barred:
+        sentences.append("Not counted: " + "; ".join(barred) + ".")
     flips = _flips(data, decisive)
     spread = f"{data.spread:.0%}"
     if flips:
@@ -699,6 +780,16 @@ def document(data: ReviewData, *, chart_svg: str | None, chart_note: str = "") -
         ),
         _workload_table(data),
         Heading("Recommendation", 2, "recommendation"),
+        Paragraph(
+            f"At {data.scenario.rate:g} requests/s, per model, the cheapest way to its quality (own GPUs, "
+            "the same model from an API provider, or the cheapest proprietary API of its tier):"
+        ),
+        Bullets(tuple(recommendation_items(data))),
+        Paragraph(
+            "Roofline estimates, not measurements, size the own-GPU options: benchmark the chosen "
+            "deployment before committing."
+        ),
+        Heading("Detail for the engineers", 3, "recommendation-detail"),
         Paragraph(recommendation(data)),
         Heading(
             f"Costs at {'a mean of ' if data.scenario.traffic else ''}{data.scenario.rate:g} requests/s",
@@ -708,8 +799,8 @@ def document(data: ReviewData, *, chart_svg: str | None, chart_note: str = "") -
         Paragraph(
             "Per model, the cheapest deployment that serves the rate within the latency targets, against the "
             "cheapest API hosting the same model and the cheapest proprietary API of its quality tier. "
-            "'2x1' reads 2 replicas of 1 GPU. The crossover is the rate above which self-hosting that "
-            "deployment stays cheaper."
+            f"{NOTATION}. The crossover is the rate above which self-hosting that deployment stays "
+            "cheaper ('never': at no rate)."
         ),
         _costs_table(records, mean=data.scenario.traffic is not None),
     ]

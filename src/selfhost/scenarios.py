@@ -95,8 +95,8 @@ class ReplicaConfig:
 
     @property
     def label(self) -> str:
-        split = "" if self.n_gpus == 1 or self.layout == f"TP{self.n_gpus}" else f", {self.layout}"
-        return f"{self.model.id} {self.quant.id} on {self.n_gpus}x {self.gpu.id} ({self.engine.id}{split})"
+        split = "" if self.n_gpus == 1 else f"{self.layout}, "
+        return f"{self.model.id} {self.quant.id} on {self.n_gpus} {self.gpu.id} ({split}{self.engine.id})"
 
 
 @dataclass(frozen=True)

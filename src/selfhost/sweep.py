@@ -53,12 +53,15 @@ API_KEYS = (
     "option_kind",
     "option",
     "model",
+    "engine_confirmed",  # True on an API row: its bill is a list price, no throughput estimate
+    "gpu_measured",  # (so the columns keep one type: true/false, never blank)
     "input_tokens",
     "output_tokens",
     "rps",
     "usd_per_month",
     "usd_per_mtok",
 )
+NOTHING_ESTIMATED = (True,)  # the evidence flags of an API row: nothing in its cost is extrapolated
 DEFAULT_CHUNK_ROWS = 16_384  # rows made and written at once: about 4 MB of text, cache-friendly
 DEFAULT_MAX_ROWS = 1_000_000  # about a spreadsheet's limit (1,048,576 rows); 0 = no limit
 
@@ -210,6 +213,8 @@ class Sweep:
             Coded(one, t["api"]),
             Coded(api, t["api_option"]),
             Coded(api, t["api_model"]),
+            Coded(one, NOTHING_ESTIMATED),
+            Coded(one, NOTHING_ESTIMATED),
             Coded(one, t["input_tokens"]),
             Coded(one, t["output_tokens"]),
             Coded(rate, self.rates),

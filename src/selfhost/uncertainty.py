@@ -609,11 +609,15 @@ def crossover_with_uncertainty(
     comps = comps if comps is not None else headline_comparisons(catalog, scenario)
     base = comps.report
     extra, ranges = crossover_samples(catalog, scenario, comps, spec) if len(comps) else ([], [])
+    from selfhost.analysis import model_verdicts
+
+    results = [{**record, **more} for record, more in zip(base.results, extra, strict=True)]
     report = dataclasses.replace(
         base,
-        results=[{**record, **more} for record, more in zip(base.results, extra, strict=True)],
+        results=results,
         assumptions={**base.assumptions, "uncertainty": {**spec.record(), "gpu_price_ranges": ranges}},
         notes=[*base.notes, _note(spec, apis=True)],
+        verdicts=model_verdicts(results) if base.verdicts is not None else None,
     )
     return report
 

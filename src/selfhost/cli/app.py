@@ -32,7 +32,10 @@ from selfhost.cli import (
     validate_cmd,
     workload_cmd,
 )
-from selfhost.cli.usage import SelfhostGroup
+from selfhost.cli.usage import SelfhostGroup, placeholders_as_words, prepare_help, wrap_help_at_spaces
+
+wrap_help_at_spaces()
+placeholders_as_words()
 
 app = typer.Typer(
     cls=SelfhostGroup,  # usage errors name the value given
@@ -43,7 +46,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion and --show-completion (README "Shell completion")
 )
 
 
@@ -80,6 +83,7 @@ plan_cmd.register(app)
 kv_cmd.register(app)
 deploy_cmd.register(app)
 report_cmd.register(app)
+prepare_help(app)  # examples verbatim in --help: a copied example is the whole command
 
 
 def _command_name(info: Any) -> str:

@@ -125,13 +125,52 @@ def _plain(value: Any) -> Any:
     return value
 
 
+#: The order in which a narrowing terminal keeps a kind's columns, where it is not the table's order.
+KEPT_FIRST = {
+    "offers": ["id", "usd_per_gpu_hour", "gpu", "provider", "pricing", "instance_gpus", "as_of", "confirmed"],
+    "apis": ["id", "usd_per_mtok_input", "usd_per_mtok_output", "provider", "quality_tier", "equivalent_model",
+             "usd_per_mtok_cached_input", "as_of"],
+    "models": ["id", "params_total_b", "params_active_b", "max_context_tokens", "license_allows_production",
+               "quality_tier", "license", "tags"],
+}  # fmt: skip
+
+
+def _numeric(records: list[dict[str, Any]], key: str) -> bool:
+    """Whether a column holds numbers (ints or floats, not bools; None allowed)."""
+    values = [r.get(key) for r in records if r.get(key) is not None]
+    return bool(values) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def _cell(header: str) -> Any:
+    """The cell formatter of a `catalog list` column: thousands separated, dollars with cents."""
+
+    def cell(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, list):
+            return ", ".join(map(str, v))
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        if isinstance(v, int):
+            return f"{v:,}"
+        if isinstance(v, float):
+            if "$" in header:
+                return f"${v:,.2f}" if abs(v) < 1000 else f"${v:,.0f}"
+            return f"{int(v):,}" if v.is_integer() else f"{v:,.4g}"
+        return str(v)
+
+    return cell
+
+
 @catalog_app.command("list")
 def list_entries(
-    kind: str = typer.Argument(..., help=f"One of: {', '.join(KINDS)}."),
+    kind: str = typer.Argument(..., metavar="KIND", help=f"One of: {', '.join(KINDS)}."),
     catalog: o.CatalogOpt = None,
     fmt: o.FormatOpt = o.OutputFormat.table,
+    wide: o.WideOpt = False,
 ) -> None:
-    """List catalog entries of one kind.
+    """List catalog entries of one kind: numbers right-aligned; a narrow terminal keeps the
+    first columns (--wide shows all).
 
     Examples:
 
@@ -152,21 +191,17 @@ def list_entries(
         cat = load(catalog)
         records = [{k: _plain(v) for k, v in e.model_dump().items()} for e in getattr(cat, section)]
 
-        def fmt_cell(v: Any) -> str:
-            if v is None:
-                return "-"
-            if isinstance(v, list):
-                return ", ".join(map(str, v))
-            if isinstance(v, bool):
-                return "yes" if v else "no"
-            return f"{v:g}" if isinstance(v, float) else str(v)
-
-        columns = [Column(key, header, fmt_cell, "left") for key, header in cols]
+        order = KEPT_FIRST.get(kind, [key for key, _ in cols])
+        columns = [
+            Column(key, header, _cell(header), "right" if _numeric(records, key) else "left", priority=order.index(key))
+            for key, header in cols
+        ]
         emit(
             Report(results=records, assumptions={"kind": kind}),
             fmt,
             columns,
             f"Catalog: {kind} ({len(records)})",
+            wide=wide,
         )
 
     guarded(run)
@@ -208,6 +243,10 @@ def show(
                 if fmt is o.OutputFormat.json:
                     # the same document shape as every other command; the entry carries its own source and as_of
                     write_json({"results": [data], "assumptions": {"query": entry_id}}, sys.stdout)
+                elif fmt is o.OutputFormat.jsonl:
+                    from selfhost.render import write_jsonl
+
+                    write_jsonl([data], sys.stdout)
                 elif fmt is o.OutputFormat.csv:
                     from selfhost.render import write_csv
 
@@ -225,7 +264,8 @@ def show(
         close = suggest([e for _, e in everything], entry_id)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise UnknownIdError(
-            f"unknown catalog id '{entry_id}'{hint} Run 'selfhost catalog list KIND' to see ids."
+            f"unknown catalog id '{entry_id}'{hint} See every id with: selfhost catalog list KIND "
+            f"(KIND: {', '.join(KINDS)})"
         )
 
     guarded(run)

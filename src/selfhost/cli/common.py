@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 USAGE_EXIT_CODE = 2
-PIPED_TABLE_WIDTH = 200  # Rich would wrap at 80 columns when stdout is not a terminal
+PIPED_TABLE_WIDTH = 200  # the console's width when piped; tables are then drawn at their natural width
 
 
 def note(text: str) -> None:
@@ -36,15 +36,25 @@ def note(text: str) -> None:
     sys.stderr.write(f"note: {text}\n")
 
 
-def stdout_console() -> Console:
-    """Console for tables on stdout; wide when piped so rows are not folded."""
+def piped() -> bool:
+    """Whether stdout is not a terminal and no width is set ($COLUMNS): then tables are drawn
+    whole, each column at its natural width, as with --wide (Rich would assume 80 columns)."""
     import os
 
+    return not sys.stdout.isatty() and "COLUMNS" not in os.environ
+
+
+def stdout_console() -> Console:
+    """Console for tables on stdout, as wide as the terminal ($COLUMNS when set)."""
     from rich.console import Console
 
-    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
     # markup/emoji off: table cells hold catalog text, which may contain '[...]' or ':name:'
-    return Console(highlight=False, markup=False, emoji=False, width=PIPED_TABLE_WIDTH if piped else None)
+    return Console(highlight=False, markup=False, emoji=False, width=PIPED_TABLE_WIDTH if piped() else None)
+
+
+def whole(wide: bool) -> bool:
+    """Draw tables at their natural width: asked for (--wide), or stdout is piped."""
+    return wide or piped()
 
 
 def fail(message: str) -> None:
@@ -78,12 +88,16 @@ def emit(
     title: str,
     limit: int = 0,
     section_key: Callable[[dict[str, Any]], Any] | None = None,
+    wide: bool = False,
+    counted: bool = False,
 ) -> None:
     """Write the report to stdout in the chosen format; notes and warnings go to stderr.
 
-    ``section_key`` draws a rule between groups of table rows (table format only).
+    ``section_key`` draws a rule between groups of table rows and ``wide`` shows every column
+    at its natural width (table format only); ``counted`` adds ``total_rows`` and ``limit``
+    to the JSON document.
     """
-    from selfhost.render import render_table, write_csv, write_json
+    from selfhost.render import render_table, write_csv, write_json, write_jsonl
 
     shown = report.results if limit == 0 else report.results[:limit]
     if len(shown) < len(report.results):
@@ -91,9 +105,17 @@ def emit(
     if fmt is o.OutputFormat.json:
         doc = report.document()
         doc["results"] = shown
+        if counted:  # how many rows matched, and the limit that cut them (0: none)
+            doc["total_rows"] = len(report.results)
+            doc["limit"] = limit
         doc["notes"] = report.notes
         write_json(doc, sys.stdout)
         for text in report.notes:  # also on stderr, as for table and CSV, so a pipe does not hide them
+            note(text)
+        return
+    if fmt is o.OutputFormat.jsonl:
+        write_jsonl(shown, sys.stdout)
+        for text in report.notes:
             note(text)
         return
     if fmt is o.OutputFormat.csv:
@@ -102,8 +124,8 @@ def emit(
             note(text)
         return
     console = stdout_console()
-    render_table(shown, columns, console, title=title, section_key=section_key)
+    render_table(shown, columns, console, title=title, section_key=section_key, wide=whole(wide))
     if report.verdict:
-        console.print(report.verdict, soft_wrap=True)
+        console.print(report.verdict)
     for text in report.notes:
         note(text)

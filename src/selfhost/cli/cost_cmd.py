@@ -9,6 +9,8 @@ import typer
 from selfhost.cli import options as o
 from selfhost.cli.common import emit, guarded, load
 
+TABLE_ROWS = 20  # the rows a table shows without --limit (JSON, JSONL and CSV: all)
+
 if TYPE_CHECKING:
     from selfhost.analysis import Report
     from selfhost.question import Scenario
@@ -19,7 +21,8 @@ if TYPE_CHECKING:
 def cost(
     scenario: Scenario,
     fmt: o.FormatOpt = o.OutputFormat.table,
-    limit: o.LimitOpt = 20,
+    limit: o.CostLimitOpt = None,
+    wide: o.WideOpt = False,
 ) -> None:
     """Monthly and per-token cost of every deployment that serves RPS, cheapest first.
 
@@ -27,59 +30,69 @@ def cost(
 
       selfhost cost --rps 5 -m llama-3.3-70b
 
-      selfhost cost --rps 50 -m qwen2.5-32b --pricing all --limit 0 --format csv > costs.csv
+      selfhost cost --rps 50 -m qwen2.5-32b --pricing all --format csv > costs.csv
 
       selfhost cost --rps 5 -m llama-3.3-70b --uncertainty 100000 --limit 5
 
       selfhost cost --traffic examples/traffic/spiky-consumer-app.yaml -m llama-3.3-70b --provisioning autoscaled
 
-    With --uncertainty N, the rows shown get P10/P50/P90 of the monthly cost from N Monte Carlo
-    samples of GPU price and engine efficiency (seed --seed). Prices older than --stale-days
-    are flagged. With --traffic FILE, each deployment is priced on the profile's hours, fixed
-    for the busiest hour or autoscaled (--provisioning), with the idle share of its bill.
+    A table shows the 20 cheapest rows unless --limit says otherwise; JSON, JSONL and CSV
+    hold every row (JSON also says total_rows and limit). With --uncertainty N, the rows
+    shown get P10/P50/P90 of the monthly cost from N Monte Carlo samples of GPU price and
+    engine efficiency (seed --seed). Prices older than --stale-days are flagged. With
+    --traffic FILE, each deployment is priced on the profile's hours, fixed for the busiest
+    hour or autoscaled (--provisioning), with the idle share of its bill.
     """
 
     def run() -> None:
         from selfhost import questions
 
-        report = questions.costs(load(scenario.catalog_overlays), scenario, rows=limit)
         from selfhost.analysis import load_words
 
+        rows = (TABLE_ROWS if fmt is o.OutputFormat.table else 0) if limit is None else limit
+        report = questions.costs(load(scenario.catalog_overlays), scenario, rows=rows)
         title = (
             f"Self-hosted cost at {load_words(scenario)} ({scenario.input_tokens} in + "
             f"{scenario.output_tokens} out)"
         )
-        emit(report, fmt, table_columns(report, scenario, fmt), title, limit)
+        emit(report, fmt, table_columns(report, scenario, fmt), title, rows, wide=wide, counted=True)
 
     guarded(run)
 
 
 def table_columns(report: Report, scenario: Scenario, fmt: o.OutputFormat) -> list[Column]:
-    """The columns of the cost table; with --uncertainty in a table, the band they show."""
-    from selfhost.render import Column, num0, num1, span, text, usd, usd_cents, usd_mtok
+    """The columns of the cost table (essential first, then by priority); in a table, the
+    deployment and band labels they show."""
+    from selfhost.render import Column, deployment_words, num0, num1, span, text, usd, usd_cents, usd_mtok
 
-    columns = [
-        Column("model", "Model", text, "left"), Column("quant", "Quant", text, "left"),
-        Column("gpu", "GPU", text, "left"), Column("gpus_per_replica", "GPUs/replica", num0),
-        Column("provider", "Provider", text, "left"), Column("usd_per_gpu_hour", "$/GPU-h", usd_cents),
-        Column("capacity_rps_per_replica", "Req/s per replica (est.)", num1),
-        Column("replicas", "Replicas", num0), Column("gpus_billed", "GPUs billed", num0),
-        Column("self_hosted_usd_per_month", "$/month", usd),
-        Column("self_hosted_usd_per_mtok", "$/1M tok", usd_mtok),
-    ]  # fmt: skip
-    if scenario.traffic is not None:
-        from selfhost.cli.crossover_cmd import percent
-
-        columns[7] = Column("replicas_peak", "Replicas at peak", num0)
-        columns.append(Column("idle_share", "Idle", percent))
-        if scenario.traffic.autoscaled:
-            columns.insert(8, Column("replicas_mean", "Mean replicas", num1))
-    if not scenario.samples or fmt is not o.OutputFormat.table:  # the band is a table-only label
-        return columns
+    if fmt is not o.OutputFormat.table:  # JSON and CSV write the records whole; these name an empty CSV's columns
+        keys = ["model", "quant", "gpu", "gpus_per_replica", "layout", "provider", "usd_per_gpu_hour",
+                "capacity_rps_per_replica", "replicas", "gpus_billed", "self_hosted_usd_per_month", "self_hosted_usd_per_mtok"]  # fmt: skip
+        return [Column(k, k) for k in keys]
     for r in report.results:
+        r["deployment"] = deployment_words(r)
         if "self_hosted_usd_per_month_p10" in r:
             r["usd_per_month_band"] = (r["self_hosted_usd_per_month_p10"], r["self_hosted_usd_per_month_p90"])
-    return [*columns, Column("usd_per_month_band", "P10 → P90 $/month", span(usd))]
+    columns = [
+        Column("model", "Model", text, "left"), Column("deployment", "Deployment", text, "left"),
+        Column("self_hosted_usd_per_month", "$/month", usd),
+        Column("self_hosted_usd_per_mtok", "$/1M tokens", usd_mtok, priority=1),
+        Column("usd_per_gpu_hour", "$/GPU-h", usd_cents, priority=2),
+        Column("capacity_rps_per_replica", "Req/s per replica (est.)", num1, priority=2),
+        Column("gpus_billed", "GPUs billed", num0, priority=3),
+        Column("pricing", "Pricing", text, "left", priority=3),
+        Column("price_as_of", "Price as of", text, "left", priority=4),
+    ]  # fmt: skip
+    if scenario.samples:
+        columns.insert(3, Column("usd_per_month_band", "P10 → P90 $/month", span(usd), priority=1))
+    if scenario.traffic is not None:  # what the profile's bill rests on
+        from selfhost.cli.crossover_cmd import percent
+
+        columns.insert(3, Column("idle_share", "Idle", percent, priority=1))
+        columns.append(Column("replicas_peak", "Replicas at peak", num0, priority=2))
+        if scenario.traffic.autoscaled:
+            columns.append(Column("replicas_mean", "Mean replicas", num1, priority=2))
+    return columns
 
 
 def register(app: typer.Typer) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from selfhost.cli import options as o
-from selfhost.cli.common import emit, guarded, load
+from selfhost.cli.common import emit, guarded, load, note
 
 if TYPE_CHECKING:
     from selfhost.analysis import Report
@@ -21,6 +21,7 @@ def crossover(
     baseline: o.BaselineOpt = None,
     chart: o.ChartOpt = False,
     fmt: o.FormatOpt = o.OutputFormat.table,
+    wide: o.WideOpt = False,
 ) -> None:
     """Self-host or API? Cheapest deployment per model vs comparable APIs, with the crossover rate.
 
@@ -60,16 +61,22 @@ def crossover(
         from selfhost import questions
         from selfhost.cli.report_cmd import check_chart, draw_chart, emit_changes
 
-        check_chart(chart, fmt, baseline, scenario.samples)
+        drawable = check_chart(chart, fmt, baseline, scenario.samples)
         answer = questions.crossover(
-            load(scenario.catalog_overlays), scenario, baseline=baseline, chart=chart
+            load(scenario.catalog_overlays), scenario, baseline=baseline, chart=chart and drawable
         )
         if answer.changes is not None:
-            emit_changes(answer.changes, fmt)
+            emit_changes(answer.changes, fmt, wide=wide)
+        elif fmt is o.OutputFormat.table:
+            print_table(answer.report, scenario, wide)
         else:
-            emit(answer.report, fmt, table_columns(answer.report, scenario, fmt), title(scenario))
+            emit(answer.report, fmt, plain_columns(scenario), title(scenario))
         if answer.chart is not None:
             draw_chart(answer.chart)
+        elif chart:
+            from selfhost.chart import CHART_EXTRA
+
+            note(f"no chart: --chart needs the optional plotext package: {CHART_EXTRA}")
 
     guarded(run)
 
@@ -88,40 +95,99 @@ def title(scenario: Scenario) -> str:
     )
 
 
-def table_columns(report: Report, scenario: Scenario, fmt: o.OutputFormat) -> list[Column]:
-    """The columns of the comparison; in a table, the deployment and band labels they show."""
-    from selfhost.render import Column, crossover_band, sig3, text, usd, usd_mtok
+def plain_columns(scenario: Scenario) -> list[Column]:
+    """The keys of an empty CSV's header (JSON and CSV write the records whole)."""
+    from selfhost.render import Column
+
+    keys = [
+        "model", "gpu", "quant", "gpus_per_replica", "layout", "replicas", "provider",
+        "self_hosted_usd_per_month", "api", "api_kind", "api_usd_per_month", "self_hosted_usd_per_mtok",
+        "api_usd_per_mtok", "cheaper", "crossover_rps",
+    ]  # fmt: skip
+    return [Column(k, k) for k in keys]
+
+
+BARRED = "†"  # a licence that does not allow production use; the line under the table says so
+#: The ways to a model's quality, as a table cell says them (the notation line explains them).
+WAY = {"self_hosted": "own GPUs", "same_model": "hosted", "tier": "tier API", "other_model": "other API"}
+
+
+def verdict_rows(report: Report) -> list[dict[str, Any]]:
+    """One table row per model: its verdict (`analysis.model_verdicts`) with table-only labels."""
+    from selfhost.render import crossover_band
+
+    rows = []
+    for v in report.verdicts or []:
+        row = dict(v)
+        barred = not v["license_allows_production"]
+        row["model_label"] = f"{v['model']} {BARRED}" if barred else v["model"]
+        row["way"] = WAY[v["choice_kind"]]
+        row["next_way"] = WAY[v["next_kind"]] if v["next_kind"] else None
+        cheapest = next(
+            (r for r in report.results if r["model"] == v["model"] and r["api"] == v["cheapest_api"]), None
+        )
+        if cheapest is not None and "probability_self_hosted_cheaper" in v:
+            row["band"] = crossover_band(cheapest)
+        if cheapest is not None:  # with a traffic profile: what the self-hosted bill rests on
+            for key in ("crossover_multiple_of_mean", "idle_share"):
+                if key in cheapest:
+                    row[key] = cheapest[key]
+        rows.append(row)
+    return rows
+
+
+def table_columns(scenario: Scenario) -> list[Column]:
+    """One row per model: essential columns first (priority 0), then what a wider terminal adds."""
+    from selfhost.render import Column, blank, never_or, sig3, text, usd
 
     columns = [
-        Column("model", "Model", text, "left"), Column("deployment", "Self-hosted on", text, "left"),
-        Column("self_hosted_usd_per_month", "Self $/mo", usd), Column("api", "API", text, "left"),
-        Column("api_usd_per_month", "API $/mo", usd),
-        Column("self_hosted_usd_per_mtok", "Self $/1M", usd_mtok),
-        Column("api_usd_per_mtok", "API $/1M", usd_mtok), Column("cheaper", "Cheaper", text, "left"),
-        Column("crossover_rps", "Crossover req/s", sig3),
+        Column("model_label", "Model", text, "left"),
+        Column("way", "Cheapest", text, "left"),
+        Column("usd_per_month", "$/month", usd),
+        Column("next_way", "Next option", blank(text), "left"),
+        Column("next_costs_more_usd_per_month", "costs more $/month", blank(lambda v: "+" + usd(v))),
+        Column("crossover_rps", "Crossover req/s", never_or(sig3)),
     ]  # fmt: skip
     if scenario.traffic is not None:
-        columns[-1] = Column("crossover_rps", "Crossover mean req/s", sig3)
+        columns[-1] = Column("crossover_rps", "Crossover mean req/s", never_or(sig3))
         columns += [
-            Column("crossover_multiple_of_mean", "x mean", sig3),
-            Column("idle_share", "Idle", percent),
+            Column("crossover_multiple_of_mean", "x mean", blank(sig3), priority=1),
+            Column("idle_share", "Idle", blank(percent), priority=1),
         ]
     if scenario.samples:
-        columns.append(Column("uncertainty_band", "P10–P90 · P(self)", text))
-    if fmt is not o.OutputFormat.table:  # table-only labels: keep them out of an empty CSV's header
-        return [c for c in columns if c.key not in ("deployment", "uncertainty_band")]
-    for r in report.results:
-        label = f"{r['replicas']}x{r['gpus_per_replica']} {r['gpu']} {r['quant']} ({r['provider']})"
-        if r.get("provisioning") == "autoscaled":
-            label = f"{r['replicas_peak']:g}x{r['gpus_per_replica']} {r['gpu']} {r['quant']} ({r['provider']}), autoscaled"
-            if r["replicas_mean"] != r["replicas_peak"]:
-                label += f", mean {r['replicas_mean']:.2g}"
-        if r["gpus_billed"] != r["replicas"] * r["gpus_per_replica"]:
-            label += f", {r['gpus_billed']:g} GPUs billed"  # whole instances or machines
-        r["deployment"] = label
-        if scenario.samples:
-            r["uncertainty_band"] = crossover_band(r)
+        columns.append(Column("band", "Crossover P10–P90 · P(own GPUs cheaper)", text, priority=1))
+    columns += [
+        Column("self_hosted_usd_per_month", "Own GPUs $/month", usd, priority=2),
+        Column("self_hosted", "Own GPUs: deployment", text, "left", priority=3),
+        Column("cheapest_api", "Cheapest API", text, "left", priority=4),
+        Column("cheapest_api_usd_per_month", "API $/month", usd, priority=4),
+    ]  # fmt: skip
     return columns
+
+
+def print_table(report: Report, scenario: Scenario, wide: bool) -> None:
+    """The table (one row per model), the line explaining its words, the verdict; notes on stderr."""
+    from selfhost.cli.common import stdout_console, whole
+    from selfhost.render import NOTATION, render_table
+
+    rows = verdict_rows(report)
+    console = stdout_console()
+    render_table(rows, table_columns(scenario), console, title=title(scenario), wide=whole(wide))
+    if any(not r["license_allows_production"] for r in rows):
+        console.print(
+            f"{BARRED} The licence does not allow production use without a separate agreement: own GPUs "
+            "are left out of Cheapest and Next option."
+        )
+    if rows:
+        console.print(
+            "Cheapest: own GPUs (self-hosted), hosted (the same model from an API provider) or tier API "
+            "(the cheapest proprietary API of the model's quality tier). Crossover: the rate above which own GPUs cost less than "
+            f"the cheapest API ('never': at no rate). {NOTATION}. Every comparison: --format csv."
+        )
+    if report.verdict:
+        console.print(report.verdict)
+    for text in report.notes:
+        note(text)
 
 
 def percent(value: object) -> str:

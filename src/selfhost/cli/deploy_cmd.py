@@ -21,26 +21,51 @@ KIT_ENGINES = ("vllm", "sglang")  # deploy.engines.KIT_ENGINES, repeated so --he
 DEFAULT_DEPLOY_CONTEXT = o.DEFAULT_FIT_CONTEXT  # the article's "max model length 32768"
 
 
-def _summary(spec: KitSpec, settings: KitSettings, result: KitResult, serve_line: str) -> str:
+def _summary(spec: KitSpec, settings: KitSettings, result: KitResult, serve_line: str) -> list[tuple[str, str]]:
+    """The kit in brief, as (label, value) lines; the serve line is printed whole after them."""
+    from selfhost.render import replica_words
+
+    one = replica_words(spec.gpus_per_replica, spec.gpu, getattr(spec, "layout", None))
     lines = [
-        f"Kit for {spec.model_name} ({spec.quant}) on {spec.gpus_per_replica}x {spec.gpu}, "
-        f"{spec.engine} {spec.engine_version}, in {result.directory}",
-        f"  wrote: {', '.join(result.written)}",
+        ("Kit", f"{spec.model_name} ({spec.quant}) on {spec.replicas} replica{'' if spec.replicas == 1 else 's'} "
+                f"× {one}, {spec.engine} {spec.engine_version}, in {result.directory}"),
+        ("wrote", ", ".join(result.written)),
     ]
     if result.secrets_created:
-        lines.append(f"  secrets created (mode 0600, not shown): {', '.join(result.secrets_created)}")
+        lines.append(("secrets created", f"{', '.join(result.secrets_created)} (mode 0600, not shown)"))
     if result.secrets_kept:
-        lines.append(f"  secrets kept as they were: {', '.join(result.secrets_kept)}")
+        lines.append(("secrets kept as they were", ", ".join(result.secrets_kept)))
     lines += [
-        f"  serve: {serve_line}",
-        f"  capacity (estimate): {spec.capacity_rps_per_replica:.3g} req/s per replica at "
-        f"{spec.input_tokens}+{spec.output_tokens} tokens, {spec.max_num_seqs} concurrent sequences "
-        f"(limit: {spec.capacity_limit}); planned {spec.planned_rps_per_replica:.3g} req/s per replica "
-        f"at {spec.target_utilization:.0%} utilization",
-        f"  replicas for {spec.planned_rps:g} req/s: {spec.replicas}",
-        f"  endpoint: {settings.base_url} (start: cd {result.directory} && docker compose up -d)",
+        (
+            "capacity (estimate)",
+            f"{spec.capacity_rps_per_replica:.3g} req/s per replica at {spec.input_tokens}+{spec.output_tokens} "
+            f"tokens, {spec.max_num_seqs} concurrent sequences (limit: {spec.capacity_limit}); planned "
+            f"{spec.planned_rps_per_replica:.3g} req/s per replica at {spec.target_utilization:.0%} utilization",
+        ),
+        (f"replicas for {spec.planned_rps:g} req/s", f"{spec.replicas}"),
+        ("endpoint", f"{settings.base_url} (start: cd {result.directory} && docker compose up -d)"),
     ]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def print_summary(lines: list[tuple[str, str]], serve_line: str, wide: bool) -> None:
+    """The summary, ``label: value`` a line, wrapped at spaces to the terminal with a hanging
+    indent; then the serve line whole on its own line (a command: copy it in one piece)."""
+    import textwrap
+
+    from selfhost.cli.common import stdout_console, whole
+
+    width = None if whole(wide) else stdout_console().width
+    for i, (label, value) in enumerate(lines):
+        text = f"{label}: {value}" if i == 0 else f"  {label}: {value}"
+        if width is None:
+            sys.stdout.write(text + "\n")
+            continue
+        sys.stdout.write(
+            textwrap.fill(text, width, subsequent_indent="      ", break_long_words=False, break_on_hyphens=False)
+            + "\n"
+        )
+    sys.stdout.write(f"  serve (one line):\n{serve_line}\n")
 
 
 def _document(
@@ -123,6 +148,7 @@ def deploy(
         help="Also replace .env, api_keys.map and the self-signed key: new API key.",
     ),
     fmt: o.FormatOpt = o.OutputFormat.table,
+    wide: o.WideOpt = False,
 ) -> None:
     """Write the serving kit of a deployment: serve line, compose, nginx, Prometheus, alerts.
 
@@ -153,8 +179,8 @@ def deploy(
         from selfhost.errors import InputError
         from selfhost.render import write_json
 
-        if fmt is o.OutputFormat.csv:
-            raise InputError("--format csv: deploy writes files and speaks table or json")
+        if fmt in (o.OutputFormat.csv, o.OutputFormat.jsonl):
+            raise InputError(f"--format {fmt.value}: deploy writes files and speaks table or json")
         if self_signed == (tls_cert is not None or tls_key is not None):
             raise InputError(
                 "choose the TLS certificate: --self-signed, or both --tls-cert and --tls-key"
@@ -229,7 +255,7 @@ def deploy(
             if fmt is o.OutputFormat.json:
                 docs.append(_document(spec, kit_settings, result, argv, line))
             else:
-                sys.stdout.write(_summary(spec, kit_settings, result, line))
+                print_summary(_summary(spec, kit_settings, result, line), line, wide)
             if not spec.gpu_measured:
                 note(
                     f"{spec.gpu}: no published measurement behind the {spec.engine} profile; capacity is extrapolated"

@@ -30,8 +30,9 @@ def kv_alert(
         1, "--replicas", min=1, help="Replicas sharing the traffic; request rates scale with it. [count]"
     ),
     fmt: o.FormatOpt = o.OutputFormat.table,
+    wide: o.WideOpt = False,
 ) -> None:
-    """When does KV-cache use cross --threshold (default 85%), and is that the first warning?
+    """When does KV-cache use cross --threshold, and is that the first warning?
 
     For each deployment: the concurrent sequences and the request rate at which the KV
     cache passes the threshold (sequences at their mean length, input + output / 2), next
@@ -61,25 +62,29 @@ def kv_alert(
             for r in report.results:
                 at_capacity = r["kv_utilization_at_capacity"]
                 r["kv_at_capacity_pct"] = None if at_capacity is None else 100 * at_capacity
+        from selfhost.render import replica_words
+
+        for r in report.results:
+            r["replica"] = replica_words(r["gpus_per_replica"], r["gpu"], r.get("layout"))
         columns = [
-            Column("model", "Model", text, "left"), Column("quant", "Quant", text, "left"),
-            Column("gpu", "GPU", text, "left"), Column("gpus_per_replica", "GPUs", num0),
-            Column("kv_capacity_tokens", "KV capacity tokens", num0),
-            Column("alert_concurrency", f"Seqs at {threshold * 100:g}% KV", num0),
+            Column("model", "Model", text, "left"), Column("quant", "Quant", text, "left", priority=2),
+            Column("replica", "One replica", text, "left"),
+            Column("kv_capacity_tokens", "KV capacity tokens", num0, priority=3),
+            Column("alert_concurrency", f"Seqs at {threshold * 100:g}% KV", num0, priority=1),
             Column("alert_rps", f"Req/s at {threshold * 100:g}% KV", num2),
-            Column("alert_tpot_s", "TPOT ms there", ms),
-            Column("capacity_concurrency", "Seqs within targets", num0),
+            Column("alert_tpot_s", "TPOT ms there", ms, priority=2),
+            Column("capacity_concurrency", "Seqs within targets", num0, priority=1),
             Column("capacity_rps", "Req/s within targets", num2),
-            Column("kv_at_capacity_pct", "KV % there", num0),
+            Column("kv_at_capacity_pct", "KV % there", num0, priority=2),
             Column("first_limit", "First limit", text, "left"),
         ]  # fmt: skip
-        if fmt is not o.OutputFormat.table:  # a table-only label
-            columns = [c for c in columns if c.key != "kv_at_capacity_pct"]
+        if fmt is not o.OutputFormat.table:  # table-only labels
+            columns = [c for c in columns if c.key not in ("kv_at_capacity_pct", "replica")]
         title = (
             f"KV-cache alert at {threshold * 100:g}% ({scenario.input_tokens} in + {scenario.output_tokens} "
             f"out, {replicas} replica(s))"
         )
-        emit(report, fmt, columns, title)
+        emit(report, fmt, columns, title, wide=wide)
 
     guarded(run)
 

@@ -85,7 +85,11 @@ def import_results(
         "", "--id-prefix", help="Prefix for the entry ids, to import a file twice."
     ),
     format_hint: FormatHint | None = typer.Option(
-        None, "--format-hint", help="Read the file as this format instead of recognising it."
+        None,
+        "--format-hint",
+        metavar="KIND",
+        help="Read the file as this format instead of recognising it: "
+        + ", ".join(kind.value for kind in FormatHint) + ".",
     ),
     catalog: o.CatalogOpt = None,
 ) -> None:

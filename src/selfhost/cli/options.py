@@ -29,26 +29,42 @@ DEFAULT_REPORT_SAMPLES = 100_000  # report.DEFAULT_SAMPLES: well under a second 
 class OutputFormat(str, Enum):
     table = "table"
     json = "json"
+    jsonl = "jsonl"
     csv = "csv"
 
 
 FormatOpt = Annotated[
-    OutputFormat, typer.Option("--format", "-f", help="Output: a Rich table, or JSON / CSV for spreadsheets.")
+    OutputFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        help="Output: a table; JSON (results, assumptions, notes); JSONL (one result per line, for "
+        "pandas.read_json(..., lines=True)); CSV for spreadsheets.",
+    ),
+]
+WideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wide",
+        help="Show every table column at its full width, even past the terminal's edge (a narrow "
+        "terminal otherwise gets the essential columns and a line naming the others).",
+    ),
 ]
 CatalogOpt = Annotated[
     list[Path] | None,
     typer.Option(
-        "--catalog",
+        "--catalog", metavar="PATH",
         help="Extra catalog YAML file or directory, overriding built-in entries by id (repeatable). "
         "Also read from $SELFHOST_CATALOG.",
     ),
 ]
-RpsOpt = Annotated[float, typer.Option("--rps", "-r", help="Sustained request rate. [requests/s]")]
+RpsOpt = Annotated[float, typer.Option("--rps", "-r", metavar="RPS", help="Sustained request rate. [requests/s]")]
 OptionalRpsOpt = Annotated[
     float | None,
     typer.Option(
         "--rps",
         "-r",
+        metavar="RPS",
         help="Sustained request rate; with --traffic, the mean rate the profile is scaled to "
         "(default: the profile's own mean). [requests/s]",
     ),
@@ -57,6 +73,7 @@ TrafficOpt = Annotated[
     Path | None,
     typer.Option(
         "--traffic",
+        metavar="FILE",
         help="Traffic profile (YAML, as `selfhost workload -o` writes; examples/traffic/): price its hourly "
         "shape instead of a flat --rps, with its tokens per request. The crossover is then a mean rate, "
         "the profile scaled as a whole (docs/traffic-cost.md).",
@@ -66,6 +83,7 @@ ProvisioningOpt = Annotated[
     str,
     typer.Option(
         "--provisioning",
+        metavar="fixed|autoscaled",
         help="With --traffic: 'fixed' (replicas for the busiest hour at the target utilization, all month) "
         "or 'autoscaled' (each hour's replicas, at least --min-replicas, paid in --billing-hours blocks).",
     ),
@@ -74,6 +92,7 @@ BillingHoursOpt = Annotated[
     int,
     typer.Option(
         "--billing-hours",
+        metavar="H",
         min=1,
         max=24,
         help="Autoscaling pays each replica it starts for whole blocks of this many hours (the provider's "
@@ -81,27 +100,27 @@ BillingHoursOpt = Annotated[
     ),
 ]
 RatesOpt = Annotated[
-    list[float] | None, typer.Option("--rps", "-r", help="Request rate (repeatable). [requests/s]")
+    list[float] | None, typer.Option("--rps", "-r", metavar="RPS", help="Request rate (repeatable). [requests/s]")
 ]
-RpsRangeOpt = Annotated[str | None, typer.Option("--rps-range", help="START:STOP:COUNT log-spaced rates.")]
+RpsRangeOpt = Annotated[str | None, typer.Option("--rps-range", metavar="START:STOP:COUNT", help="START:STOP:COUNT log-spaced rates.")]
 MixOpt = Annotated[
-    list[str] | None, typer.Option("--mix", help="INPUT:OUTPUT tokens per request (repeatable).")
+    list[str] | None, typer.Option("--mix", metavar="INPUT:OUTPUT", help="INPUT:OUTPUT tokens per request (repeatable).")
 ]
 ModelOpt = Annotated[
-    list[str] | None, typer.Option("--model", "-m", help="Model id (repeatable). Default: all.")
+    list[str] | None, typer.Option("--model", "-m", metavar="ID", help="Model id (repeatable, or comma-separated). Default: all.")
 ]
-GpuOpt = Annotated[list[str] | None, typer.Option("--gpu", "-g", help="GPU id (repeatable). Default: all.")]
+GpuOpt = Annotated[list[str] | None, typer.Option("--gpu", "-g", metavar="ID", help="GPU id (repeatable, or comma-separated). Default: all.")]
 QuantOpt = Annotated[
-    list[str] | None, typer.Option("--quant", "-q", help="Quantization id (repeatable). Default: all.")
+    list[str] | None, typer.Option("--quant", "-q", metavar="ID", help="Quantization id (repeatable). Default: all.")
 ]
 GpusOpt = Annotated[
     list[int] | None,
-    typer.Option("--gpus", "-n", help="GPUs per replica, tensor parallel (repeatable). Default: 1, 2, 4, 8."),
+    typer.Option("--gpus", "-n", metavar="N", help="GPUs per replica, tensor parallel (repeatable). Default: 1, 2, 4, 8."),
 ]
 EngineOpt = Annotated[
     str,
     typer.Option(
-        "--engine",
+        "--engine", metavar="ID",
         help="Serving engine profile id, or 'auto': the first of vLLM, SGLang, TensorRT-LLM, llama.cpp, "
         "MLX that loads the quantization on that GPU (vLLM for safetensors on CUDA/ROCm, llama.cpp for GGUF).",
     ),
@@ -117,80 +136,92 @@ MeasuredOnlyOpt = Annotated[
 PricingOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--pricing",
-        help="Price kinds to consider (repeatable): on-demand, committed, spot, marketplace, owned, all. "
-        "Default: on-demand.",
+        "--pricing", metavar="KIND",
+        help="Price kinds to consider (repeatable, or comma-separated: on-demand,committed): on-demand, "
+        "committed, spot, marketplace, owned, all. Default: on-demand.",
     ),
 ]
 ProviderOpt = Annotated[
     list[str] | None,
-    typer.Option("--provider", help="Only these GPU providers (repeatable), e.g. DigitalOcean."),
+    typer.Option("--provider", metavar="NAME", help="Only these GPU providers (repeatable), e.g. DigitalOcean."),
 ]
 ApiOpt = Annotated[
     list[str] | None,
-    typer.Option("--api", help="API offering id to compare against (repeatable). Default: comparable APIs."),
+    typer.Option("--api", metavar="ID", help="API offering id to compare against (repeatable). Default: comparable APIs."),
 ]
 AllApisOpt = Annotated[
     bool, typer.Option("--all-apis", help="Compare with every comparable API, not the cheapest of each kind.")
 ]
 InputTokensOpt = Annotated[
-    int, typer.Option("--input-tokens", min=1, help="Mean prompt length per request. [tokens]")
+    int, typer.Option("--input-tokens", metavar="TOKENS", min=1, help="Mean prompt length per request. [tokens]")
 ]
 OutputTokensOpt = Annotated[
-    int, typer.Option("--output-tokens", min=1, help="Mean completion length per request. [tokens]")
+    int, typer.Option("--output-tokens", metavar="TOKENS", min=1, help="Mean completion length per request. [tokens]")
 ]
 ContextOpt = Annotated[
     int | None,
-    typer.Option("--context", min=1, help="Longest sequence one request may reach; must fit. [tokens]"),
+    typer.Option("--context", metavar="TOKENS", min=1, help="Longest sequence one request may reach; must fit. [tokens]"),
 ]
 MaxTpotOpt = Annotated[
-    float, typer.Option("--max-tpot-ms", min=0.001, help="Time-per-output-token target. [ms]")
+    float, typer.Option("--max-tpot-ms", metavar="MS", min=0.001, help="Time-per-output-token target. [ms]")
 ]
 MaxTtftOpt = Annotated[
-    float, typer.Option("--max-ttft-ms", min=0.001, help="Time-to-first-token target. [ms]")
+    float, typer.Option("--max-ttft-ms", metavar="MS", min=0.001, help="Time-to-first-token target. [ms]")
 ]
-KvDtypeOpt = Annotated[str, typer.Option("--kv-dtype", help="KV-cache dtype: auto (BF16), bf16, fp8.")]
+KvDtypeOpt = Annotated[str, typer.Option("--kv-dtype", metavar="DTYPE", help="KV-cache dtype: auto (BF16), bf16, fp8.")]
 OpsOpt = Annotated[
     float,
     typer.Option(
-        "--ops-usd-per-month", min=0, help="Fixed self-hosting operations cost (SRE, monitoring). [USD/month]"
+        "--ops-usd-per-month", metavar="USD", min=0, help="Fixed self-hosting operations cost (SRE, monitoring). [USD/month]"
     ),
 ]
 SetupOpt = Annotated[
-    float, typer.Option("--setup-usd", min=0, help="One-off setup cost, shown as payback. [USD]")
+    float, typer.Option("--setup-usd", metavar="USD", min=0, help="One-off setup cost, shown as payback. [USD]")
 ]
 UtilOpt = Annotated[
     float,
     typer.Option(
-        "--target-utilization", min=0.01, max=1.0, help="Share of replica capacity you plan to use. [0-1]"
+        "--target-utilization", metavar="SHARE", min=0.01, max=1.0, help="Share of replica capacity you plan to use. [0-1]"
     ),
 ]
 MinReplicasOpt = Annotated[
-    int, typer.Option("--min-replicas", min=1, help="Replicas always running. [count]")
+    int, typer.Option("--min-replicas", metavar="N", min=1, help="Replicas always running. [count]")
 ]
 HoursOpt = Annotated[
     float,
-    typer.Option("--hours-per-month", min=1, max=744, help="Billed hours per month (730 = always on). [h]"),
+    typer.Option("--hours-per-month", metavar="HOURS", min=1, max=744, help="Billed hours per month (730 = always on). [h]"),
 ]
 CachedOpt = Annotated[
     float,
     typer.Option(
-        "--cached-input-fraction", min=0, max=1, help="Share of API input billed at the cached price. [0-1]"
+        "--cached-input-fraction", metavar="SHARE", min=0, max=1, help="Share of API input billed at the cached price. [0-1]"
     ),
 ]
-LimitOpt = Annotated[int, typer.Option("--limit", min=0, help="Show at most this many rows (0 = all).")]
+LimitOpt = Annotated[
+    int, typer.Option("--limit", min=0, metavar="N", help="Show at most this many rows (0 = all).")
+]
+CostLimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--limit",
+        min=0,
+        metavar="N",
+        help="Show at most N rows, 0 = all. Default: 20 in a table, all in JSON, JSONL and CSV.",
+        show_default=False,
+    ),
+]
 StaleDaysOpt = Annotated[
     int,
     typer.Option(
-        "--stale-days",
+        "--stale-days", metavar="DAYS",
         min=0,
-        help=f"Flag prices used that are older than this many days (default {DEFAULT_STALE_DAYS}). [days]",
+        help="Flag prices used that are older than this many days. [days]",
     ),
 ]
 UncertaintyOpt = Annotated[
     int,
     typer.Option(
-        "--uncertainty",
+        "--uncertainty", metavar="N",
         min=0,
         help="Monte Carlo samples for P10/P50/P90 bands (0 = off; 100000 takes well under a second). "
         "GPU prices vary across the catalog's providers, API prices +-10 %, engine efficiency lognormal "
@@ -198,12 +229,12 @@ UncertaintyOpt = Annotated[
     ),
 ]
 SeedOpt = Annotated[
-    int, typer.Option("--seed", help="Random seed for --uncertainty; same seed, same output.")
+    int, typer.Option("--seed", metavar="N", help="Random seed for --uncertainty; same seed, same output.")
 ]
 BaselineOpt = Annotated[
     Path | None,
     typer.Option(
-        "--baseline",
+        "--baseline", metavar="PATH",
         help="Compare with the last review: an old catalog (YAML file or directory, run with the same "
         "options in place of today's catalog) or a saved `crossover --format json` result. Shows how "
         "each crossover and monthly cost moved, and the catalog changes that caused it.",
@@ -214,7 +245,7 @@ ChartOpt = Annotated[
     typer.Option(
         "--chart",
         help="Also draw monthly cost against request rate in the terminal, crossovers marked "
-        "(needs: pip install 'selfhost\\[chart]').",
+        "(needs: pip install 'selfhost-llm[chart]').",
     ),
 ]
 
@@ -224,14 +255,14 @@ ModelArg = Annotated[
     str, typer.Argument(help="Model id, e.g. llama-3.3-70b (see: selfhost catalog list models).")
 ]
 FitContextOpt = Annotated[
-    int, typer.Option("--context", "-c", min=1, help="Sequence length that must fit. [tokens]")
+    int, typer.Option("--context", "-c", metavar="TOKENS", min=1, help="Sequence length that must fit. [tokens]")
 ]
 OneModelOpt, OneGpuOpt = (
-    Annotated[str, typer.Option(f"--{what}", f"-{what[0]}", help=f"{label} id.")]
+    Annotated[str, typer.Option(f"--{what}", f"-{what[0]}", metavar="ID", help=f"{label} id.")]
     for what, label in (("model", "Model"), ("gpu", "GPU"))
 )
 ModelsOpt, GpuListOpt = (
-    Annotated[list[str], typer.Option(f"--{what}", f"-{what[0]}", help=f"{label} id (repeatable).")]
+    Annotated[list[str], typer.Option(f"--{what}", f"-{what[0]}", metavar="ID", help=f"{label} id (repeatable).")]
     for what, label in (("model", "Model"), ("gpu", "GPU"))
 )
 DefaultTpotOpt, DefaultTtftOpt = (
@@ -241,7 +272,7 @@ DefaultTpotOpt, DefaultTtftOpt = (
 ReportSamplesOpt = Annotated[
     int,
     typer.Option(
-        "--uncertainty", min=0, help="Monte Carlo samples for the P10/P50/P90 band (0 = leave the band out)."
+        "--uncertainty", metavar="N", min=0, help="Monte Carlo samples for the P10/P50/P90 band (0 = leave the band out)."
     ),
 ]
 

@@ -25,6 +25,7 @@ DEFAULT_SELF_HOSTED_BASE_URL = "https://llm.internal.example/v1"
 class PlanFormat(str, Enum):
     table = "table"
     json = "json"
+    jsonl = "jsonl"
     csv = "csv"
     markdown = "markdown"
 
@@ -34,7 +35,7 @@ PlanFormatOpt = Annotated[
     typer.Option(
         "--format",
         "-f",
-        help="Output: Rich tables, JSON (workloads, deployments, totals), CSV (one row per workload), "
+        help="Output: tables, JSON (workloads, deployments, totals), JSONL or CSV (one row per workload), "
         "or a Markdown document.",
     ),
 ]
@@ -86,34 +87,41 @@ def _columns() -> tuple[list[Column], list[Column], list[Column]]:
 
     workloads = [
         Column("workload", "Workload", text, "left"), Column("requests_per_s", "Req/s", sig3),
-        Column("mix", "In+out tok", text), Column("privacy_sensitive", "Private", yes_no, "left"),
-        Column("wants", "Wants", text, "left"), Column("runs_on", "Runs on", text, "left"),
-        Column("usd_per_month", "$/month", usd), Column("switch_usd_per_month", "Other way +$/mo", usd),
-        Column("base_url", "Base URL", text, "left"), Column("model_name", "Model name", text, "left"),
+        Column("runs_on", "Runs on", text, "left"), Column("usd_per_month", "$/month", usd),
+        Column("switch_usd_per_month", "Other way +$/mo", usd, priority=1),
+        Column("mix", "In+out tok", text, priority=2),
+        Column("privacy_sensitive", "Private", yes_no, "left", priority=2),
+        Column("wants", "Wants", text, "left", priority=3),
+        Column("base_url", "Base URL", text, "left", priority=4),
+        Column("model_name", "Model name", text, "left", priority=4),
     ]  # fmt: skip
     deployments = [
-        Column("deployment", "Deployment", text, "left"), Column("replica", "Replica", text, "left"),
-        Column("provider", "Provider", text, "left"), Column("usd_per_gpu_hour", "$/GPU-h", usd_cents),
-        Column("replicas", "Replicas", num0), Column("gpus_billed", "GPUs billed", num0),
-        Column("workload_list", "Workloads", text, "left"), Column("requests_per_s", "Req/s", num1),
-        Column("load_of_planned_capacity", "Load of target", percent),
+        Column("deployment", "Deployment", text, "left"), Column("replica", "Replicas × one replica", text, "left"),
         Column("self_hosted_usd_per_month", "$/month", usd),
+        Column("workload_list", "Workloads", text, "left", priority=1),
+        Column("provider", "Provider", text, "left", priority=1),
+        Column("load_of_planned_capacity", "Load of target", percent, priority=2),
+        Column("requests_per_s", "Req/s", num1, priority=2),
+        Column("gpus_billed", "GPUs billed", num0, priority=3),
+        Column("usd_per_gpu_hour", "$/GPU-h", usd_cents, priority=3),
     ]  # fmt: skip
     totals = [
         Column("option", "", text, "left"),
         Column("usd_per_month", "$/month", usd),
         Column("saving", "Plan saves $/month", usd),
-        Column("note", "Note", text, "left"),
+        Column("note", "Note", text, "left", priority=1),
     ]
     return workloads, deployments, totals
 
 
 def _decorate(report: PlanReport) -> None:
     """Table-only labels on the records (kept out of JSON and CSV)."""
+    from selfhost.render import deployment_words
+
     for r in report.results:
         r["mix"] = f"{r['input_tokens']}+{r['output_tokens']}"
     for d in report.deployments:
-        d["replica"] = f"{d['gpus_per_replica']}x {d['gpu']} {d['quant']} ({d['engine']})"
+        d["replica"] = deployment_words(d, provider=False) + f" ({d['engine']})"
         d["workload_list"] = ", ".join(d["workloads"])
 
 
@@ -177,6 +185,7 @@ def plan(
     provisioning: o.ProvisioningOpt = o.DEFAULTS["provisioning"],
     billing_hours: o.BillingHoursOpt = o.DEFAULTS["billing_hours"],
     fmt: PlanFormatOpt = PlanFormat.table,
+    wide: o.WideOpt = False,
 ) -> None:
     """Hybrid plan: self-host what pays (sharing replicas), send the rest to APIs, cheapest in total.
 
@@ -238,14 +247,15 @@ def plan(
             output.write_text(text, encoding="utf-8")
             note(f"wrote the LiteLLM router config to {output}")
         title = f"Hybrid plan for {workloads_file.name} (ops ${scenario.priced.ops_usd_per_month:,.0f}/mo)"
-        write_plan(report, fmt, title)
+        write_plan(report, fmt, title, wide)
 
     guarded(run)
 
 
-def write_plan(report: PlanReport, fmt: PlanFormat, title: str) -> None:
+def write_plan(report: PlanReport, fmt: PlanFormat, title: str, wide: bool = False) -> None:
     """The plan on stdout in the chosen format; notes on stderr."""
-    from selfhost.render import render_table, write_csv, write_json
+    from selfhost.cli.common import whole
+    from selfhost.render import render_table, write_csv, write_json, write_jsonl
 
     if report.selection_note:
         note(report.selection_note)
@@ -254,6 +264,8 @@ def write_plan(report: PlanReport, fmt: PlanFormat, title: str) -> None:
         doc = report.document()
         doc["notes"] = report.notes
         write_json(doc, sys.stdout)
+    elif fmt is PlanFormat.jsonl:
+        write_jsonl(report.results, sys.stdout)
     elif fmt is PlanFormat.csv:
         write_csv(report.results, sys.stdout)
         if report.verdict:
@@ -263,12 +275,13 @@ def write_plan(report: PlanReport, fmt: PlanFormat, title: str) -> None:
     else:
         _decorate(report)
         console = stdout_console()
-        render_table(report.results, workload_cols, console, title=title)
+        full = whole(wide)
+        render_table(report.results, workload_cols, console, title=title, wide=full)
         if report.deployments:
-            render_table(report.deployments, deployment_cols, console, title="Self-hosted deployments")
-        render_table(_totals_rows(report.totals), totals_cols, console, title="Totals")
+            render_table(report.deployments, deployment_cols, console, title="Self-hosted deployments", wide=full)
+        render_table(_totals_rows(report.totals), totals_cols, console, title="Totals", wide=full)
         if report.verdict:
-            console.print(report.verdict, soft_wrap=True)
+            console.print(report.verdict)
     for text in report.notes:
         note(text)
 

@@ -34,22 +34,27 @@ CHART_FILE_SUFFIX = "-cost-vs-rps.svg"
 # --------------------------------------------------------------------------- crossover --chart / --baseline
 
 
-def check_chart(chart: bool, fmt: o.OutputFormat, baseline: Path | None, uncertainty: int) -> None:
-    """Reject option combinations of `crossover` before any work; check the chart extra is installed."""
+def check_chart(chart: bool, fmt: o.OutputFormat, baseline: Path | None, uncertainty: int) -> bool:
+    """Reject option combinations of `crossover` before any work; whether the chart can be drawn
+    (False without --chart or without plotext: the table is printed, then the install hint)."""
     from selfhost.errors import InputError
 
     if baseline is not None and uncertainty:
         raise InputError("--baseline compares the deterministic results; run --uncertainty without it")
     if not chart:
-        return
+        return False
     if fmt is not o.OutputFormat.table:
         raise InputError(
             "--chart draws in the terminal: use it with --format table (the default); "
             "`selfhost report -o review.html` puts the chart in a file"
         )
-    from selfhost.chart import require_terminal_charts
+    from selfhost.chart import MissingExtraError, require_terminal_charts
 
-    require_terminal_charts()
+    try:
+        require_terminal_charts()
+    except MissingExtraError:
+        return False
+    return True
 
 
 def draw_chart(chart: CostChart) -> None:
@@ -63,7 +68,7 @@ def draw_chart(chart: CostChart) -> None:
     sys.stdout.write(terminal_chart(chart, width=width, height=CHART_HEIGHT, color=color))
 
 
-def emit_changes(report: Report, fmt: o.OutputFormat) -> None:
+def emit_changes(report: Report, fmt: o.OutputFormat, wide: bool = False) -> None:
     """Print the `crossover --baseline` comparison: a table, or JSON/CSV with units in the keys."""
     from selfhost.baseline import cause_text
     from selfhost.render import Column, never_or, sig3, span, text, usd
@@ -78,13 +83,14 @@ def emit_changes(report: Report, fmt: o.OutputFormat) -> None:
             r["cheaper"] = f"{r['cheaper_old'] or '-'} → {r['cheaper_new'] or '-'}"
             r["what"] = "\n".join(cause_text(c) for c in r["causes"]) or "-"
         columns = [
-            Column("model", "Model", text, "left"), Column("api_label", "API", text, "left"),
-            Column("status", "Status", text, "left"),
+            Column("model", "Model", text, "left"), Column("api_label", "API", text, "left", hyphens=True),
+            Column("status", "Status", text, "left", priority=3),
             Column("crossover", "Crossover req/s", span(never_or(sig3))),
-            Column("self_hosted", "Self $/mo", span(usd)), Column("api_cost", "API $/mo", span(usd)),
+            Column("self_hosted", "Self $/mo", span(usd), priority=2),
+            Column("api_cost", "API $/mo", span(usd), priority=2),
             Column("saving_usd_per_month_change", "Saving Δ $/mo", usd),
-            Column("cheaper", "Cheaper", text, "left"),
-            Column("what", "What changed (old -> new)", text, "left"),
+            Column("cheaper", "Cheaper", text, "left", priority=1),
+            Column("what", "What changed (old -> new)", text, "left", priority=1),
         ]  # fmt: skip
     else:
         columns = [
@@ -103,7 +109,7 @@ def emit_changes(report: Report, fmt: o.OutputFormat) -> None:
             )
         ]
     baseline = report.assumptions.get("baseline", {})
-    emit(report, fmt, columns, f"What changed since {baseline.get('path', 'the baseline')}")
+    emit(report, fmt, columns, f"What changed since {baseline.get('path', 'the baseline')}", wide=wide)
 
 
 # --------------------------------------------------------------------------- selfhost report
@@ -222,7 +228,7 @@ def report(
     Its figures equal those of `selfhost crossover`, `sensitivity` and `crossover
     --uncertainty` with the same options (listed in the document).
 
-    The chart needs matplotlib (pip install 'selfhost\\[report]'): HTML inlines it as SVG,
+    The chart needs matplotlib (pip install 'selfhost-llm[report]'): HTML inlines it as SVG,
     Markdown links an SVG written beside the .md (review-cost-vs-rps.svg). Without
     matplotlib the chart is a table of costs at round rates. Existing files are not
     overwritten without --force.

@@ -33,6 +33,7 @@ def sensitivity(
     scenario: Scenario,
     spread: RangeOpt = DEFAULT_RANGE,
     fmt: o.FormatOpt = o.OutputFormat.table,
+    wide: o.WideOpt = False,
 ) -> None:
     """Which input matters most? Each input -/+ --range, one at a time: crossover and saving.
 
@@ -61,7 +62,7 @@ def sensitivity(
             f"out tokens, ops ${scenario.priced.ops_usd_per_month:,.0f}/mo): each input -/+{spread:.0%}, "
             "deployment fixed"
         )
-        emit(report, fmt, table_columns(report, spread, fmt), title, section_key=pair)
+        emit(report, fmt, table_columns(report, spread, fmt), title, section_key=pair, wide=wide)
 
     guarded(run)
 
@@ -73,7 +74,7 @@ def pair(r: dict[str, Any]) -> tuple[Any, Any]:
 
 def table_columns(report: Report, spread: float, fmt: o.OutputFormat) -> list[Column]:
     """The tornado's columns; in a table, the stacked comparison labels and bars they show."""
-    from selfhost.render import Column, never_or, sig3, span, text, tornado_bars, usd
+    from selfhost.render import Column, never_or, replica_words, sig3, span, text, tornado_bars, usd
     from selfhost.sensitivity import INPUTS
 
     if fmt is not o.OutputFormat.table:  # table-only labels, not record keys
@@ -94,8 +95,8 @@ def table_columns(report: Report, spread: float, fmt: o.OutputFormat) -> list[Co
         stacked = [
             r["model"],
             f"vs {r['api']}",
-            f"on {r['gpus_per_replica']}x {r['gpu']} {r['quant']}",
-            f"({r['provider']})",
+            f"on replicas of {replica_words(r['gpus_per_replica'], r['gpu'], r.get('layout'))}, {r['quant']}, "
+            f"{r['provider']}",
             f"base crossover {never_or(sig3)(r['crossover_rps_base'])} req/s",
             f"base saving {usd(r['saving_usd_per_month_base'])}/mo",
         ]
@@ -108,10 +109,11 @@ def table_columns(report: Report, spread: float, fmt: o.OutputFormat) -> list[Co
     return [
         Column("comparison", "Comparison (base case)", text, "left"),
         Column("input_label", "Input", text, "left"),
-        Column("values", f"-{spread:.0%} → +{spread:.0%}", span(sig3)),
-        Column("crossover", "Crossover req/s", span(never_or(sig3))),
-        Column("saving", "Saving $/mo", span(usd)), Column("swing_usd_per_month", "Swing $/mo", usd),
-        Column("tornado", "Saving: ░ -range █ +range", text, "left"),
+        Column("values", f"-{spread:.0%} → +{spread:.0%}", span(sig3), priority=3),
+        Column("crossover", "Crossover req/s", span(never_or(sig3)), priority=2),
+        Column("saving", "Saving $/mo", span(usd)),
+        Column("swing_usd_per_month", "Swing $/mo", usd, priority=4),
+        Column("tornado", "Saving: ░ -range █ +range", text, "left", wrap=False, priority=1),
     ]  # fmt: skip
 
 

@@ -21,6 +21,7 @@ def register(catalog_app: typer.Typer) -> None:
         ),
         catalog: o.CatalogOpt = None,
         fmt: o.FormatOpt = o.OutputFormat.table,
+        wide: o.WideOpt = False,
     ) -> None:
         """List catalog prices (rental offers, owned hardware, APIs) older than --days, oldest first.
 
@@ -46,9 +47,9 @@ def register(catalog_app: typer.Typer) -> None:
             records = stale_prices(cat, days, today)
             columns = [
                 Column("id", "Id", text, "left"),
-                Column("kind", "Kind", text, "left"),
-                Column("provider", "Provider", text, "left"),
-                Column("item", "GPU / API model", text, "left"),
+                Column("kind", "Kind", text, "left", priority=2),
+                Column("provider", "Provider", text, "left", priority=1),
+                Column("item", "GPU / API model", text, "left", priority=3),
                 Column("as_of", "As of", text, "left"),
                 Column("age_days", "Age (days)", num0),
             ]
@@ -57,7 +58,11 @@ def register(catalog_app: typer.Typer) -> None:
                 assumptions={"stale_after_days": days, "today": today.isoformat()},
             )
             emit(
-                report, fmt, columns, f"Prices older than {days} days on {today.isoformat()} ({len(records)})"
+                report,
+                fmt,
+                columns,
+                f"Prices older than {days} days on {today.isoformat()} ({len(records)})",
+                wide=wide,
             )
 
         guarded(run)

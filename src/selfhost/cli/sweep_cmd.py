@@ -29,7 +29,7 @@ SweepFormatOpt = Annotated[
         "--format",
         "-f",
         help="Output: CSV for spreadsheets, Parquet for grids too large for one (needs: pip install "
-        "'selfhost\\[parquet]'), JSON, or a Rich table.",
+        "'selfhost-llm[parquet]'), JSON, or a Rich table.",
     ),
 ]
 MaxRowsOpt = Annotated[
@@ -49,6 +49,7 @@ def sweep(
     fmt: SweepFormatOpt = SweepFormat.csv,
     limit: o.LimitOpt = 0,
     max_rows: MaxRowsOpt = DEFAULT_MAX_ROWS,
+    wide: o.WideOpt = False,
 ) -> None:
     """Every deployment and API at every rate and token mix, one row each (CSV by default).
 
@@ -76,7 +77,7 @@ def sweep(
             check_binary_stdout()
         grid = questions.sweep(load(scenario.catalog_overlays), scenario)
         grid.check_rows(max_rows)
-        write_sweep(grid, fmt, limit)
+        write_sweep(grid, fmt, limit, wide)
 
     guarded(run)
 
@@ -88,7 +89,7 @@ def check_binary_stdout() -> None:
         raise InputError("--format parquet writes a binary file: redirect it, e.g. > grid.parquet")
 
 
-def write_sweep(grid: Sweep, fmt: SweepFormat, limit: int) -> None:
+def write_sweep(grid: Sweep, fmt: SweepFormat, limit: int, wide: bool = False) -> None:
     """The rows in the chosen format, chunk by chunk (a table holds the rows it shows)."""
     from selfhost.render_chunks import limited, write_csv_chunks, write_json_stream, write_parquet
 
@@ -101,10 +102,11 @@ def write_sweep(grid: Sweep, fmt: SweepFormat, limit: int) -> None:
         from selfhost.render import Column, num0, sig3, text, usd, usd_mtok
 
         columns = [
-            Column("option_kind", "Kind", text, "left"), Column("option", "Option", text, "left"),
-            Column("input_tokens", "In", num0), Column("output_tokens", "Out", num0),
-            Column("rps", "Req/s", sig3), Column("gpus_billed", "GPUs", num0),
-            Column("usd_per_month", "$/month", usd), Column("usd_per_mtok", "$/1M tok", usd_mtok),
+            Column("option_kind", "Kind", text, "left", priority=2),
+            Column("option", "Option", lambda v: text(v).replace("/", " / "), "left", hyphens=True),
+            Column("input_tokens", "In", num0, priority=1), Column("output_tokens", "Out", num0, priority=1),
+            Column("rps", "Req/s", sig3), Column("gpus_billed", "GPUs billed", num0, priority=3),
+            Column("usd_per_month", "$/month", usd), Column("usd_per_mtok", "$/1M tok", usd_mtok, priority=2),
         ]  # fmt: skip
         records = [r for chunk in chunks for r in chunk.records()]
         emit(
@@ -112,6 +114,7 @@ def write_sweep(grid: Sweep, fmt: SweepFormat, limit: int) -> None:
             o.OutputFormat.table,
             columns,
             "Sweep",
+            wide=wide,
         )
         return
     if fmt is SweepFormat.csv:

@@ -18,6 +18,13 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+try:  # Typer 0.28 (pinned) parses with its vendored Click: its errors are that Click's
+    from typer._click import _textwrap
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - a Typer that uses the installed Click
+    from click import _textwrap  # type: ignore[no-redef]
+    from click.exceptions import UsageError  # type: ignore[assignment]
+
 _ARGV_KEY = "selfhost.argv"
 _PYDANTIC_PREFIX = "Value error, "  # pydantic's prefix for a ValueError raised by a validator
 
@@ -54,16 +61,138 @@ def with_given_value(exc: typer.BadParameter, args: Sequence[str]) -> None:
     exc.message = message
 
 
+def one_line(exc: UsageError) -> UsageError:
+    """The usage error as one line, ``Error: ... (see: selfhost CMD -h)``.
+
+    Click prints the usage line and a "Try ... for help" line before the error; the README
+    promises one line, so the help command moves into the message and the context (which
+    makes Click print the rest) is dropped.
+    """
+    ctx = exc.ctx
+    if ctx is None:
+        return exc
+    text = exc.format_message()  # BadParameter and MissingParameter name the option there
+    error = UsageError(f"{' '.join(text.split())} (see: {ctx.command_path} -h)")
+    error.exit_code = exc.exit_code
+    return error
+
+
+class HelpWrapper(_textwrap.TextWrapper):
+    """Click's help text wrapper, never breaking a word at its hyphens ('self-' / 'hosted',
+    '--self-' / 'hosted-base-url') nor a long token (a URL, a path) inside itself."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.update(break_on_hyphens=False, break_long_words=False)
+        super().__init__(*args, **kwargs)
+
+
+def wrap_help_at_spaces() -> None:
+    """Make --help wrap only at spaces (Click's formatter imports its TextWrapper when it wraps)."""
+    _textwrap.TextWrapper = HelpWrapper  # type: ignore[misc]
+
+
 class SelfhostGroup(TyperGroup):
-    """Typer's command group, with usage errors that name the value given."""
+    """Typer's command group, with one-line usage errors that name the value given."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         ctx.meta.setdefault(_ARGV_KEY, list(args))
-        return super().parse_args(ctx, args)
+        try:
+            return super().parse_args(ctx, args)
+        except UsageError as exc:
+            raise one_line(exc) from None
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except typer.BadParameter as exc:  # a missing option was not typed: nothing is added
             with_given_value(exc, ctx.meta.get(_ARGV_KEY, []))
-            raise
+            raise one_line(exc) from None
+        except UsageError as exc:
+            raise one_line(exc) from None
+
+
+HELP_INDENT = 4  # [characters] Click indents a verbatim paragraph of a command's help by this much
+EXAMPLE_WIDTH = 80  # [characters]: examples fit an 80-column terminal whole
+VERBATIM = "\b"  # Click's marker: the paragraph after it is printed as written, not rewrapped
+
+
+def verbatim_examples(doc: str, width: int = EXAMPLE_WIDTH) -> str:
+    """``doc`` (a command's docstring) with each example command line kept as written in --help.
+
+    Click rewraps every paragraph to the terminal, which split long examples across lines
+    (a pasted command then runs half of itself). Each line starting with ``selfhost`` becomes
+    a paragraph Click leaves alone; one longer than ``width`` is split at spaces into lines
+    ending in `` \\``, which a shell reads as one command.
+    """
+    import inspect
+
+    lines = inspect.cleandoc(doc).splitlines()
+    out: list[str] = []
+    for line in lines:
+        text = line.lstrip()
+        if not text.startswith("selfhost "):
+            out.append(line)
+            continue
+        indent = line[: len(line) - len(text)]
+        out.append(indent + VERBATIM)
+        room = width - HELP_INDENT - len(indent)
+        current = ""
+        pieces: list[str] = []
+        for word in text.split(" "):
+            if current and len(current) + 1 + len(word) + 2 > room:  # + " \"
+                pieces.append(current + " \\")
+                current = "  " + word
+            else:
+                current = f"{current} {word}" if current else word
+        pieces.append(current)
+        out += [indent + piece for piece in pieces]
+    return "\n".join(out)
+
+
+def prepare_help(typer_app: typer.Typer) -> None:
+    """Keep the examples of every command of ``typer_app`` (and its groups) verbatim in --help."""
+    for info in typer_app.registered_commands:
+        callback = info.callback
+        if callback is not None and callback.__doc__:
+            callback.__doc__ = verbatim_examples(callback.__doc__)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            prepare_help(group.typer_instance)
+
+
+#: Click's type placeholders ('<float range>') as words; a choice reads '[a|b|c]'.
+PLACEHOLDER_WORDS = {
+    "float": "NUMBER", "float range": "NUMBER", "int": "N", "int range": "N",
+    "str": "TEXT", "text": "TEXT", "path": "PATH", "file": "FILE", "boolean": "BOOL",
+}  # fmt: skip
+
+
+def placeholder_word(metavar: str) -> str:
+    """'<float range>' -> 'NUMBER', '<int>...' -> 'N...', '<a|b>' -> '[a|b]'; others unchanged."""
+    more = "..." if metavar.endswith("...") else ""
+    core = metavar.removesuffix("...")
+    if not (core.startswith("<") and core.endswith(">")):
+        return metavar
+    inner = core[1:-1]
+    if "|" in inner:
+        return f"[{inner}]{more}"
+    return PLACEHOLDER_WORDS.get(inner.lower(), inner.upper().replace(" ", "_")) + more
+
+
+def placeholders_as_words() -> None:
+    """Make --help name option values as words (``--gpus N``, ``--rps NUMBER``), not Click's
+    type placeholders (``<int range>``); options with a metavar of their own keep it."""
+    try:
+        from typer._click.core import Parameter
+    except ImportError:  # pragma: no cover - a Typer that uses the installed Click
+        from click.core import Parameter  # type: ignore[assignment]
+
+    original = Parameter.make_metavar
+    if getattr(original, "_selfhost_words", False):
+        return
+
+    def make_metavar(self: Any, *args: Any, **kwargs: Any) -> str:
+        return placeholder_word(original(self, *args, **kwargs))
+
+    make_metavar._selfhost_words = True  # type: ignore[attr-defined]
+    Parameter.make_metavar = make_metavar  # type: ignore[method-assign]

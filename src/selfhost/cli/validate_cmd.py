@@ -37,6 +37,7 @@ def register(app: typer.Typer) -> None:
         fmt: o.FormatOpt = o.OutputFormat.table,
         worst: WorstOpt = 5,
         strict: StrictOpt = False,
+        wide: o.WideOpt = False,
     ) -> None:
         """Predict every measurement in a file and show predicted vs measured, per point and summarized.
 
@@ -61,14 +62,14 @@ def register(app: typer.Typer) -> None:
 
           selfhost validate my-benchmarks.yaml --strict
         """
-        from selfhost.cli.common import guarded, load, note, stdout_console
+        from selfhost.cli.common import guarded, load, note, stdout_console, whole
 
         def run() -> None:
             import sys
 
             from selfhost.calibration.loader import builtin_measurements_path, load_measurements
             from selfhost.calibration.report import validate as validate_report
-            from selfhost.render import Column, render_table, sig3, text, write_csv, write_json
+            from selfhost.render import Column, render_table, sig3, text, write_csv, write_json, write_jsonl
 
             path = measurements_file or builtin_measurements_path()
             cat = load(catalog)
@@ -100,6 +101,8 @@ def register(app: typer.Typer) -> None:
                 document["notes"] = notes
                 document["skipped"] = loaded.skipped
                 write_json(document, sys.stdout)
+            elif fmt is o.OutputFormat.jsonl:
+                write_jsonl(report.results, sys.stdout)
             elif fmt is o.OutputFormat.csv:
                 write_csv(
                     report.results, sys.stdout, fallback_header=["id", "measured", "predicted", "error"]
@@ -108,21 +111,21 @@ def register(app: typer.Typer) -> None:
                 signed, share = _signed_percent, _percent
                 shown = [{**r, "load": _load(r)} for r in report.results]
                 columns = [
-                    Column("id", "Measurement", text, "left"),
-                    Column("engine", "Engine", text, "left"),
-                    Column("gpu", "GPU", text, "left"),
-                    Column("n_gpus", "GPUs", text),
-                    Column("input_tokens", "In", text),
-                    Column("output_tokens", "Out", text),
-                    Column("load", "Concurrency", text),
-                    Column("scope", "Scope", text, "left"),
-                    Column("unit", "Unit", text, "left"),
+                    Column("id", "Measurement", text, "left", hyphens=True),
+                    Column("engine", "Engine", text, "left", priority=2),
+                    Column("gpu", "GPU", text, "left", priority=1),
+                    Column("n_gpus", "GPUs", text, priority=3),
+                    Column("input_tokens", "In", text, priority=3),
+                    Column("output_tokens", "Out", text, priority=3),
+                    Column("load", "Concurrency", text, priority=3),
+                    Column("scope", "Scope", text, "left", priority=1),
+                    Column("unit", "Unit", text, "left", priority=2),
                     Column("measured", "Measured", sig3),
                     Column("predicted", "Predicted", sig3),
                     Column("error", "Error", signed),
                 ]
                 out = stdout_console()
-                render_table(shown, columns, out, title=f"Predicted vs measured ({path.name})")
+                render_table(shown, columns, out, title=f"Predicted vs measured ({path.name})", wide=whole(wide))
                 rows = _summary_rows(report.summary)
                 render_table(
                     rows,
@@ -135,10 +138,11 @@ def register(app: typer.Typer) -> None:
                     ],
                     out,
                     title="Summary",
+                    wide=whole(wide),
                 )
                 worst_text = ", ".join(f"{w['id']} ({signed(w['error'])})" for w in report.summary["worst"])
                 if worst_text:
-                    out.print(f"Worst: {worst_text}", markup=False, soft_wrap=True)
+                    out.print(f"Worst: {worst_text}", markup=False)
             for line in notes:
                 note(line)
             if loaded.skipped:

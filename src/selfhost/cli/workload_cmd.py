@@ -56,7 +56,11 @@ def register(app: typer.Typer) -> None:
             None, "--only-model", help="Count only rows of this model (the file's own model name)."
         ),
         format_hint: UsageFormat | None = typer.Option(
-            None, "--format-hint", help="Read the file as this format instead of recognising it."
+            None,
+            "--format-hint",
+            metavar="KIND",
+            help="Read the file as this format instead of recognising it: "
+            + ", ".join(kind.value for kind in UsageFormat) + ".",
         ),
         description: str = typer.Option(
             "", "--description", help="A line describing the workload, kept in the profile."
@@ -118,6 +122,10 @@ def register(app: typer.Typer) -> None:
                     },
                     sys.stdout,
                 )
+            elif fmt is o.OutputFormat.jsonl:
+                from selfhost.render import write_jsonl
+
+                write_jsonl(hours, sys.stdout)
             elif fmt is o.OutputFormat.csv:
                 from selfhost.render import write_csv
 

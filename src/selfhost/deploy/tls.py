@@ -1,6 +1,6 @@
 """A self-signed TLS certificate for the kit, made on request (``--self-signed``).
 
-With the `cryptography` package when it is installed (``pip install 'selfhost[deploy]'``), else
+With the `cryptography` package when it is installed (``pip install 'selfhost-llm[deploy]'``), else
 with the ``openssl`` command if it is on PATH. ECDSA P-256, valid for the kit's server name (and
 127.0.0.1 / ::1 when that name is localhost), one year. Clients must be told to trust it (the kit
 README: ``SSL_CERT_FILE=tls/cert.pem``); for a public endpoint use a real certificate.
@@ -50,7 +50,7 @@ def self_signed_pem(server_name: str, extra: tuple[str, ...] = ()) -> tuple[byte
     if shutil.which("openssl"):
         return _with_openssl(names)
     raise InputError(
-        "--self-signed needs the cryptography package (pip install 'selfhost[deploy]') or the openssl "
+        "--self-signed needs the cryptography package (pip install 'selfhost-llm[deploy]') or the openssl "
         "command; or pass --tls-cert and --tls-key"
     )
 
