@@ -907,7 +907,9 @@ def targets_verdict_problems(doc: str, markdown: str, fit: Fit) -> list[str]:
     else:
         written = {only} if only else set(re.split(r", | and ", several))
     live = targets_met(fit)
-    return [] if written == live else [f"{doc}: says '{verdict}', the live fit meets {sorted(live) or 'none'}"]
+    return (
+        [] if written == live else [f"{doc}: says '{verdict}', the live fit meets {sorted(live) or 'none'}"]
+    )
 
 
 @pytest.mark.parametrize("doc", ["README.md", "docs/method.md"])
