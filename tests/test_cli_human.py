@@ -271,7 +271,6 @@ def test_shell_completion_is_offered(cli: Cli) -> None:
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [(["crossover", "--rps", "abc"], "'abc' is not a valid float"),
-     (["crossover"], "Missing option '--rps'"),
      (["crossovr"], "No such command 'crossovr'. Did you mean 'crossover'?"),
      (["catalog", "lst"], "Did you mean 'list'?"),
      (["crossover", "--rps", "5", "--target-utilization", "2"], "got '2'")],
@@ -282,6 +281,13 @@ def test_usage_errors_are_one_line(cli: Cli, args: list[str], fragment: str) -> 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
     assert fragment in lines[0] and "-h)" in lines[0]
+
+
+def test_a_question_without_a_rate_says_what_to_give_in_one_line(cli: Cli) -> None:
+    result = cli("crossover")  # --rps is optional since --traffic can give the rate instead
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line == "Error: give the request rate (--rps), or a traffic profile (--traffic FILE)"
 
 
 def test_catalog_show_of_an_unknown_id_says_did_you_mean(cli: Cli) -> None:

@@ -85,7 +85,7 @@ ProvisioningOpt = Annotated[
         "--provisioning",
         metavar="fixed|autoscaled",
         help="With --traffic: 'fixed' (replicas for the busiest hour at the target utilization, all month) "
-        "or 'autoscaled' (each hour's replicas, at least --min-replicas, paid in --billing-hours blocks).",
+        "or 'autoscaled' (each hour's replicas, at least the minimum, paid in blocks of the billing hours).",
     ),
 ]
 BillingHoursOpt = Annotated[
