@@ -18,6 +18,17 @@ NonNegative = Annotated[float, Field(ge=0)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
+#: Most decoder layers a model may have. The deepest published decoders have under 200; the
+#: bound keeps per-layer lists (Qwen's mlp_only_layers, Llama 4's moe_layers) finite. [count]
+MAX_LAYERS = 10_000
+#: Largest width, head count, vocabulary or expert count. The largest published dimension is
+#: a vocabulary of ~260k tokens; 2**24 leaves room and keeps every product of sizes (a
+#: parameter count is layers x width x width x experts) far inside a float. [count]
+MAX_DIMENSION = 2**24
+#: Longest window or context, in tokens: a thousand times the longest published context. [tokens]
+MAX_TOKENS = 10**10
+LayerCount = Annotated[int, Field(gt=0, le=MAX_LAYERS)]
+Dimension = Annotated[int, Field(gt=0, le=MAX_DIMENSION)]
 EntryId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
 
 
@@ -116,22 +127,22 @@ class MoeSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-    n_routed_experts: PositiveInt
-    num_experts_per_tok: PositiveInt
-    n_shared_experts: NonNegativeInt = 0
-    moe_intermediate_size: PositiveInt
-    first_k_dense_replace: NonNegativeInt = Field(
+    n_routed_experts: Dimension
+    num_experts_per_tok: Dimension
+    n_shared_experts: Annotated[int, Field(ge=0, le=MAX_DIMENSION)] = 0
+    moe_intermediate_size: Dimension
+    first_k_dense_replace: Annotated[int, Field(ge=0, le=MAX_LAYERS)] = Field(
         default=0, description="Leading layers that use a dense MLP instead of experts. [count]"
     )
-    layer_freq: PositiveInt = Field(
+    layer_freq: LayerCount = Field(
         default=1,
         description="DeepSeek `moe_layer_freq`: layer i may be MoE only if i % layer_freq == 0. [count]",
     )
-    decoder_sparse_step: PositiveInt = Field(
+    decoder_sparse_step: LayerCount = Field(
         default=1,
         description="Qwen-MoE `decoder_sparse_step`: layer i may be MoE only if (i + 1) % step == 0. [count]",
     )
-    mlp_only_layers: tuple[NonNegativeInt, ...] = Field(
+    mlp_only_layers: tuple[Annotated[int, Field(ge=0, lt=MAX_LAYERS)], ...] = Field(
         default=(), description="Qwen-MoE `mlp_only_layers`: layer indices forced to a dense MLP. [index]"
     )
     router_score_bias: bool = Field(
@@ -155,11 +166,11 @@ class MlaSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-    kv_lora_rank: PositiveInt
-    qk_rope_head_dim: PositiveInt
-    qk_nope_head_dim: PositiveInt
-    v_head_dim: PositiveInt
-    q_lora_rank: PositiveInt | None = None
+    kv_lora_rank: Dimension
+    qk_rope_head_dim: Dimension
+    qk_nope_head_dim: Dimension
+    v_head_dim: Dimension
+    q_lora_rank: Dimension | None = None
 
 
 class Architecture(BaseModel):
@@ -168,13 +179,13 @@ class Architecture(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     hf_architecture: str = Field(description="config.json `architectures[0]`, e.g. LlamaForCausalLM.")
-    num_hidden_layers: PositiveInt
-    hidden_size: PositiveInt
-    intermediate_size: PositiveInt = Field(description="Dense MLP width. [count]")
-    num_attention_heads: PositiveInt
-    num_key_value_heads: PositiveInt
-    head_dim: PositiveInt
-    vocab_size: PositiveInt
+    num_hidden_layers: LayerCount = Field(description=f"Decoder layers (at most {MAX_LAYERS:,}). [count]")
+    hidden_size: Dimension
+    intermediate_size: Dimension = Field(description="Dense MLP width. [count]")
+    num_attention_heads: Dimension
+    num_key_value_heads: Dimension
+    head_dim: Dimension
+    vocab_size: Dimension
     tie_word_embeddings: bool = False
     qkv_bias: bool = Field(
         default=False,
@@ -187,7 +198,7 @@ class Architecture(BaseModel):
         default=False, description="Biases on the dense MLP projections (Llama `mlp_bias`)."
     )
     qk_norm: bool = Field(default=False, description="Per-head RMSNorm on q and k (Qwen3).")
-    num_nextn_predict_layers: NonNegativeInt = Field(
+    num_nextn_predict_layers: Annotated[int, Field(ge=0, le=MAX_LAYERS)] = Field(
         default=0,
         description="DeepSeek-V3 multi-token-prediction (MTP) modules; their weights are not in "
         "params_total_b. [count]",
@@ -195,12 +206,12 @@ class Architecture(BaseModel):
     attention_sinks: bool = Field(
         default=False, description="One learned sink logit per query head and layer (gpt-oss `sinks`)."
     )
-    windowed_layers: NonNegativeInt = Field(
+    windowed_layers: Annotated[int, Field(ge=0, le=MAX_LAYERS)] = Field(
         default=0,
         description="Layers that attend to at most `attention_window_tokens` tokens and so cache no "
         "more: sliding window (gpt-oss `sliding_attention`) or chunked attention (Llama 4). [count]",
     )
-    attention_window_tokens: NonNegativeInt = Field(
+    attention_window_tokens: Annotated[int, Field(ge=0, le=MAX_TOKENS)] = Field(
         default=0,
         description="Window of the windowed layers: `sliding_window` or `attention_chunk_size`; 0 "
         "when every layer attends to the whole sequence. [tokens]",
@@ -238,7 +249,7 @@ class Model(Entry):
     params_active_b: Positive = Field(
         description="Parameters used per token (MoE: routed subset). [1e9 params]"
     )
-    max_context_tokens: PositiveInt = Field(
+    max_context_tokens: Annotated[int, Field(gt=0, le=MAX_TOKENS)] = Field(
         description="Longest context the released config supports. [tokens]"
     )
     native_dtype: Literal["bf16", "fp8", "mxfp4"] = Field(
