@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Annotated, Any, cast
 
 import pydantic
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from selfhost.apis import serves_context
-from selfhost.catalog.loader import _kind_of, _Loader, _yaml_error
+from selfhost.catalog.loader import _kind_of, _yaml_error
 from selfhost.catalog.lookup import did_you_mean, normalize
 from selfhost.catalog.schema import ApiOffering, Catalog, Entry, Model, QualityTier
 from selfhost.errors import InputError
@@ -138,18 +137,13 @@ def read_workloads(path: str | Path) -> list[WorkloadSpec]:
         InputError: the file cannot be read, is not valid YAML, or has entries that do not match
             the schema or repeat a name; the message lists every problem with its location.
     """
+    from selfhost.inputs import decode, load_yaml, read_bytes
+
     p = Path(path)
+    text = decode(read_bytes(p, "workloads file"), "workloads file", p)  # bounded; regular files only
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"workloads file '{p}' does not exist") from None
-    except IsADirectoryError:
-        raise InputError(f"'{p}' is a directory; expected a YAML workloads file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read workloads file '{p}': {exc}") from None
-    try:
-        document = yaml.load(text, Loader=_Loader)  # _Loader derives from (C)SafeLoader
-    except yaml.YAMLError as exc:
+        document = load_yaml(text)  # the safe C loader, after the depth and alias guard
+    except Exception as exc:  # yaml.YAMLError, or ValueError for a value that cannot be built
         raise InputError(_summary(p, [_yaml_error(p, exc)])) from None
     if not isinstance(document, dict) or set(document) != {"workloads"}:
         got = (
