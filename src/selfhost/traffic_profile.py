@@ -37,7 +37,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from selfhost.errors import InputError
-from selfhost.inputs import read_text
+from selfhost.inputs import read_yaml
 
 HOURS_PER_DAY = 24
 HOURS_PER_WEEK = 168
@@ -159,20 +159,19 @@ def dump_profile(profile: TrafficProfile, header: str = "") -> str:
     return head + f"{TOP_KEY}:\n" + indented(first) + block + indented(body)
 
 
-def write_profile(path: str | Path, profile: TrafficProfile, header: str = "") -> None:
-    """Write a new profile file; an existing file is never overwritten.
+def write_profile(
+    path: str | Path, profile: TrafficProfile, header: str = "", *, force: bool = False
+) -> None:
+    """Write a profile file atomically (`selfhost.files.write_file`); an existing file is replaced
+    only with ``force``.
 
     Raises:
-        InputError: the file exists, or its directory does not.
+        InputError: the file exists (without ``force``), or its directory does not.
+        OutputError: the file system refused the write.
     """
-    p = Path(path)
-    if not p.parent.is_dir():
-        raise InputError(f"'{p}': directory '{p.parent}' does not exist")
-    try:
-        with p.open("x", encoding="utf-8") as f:  # 'x': fail rather than overwrite
-            f.write(dump_profile(profile, header))
-    except FileExistsError:
-        raise InputError(f"'{p}' exists; profiles never overwrite a file: choose another name") from None
+    from selfhost.files import write_file
+
+    write_file(path, dump_profile(profile, header), what="-o", force=force)
 
 
 def read_profile(path: str | Path) -> TrafficProfile:
@@ -183,12 +182,7 @@ def read_profile(path: str | Path) -> TrafficProfile:
             problem named with its location).
     """
     p = Path(path)
-    text = read_text(p, "traffic profile")
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"'{p}' is not valid YAML: {str(exc).splitlines()[0]}") from None
-    return profile_from_document(document, p)
+    return profile_from_document(read_yaml(p, "traffic profile"), p)
 
 
 def profile_from_document(document: Any, path: Path) -> TrafficProfile:

@@ -11,19 +11,15 @@ comments is left alone and the user is told to paste the entry by hand.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from selfhost.catalog.loader import validate_paths
+from selfhost.catalog.loader import validate_text
 from selfhost.catalog.lookup import normalize
 from selfhost.catalog.schema import Model
 from selfhost.errors import CatalogError
@@ -144,7 +140,9 @@ def _insert_text(text: str, record: dict[str, Any], section: str = "models") -> 
         return [line + eol for line in _item_lines(record, ITEM_INDENT, " ")]
 
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        from selfhost.inputs import yaml_loader
+
+        root = yaml.compose(text, Loader=yaml_loader())  # libyaml; text already through load_yaml's guard
     except yaml.YAMLError:
         return None
     if root is None:  # empty, or only comments
@@ -194,7 +192,7 @@ def _insert_text(text: str, record: dict[str, Any], section: str = "models") -> 
 
 def _expected(document: Any, record: dict[str, Any]) -> dict[str, Any]:
     """What the file must parse to after the append: the old content plus the new entry."""
-    entry = yaml.safe_load(_document([record]))["models"][0]
+    entry = _parsed(_document([record]))["models"][0]
     expected: dict[str, Any] = copy.deepcopy(document) if isinstance(document, dict) else {}
     expected["models"] = [*(expected.get("models") or []), entry]
     return expected
@@ -220,103 +218,112 @@ def append_model(path: str | Path, model: Model) -> str:
 
     Returns how the file was written: ``"created"``, ``"appended"`` (text inserted, comments
     and layout kept) or ``"rewritten"`` (a file without comments re-dumped with safe_dump).
+    The read, the check and the replacement happen under one lock (`selfhost.files.update_file`),
+    so two runs adding to the same file at once both land; a link is followed to its file.
 
     Raises
     ------
     CatalogError : the file already has a model with this id or alias (the file is not
-        touched); the file is not a YAML mapping; the text cannot be added safely to a file
-        with comments; or the resulting file fails `validate_paths` (the file is not touched).
+        touched); the file is not a YAML mapping, or its `models:` is not a list; the text
+        cannot be added safely to a file with comments; or the resulting file fails
+        `validate_paths` (the file is not touched).
+    InputError : the path is a directory, a dangling link, or its directory is missing.
+    OutputError : the file system refused the write.
     """
-    path = Path(path)
+    from selfhost.files import update_file
+
     record = model_record(model)
-    if path.is_dir():
-        raise CatalogError(f"--into '{path}' is a directory; give a YAML file path")
-    if not path.parent.is_dir():
-        raise CatalogError(f"--into '{path}': directory '{path.parent}' does not exist")
+    how: list[str] = []
 
-    if path.exists():
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CatalogError(f"cannot read --into file '{path}': {exc}") from None
-        try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            first = str(exc).replace("\n", " ")
-            raise CatalogError(f"--into file '{path}' is not valid YAML ({first}); fix it first") from None
-        if document is not None and not isinstance(document, dict):
-            raise CatalogError(
-                f"--into file '{path}' is not a catalog: its top level must be a mapping of sections"
-            )
-        owner = _existing_ids(document).get(normalize(model.id))
-        if owner is not None:
-            what = "a model with id" if owner == model.id else f"model '{owner}' with id or alias"
-            raise CatalogError(
-                f"'{path}' already has {what} '{model.id}'; entries are never overwritten, "
-                "so choose a different --id (or edit the file by hand)"
-            )
-        new_text = _insert_text(text, record)
-        expected = _expected(document, record)
-        how = "appended"
-        if new_text is None or _parsed(new_text) != expected:
-            if _has_comments(text):
-                raise CatalogError(
-                    f"cannot add the entry to '{path}' without losing its comments or layout; "
-                    "run the command without --into and paste the printed entry into its models: section"
-                )
-            new_text = yaml.dump(
-                expected,
-                Dumper=_Dumper,
-                sort_keys=False,
-                default_flow_style=False,
-                allow_unicode=True,
-                width=YAML_WIDTH,
-            )
-            how = "rewritten"
-    else:
-        new_text = NEW_FILE_HEADER + _document([record])
-        how = "created"
+    def change(text: str | None, target: Path) -> str:
+        new_text, kind = _appended(Path(path), text, model, record)
+        _check_valid(Path(path), target, new_text)
+        how.append(kind)
+        return new_text
 
-    _write_validated(path, new_text)
-    return how
+    update_file(path, change, what="--into", read=_read_into)
+    return how[0]
+
+
+def _read_into(target: Path) -> str:
+    """The current text of the --into file, bounded (`selfhost.inputs.read_bytes`)."""
+    from selfhost.errors import InputError
+    from selfhost.inputs import decode, read_bytes
+
+    try:
+        return decode(read_bytes(target, "--into file"), "--into file", target)
+    except InputError as exc:
+        raise CatalogError(str(exc)) from None
+
+
+def _appended(path: Path, text: str | None, model: Model, record: dict[str, Any]) -> tuple[str, str]:
+    """The new text of the file (``text`` now, None if it does not exist) and how it was made."""
+    if text is None:
+        return NEW_FILE_HEADER + _document([record]), "created"
+    from selfhost.inputs import load_yaml, yaml_problem
+
+    try:
+        document = load_yaml(text)
+    except Exception as exc:  # yaml.YAMLError, or ValueError for a value that cannot be built
+        raise CatalogError(
+            f"--into file '{path}' is not valid YAML ({yaml_problem(exc)}); fix it first"
+        ) from None
+    if document is not None and not isinstance(document, dict):
+        raise CatalogError(
+            f"--into file '{path}' is not a catalog: its top level must be a mapping of sections"
+        )
+    models = document.get("models") if isinstance(document, dict) else None
+    if models is not None and not isinstance(models, list):
+        raise CatalogError(
+            f"--into file '{path}': its 'models:' section must be a list of entries (each starting "
+            f"with '- '), not a {type(models).__name__}; fix it first"
+        )
+    owner = _existing_ids(document).get(normalize(model.id))
+    if owner is not None:
+        what = "a model with id" if owner == model.id else f"model '{owner}' with id or alias"
+        raise CatalogError(
+            f"'{path}' already has {what} '{model.id}'; entries are never overwritten, "
+            "so choose a different --id (or edit the file by hand)"
+        )
+    new_text = _insert_text(text, record)
+    expected = _expected(document, record)
+    if new_text is not None and _parsed(new_text) == expected:
+        return new_text, "appended"
+    if _has_comments(text):
+        raise CatalogError(
+            f"cannot add the entry to '{path}' without losing its comments or layout; "
+            "run the command without --into and paste the printed entry into its models: section"
+        )
+    dumped = yaml.dump(
+        expected,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=YAML_WIDTH,
+    )
+    return dumped, "rewritten"
 
 
 def _parsed(text: str) -> Any:
+    from selfhost.inputs import load_yaml
+
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return load_yaml(text)
+    except Exception:  # yaml.YAMLError or ValueError: not what was expected
         return None
 
 
-def _write_validated(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically, only if it validates as an overlay on the built-in catalog."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.yaml", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        errors = [e.replace(str(tmp), str(path)) for e in validate_paths([tmp])]
-        if errors:
-            more = (
-                f" (and {len(errors) - 1} more; run 'selfhost catalog validate {path}')"
-                if len(errors) > 1
-                else ""
-            )
-            raise CatalogError(
-                f"'{path}' would not be a valid catalog with the new entry, so it was left unchanged: "
-                f"{errors[0].strip()}{more}"
-            )
-        if path.exists():
-            shutil.copymode(path, tmp)
-        else:
-            os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _check_valid(path: Path, target: Path, text: str) -> None:
+    """Refuse ``text`` unless it is a valid overlay on the built-in catalog (nothing is written)."""
+    errors = [e.replace(str(target), str(path)) for e in validate_text(target, text)]
+    if errors:
+        more = (
+            f" (and {len(errors) - 1} more; run 'selfhost catalog validate {path}')"
+            if len(errors) > 1
+            else ""
+        )
+        raise CatalogError(
+            f"'{path}' would not be a valid catalog with the new entry, so it was left unchanged: "
+            f"{errors[0].strip()}{more}"
+        )

@@ -47,20 +47,20 @@ def stdout_console() -> Console:
     return Console(highlight=False, markup=False, emoji=False, width=PIPED_TABLE_WIDTH if piped else None)
 
 
-def fail(message: str) -> None:
-    """Print a one-line error to stderr and exit with the usage-error code."""
+def fail(message: str, code: int = USAGE_EXIT_CODE) -> None:
+    """Print a one-line error to stderr and exit with ``code`` (the usage-error code by default)."""
     # plain text: messages echo user input and catalog text, which must not be read as markup
     typer.secho("Error:", fg="red", bold=True, err=True, nl=False)
     typer.echo(f" {message}", err=True)
-    raise typer.Exit(USAGE_EXIT_CODE)
+    raise typer.Exit(code)
 
 
 def guarded(fn: Callable[[], T]) -> T:
-    """Run ``fn``, turning the core's errors into one-line messages (exit code 2)."""
+    """Run ``fn``, turning the core's errors into one-line messages (exit code 2; 1 for `OutputError`)."""
     try:
         return fn()
     except SelfhostError as exc:
-        fail(str(exc))
+        fail(str(exc), exc.exit_code)
         raise AssertionError("unreachable") from exc
 
 

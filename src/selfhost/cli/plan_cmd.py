@@ -172,7 +172,9 @@ def plan(
         help="Also write the plan as a router config: 'litellm' (a LiteLLM proxy config, one alias per "
         "workload). To --output, else to stdout in place of the plan.",
     ),
-    output: Path | None = typer.Option(None, "--output", "-o", help="File --router writes (e.g. router.yaml)."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="File --router writes (e.g. router.yaml)."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
     fmt: PlanFormatOpt = PlanFormat.table,
 ) -> None:
@@ -210,8 +212,11 @@ def plan(
             raise InputError(f"--router '{router}': the router config offered is 'litellm'")
         if output is not None and router is None:
             raise InputError("--output is where --router writes; add --router litellm")
-        if output is not None and output.exists() and not force:
-            raise InputError(f"--output {output} exists; pass --force to replace it")
+        if output is not None:
+            from selfhost.files import real_target
+
+            if real_target(output, "--output").exists() and not force:
+                raise InputError(f"--output '{output}' exists; pass --force to replace it")
         cat = load(scenario.catalog_overlays)
         report = questions.plan(cat, scenario, workloads_file, self_hosted_base_url=self_hosted_base_url)
         if router is not None:
@@ -223,7 +228,9 @@ def plan(
                 for line in report.notes:
                     note(line)
                 return
-            output.write_text(text, encoding="utf-8")
+            from selfhost.files import write_file
+
+            write_file(output, text, what="--output", force=force)
             note(f"wrote the LiteLLM router config to {output}")
         title = f"Hybrid plan for {workloads_file.name} (ops ${scenario.priced.ops_usd_per_month:,.0f}/mo)"
         write_plan(report, fmt, title)

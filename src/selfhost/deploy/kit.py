@@ -14,9 +14,7 @@ Rules, in order:
 
 from __future__ import annotations
 
-import os
 import secrets
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,17 +85,12 @@ def _env_text(api_key: str, nodes: int) -> str:
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory, with ``mode``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)  # before any byte is written
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` to ``path`` atomically with ``mode`` (`selfhost.files.write_file`: replaced in
+    one rename, a link followed to its existing target, the bits set before a byte is written)."""
+    from selfhost.files import make_directory, write_file
+
+    make_directory(path.parent, "kit directory")
+    write_file(path, data, what="kit file", force=True, mode=mode)
 
 
 def write_kit(
@@ -118,6 +111,8 @@ def write_kit(
     """
     if directory.exists() and not directory.is_dir():
         raise InputError(f"-o {directory} is a file; give a directory for the kit")
+    from selfhost.files import make_directory
+
     files = generated_files(spec, settings, self_signed)
     existing = [f.path for f in files if (directory / f.path).exists()]
     if existing and not force:
@@ -137,6 +132,7 @@ def write_kit(
     if self_signed and (new_secrets or not tls_present):
         cert_key = make_certificate(settings.server_name, settings.extra_names)  # before anything is written
 
+    make_directory(directory, "-o")
     created: list[str] = []
     kept: list[str] = []
     if new_secrets or not env.exists():
