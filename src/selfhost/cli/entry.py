@@ -3,9 +3,10 @@
 Commands already turn the core's errors into one-line messages (`cli.common.guarded`). This
 guard sits around the whole app, for what no command can catch:
 
-- **the streams**: stdout closed before the run (``>&-``), a full device (``> /dev/full``), a
-  broken pipe; the error surfaces while writing or at the final flush, which the guard makes
-  explicitly, so Python never prints "Exception ignored" at exit. Exit code 1.
+- **the streams**: stdout closed before the run (``>&-``) or a full device (``> /dev/full``) is
+  one line, exit code 1; the error surfaces while writing or at the final flush, which the
+  guard makes explicitly, so Python never prints "Exception ignored" at exit. A broken pipe
+  (the reader went away, ``| head``) ends with exit code 1 and no message, as Click does.
 - **encodings**: with ``PYTHONIOENCODING=ascii`` or ``latin-1`` (or a C locale), the tables'
   symbols (``→``, ``≈``, ``≤``, ``…``) are written as ASCII stand-ins (``->``, ``~``, ``<=``,
   ``...``) instead of failing with UnicodeEncodeError; other characters become ``?``.
@@ -144,7 +145,8 @@ def run_guarded(run: Callable[[], Any]) -> NoReturn:
         _say("interrupted")
         code = 130
     except OSError as exc:
-        _say(_stream_error(exc))
+        if exc.errno != errno.EPIPE:
+            _say(_stream_error(exc))
         _silence_stdout()
         code = IO_EXIT_CODE
     except RecursionError:
@@ -166,8 +168,10 @@ def run_guarded(run: Callable[[], Any]) -> NoReturn:
     try:
         sys.stdout.flush()  # here, not at exit: a full disk must be an error, not a warning
     except (OSError, ValueError) as exc:
-        if code == 0 or not isinstance(exc, OSError):
-            _say(_stream_error(exc) if isinstance(exc, OSError) else "cannot write to standard output")
+        if code == 0 and not isinstance(exc, OSError):  # one message per run: an error said wins
+            _say("cannot write to standard output")
+        elif code == 0 and exc.errno != errno.EPIPE:
+            _say(_stream_error(exc))
         _silence_stdout()
         code = IO_EXIT_CODE
     sys.exit(code)
