@@ -118,12 +118,16 @@ def _decorate(report: PlanReport) -> None:
 
 
 def _markdown_table(records: list[dict[str, Any]], columns: list[Column]) -> str:
+    """A GFM table; every cell escaped (`selfhost.escape.md_cell`): catalog and workload text
+    (names, descriptions, URLs) can hold ``<script>``, ``|`` or line breaks."""
+    from selfhost.escape import md_cell
+
     def cell(col: Column, r: dict[str, Any]) -> str:
-        return col.fmt(r.get(col.key)).replace("|", "\\|").replace("\n", " ")
+        return md_cell(col.fmt(r.get(col.key)))
 
     align = {"left": ":---", "right": "---:"}
     lines = [
-        "| " + " | ".join(c.header or " " for c in columns) + " |",
+        "| " + " | ".join(md_cell(c.header) if c.header else " " for c in columns) + " |",
         "|" + "|".join(align.get(c.justify, "---") for c in columns) + "|",
     ]
     lines += ["| " + " | ".join(cell(c, r) for c in columns) + " |" for r in records]
@@ -134,7 +138,9 @@ def render_markdown(report: PlanReport, title: str) -> str:
     """The plan as a Markdown document: verdict, workloads, deployments, totals, notes."""
     workload_cols, deployment_cols, totals_cols = _columns()
     _decorate(report)
-    parts = [f"# {title}", "", report.verdict or "", "", "## Workloads", ""]
+    from selfhost.escape import md_text
+
+    parts = [f"# {md_text(title)}", "", md_text(report.verdict or ""), "", "## Workloads", ""]
     parts.append(_markdown_table(report.results, workload_cols))
     parts += ["", "## Self-hosted deployments", ""]
     parts.append(
@@ -144,7 +150,7 @@ def render_markdown(report: PlanReport, title: str) -> str:
     )
     parts += ["", "## Totals", "", _markdown_table(_totals_rows(report.totals), totals_cols)]
     if report.notes:
-        parts += ["", "## Notes", ""] + [f"- {n}" for n in report.notes]
+        parts += ["", "## Notes", ""] + [f"- {md_text(n)}" for n in report.notes]
     return "\n".join(parts) + "\n"
 
 
