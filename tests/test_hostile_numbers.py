@@ -219,3 +219,38 @@ def test_a_measurement_that_is_not_a_plain_number_is_named(
     result = strict_run("validate", str(path), "--strict")
     assert result.exit_code == 2, result.output
     assert_one_error(result.stderr, f"measurements[0] (id 'hostile-1').{field}", message)
+
+
+# --------------------------------------------------------------------------- workloads and traffic profiles
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "message"),
+    [("requests_per_s", "true", "valid number"), ("requests_per_s", "1.0e+300", "out of range"),
+     ("requests_per_s", ".nan", "finite number"), ("input_tokens", "1000.0", "valid integer"),
+     ("input_tokens", "1" + "0" * 20, "out of range"), ("privacy_sensitive", "1", "valid boolean"),
+     ("max_tpot_ms", "'50'", "valid number")],  # fmt: skip
+)
+def test_a_workload_value_that_is_not_a_plain_number_is_named(
+    tmp_path: Path, field: str, text: str, message: str
+) -> None:
+    values = {"requests_per_s": "2", "input_tokens": "1000", "output_tokens": "300", "max_tpot_ms": "100"}
+    values[field] = text
+    body = "".join(f"    {k}: {v}\n" for k, v in values.items() if k != field) + f"    {field}: {text}\n"
+    path = tmp_path / "w.yaml"
+    path.write_text(f"workloads:\n  - name: chat\n    model: llama-3.1-8b\n{body}", encoding="utf-8")
+    result = strict_run("plan", str(path))
+    assert result.exit_code == 2, result.output
+    assert_one_error(result.stderr, f"workloads[0] (name 'chat').{field}", message)
+
+
+@pytest.mark.parametrize(("value", "message"), [("true", "valid number"), (".inf", "finite number"),
+                                                ("1.0e+300", "out of range"), ("-1", "greater than")])  # fmt: skip
+def test_a_traffic_profile_rate_that_is_not_a_plain_number_is_named(tmp_path: Path, value: str, message: str) -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "traffic" / "flat-batch-pipeline.yaml"
+    text = example.read_text(encoding="utf-8").replace("  hourly_rps: [\n    5,", f"  hourly_rps: [\n    {value},", 1)
+    path = tmp_path / "profile.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = strict_run("workload", str(path))
+    assert result.exit_code == 2, result.output
+    assert_one_error(result.stderr, "hourly_rps", message)

@@ -38,13 +38,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from selfhost.errors import InputError
 from selfhost.inputs import read_yaml
+from selfhost.limits import MAX_RATE_RPS
+from selfhost.schema_types import Flag, NonNegative, NonNegativeInt
 
 HOURS_PER_DAY = 24
 HOURS_PER_WEEK = 168
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 TOP_KEY = "traffic_profile"
 
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+#: A rate of one hour (strict and in range: selfhost.limits). [requests/s]
+HourlyRate = Annotated[NonNegative, Field(le=MAX_RATE_RPS)]
 
 
 class TokenStats(BaseModel):
@@ -84,9 +87,9 @@ class ProfileSource(BaseModel):
     )
     first: str = Field(default="", description="Start of the first hour counted (ISO 8601).")
     last: str = Field(default="", description="End of the last hour counted (ISO 8601).")
-    hours_observed: Annotated[int, Field(ge=0)] = Field(default=0, description="Calendar hours averaged. [h]")
-    requests: Annotated[int, Field(ge=0)] = Field(default=0, description="Requests counted. [count]")
-    synthetic: bool = Field(default=False, description="True for a made-up profile (examples/traffic).")
+    hours_observed: NonNegativeInt = Field(default=0, description="Calendar hours averaged. [h]")
+    requests: NonNegativeInt = Field(default=0, description="Requests counted. [count]")
+    synthetic: Flag = Field(default=False, description="True for a made-up profile (examples/traffic).")
     notes: tuple[str, ...] = ()
 
 
@@ -96,10 +99,10 @@ class TrafficProfile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     description: str = ""
-    utc_offset_hours: float = Field(
+    utc_offset_hours: Annotated[float, Field(strict=True, allow_inf_nan=False)] = Field(
         default=0.0, ge=-12, le=14, description="The hours are local time at this offset from UTC. [h]"
     )
-    hourly_rps: tuple[NonNegative, ...] = Field(
+    hourly_rps: tuple[HourlyRate, ...] = Field(
         description="Mean request rate per hour, Monday 00:00 first (168 values) or one day (24). [requests/s]"
     )
     tokens: ProfileTokens = Field(default_factory=ProfileTokens)

@@ -32,14 +32,16 @@ from selfhost.catalog.loader import _kind_of, _yaml_error
 from selfhost.catalog.lookup import did_you_mean, normalize
 from selfhost.catalog.schema import ApiOffering, Catalog, Entry, Model, QualityTier
 from selfhost.errors import InputError
+from selfhost.limits import MAX_RATE_RPS, MAX_TOKENS
+from selfhost.schema_types import Flag, Positive, PositiveInt
 
 #: Quality tiers from lowest to highest; a workload accepts its tier or any higher one.
 TIER_ORDER: tuple[str, ...] = ("small", "mid", "strong", "frontier")
 #: Models kept only to test the throughput model; never proposed for a quality-tier workload.
 CALIBRATION_TAG = "calibration"
 
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+#: Tokens of a request or context, strict and in range (selfhost.limits). [tokens]
+Tokens = Annotated[PositiveInt, Field(le=MAX_TOKENS)]
 
 
 class WorkloadSpec(BaseModel):
@@ -49,10 +51,10 @@ class WorkloadSpec(BaseModel):
 
     name: str = Field(min_length=1, max_length=80, description="Unique name, used in the plan's output.")
     description: str = Field(default="", description="Free text for the reader of the plan.")
-    requests_per_s: PositiveFloat = Field(description="Sustained request rate. [requests/s]")
-    input_tokens: PositiveInt = Field(description="Mean prompt length per request. [tokens]")
-    output_tokens: PositiveInt = Field(description="Mean completion length per request. [tokens]")
-    context_tokens: PositiveInt | None = Field(
+    requests_per_s: Annotated[Positive, Field(le=MAX_RATE_RPS)] = Field(description="Sustained request rate. [requests/s]")
+    input_tokens: Tokens = Field(description="Mean prompt length per request. [tokens]")
+    output_tokens: Tokens = Field(description="Mean completion length per request. [tokens]")
+    context_tokens: Tokens | None = Field(
         default=None,
         description="Longest sequence one request may reach; must fit. Default input + output. [tokens]",
     )
@@ -63,13 +65,13 @@ class WorkloadSpec(BaseModel):
         default=None,
         description="Least quality tier: any production-licensed model or API of this tier or above.",
     )
-    privacy_sensitive: bool = Field(
+    privacy_sensitive: Flag = Field(
         default=False, description="True: the data may not leave your infrastructure, so no API."
     )
-    max_tpot_ms: PositiveFloat | None = Field(
+    max_tpot_ms: Positive | None = Field(
         default=None, description="Time-per-output-token target; default --max-tpot-ms. [ms]"
     )
-    max_ttft_ms: PositiveFloat | None = Field(
+    max_ttft_ms: Positive | None = Field(
         default=None, description="Time-to-first-token target; default --max-ttft-ms. [ms]"
     )
     apis: tuple[str, ...] | None = Field(
