@@ -229,3 +229,35 @@ def test_router_config_keeps_workload_names_in_their_comment_and_value(
     assert result.exit_code == 0, result.output
     config = yaml.safe_load(result.stdout)
     assert [e["model_name"] for e in config["model_list"]] == [name]
+
+
+# --------------------------------------------------------------------------- control characters
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("\x1b[31mRED\x1b]0;title\x07", "U+001B"), ("evil\u202etxt.exe", "U+202E"), ("a\rb", "U+000D"),
+     ("nul\x00", "U+0000"), ("c1\x9b31m", "U+009B")],  # fmt: skip
+)
+def test_text_with_control_characters_is_refused_where_it_is_read(
+    cli: Callable[..., Result], tmp_path: Path, text: str, code: str
+) -> None:
+    """Terminal escapes, bidi overrides and NULs never reach a table, a note or a document."""
+    models = yaml.safe_load((DATA / "models.yaml").read_text(encoding="utf-8"))["models"]
+    model = {**next(m for m in models if m["id"] == "llama-3.1-8b"), "name": text}
+    overlay = tmp_path / "evil.yaml"
+    overlay.write_text(yaml.safe_dump({"models": [model]}), encoding="utf-8")
+    result = cli("catalog", "show", "llama-3.1-8b", "--catalog", str(overlay))
+    assert result.exit_code == 2, result.output
+    assert "\x1b" not in result.output and "\u202e" not in result.output
+    assert code in result.stderr and "models[0] (id 'llama-3.1-8b').name" in result.stderr
+
+    workloads = tmp_path / "w.yaml"
+    workloads.write_text(
+        yaml.safe_dump({"workloads": [{"name": "chat", "description": text, "requests_per_s": 1,
+                                       "input_tokens": 100, "output_tokens": 10, "model": "llama-3.1-8b"}]}),  # fmt: skip
+        encoding="utf-8",
+    )
+    result = cli("plan", str(workloads))
+    assert result.exit_code == 2, result.output
+    assert code in result.stderr and "workloads[0] (name 'chat').description" in result.stderr

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from selfhost.errors import InputError
 from selfhost.inputs import read_yaml
 from selfhost.limits import MAX_RATE_RPS
-from selfhost.schema_types import Flag, NonNegative, NonNegativeInt
+from selfhost.schema_types import Flag, NonNegative, NonNegativeInt, TextChecked
 
 HOURS_PER_DAY = 24
 HOURS_PER_WEEK = 168
@@ -50,7 +50,7 @@ TOP_KEY = "traffic_profile"
 HourlyRate = Annotated[NonNegative, Field(le=MAX_RATE_RPS)]
 
 
-class TokenStats(BaseModel):
+class TokenStats(TextChecked):
     """Tokens per request: the mean and, where per-request data was read, p50 and p95. [tokens]"""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -60,7 +60,7 @@ class TokenStats(BaseModel):
     p95: NonNegative | None = None
 
 
-class ProfileTokens(BaseModel):
+class ProfileTokens(TextChecked):
     """Per-request token statistics; a missing entry is unknown (the source did not record it)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -74,7 +74,7 @@ class ProfileTokens(BaseModel):
     )
 
 
-class ProfileSource(BaseModel):
+class ProfileSource(TextChecked):
     """Where the profile came from."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -93,7 +93,7 @@ class ProfileSource(BaseModel):
     notes: tuple[str, ...] = ()
 
 
-class TrafficProfile(BaseModel):
+class TrafficProfile(TextChecked):
     """A workload's hourly request rate over a typical week (168 values) or day (24) and its tokens."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

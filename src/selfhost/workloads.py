@@ -33,7 +33,7 @@ from selfhost.catalog.lookup import did_you_mean, normalize
 from selfhost.catalog.schema import ApiOffering, Catalog, Entry, Model, QualityTier
 from selfhost.errors import InputError
 from selfhost.limits import MAX_RATE_RPS, MAX_TOKENS
-from selfhost.schema_types import Flag, Positive, PositiveInt
+from selfhost.schema_types import Flag, Positive, PositiveInt, TextChecked
 
 #: Quality tiers from lowest to highest; a workload accepts its tier or any higher one.
 TIER_ORDER: tuple[str, ...] = ("small", "mid", "strong", "frontier")
@@ -44,7 +44,7 @@ CALIBRATION_TAG = "calibration"
 Tokens = Annotated[PositiveInt, Field(le=MAX_TOKENS)]
 
 
-class WorkloadSpec(BaseModel):
+class WorkloadSpec(TextChecked):
     """One workload: its traffic, its request shape, what quality it needs and where it may run."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

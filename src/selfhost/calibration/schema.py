@@ -54,7 +54,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from selfhost.catalog.schema import EntryId
-from selfhost.schema_types import Flag, NonNegativeInt, Number, Positive, PositiveInt
+from selfhost.schema_types import Flag, NonNegativeInt, Number, Positive, PositiveInt, TextChecked
 
 Scope = Literal[
     "total", "per_gpu", "single_stream", "requests", "tpot", "ttft", "batch_latency", "prefill"
@@ -73,7 +73,7 @@ TOKEN_TOTAL_SCOPES: tuple[str, ...] = ("total", "per_gpu")
 SECONDS_PER_UNIT: dict[str, float] = {"ms": 1e-3, "s": 1.0}
 
 
-class Source(BaseModel):
+class Source(TextChecked):
     """Where a measurement was published: a document, and the commit it was read at."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -85,7 +85,7 @@ class Source(BaseModel):
     commit: str = ""
 
 
-class LatencyTargets(BaseModel):
+class LatencyTargets(TextChecked):
     """The latency targets a serving run was held to; the measured value is the load within them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -107,7 +107,7 @@ class LatencyTargets(BaseModel):
         return self
 
 
-class Measurement(BaseModel):
+class Measurement(TextChecked):
     """One measured figure and the deployment and workload it was measured on."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -14,7 +14,16 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from selfhost.limits import MAX_TOKENS
-from selfhost.schema_types import Count, Flag, Fraction, NonNegative, NonNegativeInt, Positive, PositiveInt
+from selfhost.schema_types import (
+    Count,
+    Flag,
+    Fraction,
+    NonNegative,
+    NonNegativeInt,
+    Positive,
+    PositiveInt,
+    TextChecked,
+)
 
 #: Most decoder layers a model may have. The deepest published decoders have under 200; the
 #: bound keeps per-layer lists (Qwen's mlp_only_layers, Llama 4's moe_layers) finite. [count]
@@ -28,7 +37,7 @@ Dimension = Annotated[Count, Field(gt=0, le=MAX_DIMENSION)]
 EntryId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
 
 
-class Entry(BaseModel):
+class Entry(TextChecked):
     """Common fields: a lower-case id, optional aliases, where the figures came from and when."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
@@ -118,7 +127,7 @@ class PurchaseOption(Entry):
 # --------------------------------------------------------------------------- models
 
 
-class MoeSpec(BaseModel):
+class MoeSpec(TextChecked):
     """Mixture-of-experts layout from config.json."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
@@ -157,7 +166,7 @@ class MoeSpec(BaseModel):
         return self
 
 
-class MlaSpec(BaseModel):
+class MlaSpec(TextChecked):
     """Multi-head latent attention (DeepSeek-V2/V3): the cache holds a compressed latent per token."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
@@ -169,7 +178,7 @@ class MlaSpec(BaseModel):
     q_lora_rank: Dimension | None = None
 
 
-class Architecture(BaseModel):
+class Architecture(TextChecked):
     """The config.json fields the engine needs."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
@@ -304,7 +313,7 @@ class Quantization(Entry):
 Platform = Literal["cuda", "rocm", "metal"]
 
 
-class PlatformEfficiency(BaseModel):
+class PlatformEfficiency(TextChecked):
     """An engine's efficiencies on one GPU platform, where its kernels differ from elsewhere."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
@@ -316,7 +325,7 @@ class PlatformEfficiency(BaseModel):
     )
 
 
-class EngineGeneration(BaseModel):
+class EngineGeneration(TextChecked):
     """An older generation of an engine's releases, whose scheduler cost more time per step.
 
     The profile's own fields describe the current releases; measurements of a release before
