@@ -75,6 +75,9 @@ def assert_clean(result: Result) -> None:
         (("--rps", "5", "--uncertainty", "10", "--seed", "-1"), ("--seed -1", "2**128")),
         (("--rps", "5", "--uncertainty", str(10**12)), ("--uncertainty", f"{MAX_SAMPLES:,}")),
         (("--rps", "5", "--min-replicas", str(10**9)), ("--min-replicas",)),
+        (("--rps", "5", "--uncertainty", "1" + "0" * 400), ("--uncertainty 1.00e+400",)),
+        (("--rps", "5", "--gpus", "1" + "0" * 400), ("--gpus",)),
+        (("--rps", "5", "--stale-days", "1" + "0" * 40), ("--stale-days",)),
     ],
 )
 def test_an_out_of_range_option_is_one_error_naming_it(args: tuple[str, ...], fragments: tuple[str, ...]) -> None:

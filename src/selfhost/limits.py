@@ -12,7 +12,7 @@ of NumPy warnings, whatever the input, and make a value outside them an error th
   overhead in seconds) to 1e7 (a context in tokens, a server price in USD); the envelope
   leaves three or more orders of magnitude on each side, and a product or quotient of a
   dozen such figures (a monthly cost is rate x tokens x price x hours / capacity) stays
-  within 1e+-300, where double precision is exact enough and never overflows.
+  within 1e+-150, where double precision never overflows or underflows.
 
 Specific limits (layers, dimensions, tokens of the catalog's architecture; request rates; the
 Monte Carlo sample count) are stated beside the quantity they bound.
@@ -74,7 +74,7 @@ def check_number(
 
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputError(f"{option} {value!r} is not a number [{unit}]")
-    if not (math.isfinite(value) and low <= value <= high):
+    if not ((isinstance(value, int) or math.isfinite(value)) and low <= value <= high):
         raise InputError(
             f"{option} {_shown(value)} is out of range: give a number from {_shown(low)} to {_shown(high)} [{unit}]"
         )
@@ -84,7 +84,10 @@ def check_number(
 
 
 def _shown(value: float) -> str:
-    """An integer with thousands separators up to 1e15, anything else as %g."""
+    """A whole number with thousands separators below 1e15, else in exponent form, never overflowing."""
+    if isinstance(value, int) and abs(value) >= 10**15:
+        digits = str(abs(value))  # an int Typer parsed has at most Python's 4,300 digits
+        return f"{'-' if value < 0 else ''}{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
     if isinstance(value, int) or (math.isfinite(value) and value == int(value) and abs(value) < 1e15):
-        return f"{int(value):,}" if abs(value) < 1e15 else f"{value:.3g}"
+        return f"{int(value):,}"
     return f"{value:g}"
