@@ -23,6 +23,9 @@ StrictOpt = Annotated[
 
 #: Exit code when some entries were skipped but the rest were validated.
 EXIT_SKIPPED = 1
+#: Rows of the per-point table by default: every built-in point (~210) and then some; a Rich
+#: table of 5,000 rows takes seconds to lay out, and JSON / CSV always hold every row. [count]
+DEFAULT_TABLE_ROWS = 500
 
 
 def register(app: typer.Typer) -> None:
@@ -37,6 +40,14 @@ def register(app: typer.Typer) -> None:
         fmt: o.FormatOpt = o.OutputFormat.table,
         worst: WorstOpt = 5,
         strict: StrictOpt = False,
+        limit: Annotated[
+            int,
+            typer.Option(
+                "--limit",
+                min=0,
+                help="Rows of the per-point table at most (0 = all; JSON and CSV hold every row).",
+            ),
+        ] = DEFAULT_TABLE_ROWS,
     ) -> None:
         """Predict every measurement in a file and show predicted vs measured, per point and summarized.
 
@@ -105,7 +116,10 @@ def register(app: typer.Typer) -> None:
                 )
             else:
                 signed, share = _signed_percent, _percent
-                shown = [{**r, "load": _load(r)} for r in report.results]
+                results = report.results if limit == 0 else report.results[:limit]
+                if len(results) < len(report.results):
+                    note(f"showing {len(results)} of {len(report.results)} points; --limit 0 shows all")
+                shown = [{**r, "load": _load(r)} for r in results]
                 columns = [
                     Column("id", "Measurement", text, "left"),
                     Column("engine", "Engine", text, "left"),
