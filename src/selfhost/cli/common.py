@@ -49,9 +49,12 @@ def stdout_console() -> Console:
 
 def fail(message: str, code: int = USAGE_EXIT_CODE) -> None:
     """Print a one-line error to stderr and exit with ``code`` (the usage-error code by default)."""
+    from selfhost.cli.usage import printable
+
     # plain text: messages echo user input and catalog text, which must not be read as markup
+    # nor drive the terminal (control characters shown as escapes)
     typer.secho("Error:", fg="red", bold=True, err=True, nl=False)
-    typer.echo(f" {message}", err=True)
+    typer.echo(f" {printable(message)}", err=True)
     raise typer.Exit(code)
 
 

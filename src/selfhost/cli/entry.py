@@ -88,11 +88,13 @@ def configure_streams() -> None:
 
 def _say(message: str) -> None:
     """One 'Error: ...' line on stderr, if there is a stderr to write to."""
+    from selfhost.cli.usage import printable
+
     stream = sys.stderr
     if stream is None:
         return
     try:
-        stream.write(f"Error: {message}\n")
+        stream.write(f"Error: {printable(message)}\n")
         stream.flush()
     except (OSError, ValueError):
         pass
