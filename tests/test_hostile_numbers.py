@@ -257,3 +257,24 @@ def test_a_traffic_profile_rate_that_is_not_a_plain_number_is_named(tmp_path: Pa
     result = strict_run("workload", str(path))
     assert result.exit_code == 2, result.output
     assert_one_error(result.stderr, "hourly_rps", message)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("crossover", "--rps", "5", "--target-utilization", "nan", *NARROW),
+     ("crossover", "--rps", "5", "--hours-per-month", "nan", *NARROW),
+     ("crossover", "--rps", "5", "--cached-input-fraction", "nan", *NARROW),
+     ("deploy", *NARROW, "--rps", "1e300", "--self-signed", "-o", "kit"),
+     ("deploy", *NARROW, "--rps", "nan", "--self-signed", "-o", "kit"),
+     ("workload", "examples/traffic/flat-batch-pipeline.yaml", "--utc-offset", "nan"),
+     ("kv-alert", *NARROW, "--threshold", "nan"),
+     ("sensitivity", "--rps", "5", *NARROW, "--range", "nan")],  # fmt: skip
+)
+def test_nan_passes_no_option_range(args: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Click's ranges compare, and every comparison with NaN is false: each option is checked again."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    args = tuple(str(tmp_path / a) if a == "kit" else a for a in args)
+    result = strict_run(*args)
+    assert result.exit_code == 2, result.output
+    assert_one_error(result.stderr, args[args.index(next(a for a in args if a in ("nan", "1e300"))) - 1])
+    assert not (tmp_path / "kit").exists()

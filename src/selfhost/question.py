@@ -365,27 +365,30 @@ def _ids(value: str | Sequence[str] | None) -> tuple[str, ...]:
 
 def check_rate(rps: float, option: str = "--rps") -> float:
     """A request rate must be finite, not negative and at most `MAX_RATE_RPS`. [requests/s]"""
-    if isinstance(rps, bool) or not isinstance(rps, int | float) or not 0 <= rps < math.inf:
-        raise InputError(f"{option} {rps!r} must be a finite, non-negative number of requests per second")
+    if isinstance(rps, bool) or not isinstance(rps, int | float):
+        raise InputError(f"{option} {rps!r} is not a number of requests per second")
+    if not 0 <= rps < math.inf:
+        raise InputError(f"{option} {rps:g} must be a finite, non-negative number of requests per second")
     return float(check_number(rps, option, "requests/s", high=MAX_RATE_RPS))
 
 
-#: Upper bounds of the numeric options (the lower bounds are Typer's): option -> (bound, unit).
-OPTION_RANGES: dict[str, tuple[float, str]] = {
-    "input_tokens": (MAX_TOKENS, "tokens"),
-    "output_tokens": (MAX_TOKENS, "tokens"),
-    "context": (MAX_TOKENS, "tokens"),
-    "max_tpot_ms": (MAX_MAGNITUDE, "ms"),
-    "max_ttft_ms": (MAX_MAGNITUDE, "ms"),
-    "ops_usd_per_month": (MAX_MAGNITUDE, "USD/month"),
-    "setup_usd": (MAX_MAGNITUDE, "USD"),
-    "min_replicas": (MAX_COUNT, "replicas"),
-    "hours_per_month": (MAX_MAGNITUDE, "h"),
-    "target_utilization": (1.0, "0-1"),
-    "cached_input_fraction": (1.0, "0-1"),
-    "stale_days": (MAX_MAGNITUDE, "days"),
-    "uncertainty": (MAX_SAMPLES, "samples"),
-    "seed": (MAX_SEED, "seed"),
+#: Range of each numeric option: option -> (lowest, highest, unit). The lower bounds repeat
+#: Typer's (which let NaN through: every comparison with NaN is false).
+OPTION_RANGES: dict[str, tuple[float, float, str]] = {
+    "input_tokens": (1, MAX_TOKENS, "tokens"),
+    "output_tokens": (1, MAX_TOKENS, "tokens"),
+    "context": (1, MAX_TOKENS, "tokens"),
+    "max_tpot_ms": (0.001, MAX_MAGNITUDE, "ms"),
+    "max_ttft_ms": (0.001, MAX_MAGNITUDE, "ms"),
+    "ops_usd_per_month": (0, MAX_MAGNITUDE, "USD/month"),
+    "setup_usd": (0, MAX_MAGNITUDE, "USD"),
+    "min_replicas": (1, MAX_COUNT, "replicas"),
+    "hours_per_month": (1, 744, "h"),
+    "target_utilization": (0.01, 1.0, "0-1"),
+    "cached_input_fraction": (0, 1.0, "0-1"),
+    "stale_days": (0, MAX_MAGNITUDE, "days"),
+    "uncertainty": (0, MAX_SAMPLES, "samples"),
+    "seed": (0, MAX_SEED, "seed"),
 }
 
 
@@ -395,7 +398,7 @@ def _check_ranges(given: dict[str, Any]) -> None:
     Typer has parsed the text; this bounds what it accepted (``--rps 1e300``, ``--seed -1``,
     ``--uncertainty 1e12``), so the arithmetic behind every question stays finite and bounded.
     """
-    for name, (high, unit) in OPTION_RANGES.items():
+    for name, (low, high, unit) in OPTION_RANGES.items():
         value = given.get(name)
         if value is None:
             continue
@@ -404,7 +407,7 @@ def _check_ranges(given: dict[str, Any]) -> None:
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
                 raise InputError(f"--seed {value!r} is out of range: give an integer from 0 to 2**128 - 1")
             continue
-        check_number(value, option, unit, high=high)
+        check_number(value, option, unit, low=low, high=high)
 
 
 def check_kv_dtype(kv_dtype: str) -> str:

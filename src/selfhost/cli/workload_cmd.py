@@ -82,9 +82,11 @@ def register(app: typer.Typer) -> None:
 
         def run() -> None:
             from selfhost.errors import InputError
+            from selfhost.limits import check_number
             from selfhost.traffic import profile_from_file, summary_record
             from selfhost.traffic_profile import hour_label, write_profile
 
+            check_number(utc_offset, "--utc-offset", "h", low=-12, high=14)  # Typer's range lets NaN through
             if output is not None:
                 from selfhost.files import real_target
 
