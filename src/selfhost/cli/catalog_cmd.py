@@ -346,17 +346,23 @@ def import_config(
             )
 
         today = dt.date.today()
-        model = model_from_hf_config(
-            config,
-            model_id=model_id,
-            source=f"config.json at {config_path} (imported {today.isoformat()})",
-            as_of=today,
-            name=name,
-            hf_repo=hf_repo,
-            license=license_name,
-            license_allows_production=production,
-            quality_tier=typing.cast("QualityTier | None", quality_tier),  # checked against tiers above
-        )
+        try:
+            model = model_from_hf_config(
+                config,
+                model_id=model_id,
+                source=f"config.json at {config_path} (imported {today.isoformat()})",
+                as_of=today,
+                name=name,
+                hf_repo=hf_repo,
+                license=license_name,
+                license_allows_production=production,
+                quality_tier=typing.cast("QualityTier | None", quality_tier),  # checked against tiers above
+            )
+        except CatalogError as exc:  # name the file: the message names the key
+            message = str(exc)
+            raise CatalogError(
+                message if str(config_path) in message else f"{config_path}: {message}"
+            ) from None
 
         how = append_model(into, model) if into is not None else None  # fails before any output
 
