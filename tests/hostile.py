@@ -125,3 +125,34 @@ def args_of(*parts: str | Sequence[str]) -> list[str]:
     for part in parts:
         out.extend([part] if isinstance(part, str) else part)
     return out
+
+
+#: YAML documents every YAML reader must refuse in one line naming the file, quickly and without
+#: building anything large or running anything. ``{marker}`` is replaced by a path that must not
+#: be created (a tag that would run a command).
+HOSTILE_YAML: dict[str, str] = {
+    "nested-flow-5000": "x: " + deep_yaml(5000) + "\n",
+    "nested-flow-100": "x: " + deep_yaml(100) + "\n",
+    "nested-block-100": "".join("  " * i + f"k{i}:\n" for i in range(100)) + "  " * 100 + "v\n",
+    "alias-bomb": alias_bomb(),
+    "int-of-5000-digits": "x: " + "9" * 5000 + "\n",
+    "duplicate-key": "x: 1\nx: 2\n",
+    "python-object": "x: !!python/object/apply:os.system ['touch {marker}']\n",
+    "python-name": "x: !!python/name:os.system\n",
+    "unclosed-flow": "x: [1, 2\n",
+    "two-documents": "x: 1\n---\ny: 2\n",
+    "nul-byte": "x: a\x00b\n",
+    "tab-indentation": "x:\n\t- 1\n",
+}
+#: JSON texts every JSON reader must refuse in one line.
+HOSTILE_JSON: dict[str, str] = {
+    "nested-100000": "[" * 100_000 + "]" * 100_000,
+    "nested-100": "[" * 100 + "]" * 100,
+    "int-of-5000-digits": '{"x": ' + "9" * 5000 + "}",
+    "truncated": '{"x": [1, 2',
+    "not-json": "this is not json",
+}
+
+
+def hostile_yaml(name: str, marker: Path) -> str:
+    return HOSTILE_YAML[name].replace("{marker}", str(marker))
