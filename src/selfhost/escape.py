@@ -13,6 +13,10 @@ writer passes such text through one of these functions, chosen by the context it
   breaks and other control characters (YAML also breaks lines at U+0085, U+2028, U+2029)
   become visible escapes, so the text cannot end the comment.
 
+- `csv_text`: a CSV cell a spreadsheet opens: text that starts like a formula (``=``, ``+``,
+  ``-``, ``@``, tab, CR) gets a leading ``'`` (OWASP's advice against CSV injection), so
+  ``=HYPERLINK(...)`` in a provider name stays text; numbers are left as they are.
+
 HTML documents use `html.escape` (the standard library's) on every text node.
 """
 
@@ -78,6 +82,19 @@ def md_fence(text: object, info: str = "") -> str:
     longest = max((len(run) for run in re.findall(r"`{3,}", body)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{info}\n{body}\n{fence}"
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(text: str) -> str:
+    """``text`` as a spreadsheet shows it, never evaluated: a formula-like start gets a ``'``."""
+    if text.startswith(_FORMULA_START):
+        try:
+            float(text)  # a number written as text ("-4.5") is no formula
+        except ValueError:
+            return "'" + text
+    return text
 
 
 def one_line(text: object) -> str:
