@@ -33,7 +33,9 @@ PIPED_TABLE_WIDTH = 200  # Rich would wrap at 80 columns when stdout is not a te
 
 def note(text: str) -> None:
     """A plain line on stderr: notes never mix with the data on stdout (and need no Rich)."""
-    sys.stderr.write(f"note: {text}\n")
+    from selfhost.cli.usage import printable
+
+    sys.stderr.write(f"note: {printable(text)}\n")  # notes echo user text: no control characters
 
 
 def stdout_console() -> Console:
