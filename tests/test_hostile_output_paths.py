@@ -328,3 +328,25 @@ def test_concurrent_measurement_imports_lose_no_entry(tmp_path: Path):
     assert all(d.returncode == 0 for d in done), [d.stderr for d in done]
     ids = entries_of(target, "measurements")
     assert {i[:2] for i in ids} == set(prefixes) and len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("shape", ["name-too-long", "under-a-file"])
+@pytest.mark.parametrize("command", [*WRITERS, "deploy"])
+def test_a_path_that_cannot_be_one_is_a_usage_error(tmp_path: Path, command: str, shape: str):
+    plain = write(tmp_path / "a-file", "x\n")
+    target = tmp_path / ("a" * 300 + ".yaml") if shape == "name-too-long" else plain / "out.yaml"
+    if command == "deploy":
+        args: tuple[str, ...] = (
+            "deploy",
+            "-m",
+            "llama-3.1-8b",
+            "-g",
+            "l4",
+            "--self-signed",
+            "-o",
+            str(target),
+        )
+    else:
+        args = writers(tmp_path, target)[command]
+    assert_refused(run(*args), str(target)[:40])
+    assert plain.read_text(encoding="utf-8") == "x\n"

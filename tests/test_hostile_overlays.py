@@ -125,3 +125,33 @@ def test_a_hostile_baseline_catalog_is_one_line(tmp_path: Path, name: str):
     path = write(tmp_path / "old.yaml", hostile_yaml(name, tmp_path / "executed"))
     assert_refused(run("crossover", "--rps", "5", *CHEAP, "--baseline", path), str(path))
     assert not (tmp_path / "executed").exists()
+
+
+@pytest.mark.parametrize("shape", ["name-too-long", "under-a-file"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "catalog",
+        "baseline",
+        "plan",
+        "validate",
+        "workload",
+        "import-config",
+        "measurements",
+        "catalog-validate",
+    ],
+)
+def test_every_reader_refuses_a_path_that_cannot_be_one(tmp_path: Path, command: str, shape: str):
+    plain = write(tmp_path / "a-file", "x\n")
+    path = str(tmp_path / ("a" * 300 + ".yaml")) if shape == "name-too-long" else str(plain / "in.yaml")
+    args = {
+        "catalog": ("crossover", "--rps", "5", *CHEAP, "--catalog", path),
+        "baseline": ("crossover", "--rps", "5", *CHEAP, "--baseline", path),
+        "plan": ("plan", path),
+        "validate": ("validate", path),
+        "workload": ("workload", path),
+        "import-config": ("catalog", "import-config", path, "--id", "x"),
+        "measurements": ("measurements", "import", path, "-m", "llama-3.1-8b", "-g", "l4"),
+        "catalog-validate": ("catalog", "validate", path),
+    }[command]
+    assert_refused(run(*args), path[:40])

@@ -103,9 +103,13 @@ def baseline_kind(path: Path) -> BaselineKind:
     InputError
         The path does not exist.
     """
-    if path.is_dir():
+    try:
+        is_dir, exists = path.is_dir(), path.exists()
+    except OSError as exc:  # a name too long
+        raise InputError(f"--baseline {path}: {exc.strerror or exc}") from None
+    if is_dir:
         return "catalog"
-    if not path.exists():
+    if not exists:
         raise InputError(
             f"--baseline {path} does not exist; pass an old catalog (file or directory) "
             "or a saved `selfhost crossover --format json` result"

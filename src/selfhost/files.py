@@ -60,6 +60,13 @@ def real_target(path: str | Path, what: str) -> Path:
             directory does not exist.
     """
     p = Path(path)
+    try:
+        return _real_target(p, what)
+    except OSError as exc:  # a name too long, a component that is a file (ENOTDIR), a loop
+        raise InputError(f"{what} '{p}' cannot be used as a path: {exc.strerror or exc}") from None
+
+
+def _real_target(p: Path, what: str) -> Path:
     if p.is_symlink():
         try:
             target = p.resolve(strict=True)
@@ -79,7 +86,9 @@ def real_target(path: str | Path, what: str) -> Path:
     except FileNotFoundError:
         info = None
     except OSError as exc:
-        raise _io_error("write", p, exc) from None
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EIO):
+            raise _io_error("write", p, exc) from None
+        raise  # the path itself is unusable: real_target says so
     if info is not None and stat.S_ISDIR(info.st_mode):
         raise InputError(f"{what} '{p}' is a directory; give the path of a file")
     if info is not None and not stat.S_ISREG(info.st_mode):
@@ -232,23 +241,39 @@ def update_file(
     return target, True
 
 
+def check_directory(path: str | Path, what: str) -> Path:
+    """``path`` if it can be a directory to write into: one already, or nothing yet (made by
+    `make_directory`), not a file and not a dangling link.
+
+    Raises:
+        InputError: ``path`` is a file, a dangling link, or not usable as a path (too long).
+    """
+    p = Path(path)
+    try:
+        if p.is_symlink() and not p.exists():
+            raise InputError(
+                f"{what} '{p}' is a symbolic link to '{os.readlink(p)}', which does not exist; remove the "
+                "link or give the target's path"
+            )
+        if p.exists() and not p.is_dir():
+            raise InputError(f"{what} '{p}' is a file; give a directory")
+    except OSError as exc:
+        raise InputError(f"{what} '{p}' cannot be used as a path: {exc.strerror or exc}") from None
+    return p
+
+
 def make_directory(path: str | Path, what: str) -> Path:
     """``path`` as a directory, created with its parents if missing (``deploy -o``).
 
     Raises:
-        InputError: ``path`` is a file, or a dangling link.
+        InputError: see `check_directory`.
         OutputError: the file system refused to create it.
     """
-    p = Path(path)
-    if p.is_symlink() and not p.exists():
-        raise InputError(
-            f"{what} '{p}' is a symbolic link to '{os.readlink(p)}', which does not exist; remove the "
-            "link or give the target's path"
-        )
-    if p.exists() and not p.is_dir():
-        raise InputError(f"{what} '{p}' is a file; give a directory")
+    p = check_directory(path, what)
     try:
         p.mkdir(parents=True, exist_ok=True)
+    except (NotADirectoryError, FileExistsError) as exc:  # a file on the way: the path, not the disk
+        raise InputError(f"{what} '{p}' cannot be made a directory: {exc.strerror or exc}") from None
     except OSError as exc:
         raise _io_error("create the directory", p, exc) from None
     return p

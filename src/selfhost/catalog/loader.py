@@ -104,13 +104,16 @@ def _expand(path: str | Path, origin: str) -> list[Path]:
     """
     where = f" ({origin})" if origin else ""
     p = Path(path)
-    if p.is_dir():
-        files = _catalog_files(p)
-        if not files:
-            raise CatalogError(f"catalog directory '{p}'{where} contains no *.yaml or *.yml files")
-        return files
-    if not p.exists():
-        raise CatalogError(f"catalog file '{p}'{where} does not exist")
+    try:
+        if p.is_dir():
+            files = _catalog_files(p)
+            if not files:
+                raise CatalogError(f"catalog directory '{p}'{where} contains no *.yaml or *.yml files")
+            return files
+        if not p.exists():
+            raise CatalogError(f"catalog file '{p}'{where} does not exist")
+    except OSError as exc:  # a name too long, a directory that cannot be listed
+        raise CatalogError(f"cannot read catalog path '{p}'{where}: {exc.strerror or exc}") from None
     return [p]
 
 

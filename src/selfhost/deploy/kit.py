@@ -109,9 +109,11 @@ def write_kit(
         InputError: ``directory`` is a file; it holds generated files and ``force`` is not set;
             only one of .env / api_keys.map exists; or the certificate cannot be made.
     """
+    from selfhost.files import check_directory, make_directory
+
+    check_directory(directory, "-o")  # a file, a dangling link or an unusable path: refused here
     if directory.exists() and not directory.is_dir():
         raise InputError(f"-o {directory} is a file; give a directory for the kit")
-    from selfhost.files import make_directory
 
     files = generated_files(spec, settings, self_signed)
     existing = [f.path for f in files if (directory / f.path).exists()]
