@@ -843,13 +843,29 @@ def profile_from_file(
     Raises:
         InputError: see `read_usage`, `build_profile`.
     """
+    import pydantic
+
     usage = read_usage(path, hint=hint, only_model=only_model)
     if isinstance(usage.data, TrafficProfile):
         return WorkloadProfile(usage.data, profile_stats(usage.data), usage.format)
-    hourly = hourly_usage(usage.data, utc_offset_hours=utc_offset_hours)
-    profile = build_profile(
-        hourly, shape=shape, source_file=Path(path).name, source_format=usage.format, description=description
-    )
+    try:
+        hourly = hourly_usage(usage.data, utc_offset_hours=utc_offset_hours)
+        profile = build_profile(
+            hourly,
+            shape=shape,
+            source_file=Path(path).name,
+            source_format=usage.format,
+            description=description,
+        )
+    except pydantic.ValidationError as exc:  # figures of the file outside a profile's ranges
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors()[:3]
+        )
+        raise InputError(
+            f"'{path}' holds usage outside what a traffic profile can hold ({problems}); check its token "
+            "and request counts"
+        ) from None
     return WorkloadProfile(profile, calendar_stats(hourly), usage.format)
 
 
