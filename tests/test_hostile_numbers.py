@@ -278,3 +278,10 @@ def test_nan_passes_no_option_range(args: tuple[str, ...], tmp_path: Path, monke
     assert result.exit_code == 2, result.output
     assert_one_error(result.stderr, args[args.index(next(a for a in args if a in ("nan", "1e300"))) - 1])
     assert not (tmp_path / "kit").exists()
+
+
+def test_the_envelope_names_an_integer_too_large_for_a_float() -> None:
+    from selfhost.limits import in_envelope
+
+    with pytest.raises(ValueError, match=r"1\.00e\+400 is out of range"):
+        in_envelope(10**400)

@@ -52,7 +52,7 @@ def in_envelope(value: float) -> float:
     """``value`` if it is 0 or within the magnitude envelope; else ValueError naming the range."""
     if value != 0 and not (MIN_MAGNITUDE <= abs(value) <= MAX_MAGNITUDE):
         raise ValueError(
-            f"{value:g} is out of range: a figure is 0 or between {MIN_MAGNITUDE:g} and {MAX_MAGNITUDE:g} "
+            f"{_shown(value)} is out of range: a figure is 0 or between {MIN_MAGNITUDE:g} and {MAX_MAGNITUDE:g} "
             "in magnitude (check its unit)"
         )
     return value
