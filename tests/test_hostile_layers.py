@@ -41,8 +41,16 @@ def test_residue_count_equals_walking_the_layers(start: int, length: int, freq: 
     assert _residue_count(start, stop, freq, step) == walked
 
 
-SMALL = dict(hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
-             vocab_size=100, tie_word_embeddings=False, qkv_bias=False)  # fmt: skip
+SMALL = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    head_dim=16,
+    vocab_size=100,
+    tie_word_embeddings=False,
+    qkv_bias=False,
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -58,10 +66,18 @@ def test_moe_parameter_counts_equal_the_per_layer_rule(
     layers: int, first_k: int, freq: int, step: int, mlp_only: set[int], mtp: int
 ) -> None:
     counts = count_params(
-        num_hidden_layers=layers, **SMALL, moe_n_routed_experts=8, moe_num_experts_per_tok=2,
-        moe_n_shared_experts=1, moe_intermediate_size=32, moe_first_k_dense_replace=first_k,
-        moe_layer_freq=freq, moe_decoder_sparse_step=step, moe_mlp_only_layers=mlp_only, mtp_num_layers=mtp,
-    )  # fmt: skip
+        num_hidden_layers=layers,
+        **SMALL,
+        moe_n_routed_experts=8,
+        moe_num_experts_per_tok=2,
+        moe_n_shared_experts=1,
+        moe_intermediate_size=32,
+        moe_first_k_dense_replace=first_k,
+        moe_layer_freq=freq,
+        moe_decoder_sparse_step=step,
+        moe_mlp_only_layers=mlp_only,
+        mtp_num_layers=mtp,
+    )
     dense = count_params(num_hidden_layers=layers, **SMALL, mtp_num_layers=mtp)
     n_moe = moe_layers_by_walking(layers, first_k, freq, step, mlp_only)
     expert = 3 * 64 * 32
@@ -75,9 +91,14 @@ def test_moe_parameter_counts_equal_the_per_layer_rule(
 def test_a_trillion_layers_are_counted_by_arithmetic() -> None:
     with deadline(30):
         counts = count_params(
-            num_hidden_layers=10**12, **SMALL, moe_n_routed_experts=8, moe_num_experts_per_tok=2,
-            moe_intermediate_size=32, moe_decoder_sparse_step=2, mtp_num_layers=10**12,
-        )  # fmt: skip
+            num_hidden_layers=10**12,
+            **SMALL,
+            moe_n_routed_experts=8,
+            moe_num_experts_per_tok=2,
+            moe_intermediate_size=32,
+            moe_decoder_sparse_step=2,
+            mtp_num_layers=10**12,
+        )
     assert counts.mlp_experts_routed == (10**12 // 2) * 8 * 3 * 64 * 32
 
 
@@ -87,8 +108,10 @@ def test_a_trillion_layers_are_counted_by_arithmetic() -> None:
         ("meta-llama__Llama-3.1-8B-Instruct.json", {"num_hidden_layers": 10**12}),
         ("openai__gpt-oss-20b.json", {"num_hidden_layers": 10**12, "layer_types": None}),
         ("meta-llama__Llama-4-Scout-17B-16E-Instruct.json", {"text_config.num_hidden_layers": 10**12}),
-        ("meta-llama__Llama-4-Maverick-17B-128E-Instruct.json",
-         {"text_config.num_hidden_layers": 10**12, "text_config.moe_layers": [1, 3]}),  # fmt: skip
+        (
+            "meta-llama__Llama-4-Maverick-17B-128E-Instruct.json",
+            {"text_config.num_hidden_layers": 10**12, "text_config.moe_layers": [1, 3]},
+        ),
     ],
 )
 def test_import_config_refuses_a_trillion_layers_naming_the_limit(
@@ -114,7 +137,12 @@ def test_an_overlay_with_a_trillion_layers_is_refused_before_any_question(
 ) -> None:
     models = yaml.safe_load((DATA / "models.yaml").read_text(encoding="utf-8"))["models"]
     model = next(m for m in models if m["id"] == "llama-3.1-8b")
-    model = {**model, "id": "deep-llama", "aliases": [], "architecture": {**model["architecture"], "num_hidden_layers": 10**12}}
+    model = {
+        **model,
+        "id": "deep-llama",
+        "aliases": [],
+        "architecture": {**model["architecture"], "num_hidden_layers": 10**12},
+    }
     overlay = tmp_path / "deep.yaml"
     overlay.write_text(yaml.safe_dump({"models": [model]}), encoding="utf-8")
     with deadline(60):

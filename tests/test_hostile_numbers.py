@@ -80,7 +80,9 @@ def assert_clean(result: Result) -> None:
         (("--rps", "5", "--stale-days", "1" + "0" * 40), ("--stale-days",)),
     ],
 )
-def test_an_out_of_range_option_is_one_error_naming_it(args: tuple[str, ...], fragments: tuple[str, ...]) -> None:
+def test_an_out_of_range_option_is_one_error_naming_it(
+    args: tuple[str, ...], fragments: tuple[str, ...]
+) -> None:
     with deadline(60):
         result = strict_run("crossover", *args, *NARROW)
     assert result.exit_code == 2, result.output
@@ -89,8 +91,13 @@ def test_an_out_of_range_option_is_one_error_naming_it(args: tuple[str, ...], fr
 
 @pytest.mark.parametrize(
     ("spec", "fragment"),
-    [("1:100:1000000000000", "100,000 rates"), ("1:100:10000000000000000000", "100,000"),
-     ("1:1e999:10", "STOP inf"), ("1e-320:1:10", "START"), ("1:2:-5", "COUNT >= 2")],  # fmt: skip
+    [
+        ("1:100:1000000000000", "100,000 rates"),
+        ("1:100:10000000000000000000", "100,000"),
+        ("1:1e999:10", "STOP inf"),
+        ("1e-320:1:10", "START"),
+        ("1:2:-5", "COUNT >= 2"),
+    ],
 )
 def test_rps_range_is_bounded(spec: str, fragment: str) -> None:
     with deadline(60):
@@ -117,9 +124,21 @@ def test_fuzzed_crossover_options_give_finite_results_or_one_error(
     rps: float, ops: float, tpot: float, hours: str, utilization: str
 ) -> None:
     result = strict_run(
-        "crossover", "--rps", repr(rps), "--ops-usd-per-month", repr(ops), "--max-tpot-ms", repr(tpot),
-        "--hours-per-month", hours, "--target-utilization", utilization, *NARROW, "--format", "json",
-    )  # fmt: skip
+        "crossover",
+        "--rps",
+        repr(rps),
+        "--ops-usd-per-month",
+        repr(ops),
+        "--max-tpot-ms",
+        repr(tpot),
+        "--hours-per-month",
+        hours,
+        "--target-utilization",
+        utilization,
+        *NARROW,
+        "--format",
+        "json",
+    )
     assert_clean(result)
 
 
@@ -138,8 +157,15 @@ def test_fuzzed_rps_range_gives_finite_rows_or_one_error(start: float, stop: flo
 
 
 def offer_overlay(path: Path, **fields: Any) -> Path:
-    entry = {"id": "fuzz-l40s", "provider": "Fuzz", "gpu": "l40s-48gb", "usd_per_gpu_hour": 1.0,
-             "pricing": "on-demand", "source": "https://example.com/fuzz", "as_of": "2025-06-01"}  # fmt: skip
+    entry = {
+        "id": "fuzz-l40s",
+        "provider": "Fuzz",
+        "gpu": "l40s-48gb",
+        "usd_per_gpu_hour": 1.0,
+        "pricing": "on-demand",
+        "source": "https://example.com/fuzz",
+        "as_of": "2025-06-01",
+    }
     entry.update(fields)
     path.write_text(yaml.safe_dump({"rental_offers": [entry]}), encoding="utf-8")
     return path
@@ -160,7 +186,9 @@ def test_a_catalog_price_that_is_not_a_plain_number_is_refused(
     cli: Callable[..., Result], tmp_path: Path, text: str, message: str
 ) -> None:
     overlay = offer_overlay(tmp_path / "o.yaml")
-    overlay.write_text(overlay.read_text(encoding="utf-8").replace("usd_per_gpu_hour: 1.0", f"usd_per_gpu_hour: {text}"))
+    overlay.write_text(
+        overlay.read_text(encoding="utf-8").replace("usd_per_gpu_hour: 1.0", f"usd_per_gpu_hour: {text}")
+    )
     result = cli("crossover", "--rps", "5", *NARROW, "--catalog", str(overlay))
     assert result.exit_code == 2, result.output
     assert_one_error(result.stderr, "rental_offers[0] (id 'fuzz-l40s').usd_per_gpu_hour", message)
@@ -168,8 +196,12 @@ def test_a_catalog_price_that_is_not_a_plain_number_is_refused(
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("confirmed", 1, "valid boolean"), ("confirmed", "yes", "valid boolean"), ("instance_gpus", 8.0, "valid integer"),
-     ("instance_gpus", True, "valid integer")],  # fmt: skip
+    [
+        ("confirmed", 1, "valid boolean"),
+        ("confirmed", "yes", "valid boolean"),
+        ("instance_gpus", 8.0, "valid integer"),
+        ("instance_gpus", True, "valid integer"),
+    ],
 )
 def test_no_silent_coercion_between_numbers_booleans_and_text(
     cli: Callable[..., Result], tmp_path: Path, field: str, value: Any, message: str
@@ -191,8 +223,13 @@ def test_catalog_figures_at_the_edges_of_the_envelope_give_finite_results(
     tmp_path_factory: pytest.TempPathFactory, price: float, bandwidth: float, tflops: float, rps: str
 ) -> None:
     gpus = yaml.safe_load((DATA / "gpu_prices.yaml").read_text(encoding="utf-8"))["gpus"]
-    gpu = {**next(g for g in gpus if g["id"] == "l40s-48gb"), "memory_bandwidth_gb_s": bandwidth,
-           "bf16_tflops": tflops, "fp8_tflops": tflops, "int8_tops": tflops}  # fmt: skip
+    gpu = {
+        **next(g for g in gpus if g["id"] == "l40s-48gb"),
+        "memory_bandwidth_gb_s": bandwidth,
+        "bf16_tflops": tflops,
+        "fp8_tflops": tflops,
+        "int8_tops": tflops,
+    }
     path = tmp_path_factory.mktemp("edge") / "edge.yaml"
     offer_overlay(path, usd_per_gpu_hour=price)
     document = yaml.safe_load(path.read_text(encoding="utf-8")) | {"gpus": [gpu]}
@@ -212,8 +249,13 @@ def measurement_file(path: Path, **fields: Any) -> Path:
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("value", math.inf, "finite number"), ("value", True, "valid number"), ("n_gpus", True, "valid integer"),
-     ("input_tokens", 128.5, "valid integer"), ("value", 1e300, "out of range")],  # fmt: skip
+    [
+        ("value", math.inf, "finite number"),
+        ("value", True, "valid number"),
+        ("n_gpus", True, "valid integer"),
+        ("input_tokens", 128.5, "valid integer"),
+        ("value", 1e300, "out of range"),
+    ],
 )
 def test_a_measurement_that_is_not_a_plain_number_is_named(
     cli: Callable[..., Result], tmp_path: Path, field: str, value: Any, message: str
@@ -229,10 +271,15 @@ def test_a_measurement_that_is_not_a_plain_number_is_named(
 
 @pytest.mark.parametrize(
     ("field", "text", "message"),
-    [("requests_per_s", "true", "valid number"), ("requests_per_s", "1.0e+300", "out of range"),
-     ("requests_per_s", ".nan", "finite number"), ("input_tokens", "1000.0", "valid integer"),
-     ("input_tokens", "1" + "0" * 20, "out of range"), ("privacy_sensitive", "1", "valid boolean"),
-     ("max_tpot_ms", "'50'", "valid number")],  # fmt: skip
+    [
+        ("requests_per_s", "true", "valid number"),
+        ("requests_per_s", "1.0e+300", "out of range"),
+        ("requests_per_s", ".nan", "finite number"),
+        ("input_tokens", "1000.0", "valid integer"),
+        ("input_tokens", "1" + "0" * 20, "out of range"),
+        ("privacy_sensitive", "1", "valid boolean"),
+        ("max_tpot_ms", "'50'", "valid number"),
+    ],
 )
 def test_a_workload_value_that_is_not_a_plain_number_is_named(
     tmp_path: Path, field: str, text: str, message: str
@@ -247,11 +294,22 @@ def test_a_workload_value_that_is_not_a_plain_number_is_named(
     assert_one_error(result.stderr, f"workloads[0] (name 'chat').{field}", message)
 
 
-@pytest.mark.parametrize(("value", "message"), [("true", "valid number"), (".inf", "finite number"),
-                                                ("1.0e+300", "out of range"), ("-1", "greater than")])  # fmt: skip
-def test_a_traffic_profile_rate_that_is_not_a_plain_number_is_named(tmp_path: Path, value: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("true", "valid number"),
+        (".inf", "finite number"),
+        ("1.0e+300", "out of range"),
+        ("-1", "greater than"),
+    ],
+)
+def test_a_traffic_profile_rate_that_is_not_a_plain_number_is_named(
+    tmp_path: Path, value: str, message: str
+) -> None:
     example = Path(__file__).resolve().parents[1] / "examples" / "traffic" / "flat-batch-pipeline.yaml"
-    text = example.read_text(encoding="utf-8").replace("  hourly_rps: [\n    5,", f"  hourly_rps: [\n    {value},", 1)
+    text = example.read_text(encoding="utf-8").replace(
+        "  hourly_rps: [\n    5,", f"  hourly_rps: [\n    {value},", 1
+    )
     path = tmp_path / "profile.yaml"
     path.write_text(text, encoding="utf-8")
     result = strict_run("workload", str(path))
@@ -261,16 +319,20 @@ def test_a_traffic_profile_rate_that_is_not_a_plain_number_is_named(tmp_path: Pa
 
 @pytest.mark.parametrize(
     "args",
-    [("crossover", "--rps", "5", "--target-utilization", "nan", *NARROW),
-     ("crossover", "--rps", "5", "--hours-per-month", "nan", *NARROW),
-     ("crossover", "--rps", "5", "--cached-input-fraction", "nan", *NARROW),
-     ("deploy", *NARROW, "--rps", "1e300", "--self-signed", "-o", "kit"),
-     ("deploy", *NARROW, "--rps", "nan", "--self-signed", "-o", "kit"),
-     ("workload", "examples/traffic/flat-batch-pipeline.yaml", "--utc-offset", "nan"),
-     ("kv-alert", *NARROW, "--threshold", "nan"),
-     ("sensitivity", "--rps", "5", *NARROW, "--range", "nan")],  # fmt: skip
+    [
+        ("crossover", "--rps", "5", "--target-utilization", "nan", *NARROW),
+        ("crossover", "--rps", "5", "--hours-per-month", "nan", *NARROW),
+        ("crossover", "--rps", "5", "--cached-input-fraction", "nan", *NARROW),
+        ("deploy", *NARROW, "--rps", "1e300", "--self-signed", "-o", "kit"),
+        ("deploy", *NARROW, "--rps", "nan", "--self-signed", "-o", "kit"),
+        ("workload", "examples/traffic/flat-batch-pipeline.yaml", "--utc-offset", "nan"),
+        ("kv-alert", *NARROW, "--threshold", "nan"),
+        ("sensitivity", "--rps", "5", *NARROW, "--range", "nan"),
+    ],
 )
-def test_nan_passes_no_option_range(args: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nan_passes_no_option_range(
+    args: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Click's ranges compare, and every comparison with NaN is false: each option is checked again."""
     monkeypatch.chdir(Path(__file__).resolve().parents[1])
     args = tuple(str(tmp_path / a) if a == "kit" else a for a in args)

@@ -58,9 +58,7 @@ def in_envelope(value: float) -> float:
     return value
 
 
-def check_number(
-    value: Any, option: str, unit: str, *, low: float = 0.0, high: float = MAX_MAGNITUDE
-) -> Any:
+def check_number(value: Any, option: str, unit: str, *, low: float = 0.0, high: float = MAX_MAGNITUDE) -> Any:
     """``value`` (unchanged: an int stays an int) if it is a finite number, not a boolean, with
     ``low <= value <= high`` and, when not 0, a magnitude of at least `MIN_MAGNITUDE`.
 

@@ -51,7 +51,6 @@ DEFAULT_KV_DTYPE = "auto"
 Mix = tuple[int, int]  # (input tokens, output tokens) of one request
 
 
-
 @dataclass(frozen=True)
 class CostAssumptions:
     """How self-hosting is paid for and run.
@@ -442,7 +441,9 @@ def parse_rps_range(text: str) -> list[float]:
     if not (0 < lo < hi) or n < 2:
         raise InputError(f"--rps-range '{text}' needs 0 < START < STOP and COUNT >= 2")
     if n > MAX_RANGE_POINTS:
-        raise InputError(f"--rps-range '{text}': COUNT {n:,} is more than the {MAX_RANGE_POINTS:,} rates allowed")
+        raise InputError(
+            f"--rps-range '{text}': COUNT {n:,} is more than the {MAX_RANGE_POINTS:,} rates allowed"
+        )
     check_rate(lo, f"--rps-range '{text}': START")
     check_rate(hi, f"--rps-range '{text}': STOP")
     import numpy as np

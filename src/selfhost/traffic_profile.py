@@ -34,7 +34,7 @@ from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from selfhost.errors import InputError
 from selfhost.inputs import read_yaml

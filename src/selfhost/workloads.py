@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Annotated, Any, cast
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from selfhost.apis import serves_context
 from selfhost.catalog.loader import _kind_of, _yaml_error
@@ -51,7 +51,9 @@ class WorkloadSpec(TextChecked):
 
     name: str = Field(min_length=1, max_length=80, description="Unique name, used in the plan's output.")
     description: str = Field(default="", description="Free text for the reader of the plan.")
-    requests_per_s: Annotated[Positive, Field(le=MAX_RATE_RPS)] = Field(description="Sustained request rate. [requests/s]")
+    requests_per_s: Annotated[Positive, Field(le=MAX_RATE_RPS)] = Field(
+        description="Sustained request rate. [requests/s]"
+    )
     input_tokens: Tokens = Field(description="Mean prompt length per request. [tokens]")
     output_tokens: Tokens = Field(description="Mean completion length per request. [tokens]")
     context_tokens: Tokens | None = Field(

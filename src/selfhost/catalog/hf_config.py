@@ -167,7 +167,9 @@ def _windowed_layers(config: Mapping[str, Any], arch: str, num_layers: int) -> t
             rope = list(_int_list(config, "no_rope_layers", arch))
             if not rope:
                 interval = _int(config, "no_rope_layer_interval", arch, LLAMA4_DEFAULT_NO_ROPE_INTERVAL) or 1
-                windowed = num_layers - num_layers // interval  # all but layers i with (i + 1) % interval == 0
+                windowed = (
+                    num_layers - num_layers // interval
+                )  # all but layers i with (i + 1) % interval == 0
             elif len(rope) != num_layers:
                 raise CatalogError(
                     f"config.json ({arch}) key 'no_rope_layers' lists {len(rope)} layers, but num_hidden_layers is {num_layers}"

@@ -19,7 +19,6 @@ from selfhost.schema_types import (
     Flag,
     Fraction,
     NonNegative,
-    NonNegativeInt,
     Positive,
     PositiveInt,
     TextChecked,

@@ -9,7 +9,6 @@ arrays broadcastable to one shape.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -293,7 +292,9 @@ def count_params(
         start = max(start, moe_first_k_dense_replace)
         n = _residue_count(start, stop, moe_layer_freq, moe_decoder_sparse_step)
         forced_dense = sum(
-            1 for i in mlp_only if start <= i < stop and _is_moe_index(i, moe_layer_freq, moe_decoder_sparse_step)
+            1
+            for i in mlp_only
+            if start <= i < stop and _is_moe_index(i, moe_layer_freq, moe_decoder_sparse_step)
         )
         return n - forced_dense
 
