@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import pickle
@@ -47,6 +48,20 @@ def entry_files(directory: Path) -> tuple[Path, Path]:
     return cache.paths(directory, key)
 
 
+def secret_of(directory: Path) -> bytes:
+    return (directory / cache.SECRET_FILE).read_bytes()
+
+
+def plant(directory: Path, key: str, data: bytes, digest: str) -> tuple[Path, Path]:
+    """An entry for ``key`` with a record that matches ``data`` except, perhaps, for the digest."""
+    directory.mkdir(exist_ok=True)
+    data_path, meta_path = cache.paths(directory, key)
+    data_path.write_bytes(data)
+    record = {"format": cache.FORMAT, "selfhost": cache.__version__, "key": key, "bytes": len(data)}
+    meta_path.write_text(json.dumps({**record, "hmac_sha256": digest}))
+    return data_path, meta_path
+
+
 def builtin_key() -> str:
     key = cache.cache_key(BUILTIN_FILES)
     assert key is not None
@@ -59,7 +74,8 @@ def builtin_key() -> str:
 def test_a_second_load_is_served_from_the_cache_and_equal(cache_dir: Path):
     first = load_catalog(env={})
     data, meta = entry_files(cache_dir)
-    assert json.loads(meta.read_text())["sha256"] == cache.payload_digest(builtin_key(), data.read_bytes())
+    digest = cache.payload_digest(builtin_key(), data.read_bytes(), secret_of(cache_dir))
+    assert json.loads(meta.read_text())["hmac_sha256"] == digest
     assert load_catalog(env={}) == first
     assert load_catalog(env={}, use_cache=False) == first
 
@@ -145,39 +161,93 @@ class Exploit:
 
 
 def test_a_planted_pickle_is_never_executed(cache_dir: Path, tmp_path: Path):
+    load_catalog(env={})  # the directory and its secret exist: the planter does all it can
     key = builtin_key()
     marker = tmp_path / "executed"
     bomb = pickle.dumps(Exploit(marker))
-    cache_dir.mkdir()
     (cache_dir / f"catalog-{key}.pickle").write_bytes(bomb)  # where the old format lived
-    data, meta = cache.paths(cache_dir, key)
-    data.write_bytes(bomb)  # in place of the data, with a record that matches it
-    meta.write_text(
-        json.dumps(
-            {
-                "format": cache.FORMAT,
-                "selfhost": cache.__version__,
-                "key": key,
-                "bytes": len(bomb),
-                "sha256": cache.payload_digest(key, bomb),
-            }
-        )
-    )
-    catalog = load_catalog(env={})
+    data, _ = plant(cache_dir, key, bomb, cache.payload_digest(key, bomb, secret_of(cache_dir)))
+    catalog = load_catalog(env={})  # even with a record that verifies, the bytes are not JSON
     assert not marker.exists()
     assert catalog == load_catalog(env={}, use_cache=False)
     assert json.loads(data.read_bytes())["gpus"]  # rebuilt as JSON
     assert not (cache_dir / f"catalog-{key}.pickle").exists()  # the old format is pruned, never read
 
 
+def tempting(document: dict) -> bytes:
+    document["rental_offers"][0]["usd_per_gpu_hour"] = 0.01  # valid, well-formed and wrong
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("digest", ["sha256-of-the-bytes", "sha256-of-key-and-bytes", "hmac-with-another-secret"])
+def test_a_planted_entry_with_a_valid_looking_digest_is_not_served(cache_dir: Path, digest: str):
+    """Whoever plants an entry can compute any unkeyed digest of it; only this user's secret verifies."""
+    expected = load_catalog(env={}, use_cache=False)
+    load_catalog(env={})
+    key = builtin_key()
+    data_path, _ = entry_files(cache_dir)
+    forged = tempting(json.loads(data_path.read_bytes()))
+    value = {
+        "sha256-of-the-bytes": hashlib.sha256(forged).hexdigest(),
+        "sha256-of-key-and-bytes": hashlib.sha256(key.encode() + b"\0" + forged).hexdigest(),
+        "hmac-with-another-secret": cache.payload_digest(key, forged, b"x" * cache.SECRET_BYTES),
+    }[digest]
+    plant(cache_dir, key, forged, value)
+    assert cache.read(cache_dir, key) is None
+    catalog = load_catalog(env={})
+    assert catalog == expected and catalog.rental_offers[0].usd_per_gpu_hour != 0.01
+    assert cache.read(cache_dir, key) is not None  # rebuilt, and the rebuilt entry verifies
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="needs root to plant another user's file")
+def test_an_entry_owned_by_another_user_is_never_read(cache_dir: Path):
+    expected = load_catalog(env={}, use_cache=False)
+    load_catalog(env={})
+    key = builtin_key()
+    data_path, meta_path = entry_files(cache_dir)
+    forged = tempting(json.loads(data_path.read_bytes()))
+    plant(cache_dir, key, forged, cache.payload_digest(key, forged, secret_of(cache_dir)))
+    for path in (data_path, meta_path):
+        os.chown(path, 4242, 4242)  # someone else's files with a record made with our secret
+    assert cache.read(cache_dir, key) is None
+    assert load_catalog(env={}) == expected
+
+
+@pytest.mark.parametrize("which", ["data", "meta", "secret"])
+def test_an_entry_others_may_write_is_not_read(cache_dir: Path, which: str):
+    expected = load_catalog(env={}, use_cache=False)
+    load_catalog(env={})
+    data_path, meta_path = entry_files(cache_dir)
+    target = {"data": data_path, "meta": meta_path, "secret": cache_dir / cache.SECRET_FILE}[which]
+    target.chmod(0o666)
+    assert cache.read(cache_dir, builtin_key()) is None
+    assert load_catalog(env={}) == expected
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link-to-dev-zero", "huge"])
+def test_a_fifo_device_or_huge_file_in_place_of_an_entry_is_a_miss_without_blocking(
+    cache_dir: Path, kind: str
+):
+    expected = load_catalog(env={}, use_cache=False)
+    load_catalog(env={})
+    data_path, _ = entry_files(cache_dir)
+    data_path.unlink()
+    if kind == "fifo":
+        os.mkfifo(data_path)
+    elif kind == "link-to-dev-zero":
+        data_path.symlink_to("/dev/zero")
+    else:
+        with data_path.open("wb") as f:
+            f.truncate(cache.MAX_ENTRY_BYTES + 1)  # sparse: no disk used
+    assert cache.read(cache_dir, builtin_key()) is None  # returns at once: never opened for blocking reads
+    assert load_catalog(env={}) == expected
+
+
 def test_one_changed_price_in_the_cache_file_is_detected_and_the_entry_rebuilt(cache_dir: Path):
     expected = load_catalog(env={}, use_cache=False)
     load_catalog(env={})
     data, _ = entry_files(cache_dir)
-    document = json.loads(data.read_bytes())
-    offer = document["rental_offers"][0]
-    offer["usd_per_gpu_hour"] = 0.01  # a tempting price, the JSON still valid and well formed
-    data.write_text(json.dumps(document, separators=(",", ":")))
+    data.write_bytes(tempting(json.loads(data.read_bytes())))  # the JSON still valid and well formed
     assert cache.read(cache_dir, builtin_key()) is None  # the digest no longer matches
     catalog = load_catalog(env={})
     assert catalog == expected

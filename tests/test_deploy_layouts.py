@@ -4,7 +4,6 @@ MoE replica that runs so, and the layout a saved plan recorded."""
 from __future__ import annotations
 
 from deploy_cases import catalog, workload
-
 from selfhost.catalog.lookup import by_id
 from selfhost.deploy.from_plan import replica_of
 from selfhost.deploy.serve import serve_argv

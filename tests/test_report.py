@@ -54,7 +54,12 @@ def markdown_tables(text: str) -> dict[str, list[Table]]:
 
 def split_row(line: str) -> list[str]:
     cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
-    return [c.strip().replace("\\|", "|").replace("<br>", "\n").strip("`").strip() for c in cells]
+    return [plain(c.strip().replace("<br>", "\n").strip("`").strip()) for c in cells]
+
+
+def plain(markdown: str) -> str:
+    """Markdown text as a reader sees it: CommonMark's backslash escapes and entities undone."""
+    return html.unescape(re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown))
 
 
 class HtmlTables(HTMLParser):
@@ -384,7 +389,7 @@ def test_markdown_without_matplotlib_has_the_table_fallback(cli: Cli, tmp_path: 
     result = write(cli, path)
     text = path.read_text(encoding="utf-8")
     assert "![" not in text
-    assert f"No chart drawn: matplotlib is not installed ({REPORT_EXTRA})" in text
+    assert f"No chart drawn: matplotlib is not installed ({REPORT_EXTRA})" in plain(text)
     assert f"({REPORT_EXTRA})" in result.stderr
     assert "| Model | Option | " in text and "self-hosted: " in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["review.md"]

@@ -316,9 +316,16 @@ class DeploymentGrid:
 
 
 def _price_table(
-    catalog: Catalog, configs: Sequence[ReplicaConfig], ca: CostAssumptions
+    catalog: Catalog, configs: Sequence[ReplicaConfig], ca: CostAssumptions, cheapest: bool = False
 ) -> tuple[list[PriceOption], dict[str, list[int]]]:
-    """Every price option of the GPUs in use, and each GPU's option indices."""
+    """Every price option of the GPUs in use, and each GPU's option indices.
+
+    ``cheapest``: per GPU, only the cheapest option of each instance size (the first listed on a
+    tie). A billing unit's cost and capacity depend on the config, the instance size and the
+    hourly rate alone, so for a question that keeps only the cheapest way to pay (`plan`) the
+    others can never be chosen; dropping them keeps the work independent of how many offers
+    the catalog lists (a thousand offers for one GPU are a handful of rows, not a thousand).
+    """
     prices: list[PriceOption] = []
     by_gpu: dict[str, list[int]] = {}
     for c in configs:
@@ -327,6 +334,14 @@ def _price_table(
         options = price_options(
             catalog, c.gpu, pricing=ca.pricing, providers=ca.providers, hours_per_month=ca.hours_per_month
         )
+        if cheapest:
+            best: dict[int, PriceOption] = {}
+            for option in options:
+                kept = best.get(option.instance_gpus)
+                if kept is None or option.usd_per_gpu_hour < kept.usd_per_gpu_hour:
+                    best[option.instance_gpus] = option
+            chosen = {id(o) for o in best.values()}
+            options = [o for o in options if id(o) in chosen]  # catalog order kept
         by_gpu[c.gpu.id] = list(range(len(prices), len(prices) + len(options)))
         prices.extend(options)
     return prices, by_gpu
@@ -338,11 +353,13 @@ def deployment_grid(
     *,
     configs: Sequence[ReplicaConfig] | None = None,
     workload: Workload | None = None,
+    cheapest_prices: bool = False,
 ) -> DeploymentGrid:
     """Capacity of every config of the scenario's selection, crossed with every way to pay for its GPU.
 
     ``configs`` (default: ``select_configs(catalog, scenario)``) and ``workload`` (default: the
     scenario's) replace the scenario's where the caller has others (`sweep`'s token mixes).
+    ``cheapest_prices``: only the ways to pay that can be cheapest (see `_price_table`).
     """
     configs = select_configs(catalog, scenario) if configs is None else configs
     workload = scenario.workload if workload is None else workload
@@ -367,7 +384,7 @@ def deployment_grid(
         count=len(configs),
     )
     serves = (fits == memory.FITS) & context_ok & (cap.point.requests_per_s > 0)
-    prices, by_gpu = _price_table(catalog, configs, ca)
+    prices, by_gpu = _price_table(catalog, configs, ca, cheapest=cheapest_prices)
     # one row per (serving config, price option of its GPU), configs in order
     options_per_config = [by_gpu[c.gpu.id] for c in configs]
     n_options = np.array([len(options) for options in options_per_config], dtype=int)

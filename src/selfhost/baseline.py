@@ -103,9 +103,13 @@ def baseline_kind(path: Path) -> BaselineKind:
     InputError
         The path does not exist.
     """
-    if path.is_dir():
+    try:
+        is_dir, exists = path.is_dir(), path.exists()
+    except OSError as exc:  # a name too long
+        raise InputError(f"--baseline {path}: {exc.strerror or exc}") from None
+    if is_dir:
         return "catalog"
-    if not path.exists():
+    if not exists:
         raise InputError(
             f"--baseline {path} does not exist; pass an old catalog (file or directory) "
             "or a saved `selfhost crossover --format json` result"
@@ -114,7 +118,9 @@ def baseline_kind(path: Path) -> BaselineKind:
         return "catalog"
     if path.suffix.lower() == ".json":
         return "result"
-    head = path.read_text(encoding="utf-8", errors="replace").lstrip()[:1]
+    from selfhost.inputs import first_text
+
+    head = first_text(path, "--baseline file").lstrip()[:1]  # a regular file; only its start is read
     return "result" if head in ("{", "[") else "catalog"
 
 
@@ -127,12 +133,15 @@ def read_result(path: Path) -> Baseline:
         The file is not JSON or not a crossover result (the message says what is missing).
     """
     how = "save one with: selfhost crossover --rps R [options] --format json > baseline.json"
+    from selfhost.inputs import MAX_DOCUMENT_BYTES, decode, json_problem, load_json, read_bytes
+
+    text = decode(read_bytes(path, "--baseline file", max_bytes=MAX_DOCUMENT_BYTES), "--baseline file", path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"--baseline {path}: cannot read it ({exc})") from None
+        doc = load_json(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"--baseline {path}: not JSON (line {exc.lineno}: {exc.msg}); {how}") from None
+    except ValueError as exc:  # nested too deep, a number too long
+        raise InputError(f"--baseline {path}: cannot be read: {json_problem(exc)}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
         raise InputError(f"--baseline {path}: no 'results' list; it is not a crossover result; {how}")
     assumptions = doc.get("assumptions")

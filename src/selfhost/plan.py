@@ -117,6 +117,77 @@ def _tpot_levels(workloads: Sequence[ResolvedWorkload]) -> np.ndarray:
     return np.array(sorted({w.max_tpot_ms for w in workloads}), dtype=float)
 
 
+#: Price codes per config position in a deployment key (config position * this + price code).
+_KEY_STRIDE = 1 << 32
+
+
+def _cheapest_rows(grid: DeploymentGrid, config_pos: np.ndarray) -> np.ndarray:
+    """The rows of ``grid`` not dominated by a cheaper way to pay for the same thing, ascending.
+
+    Two rows with the same config and the same billing unit (GPUs and replicas per unit, units
+    always running) serve any load with the same number of units, so only the cheaper unit
+    price can be in an optimal plan (the first listed on a tie, as the optimizer would pick).
+    Dropping the others is exact, and it keeps the plan's size independent of how many offers
+    the catalog lists for one GPU: a thousand offers are a handful of deployments, not 10^5.
+    """
+    u = grid.unit
+    rows = np.arange(len(grid))
+    groups = (config_pos[grid.config_index], u.gpus, u.replicas, u.min_units)
+    order = np.lexsort((rows, u.usd_per_month, *reversed(groups)))
+    columns = np.column_stack([np.asarray(g, dtype=float)[order] for g in groups])
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = np.any(columns[1:] != columns[:-1], axis=1)
+    return np.sort(order[first])
+
+
+def _deployment_index(
+    grid: DeploymentGrid,
+    position: dict[int, int],
+    price_codes: dict[str, int],
+    keys: dict[int, int],
+    chosen_configs: list[ReplicaConfig],
+    chosen_prices: list[PriceOption],
+    unit_rows: list[np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The undominated rows of ``grid`` (`_cheapest_rows`) and the deployment number of each;
+    (config, price) pairs not seen in an earlier grid become new deployments (appended to the
+    ``chosen_*`` lists and ``unit_rows``). Vectorized over rows; only each distinct new pair
+    costs Python work."""
+    if len(grid) == 0:
+        return np.empty(0, dtype=int), np.empty(0, dtype=int)
+    config_pos = np.array([position[id(c)] for c in grid.configs], dtype=np.int64)
+    rows = _cheapest_rows(grid, config_pos)
+    codes = np.array([price_codes.setdefault(p.id, len(price_codes)) for p in grid.prices], dtype=np.int64)
+    pair = config_pos[grid.config_index[rows]] * _KEY_STRIDE + codes[grid.price_index[rows]]
+    unique, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+    numbers = np.empty(len(unique), dtype=int)
+    fresh: list[int] = []
+    for u, value in enumerate(unique.tolist()):
+        j = keys.get(value)
+        if j is None:
+            j = keys[value] = len(chosen_configs) + len(fresh)
+            fresh.append(u)
+        numbers[u] = j
+    if fresh:
+        new_rows = rows[first[np.array(fresh)]]
+        chosen_configs.extend(grid.configs[int(c)] for c in grid.config_index[new_rows])
+        chosen_prices.extend(grid.prices[int(p)] for p in grid.price_index[new_rows])
+        unit = grid.unit
+        unit_rows.append(
+            np.column_stack(
+                [
+                    unit.gpus[new_rows],
+                    unit.replicas[new_rows],
+                    unit.usd_per_month[new_rows],
+                    unit.min_units[new_rows],
+                ]
+            )
+            .astype(float)
+            .ravel()
+        )
+    return rows, numbers[inverse.ravel()]
+
+
 def _deployments(
     catalog: Catalog,
     scenario: Scenario,
@@ -132,11 +203,12 @@ def _deployments(
     for c in configs:
         by_model.setdefault(c.model.id, []).append(c)
     grids: dict[tuple[Workload, frozenset[str]], DeploymentGrid] = {}
-    keys: dict[tuple[int, str], int] = {}
+    keys: dict[int, int] = {}  # (config position, price code) as one integer -> deployment
+    price_codes: dict[str, int] = {}
     chosen_configs: list[ReplicaConfig] = []
     chosen_prices: list[PriceOption] = []
-    unit_rows: list[tuple[float, float, float, float]] = []
-    cells: list[tuple[int, int, np.ndarray, DeploymentGrid]] = []
+    unit_rows: list[np.ndarray] = []
+    cells: list[tuple[int, int, np.ndarray, np.ndarray, DeploymentGrid]] = []
     for i, w in enumerate(workloads):
         model_ids = frozenset(m.id for m in w.models)
         subset = [c for m in w.models for c in by_model.get(m.id, [])]
@@ -155,41 +227,26 @@ def _deployments(
             )
             grid = grids.get((spec, model_ids))
             if grid is None:
-                grid = deployment_grid(catalog, scenario, configs=subset, workload=spec)
+                grid = deployment_grid(catalog, scenario, configs=subset, workload=spec, cheapest_prices=True)
                 grids[(spec, model_ids)] = grid
-            index = np.empty(len(grid), dtype=int)
-            for r in range(len(grid)):
-                c, price = grid.config(r), grid.price(r)
-                key = (position[id(c)], price.id)
-                j = keys.get(key)
-                if j is None:
-                    j = keys[key] = len(chosen_configs)
-                    chosen_configs.append(c)
-                    chosen_prices.append(price)
-                    unit_rows.append(
-                        (
-                            float(grid.unit.gpus[r]),
-                            float(grid.unit.replicas[r]),
-                            float(grid.unit.usd_per_month[r]),
-                            float(grid.unit.min_units[r]),
-                        )
-                    )
-                index[r] = j
-            cells.append((t, i, index, grid))
+            rows, index = _deployment_index(
+                grid, position, price_codes, keys, chosen_configs, chosen_prices, unit_rows
+            )
+            cells.append((t, i, rows, index, grid))
     n = len(chosen_configs)
     load = np.full((n_t, k, n), np.inf)
     capacity = np.zeros((n_t, k, n))
     concurrency = np.zeros((n_t, k, n))
     limit = np.zeros((n_t, k, n), dtype=np.int8)
-    for t, i, index, grid in cells:
-        unit_rps = grid.unit.rps
+    for t, i, rows, index, grid in cells:
+        unit_rps = grid.unit.rps[rows]
         load[t, i, index] = np.where(
             unit_rps > 0, workloads[i].rps / np.where(unit_rps > 0, unit_rps, 1.0), np.inf
         )
-        capacity[t, i, index] = grid.capacity.point.requests_per_s
-        concurrency[t, i, index] = grid.capacity.batch
-        limit[t, i, index] = grid.capacity.limit
-    table = np.array(unit_rows, dtype=float).reshape(n, 4)
+        capacity[t, i, index] = grid.capacity.point.requests_per_s[rows]
+        concurrency[t, i, index] = grid.capacity.batch[rows]
+        limit[t, i, index] = grid.capacity.limit[rows]
+    table = np.concatenate(unit_rows).reshape(n, 4) if unit_rows else np.zeros((0, 4))
     unit = cost.BillingUnit(
         gpus=table[:, 0],
         replicas=table[:, 1],

@@ -21,6 +21,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from selfhost.errors import InputError
+from selfhost.limits import (
+    MAX_COUNT,
+    MAX_MAGNITUDE,
+    MAX_RANGE_POINTS,
+    MAX_RATE_RPS,
+    MAX_SAMPLES,
+    MAX_SEED,
+    MAX_TOKENS,
+    check_number,
+)
 from selfhost.staleness import DEFAULT_STALE_DAYS
 
 if TYPE_CHECKING:
@@ -344,8 +354,10 @@ class Scenario:
         for n in gpus or ():
             if n < 1:
                 raise InputError(f"--gpus {n} must be at least 1")
+            check_number(n, "--gpus", "GPUs", high=MAX_COUNT)
         if rps is not None:
             check_rate(rps)
+        _check_ranges(given)
         traffic = None
         if v("traffic") is not None:
             traffic, rps, input_tokens, output_tokens, cached = _traffic(given)
@@ -530,11 +542,52 @@ def _ids(value: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(part.strip() for v in values for part in v.split(",") if part.strip())
 
 
-def check_rate(rps: float) -> float:
-    """A request rate must be finite and not negative. [requests/s]"""
+def check_rate(rps: float, option: str = "--rps") -> float:
+    """A request rate must be finite, not negative and at most `MAX_RATE_RPS`. [requests/s]"""
+    if isinstance(rps, bool) or not isinstance(rps, int | float):
+        raise InputError(f"{option} {rps!r} is not a number of requests per second")
     if not 0 <= rps < math.inf:
-        raise InputError(f"--rps {rps:g} must be a finite, non-negative number of requests per second")
-    return rps
+        raise InputError(f"{option} {rps:g} must be a finite, non-negative number of requests per second")
+    return float(check_number(rps, option, "requests/s", high=MAX_RATE_RPS))
+
+
+#: Range of each numeric option: option -> (lowest, highest, unit). The lower bounds repeat
+#: Typer's (which let NaN through: every comparison with NaN is false).
+OPTION_RANGES: dict[str, tuple[float, float, str]] = {
+    "input_tokens": (1, MAX_TOKENS, "tokens"),
+    "output_tokens": (1, MAX_TOKENS, "tokens"),
+    "context": (1, MAX_TOKENS, "tokens"),
+    "max_tpot_ms": (0.001, MAX_MAGNITUDE, "ms"),
+    "max_ttft_ms": (0.001, MAX_MAGNITUDE, "ms"),
+    "ops_usd_per_month": (0, MAX_MAGNITUDE, "USD/month"),
+    "setup_usd": (0, MAX_MAGNITUDE, "USD"),
+    "min_replicas": (1, MAX_COUNT, "replicas"),
+    "hours_per_month": (1, 744, "h"),
+    "billing_hours": (1, MAX_COUNT, "h"),
+    "target_utilization": (0.01, 1.0, "0-1"),
+    "cached_input_fraction": (0, 1.0, "0-1"),
+    "stale_days": (0, MAX_MAGNITUDE, "days"),
+    "uncertainty": (0, MAX_SAMPLES, "samples"),
+    "seed": (0, MAX_SEED, "seed"),
+}
+
+
+def _check_ranges(given: dict[str, Any]) -> None:
+    """Every numeric option given is a number in its range (`OPTION_RANGES`), else InputError.
+
+    Typer has parsed the text; this bounds what it accepted (``--rps 1e300``, ``--seed -1``,
+    ``--uncertainty 1e12``), so the arithmetic behind every question stays finite and bounded.
+    """
+    for name, (low, high, unit) in OPTION_RANGES.items():
+        value = given.get(name)
+        if value is None:
+            continue
+        option = "--" + name.replace("_", "-")
+        if name == "seed":  # an integer of any size NumPy accepts, not a magnitude
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+                raise InputError(f"--seed {value!r} is out of range: give an integer from 0 to 2**128 - 1")
+            continue
+        check_number(value, option, unit, low=low, high=high)
 
 
 def check_kv_dtype(kv_dtype: str) -> str:
@@ -554,6 +607,8 @@ def parse_mix(text: str) -> Mix:
         raise InputError(f"--mix '{text}' must be INPUT:OUTPUT tokens, e.g. 1000:300") from None
     if p < 1 or d < 1:
         raise InputError(f"--mix '{text}' needs at least 1 input and 1 output token")
+    if max(p, d) > MAX_TOKENS:
+        raise InputError(f"--mix '{text}': at most {MAX_TOKENS:,} tokens per request")
     return p, d
 
 
@@ -566,6 +621,12 @@ def parse_rps_range(text: str) -> list[float]:
         raise InputError(f"--rps-range '{text}' must be START:STOP:COUNT, e.g. 0.1:100:10") from None
     if not (0 < lo < hi) or n < 2:
         raise InputError(f"--rps-range '{text}' needs 0 < START < STOP and COUNT >= 2")
+    if n > MAX_RANGE_POINTS:
+        raise InputError(
+            f"--rps-range '{text}': COUNT {n:,} is more than the {MAX_RANGE_POINTS:,} rates allowed"
+        )
+    check_rate(lo, f"--rps-range '{text}': START")
+    check_rate(hi, f"--rps-range '{text}': STOP")
     import numpy as np
 
     return [float(x) for x in np.geomspace(lo, hi, n)]

@@ -184,11 +184,12 @@ def sensitivity(catalog: Catalog, scenario: Scenario, *, spread: float) -> Repor
     return flagged(sensitivity_report(catalog, scenario, spread=spread), catalog, scenario)
 
 
-def sweep(catalog: Catalog, scenario: Scenario) -> Sweep:
-    """Every deployment and API at every rate and token mix, streamed; stale prices flagged."""
+def sweep(catalog: Catalog, scenario: Scenario, *, max_rows: int = 0) -> Sweep:
+    """Every deployment and API at every rate and token mix, streamed; stale prices flagged.
+    More than ``max_rows`` rows (0: no limit) is refused as soon as the grids built pass it."""
     from selfhost.sweep import sweep as sweep_grid
 
-    grid = sweep_grid(catalog, scenario)
+    grid = sweep_grid(catalog, scenario, max_rows=max_rows)
     report = flagged(Report(grid.price_records(), grid.assumptions, grid.notes), catalog, scenario)
     deployments = [
         {"engine": c.engine.id, "gpu": c.gpu.id}

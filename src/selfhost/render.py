@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
+from selfhost.escape import csv_text
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -453,6 +455,8 @@ def write_csv(records: Sequence[Record], stream: IO[str], fallback_header: Seque
                 value = ""
             elif isinstance(value, float):
                 value = tidy_float(value)
+            elif isinstance(value, str):
+                value = csv_text(value)  # catalog text such as '=HYPERLINK(...)' is never a formula
             row[key] = value
         writer.writerow(row)
 

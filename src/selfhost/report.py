@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import html
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from selfhost.analysis import Record, Report, fit
 from selfhost.baseline import Baseline, cause_text
 from selfhost.catalog.lookup import by_id
 from selfhost.chart import CostChart, chart_table, crossover_words
+from selfhost.escape import md_cell, md_code, md_fence, md_text
 from selfhost.question import Scenario
 from selfhost.questions import crossover
 from selfhost.render import (
@@ -940,8 +942,10 @@ def _closing_blocks(data: ReviewData, *, fit: bool = True) -> list[Block]:
 
 
 def _md_cell(text: str) -> str:
-    cell = text.replace("|", "\\|").replace("\n", "<br>")
-    return f"`{cell}`" if isinstance(text, Mono) else cell
+    """A table cell: every character shown as written (selfhost.escape), lines joined by <br>."""
+    if isinstance(text, Mono):
+        return md_code(text, in_table=True)
+    return "<br>".join(md_cell(line) for line in text.split("\n"))
 
 
 def _md_table(t: Table) -> list[str]:
@@ -954,24 +958,36 @@ def _md_table(t: Table) -> list[str]:
     return lines
 
 
+def _md_destination(name: str) -> str:
+    """A file name as a link destination in angle brackets (spaces and parentheses allowed)."""
+    return urllib.parse.quote(name, safe="/._-~")
+
+
 def to_markdown(blocks: Sequence[Block], *, chart_file: str | None) -> str:
-    """The blocks as GitHub-flavoured Markdown; the chart links ``chart_file`` (written beside it)."""
+    """The blocks as GitHub-flavoured Markdown; the chart links ``chart_file`` (written beside it).
+
+    Every block's text is plain text (catalog names, sources and notes among it) and is escaped
+    for Markdown here (selfhost.escape), as `to_html` escapes it for HTML: nothing in the
+    catalog becomes markup, a link or a table column.
+    """
     out: list[str] = []
     for b in blocks:
         if isinstance(b, Heading):
-            out.append("#" * b.level + " " + b.text)
+            out.append("#" * b.level + " " + md_text(b.text))
         elif isinstance(b, Paragraph):
-            out.append(b.text)
+            out.append(md_text(b.text))
         elif isinstance(b, Bullets):
-            out.append("\n".join(f"- {item}" for item in b.items))
+            out.append("\n".join(f"- {md_text(item)}" for item in b.items))
         elif isinstance(b, Code):
-            out.append(f"```bash\n{b.text}\n```")
+            out.append(md_fence(b.text, "bash"))
         elif isinstance(b, Table):
             out.append("\n".join(_md_table(b)))
         elif b.svg is not None and chart_file is not None:
-            out.append(f"![{b.alt}]({chart_file})")
+            out.append(f"![{md_text(b.alt)}]({_md_destination(chart_file)})")
         else:
-            out.append("\n".join([*_md_table(b.fallback), "", f"*{b.note}*" if b.note else ""]).rstrip())
+            out.append(
+                "\n".join([*_md_table(b.fallback), "", f"*{md_text(b.note)}*" if b.note else ""]).rstrip()
+            )
     return "\n\n".join(out) + "\n"
 
 

@@ -64,6 +64,9 @@ API_KEYS = (
 NOTHING_ESTIMATED = (True,)  # the evidence flags of an API row: nothing in its cost is extrapolated
 DEFAULT_CHUNK_ROWS = 16_384  # rows made and written at once: about 4 MB of text, cache-friendly
 DEFAULT_MAX_ROWS = 1_000_000  # about a spreadsheet's limit (1,048,576 rows); 0 = no limit
+#: Most token mixes (--mix) in one sweep: each is a whole deployment grid (every model at every
+#: GPU count and price, ~5 MB and ~0.3 s each for the whole catalog). [count]
+MAX_MIXES = 100
 
 
 @dataclass(frozen=True)
@@ -108,11 +111,11 @@ class Chunk:
 
 @dataclass(frozen=True)
 class _MixPart:
-    """One token mix: its deployment grid (with the per-deployment tables) and API prices."""
+    """One token mix: its deployment grid and API prices (the per-row tables of its coded
+    columns are made while its rows stream, then dropped: they are Python objects per row)."""
 
     workload: Workload
     grid: DeploymentGrid
-    tables: dict[str, Any]
     api_usd_per_request: FloatArray
 
 
@@ -136,16 +139,16 @@ class Sweep:
 
     def check_rows(self, max_rows: int) -> None:
         """Refuse a grid of more than ``max_rows`` rows (0: no limit), naming how to narrow it."""
-        if max_rows and self.rows > max_rows:
-            raise InputError(
-                f"the sweep has {self.rows:,} rows, more than --max-rows {max_rows:,}; narrow it "
-                "(--model, --gpu, --quant, --gpus, fewer --rps-range points or --mix) or raise --max-rows "
-                "(0 = no limit; --format parquet suits grids too large for a spreadsheet)"
-            )
+        _check_rows(self.rows, max_rows)
 
     def price_records(self) -> list[Record]:
         """One small record per price the rows use (deployment price options, APIs), for stale flags."""
-        used = [{"price_option": part.grid.price(i).id} for part in self.parts for i in range(len(part.grid))]
+        ids: dict[str, None] = {}  # each price once, in first-use order (a grid has a row per config)
+        for part in self.parts:
+            grid = part.grid
+            for i in dict.fromkeys(grid.price_index.tolist()):
+                ids.setdefault(grid.prices[i].id)
+        used = [{"price_option": price_id} for price_id in ids]
         return used + [{"option_kind": "api", "option": a.id} for a in self.apis]
 
     def chunks(self, rows_per_chunk: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
@@ -155,6 +158,7 @@ class Sweep:
         rate_column = np.asarray(self.rates, dtype=float)[None, :]
         for part in self.parts:
             w, grid = part.workload, part.grid
+            tables = _tables(grid, w, self.apis)  # this mix's only: freed before the next one
             tokens = w.input_tokens + w.output_tokens
             for start in range(0, len(grid), block):
                 stop = min(len(grid), start + block)
@@ -166,7 +170,8 @@ class Sweep:
                 rows = np.repeat(np.arange(start, stop), n_rates)[keep]
                 rate = np.tile(np.arange(n_rates), stop - start)[keep]
                 yield from _split(
-                    self._self_hosted(part, rows, rate, gpus_billed, monthly, per_mtok, keep), rows_per_chunk
+                    self._self_hosted(tables, rows, rate, gpus_billed, monthly, per_mtok, keep),
+                    rows_per_chunk,
                 )
             if not self.apis:
                 continue
@@ -177,11 +182,11 @@ class Sweep:
                 api_mtok = cost.usd_per_mtok(api_monthly, rate_column, tokens, self.hours_per_month)
                 api = np.repeat(np.arange(start, stop), n_rates)
                 rate = np.tile(np.arange(n_rates), stop - start)
-                yield from _split(self._api(part, api, rate, api_monthly, api_mtok), rows_per_chunk)
+                yield from _split(self._api(tables, api, rate, api_monthly, api_mtok), rows_per_chunk)
 
     def _self_hosted(
         self,
-        part: _MixPart,
+        t: dict[str, Any],
         rows: IntArray,
         rate: IntArray,
         gpus_billed: FloatArray,
@@ -189,7 +194,6 @@ class Sweep:
         per_mtok: FloatArray,
         keep: NDArray[np.bool_],
     ) -> Chunk:
-        t = part.tables
         one = np.zeros(len(rows), dtype=np.intp)
         columns: tuple[Column, ...] = (
             Coded(one, t["self-hosted"]),
@@ -205,10 +209,9 @@ class Sweep:
         return Chunk("self-hosted", SELF_HOSTED_KEYS, columns)
 
     def _api(
-        self, part: _MixPart, api: IntArray, rate: IntArray, monthly: FloatArray, per_mtok: FloatArray
+        self, t: dict[str, Any], api: IntArray, rate: IntArray, monthly: FloatArray, per_mtok: FloatArray
     ) -> Chunk:
         one = np.zeros(len(api), dtype=np.intp)
-        t = part.tables
         columns: tuple[Column, ...] = (
             Coded(one, t["api"]),
             Coded(api, t["api_option"]),
@@ -232,6 +235,17 @@ class Sweep:
             if limit and len(out) >= limit:
                 break
         return out
+
+
+def _check_rows(rows: int, max_rows: int, *, partial: str = "") -> None:
+    """Refuse ``rows`` above ``max_rows`` (0: no limit); ``partial``: the rows are a lower bound."""
+    if max_rows and rows > max_rows:
+        has = f"has at least {rows:,} rows ({partial})" if partial else f"has {rows:,} rows"
+        raise InputError(
+            f"the sweep {has}, more than --max-rows {max_rows:,}; narrow it "
+            "(--model, --gpu, --quant, --gpus, fewer --rps-range points or --mix) or raise --max-rows "
+            "(0 = no limit; --format parquet suits grids too large for a spreadsheet)"
+        )
 
 
 def _unit_rows(unit: cost.BillingUnit, start: int, stop: int) -> cost.BillingUnit:
@@ -299,16 +313,24 @@ def _header(parts: Sequence[_MixPart], apis: Sequence[ApiOffering]) -> list[str]
     return header
 
 
-def sweep(catalog: Catalog, scenario: Scenario) -> Sweep:
+def sweep(catalog: Catalog, scenario: Scenario, *, max_rows: int = 0) -> Sweep:
     """Every deployment and API at every rate and token mix, as a `Sweep` that streams its rows.
 
     Costs for a block of deployments x all rates are one broadcast (n_block, n_rates) computation.
+    ``max_rows`` (0: no limit) is checked as each mix's grid is built, so a sweep far over the
+    limit is refused after the first mixes that pass it, not after building every grid.
 
     Raises:
-        InputError: no rate given, or the selection cannot be resolved.
+        InputError: no rate given, more than `MAX_MIXES` mixes, more than ``max_rows`` rows, or
+            the selection cannot be resolved.
     """
     if not scenario.rates:
         raise InputError("give at least one --rps or an --rps-range")
+    if len(scenario.mixes) > MAX_MIXES:
+        raise InputError(
+            f"{len(scenario.mixes):,} --mix values: a sweep takes at most {MAX_MIXES} token mixes "
+            "(each is a whole deployment grid); split it into several sweeps"
+        )
     configs = select_configs(catalog, scenario)
     workloads = scenario.workloads()
     ca, rates = scenario.priced, scenario.rates
@@ -321,11 +343,14 @@ def sweep(catalog: Catalog, scenario: Scenario) -> Sweep:
                 chosen.setdefault(a.id, a)
         apis = list(chosen.values())
     parts = []
-    for w in workloads:
+    rows = 0
+    for i, w in enumerate(workloads):
         grid = deployment_grid(catalog, scenario, configs=configs, workload=w)
         per_request = request_usd(apis, w.input_tokens, w.output_tokens, ca.cached_input_fraction)
-        parts.append(_MixPart(w, grid, _tables(grid, w, apis), per_request))
-    rows = sum(len(part.grid) for part in parts) * len(rates) + len(parts) * len(apis) * len(rates)
+        parts.append(_MixPart(w, grid, per_request))
+        rows += (len(grid) + len(apis)) * len(rates)
+        if i + 1 < len(workloads):
+            _check_rows(rows, max_rows, partial=f"in the first {i + 1} of {len(workloads)} token mixes")
     assumptions = {
         **scenario.assumptions(),
         "models": sorted({c.model.id for c in configs}),

@@ -45,7 +45,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from selfhost.errors import InputError
-from selfhost.inputs import first_text, iter_lines, read_text
+from selfhost.inputs import first_text, iter_lines, json_problem, load_json, read_text, read_yaml
 from selfhost.traffic_profile import (
     HOURS_PER_DAY,
     HOURS_PER_WEEK,
@@ -215,8 +215,8 @@ def _as_mapping(value: Any) -> Mapping[str, Any] | None:
         return value
     if isinstance(value, str) and value.strip().startswith("{"):
         try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
+            parsed = load_json(value)
+        except ValueError:
             return None
         return parsed if isinstance(parsed, Mapping) else None
     return None
@@ -505,13 +505,7 @@ def read_usage(path: str | Path, *, hint: str | None = None, only_model: str | N
     if fmt is None:
         raise InputError(f"'{p}' is not a usage file this tool reads; formats read: {FORMATS_READ}")
     if fmt == "traffic-profile":
-        import yaml
-
-        try:
-            document = yaml.safe_load(read_text(p, "traffic profile"))
-        except yaml.YAMLError as exc:
-            raise InputError(f"'{p}' is not valid YAML: {str(exc).splitlines()[0]}") from None
-        return Usage(fmt, profile_from_document(document, p))
+        return Usage(fmt, profile_from_document(read_yaml(p, "traffic profile"), p))
     if layout == "jsonl" and fmt in ("jsonl-access-log", "litellm-spend-logs"):
         return Usage(fmt, _stream_jsonl(p, fmt, only_model))
     if layout == "csv" and fmt == "openai-usage-csv":
@@ -528,16 +522,18 @@ def read_usage(path: str | Path, *, hint: str | None = None, only_model: str | N
         )
     text = read_text(p, "usage file")
     try:
-        data: Any = json.loads(text)
+        data: Any = load_json(text)
     except json.JSONDecodeError as exc:
         if exc.msg != "Extra data":
             raise InputError(f"'{p}' is not valid JSON (line {exc.lineno}: {exc.msg})") from None
         data = []
         for number, line in iter_lines(p, "usage file"):  # JSON lines of pages
             try:
-                data.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise InputError(f"'{p}' line {number} is not valid JSON ({err.msg})") from None
+                data.append(load_json(line))
+            except ValueError as err:
+                raise InputError(f"'{p}' line {number} is not valid JSON ({json_problem(err)})") from None
+    except ValueError as exc:  # nested too deep, a number too long
+        raise InputError(f"'{p}' cannot be read: {exc}") from None
     if fmt == "openai-usage-json":
         items = _openai_items(data)
         if items is None:
@@ -590,8 +586,8 @@ def _sniff(path: Path, head: str) -> tuple[str | None, str]:
             return "openai-usage-json", "document"
         return ("litellm-spend-logs" if '"startTime"' in head else None), "document"
     try:
-        first = json.loads(first_line)
-    except json.JSONDecodeError:
+        first = load_json(first_line)
+    except ValueError:
         first = None
     if not isinstance(first, Mapping):  # a pretty-printed JSON object
         if '"results"' in head or '"page"' in head or '"bucket"' in head:
@@ -614,9 +610,9 @@ def _stream_jsonl(path: Path, fmt: str, only_model: str | None) -> Events:
     add = _add_spend_row if fmt == "litellm-spend-logs" else _add_access_row
     for number, line in iter_lines(path, "usage file"):
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"'{path}' line {number} is not valid JSON ({exc.msg})") from None
+            row = load_json(line)
+        except ValueError as exc:
+            raise InputError(f"'{path}' line {number} is not valid JSON ({json_problem(exc)})") from None
         if not isinstance(row, Mapping):
             raise InputError(f"'{path}' line {number} is not a JSON object")
         add(row, cols, skips, only_model, f"'{path}' line {number}")
@@ -847,13 +843,29 @@ def profile_from_file(
     Raises:
         InputError: see `read_usage`, `build_profile`.
     """
+    import pydantic
+
     usage = read_usage(path, hint=hint, only_model=only_model)
     if isinstance(usage.data, TrafficProfile):
         return WorkloadProfile(usage.data, profile_stats(usage.data), usage.format)
-    hourly = hourly_usage(usage.data, utc_offset_hours=utc_offset_hours)
-    profile = build_profile(
-        hourly, shape=shape, source_file=Path(path).name, source_format=usage.format, description=description
-    )
+    try:
+        hourly = hourly_usage(usage.data, utc_offset_hours=utc_offset_hours)
+        profile = build_profile(
+            hourly,
+            shape=shape,
+            source_file=Path(path).name,
+            source_format=usage.format,
+            description=description,
+        )
+    except pydantic.ValidationError as exc:  # figures of the file outside a profile's ranges
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors()[:3]
+        )
+        raise InputError(
+            f"'{path}' holds usage outside what a traffic profile can hold ({problems}); check its token "
+            "and request counts"
+        ) from None
     return WorkloadProfile(profile, calendar_stats(hourly), usage.format)
 
 

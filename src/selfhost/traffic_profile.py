@@ -34,20 +34,23 @@ from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from selfhost.errors import InputError
-from selfhost.inputs import read_text
+from selfhost.inputs import read_yaml
+from selfhost.limits import MAX_RATE_RPS
+from selfhost.schema_types import Flag, NonNegative, NonNegativeInt, TextChecked
 
 HOURS_PER_DAY = 24
 HOURS_PER_WEEK = 168
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 TOP_KEY = "traffic_profile"
 
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+#: A rate of one hour (strict and in range: selfhost.limits). [requests/s]
+HourlyRate = Annotated[NonNegative, Field(le=MAX_RATE_RPS)]
 
 
-class TokenStats(BaseModel):
+class TokenStats(TextChecked):
     """Tokens per request: the mean and, where per-request data was read, p50 and p95. [tokens]"""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -57,7 +60,7 @@ class TokenStats(BaseModel):
     p95: NonNegative | None = None
 
 
-class ProfileTokens(BaseModel):
+class ProfileTokens(TextChecked):
     """Per-request token statistics; a missing entry is unknown (the source did not record it)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -71,7 +74,7 @@ class ProfileTokens(BaseModel):
     )
 
 
-class ProfileSource(BaseModel):
+class ProfileSource(TextChecked):
     """Where the profile came from."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -84,22 +87,22 @@ class ProfileSource(BaseModel):
     )
     first: str = Field(default="", description="Start of the first hour counted (ISO 8601).")
     last: str = Field(default="", description="End of the last hour counted (ISO 8601).")
-    hours_observed: Annotated[int, Field(ge=0)] = Field(default=0, description="Calendar hours averaged. [h]")
-    requests: Annotated[int, Field(ge=0)] = Field(default=0, description="Requests counted. [count]")
-    synthetic: bool = Field(default=False, description="True for a made-up profile (examples/traffic).")
+    hours_observed: NonNegativeInt = Field(default=0, description="Calendar hours averaged. [h]")
+    requests: NonNegativeInt = Field(default=0, description="Requests counted. [count]")
+    synthetic: Flag = Field(default=False, description="True for a made-up profile (examples/traffic).")
     notes: tuple[str, ...] = ()
 
 
-class TrafficProfile(BaseModel):
+class TrafficProfile(TextChecked):
     """A workload's hourly request rate over a typical week (168 values) or day (24) and its tokens."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     description: str = ""
-    utc_offset_hours: float = Field(
+    utc_offset_hours: Annotated[float, Field(strict=True, allow_inf_nan=False)] = Field(
         default=0.0, ge=-12, le=14, description="The hours are local time at this offset from UTC. [h]"
     )
-    hourly_rps: tuple[NonNegative, ...] = Field(
+    hourly_rps: tuple[HourlyRate, ...] = Field(
         description="Mean request rate per hour, Monday 00:00 first (168 values) or one day (24). [requests/s]"
     )
     tokens: ProfileTokens = Field(default_factory=ProfileTokens)
@@ -159,20 +162,19 @@ def dump_profile(profile: TrafficProfile, header: str = "") -> str:
     return head + f"{TOP_KEY}:\n" + indented(first) + block + indented(body)
 
 
-def write_profile(path: str | Path, profile: TrafficProfile, header: str = "") -> None:
-    """Write a new profile file; an existing file is never overwritten.
+def write_profile(
+    path: str | Path, profile: TrafficProfile, header: str = "", *, force: bool = False
+) -> None:
+    """Write a profile file atomically (`selfhost.files.write_file`); an existing file is replaced
+    only with ``force``.
 
     Raises:
-        InputError: the file exists, or its directory does not.
+        InputError: the file exists (without ``force``), or its directory does not.
+        OutputError: the file system refused the write.
     """
-    p = Path(path)
-    if not p.parent.is_dir():
-        raise InputError(f"'{p}': directory '{p.parent}' does not exist")
-    try:
-        with p.open("x", encoding="utf-8") as f:  # 'x': fail rather than overwrite
-            f.write(dump_profile(profile, header))
-    except FileExistsError:
-        raise InputError(f"'{p}' exists; profiles never overwrite a file: choose another name") from None
+    from selfhost.files import write_file
+
+    write_file(path, dump_profile(profile, header), what="-o", force=force)
 
 
 def read_profile(path: str | Path) -> TrafficProfile:
@@ -183,12 +185,7 @@ def read_profile(path: str | Path) -> TrafficProfile:
             problem named with its location).
     """
     p = Path(path)
-    text = read_text(p, "traffic profile")
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"'{p}' is not valid YAML: {str(exc).splitlines()[0]}") from None
-    return profile_from_document(document, p)
+    return profile_from_document(read_yaml(p, "traffic profile"), p)
 
 
 def profile_from_document(document: Any, path: Path) -> TrafficProfile:

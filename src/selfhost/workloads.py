@@ -27,39 +27,40 @@ from pathlib import Path
 from typing import Annotated, Any, cast
 
 import pydantic
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from selfhost.apis import serves_context
-from selfhost.catalog.loader import _kind_of, _Loader, _yaml_error
+from selfhost.catalog.loader import _kind_of, _yaml_error
 from selfhost.catalog.lookup import did_you_mean, normalize
 from selfhost.catalog.schema import ApiOffering, Catalog, Entry, Model, QualityTier
 from selfhost.errors import InputError
+from selfhost.limits import MAX_RATE_RPS, MAX_TOKENS
+from selfhost.schema_types import Flag, Positive, PositiveInt, TextChecked
 
 #: Quality tiers from lowest to highest; a workload accepts its tier or any higher one.
 TIER_ORDER: tuple[str, ...] = ("small", "mid", "strong", "frontier")
 #: Models kept only to test the throughput model; never proposed for a quality-tier workload.
 CALIBRATION_TAG = "calibration"
 
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+#: Tokens of a request or context, strict and in range (selfhost.limits). [tokens]
+Tokens = Annotated[PositiveInt, Field(le=MAX_TOKENS)]
 
 
-class WorkloadSpec(BaseModel):
+class WorkloadSpec(TextChecked):
     """One workload: its traffic, its request shape, what quality it needs and where it may run."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=80, description="Unique name, used in the plan's output.")
     description: str = Field(default="", description="Free text for the reader of the plan.")
-    requests_per_s: PositiveFloat | None = Field(
+    requests_per_s: Annotated[Positive, Field(le=MAX_RATE_RPS)] | None = Field(
         default=None,
         description="Sustained (with traffic_profile: mean) request rate; default the profile's mean. [requests/s]",
     )
-    input_tokens: PositiveInt | None = Field(
+    input_tokens: Tokens | None = Field(
         default=None, description="Mean prompt length per request; default the profile's mean. [tokens]"
     )
-    output_tokens: PositiveInt | None = Field(
+    output_tokens: Tokens | None = Field(
         default=None, description="Mean completion length per request; default the profile's mean. [tokens]"
     )
     traffic_profile: str | None = Field(
@@ -68,7 +69,7 @@ class WorkloadSpec(BaseModel):
         description="Traffic-profile file (selfhost workload -o), relative to the workloads file: the "
         "workload's hourly shape, scaled to requests_per_s if given, and its token means.",
     )
-    context_tokens: PositiveInt | None = Field(
+    context_tokens: Tokens | None = Field(
         default=None,
         description="Longest sequence one request may reach; must fit. Default input + output. [tokens]",
     )
@@ -79,13 +80,13 @@ class WorkloadSpec(BaseModel):
         default=None,
         description="Least quality tier: any production-licensed model or API of this tier or above.",
     )
-    privacy_sensitive: bool = Field(
+    privacy_sensitive: Flag = Field(
         default=False, description="True: the data may not leave your infrastructure, so no API."
     )
-    max_tpot_ms: PositiveFloat | None = Field(
+    max_tpot_ms: Positive | None = Field(
         default=None, description="Time-per-output-token target; default --max-tpot-ms. [ms]"
     )
-    max_ttft_ms: PositiveFloat | None = Field(
+    max_ttft_ms: Positive | None = Field(
         default=None, description="Time-to-first-token target; default --max-ttft-ms. [ms]"
     )
     apis: tuple[str, ...] | None = Field(
@@ -174,18 +175,13 @@ def read_workloads(path: str | Path) -> list[WorkloadSpec]:
         InputError: the file cannot be read, is not valid YAML, or has entries that do not match
             the schema or repeat a name; the message lists every problem with its location.
     """
+    from selfhost.inputs import decode, load_yaml, read_bytes
+
     p = Path(path)
+    text = decode(read_bytes(p, "workloads file"), "workloads file", p)  # bounded; regular files only
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"workloads file '{p}' does not exist") from None
-    except IsADirectoryError:
-        raise InputError(f"'{p}' is a directory; expected a YAML workloads file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read workloads file '{p}': {exc}") from None
-    try:
-        document = yaml.load(text, Loader=_Loader)  # _Loader derives from (C)SafeLoader
-    except yaml.YAMLError as exc:
+        document = load_yaml(text)  # the safe C loader, after the depth and alias guard
+    except Exception as exc:  # yaml.YAMLError, or ValueError for a value that cannot be built
         raise InputError(_summary(p, [_yaml_error(p, exc)])) from None
     if not isinstance(document, dict) or set(document) != {"workloads"}:
         got = (

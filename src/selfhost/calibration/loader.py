@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pydantic
-import yaml
 
 from selfhost.calibration.schema import Measurement
 from selfhost.catalog.lookup import did_you_mean, normalize
@@ -42,11 +41,10 @@ def builtin_measurements_path() -> Path:
     )
 
 
-def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        mark = exc.problem_mark
-        return f"{path}: line {mark.line + 1}, column {mark.column + 1}: invalid YAML: {exc.problem or exc}"
-    return f"{path}: invalid YAML: {exc}"
+def _yaml_error(path: Path, exc: Exception) -> str:
+    from selfhost.inputs import yaml_error_line
+
+    return yaml_error_line(path, exc)
 
 
 def _field_path(loc: Sequence[str | int]) -> str:
@@ -87,6 +85,23 @@ def read_measurements(path: str | Path) -> list[Measurement]:
     return result
 
 
+def _read_document(p: Path, text: str | None = None) -> Any:
+    """The parsed YAML of the measurements file ``p`` (or of ``text``, its content about to be
+    written), read with the bounded reader and the C loader."""
+    from selfhost.errors import InputError
+    from selfhost.inputs import decode, load_yaml, read_bytes
+
+    if text is None:
+        try:
+            text = decode(read_bytes(p, "measurements file"), "measurements file", p)
+        except InputError as exc:
+            raise MeasurementError(str(exc)) from None
+    try:
+        return load_yaml(text)
+    except Exception as exc:  # yaml.YAMLError, or ValueError for a value that cannot be built
+        raise MeasurementError(_summary(p, [_yaml_error(p, exc)])) from None
+
+
 def check_measurements(path: str | Path) -> tuple[list[Measurement], list[str]]:
     """The entries of one file that match the schema, and a located problem for each that does not.
 
@@ -94,19 +109,19 @@ def check_measurements(path: str | Path) -> tuple[list[Measurement], list[str]]:
         MeasurementError: the file cannot be read, is not valid YAML, or is not a measurements
             file at all (no entry can be told apart).
     """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MeasurementError(f"measurements file '{p}' does not exist") from None
-    except IsADirectoryError:
-        raise MeasurementError(f"'{p}' is a directory; expected a YAML measurements file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MeasurementError(f"cannot read measurements file '{p}': {exc}") from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise MeasurementError(_summary(p, [_yaml_error(p, exc)])) from None
+    valid, problems, _ = _checked(Path(path))
+    return valid, problems
+
+
+def check_measurements_text(path: Path, text: str) -> tuple[list[Measurement], list[str]]:
+    """`check_measurements` of ``text`` as the content of the file ``path``."""
+    valid, problems, _ = _checked(path, text)
+    return valid, problems
+
+
+def _checked(p: Path, text: str | None = None) -> tuple[list[Measurement], list[str], list[int]]:
+    """`check_measurements`, plus the position in the file of each valid entry."""
+    document = _read_document(p, text)
     if not isinstance(document, dict) or set(document) != {"measurements"}:
         raise MeasurementError(
             f"{p}: the top level must be a mapping with one key, 'measurements', holding a list of entries"
@@ -116,6 +131,7 @@ def check_measurements(path: str | Path) -> tuple[list[Measurement], list[str]]:
         raise MeasurementError(f"{p}: 'measurements' must be a list of entries (each starting with '- ')")
     errors: list[str] = []
     result: list[Measurement] = []
+    positions: list[int] = []
     first: dict[str, int] = {}
     for index, item in enumerate(items):
         entry_id = item.get("id") if isinstance(item, dict) else None
@@ -136,7 +152,8 @@ def check_measurements(path: str | Path) -> tuple[list[Measurement], list[str]]:
                 errors.append(f"{where}{_field_path(tuple(error['loc']))}: {_message(error)}")
             continue
         result.append(m)
-    return result, errors
+        positions.append(index)
+    return result, errors, positions
 
 
 @dataclass(frozen=True)
@@ -219,22 +236,11 @@ def load_measurements(path: str | Path, catalog: Catalog, *, strict: bool = True
     """
     if strict:
         return LoadedMeasurements(resolve_measurements(read_measurements(path), catalog, path), [])
-    valid, problems = check_measurements(path)
-    resolved, unknown = check_resolution(valid, catalog, path, indices=_indices(path, valid))
+    valid, problems, positions = _checked(Path(path))
+    resolved, unknown = check_resolution(valid, catalog, path, indices=positions)
     if not resolved and (problems or unknown):
         return load_measurements(path, catalog, strict=True)  # raises, naming every bad entry
     return LoadedMeasurements(resolved, problems + unknown)
-
-
-def _indices(path: str | Path, valid: Sequence[Measurement]) -> list[int]:
-    """The positions in the file of the valid entries (ids are unique among them)."""
-    document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    items = document.get("measurements") or []
-    position: dict[str, int] = {}
-    for index, item in enumerate(items):
-        if isinstance(item, dict) and isinstance(item.get("id"), str):
-            position.setdefault(item["id"], index)
-    return [position.get(m.id, i) for i, m in enumerate(valid)]
 
 
 def check_resolution(

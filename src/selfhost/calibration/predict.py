@@ -40,9 +40,9 @@ from selfhost.calibration.loader import ResolvedMeasurement
 from selfhost.calibration.schema import SECONDS_PER_UNIT
 from selfhost.engine.throughput import (
     LENGTHS_EXPONENTIAL,
-    LoadPoint,
     LENGTHS_FIXED,
     LENGTHS_UNIFORM,
+    LoadPoint,
     ServingArrays,
     attended_context_tokens,
     capacity,

@@ -54,6 +54,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from selfhost.catalog.schema import EntryId
+from selfhost.schema_types import Flag, NonNegativeInt, Number, Positive, PositiveInt, TextChecked
 
 Scope = Literal[
     "total", "per_gpu", "single_stream", "requests", "tpot", "ttft", "batch_latency", "prefill"
@@ -72,7 +73,7 @@ TOKEN_TOTAL_SCOPES: tuple[str, ...] = ("total", "per_gpu")
 SECONDS_PER_UNIT: dict[str, float] = {"ms": 1e-3, "s": 1.0}
 
 
-class Source(BaseModel):
+class Source(TextChecked):
     """Where a measurement was published: a document, and the commit it was read at."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -84,15 +85,15 @@ class Source(BaseModel):
     commit: str = ""
 
 
-class LatencyTargets(BaseModel):
+class LatencyTargets(TextChecked):
     """The latency targets a serving run was held to; the measured value is the load within them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    ttft_ms: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+    ttft_ms: Positive | None = Field(
         default=None, description="Time-to-first-token target. [ms]"
     )
-    tpot_ms: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+    tpot_ms: Positive | None = Field(
         default=None, description="Time-per-output-token target. [ms]"
     )
     statistic: Statistic = Field(
@@ -106,7 +107,7 @@ class LatencyTargets(BaseModel):
         return self
 
 
-class Measurement(BaseModel):
+class Measurement(TextChecked):
     """One measured figure and the deployment and workload it was measured on."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -127,36 +128,36 @@ class Measurement(BaseModel):
         pattern=r"^(\d+(\.\d+)*)?$",
         description="The engine release measured (e.g. 0.6.3), where known; picks the engine generation.",
     )
-    n_gpus: Annotated[int, Field(gt=0)] = Field(default=1, description="GPUs in one replica. [count]")
-    replicas: Annotated[int, Field(gt=0)] = Field(
+    n_gpus: PositiveInt = Field(default=1, description="GPUs in one replica. [count]")
+    replicas: PositiveInt = Field(
         default=1, description="Independent replicas (data parallel) that served the load together. [count]"
     )
-    pipeline_parallel: Annotated[int, Field(gt=0)] = Field(
+    pipeline_parallel: PositiveInt = Field(
         default=1, description="Pipeline stages of a replica; tensor parallel = n_gpus / stages. [count]"
     )
-    dp_attention: bool = Field(
+    dp_attention: Flag = Field(
         default=False,
         description="Attention data parallel over the replica's GPUs (SGLang --enable-dp-attention, "
         "vLLM --data-parallel-size with --enable-expert-parallel): each rank keeps its own sequences' KV.",
     )
-    expert_parallel: bool = Field(
+    expert_parallel: Flag = Field(
         default=False, description="MoE experts placed whole on GPUs (expert parallel) instead of sharded."
     )
-    max_num_seqs: Annotated[int, Field(gt=0)] | None = Field(
+    max_num_seqs: PositiveInt | None = Field(
         default=None, description="The engine's batch cap as run (vLLM --max-num-seqs). [sequences]"
     )
     # --- workload
-    input_tokens: Annotated[int, Field(ge=0)] = Field(description="Prompt length. [tokens]")
-    output_tokens: Annotated[int, Field(ge=0)] = Field(description="Generated tokens per request. [tokens]")
-    concurrency: Annotated[int, Field(gt=0)] | Literal["max"] | None = Field(
+    input_tokens: NonNegativeInt = Field(description="Prompt length. [tokens]")
+    output_tokens: NonNegativeInt = Field(description="Generated tokens per request. [tokens]")
+    concurrency: PositiveInt | Literal["max"] | None = Field(
         default=None,
         description="Sequences in flight (static batch or client count), or 'max' for offline maximum "
         "throughput. [sequences]",
     )
-    request_rate: Annotated[float, Field(gt=0)] | None = Field(
+    request_rate: Positive | None = Field(
         default=None, description="Arrival rate of a rate-driven serving run. [requests/s]"
     )
-    requests: Annotated[int, Field(gt=0)] | None = Field(
+    requests: PositiveInt | None = Field(
         default=None, description="Requests sent in the run, where known (bounds the batch). [count]"
     )
     lengths: Literal["fixed", "variable", "uniform"] = Field(
@@ -183,7 +184,7 @@ class Measurement(BaseModel):
     statistic: Statistic = Field(
         default="mean", description="For a time scope: which statistic of the run the value is."
     )
-    value: Annotated[float, Field(gt=0, allow_inf_nan=False)] = Field(description="The measured figure, in `unit`.")
+    value: Positive = Field(description="The measured figure, in `unit`.")
     unit: Unit
     # --- provenance
     source: Source | Annotated[str, Field(min_length=3)]
@@ -191,7 +192,7 @@ class Measurement(BaseModel):
     quote: str = Field(default="", description="The source's row or sentence, verbatim.")
     quote_context: str = ""
     qualifiers: tuple[str, ...] = ()
-    extra_metrics: dict[str, float] = Field(
+    extra_metrics: dict[str, Number] = Field(
         default_factory=dict, description="Other figures of the same run (not predicted)."
     )
     as_published: dict[str, Any] = Field(

@@ -2,13 +2,25 @@
 
 An entry is two files, in the manner of mypy's cache: ``catalog-KEY.json`` holds the validated
 catalog as plain data (``Catalog.model_dump(mode="json")``) and ``catalog-KEY.meta.json`` a small
-record: format, selfhost version, the key and the SHA-256 digest of the data file's bytes
-(with the key). A read checks the record against the key and the digest against the bytes
-before it parses anything; any mismatch, a truncated or foreign file, or data that does not
-build a catalog is a miss, and the caller rebuilds the entry from the YAML. JSON executes
-nothing when read (this cache never unpickles), and the digest catches a corrupted or
-replaced data file. It is not a signature: whoever can write both files can also edit the
-catalog overlays themselves.
+record: format, selfhost version, the key, the data file's size and an HMAC-SHA256 of the key
+and the data file's bytes. A read checks the record against the key and the HMAC against the
+bytes before it parses anything; any mismatch, a truncated or foreign file, or data that does
+not build a catalog is a miss, and the caller rebuilds the entry from the YAML.
+
+What makes a planted entry fail, not just a corrupted one:
+
+- JSON executes nothing when read (this cache never unpickles; old pickles are deleted unread);
+- the HMAC is keyed with a random secret (``cache.secret``, 32 bytes, mode 0600) that selfhost
+  makes on the first write, so a record with a digest anyone can compute (a plain SHA-256 of
+  the planted bytes) does not verify;
+- the secret and both files of an entry must be owned by the user running selfhost and
+  writable by no one else (as ssh checks its keys), checked on the file opened (without
+  following links, without blocking, at most `MAX_ENTRY_BYTES`): on a shared machine another
+  user's file in the cache, a FIFO, a device or a link to one is never read, even in a
+  directory others may write to (a directory selfhost creates is private, mode 0700).
+
+It is not a defence against the same user: whoever can write the secret can edit the catalog
+overlays themselves.
 
 The key hashes everything the result depends on: the bytes and paths of every catalog file
 read, the code that validates them (schema, loader, this module and the plain classes), and
@@ -23,9 +35,12 @@ back silently to a normal load: the cache can make a run faster, never wrong.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import importlib.util
 import json
 import os
+import secrets
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +49,11 @@ from selfhost._version import __version__
 
 CACHE_ENV_VAR = "SELFHOST_CACHE_DIR"
 KEEP_ENTRIES = 16  # enough for a few overlay combinations; each entry is ~150 KB
-FORMAT = 2  # 1 was a pickle of the pydantic catalog (never read any more)
+FORMAT = 3  # 1 was a pickle of the pydantic catalog (never read any more); 2 had an unkeyed SHA-256
+MAX_ENTRY_BYTES = 16 * 1024 * 1024  # an entry of the built-in catalog is ~150 KB
+SECRET_FILE = "cache.secret"
+SECRET_BYTES = 32
+PRIVATE_DIR_MODE = 0o700
 # the code that decides what a valid catalog is and how it is read back: a change invalidates every entry
 _HERE = Path(__file__).parent
 _CODE = tuple(_HERE / name for name in ("schema.py", "loader.py", "cache.py", "entries.py"))
@@ -59,24 +78,35 @@ def _pydantic_version_file() -> bytes:
     return (Path(spec.origin).parent / "version.py").read_bytes()
 
 
-def cache_key(files: Sequence[Path]) -> str | None:
-    """Hash of the inputs of a load; None if a file cannot be read (the load will say why)."""
+def cache_key(files: Sequence[Path], contents: Sequence[bytes] | None = None) -> str | None:
+    """Hash of the inputs of a load: the files' paths and bytes (``contents``, read now if not
+    given); None if a file cannot be read (the load will say why)."""
     digest = hashlib.sha256(f"selfhost {__version__} cache format {FORMAT}\0".encode())
     try:
         digest.update(_pydantic_version_file())
         for source in _CODE:
             digest.update(source.read_bytes())
-        for path in files:
+        for i, path in enumerate(files):
             digest.update(str(path.resolve()).encode() + b"\0")
-            digest.update(path.read_bytes())
-    except OSError:
+            digest.update(contents[i] if contents is not None else _read_input(path))
+    except (OSError, ValueError):
         return None
     return digest.hexdigest()[:32]
 
 
-def payload_digest(key: str, data: bytes) -> str:
-    """The digest stored beside a data file: SHA-256 of the key and the file's bytes."""
-    return hashlib.sha256(key.encode() + b"\0" + data).hexdigest()
+def _read_input(path: Path) -> bytes:
+    from selfhost.errors import InputError
+    from selfhost.inputs import read_bytes
+
+    try:
+        return read_bytes(path, "catalog file")
+    except InputError as exc:
+        raise OSError(str(exc)) from None
+
+
+def payload_digest(key: str, data: bytes, secret: bytes) -> str:
+    """The digest stored beside a data file: HMAC-SHA256, keyed with ``secret``, of the key and the bytes."""
+    return hmac.new(secret, key.encode() + b"\0" + data, hashlib.sha256).hexdigest()
 
 
 def paths(directory: Path, key: str) -> tuple[Path, Path]:
@@ -85,19 +115,71 @@ def paths(directory: Path, key: str) -> tuple[Path, Path]:
     return stem.with_name(stem.name + DATA_SUFFIX), stem.with_name(stem.name + META_SUFFIX)
 
 
+def _private(info: os.stat_result) -> bool:
+    """Owned by this user and writable by no one else (always true where there are no user ids)."""
+    getuid = getattr(os, "getuid", None)
+    return getuid is None or (info.st_uid == getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+def _read_private(path: Path, max_bytes: int = MAX_ENTRY_BYTES) -> bytes:
+    """The bytes of ``path`` if it is a regular file of ours, writable only by us, at most ``max_bytes``.
+
+    Opened without following a link and without blocking (a FIFO planted here cannot hang the
+    run). Raises OSError (a miss) otherwise.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or not _private(info) or info.st_size > max_bytes:
+            raise OSError(f"{path} is not a private regular file of at most {max_bytes} bytes")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise OSError(f"{path} grew past {max_bytes} bytes")
+    return data
+
+
+def _secret(directory: Path, *, create: bool) -> bytes | None:
+    """The directory's HMAC secret; made (mode 0600) when ``create`` and missing. None if unusable."""
+    path = directory / SECRET_FILE
+    try:
+        secret = _read_private(path, SECRET_BYTES)
+    except FileNotFoundError:
+        if not create:
+            return None
+        secret = secrets.token_bytes(SECRET_BYTES)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except FileExistsError:  # another run made it a moment ago: use theirs
+            return _secret(directory, create=False)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secret)
+        return secret
+    except OSError:
+        return None
+    return secret if len(secret) == SECRET_BYTES else None
+
+
 def read(directory: Path, key: str) -> dict[str, Any] | None:
     """The cached catalog data for ``key``, checked against its record, or None on a miss or any problem."""
+    secret = _secret(directory, create=False)
+    if secret is None:
+        return None
     data_path, meta_path = paths(directory, key)
     try:
-        meta = json.loads(meta_path.read_bytes())
-        data = data_path.read_bytes()
+        meta = json.loads(_read_private(meta_path, 4096))
+        data = _read_private(data_path)
         expected = {"format": FORMAT, "selfhost": __version__, "key": key, "bytes": len(data)}
         if not isinstance(meta, dict) or any(meta.get(k) != v for k, v in expected.items()):
             return None
-        if meta.get("sha256") != payload_digest(key, data):
+        digest = meta.get("hmac_sha256")
+        if not isinstance(digest, str) or not hmac.compare_digest(digest, payload_digest(key, data, secret)):
             return None
         catalog = json.loads(data)
-    except (OSError, ValueError):  # missing, unreadable, truncated or not JSON: a miss
+    except (OSError, ValueError, RecursionError):  # missing, foreign, truncated or not JSON: a miss
         return None
     return catalog if isinstance(catalog, dict) else None
 
@@ -105,15 +187,18 @@ def read(directory: Path, key: str) -> dict[str, Any] | None:
 def write(directory: Path, key: str, catalog: Mapping[str, Any]) -> None:
     """Store the catalog data under ``key`` (data first, then its record) and prune old entries.
 
-    Each file is written to a temporary name and renamed into place, so a reader sees a whole
-    file or none; a record without matching data (a crash between the two) fails the digest.
-    Errors are ignored.
+    A directory selfhost creates is private (0700). Each file is written to a temporary name
+    and renamed into place, so a reader sees a whole file or none; a record without matching
+    data (a crash between the two) fails the HMAC. Errors are ignored.
     """
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        secret = _secret(directory, create=True)
+        if secret is None:
+            return
         data = json.dumps(catalog, separators=(",", ":"), allow_nan=False).encode()
         meta = {"format": FORMAT, "selfhost": __version__, "key": key, "bytes": len(data)}
-        meta["sha256"] = payload_digest(key, data)
+        meta["hmac_sha256"] = payload_digest(key, data, secret)
         data_path, meta_path = paths(directory, key)
         _replace(data_path, data)
         _replace(meta_path, json.dumps(meta).encode())
@@ -124,7 +209,10 @@ def write(directory: Path, key: str, catalog: Mapping[str, Any]) -> None:
 
 def _replace(target: Path, content: bytes) -> None:
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(content)
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(content)
     os.replace(temporary, target)
 
 
@@ -132,7 +220,9 @@ def _prune(directory: Path) -> None:
     """Keep the newest entries; remove older ones and pickles of the old format (never read)."""
     for old_format in directory.glob("catalog-*.pickle"):
         old_format.unlink(missing_ok=True)
-    metas = sorted(directory.glob(f"catalog-*{META_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
+    metas = sorted(
+        directory.glob(f"catalog-*{META_SUFFIX}"), key=lambda p: p.lstat().st_mtime, reverse=True
+    )
     for meta in metas[KEEP_ENTRIES:]:
         key = meta.name.removeprefix("catalog-").removesuffix(META_SUFFIX)
         for path in paths(directory, key):

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from selfhost.catalog.architecture import count_params_for
-from selfhost.catalog.schema import Architecture, Model, QualityTier
+from selfhost.catalog.schema import MAX_LAYERS, Architecture, Model, QualityTier
 from selfhost.engine.params import ParamCounts
 from selfhost.errors import CatalogError
 
@@ -148,12 +148,13 @@ def _windowed_layers(config: Mapping[str, Any], arch: str, num_layers: int) -> t
         window = _int(config, "sliding_window", arch, GPT_OSS_DEFAULT_SLIDING_WINDOW)
         types = _str_list(config, "layer_types", arch)
         if types is None:
-            types = ["sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(num_layers)]
-        if len(types) != num_layers:
+            windowed = (num_layers + 1) // 2  # every other layer, from the first: 0, 2, 4, ...
+        elif len(types) != num_layers:
             raise CatalogError(
                 f"config.json ({arch}) key 'layer_types' lists {len(types)} layers, but num_hidden_layers is {num_layers}"
             )
-        windowed = sum(t == "sliding_attention" for t in types)
+        else:
+            windowed = sum(t == "sliding_attention" for t in types)
         return (windowed, window) if windowed and window else (0, 0)
     if arch in _LLAMA4:
         if "attention_chunk_size" in config and config["attention_chunk_size"] is None:
@@ -166,12 +167,15 @@ def _windowed_layers(config: Mapping[str, Any], arch: str, num_layers: int) -> t
             rope = list(_int_list(config, "no_rope_layers", arch))
             if not rope:
                 interval = _int(config, "no_rope_layer_interval", arch, LLAMA4_DEFAULT_NO_ROPE_INTERVAL) or 1
-                rope = [int((i + 1) % interval != 0) for i in range(num_layers)]
-            if len(rope) != num_layers:
+                windowed = (
+                    num_layers - num_layers // interval
+                )  # all but layers i with (i + 1) % interval == 0
+            elif len(rope) != num_layers:
                 raise CatalogError(
                     f"config.json ({arch}) key 'no_rope_layers' lists {len(rope)} layers, but num_hidden_layers is {num_layers}"
                 )
-            windowed = sum(1 for r in rope if r)
+            else:
+                windowed = sum(1 for r in rope if r)
         return (windowed, chunk) if windowed and chunk else (0, 0)
     return 0, 0
 
@@ -198,6 +202,10 @@ def _architecture_dict(top: Mapping[str, Any]) -> dict[str, Any]:
     attention_bias = arch in _READS_ATTENTION_BIAS and _bool(config, "attention_bias", arch, arch == GPT_OSS)
     intermediate = _int(config, "intermediate_size", arch)
     num_layers = _int(config, "num_hidden_layers", arch)
+    if num_layers > MAX_LAYERS:  # before anything is listed per layer
+        raise CatalogError(
+            f"config.json ({arch}) key 'num_hidden_layers' is {num_layers:,}; at most {MAX_LAYERS:,} layers are accepted"
+        )
     windowed, window = _windowed_layers(config, arch, num_layers)
 
     fields: dict[str, Any] = {

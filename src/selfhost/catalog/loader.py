@@ -13,7 +13,6 @@ files are read, so a cache hit loads neither.
 from __future__ import annotations
 
 import difflib
-import functools
 import os
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,7 +28,6 @@ from selfhost.errors import CatalogError
 
 if TYPE_CHECKING:
     import pydantic
-    import yaml
 
     from selfhost.catalog.schema import Catalog, Entry
 
@@ -49,31 +47,11 @@ REFERENCES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-@functools.cache
 def _yaml_loader() -> type[Any]:
-    """A safe YAML loader (libyaml's where built) that rejects duplicate keys, which PyYAML would
-    otherwise silently overwrite. Defined on first use: a cache hit never imports YAML."""
-    import yaml
-    from yaml.constructor import ConstructorError
+    """The YAML loader every catalog file is read with: `selfhost.inputs.yaml_loader`."""
+    from selfhost.inputs import yaml_loader
 
-    base: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses several times faster
-
-    class _Loader(base):  # type: ignore[misc]
-        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-            seen: set[str] = set()
-            for key_node, _ in node.value:
-                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                    if key_node.value in seen:
-                        raise ConstructorError(
-                            "while constructing a mapping",
-                            node.start_mark,
-                            f"found duplicate key '{key_node.value}'",
-                            key_node.start_mark,
-                        )
-                    seen.add(key_node.value)
-            return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
-
-    return _Loader
+    return yaml_loader()
 
 
 def __getattr__(name: str) -> Any:
@@ -127,13 +105,16 @@ def _expand(path: str | Path, origin: str) -> list[Path]:
     """
     where = f" ({origin})" if origin else ""
     p = Path(path)
-    if p.is_dir():
-        files = _catalog_files(p)
-        if not files:
-            raise CatalogError(f"catalog directory '{p}'{where} contains no *.yaml or *.yml files")
-        return files
-    if not p.exists():
-        raise CatalogError(f"catalog file '{p}'{where} does not exist")
+    try:
+        if p.is_dir():
+            files = _catalog_files(p)
+            if not files:
+                raise CatalogError(f"catalog directory '{p}'{where} contains no *.yaml or *.yml files")
+            return files
+        if not p.exists():
+            raise CatalogError(f"catalog file '{p}'{where} does not exist")
+    except OSError as exc:  # a name too long, a directory that cannot be listed
+        raise CatalogError(f"cannot read catalog path '{p}'{where}: {exc.strerror or exc}") from None
     return [p]
 
 
@@ -173,17 +154,11 @@ def _location(path: Path, section: str, index: int, entry_id: str | None) -> str
     return f"{path}: {section}[{index}]{named}"
 
 
-def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
-    """One error line for a YAML syntax error, with its 1-based line and column."""
-    import yaml
+def _yaml_error(path: Path, exc: Exception) -> str:
+    """One error line for a YAML syntax error (or a value that cannot be read), with its 1-based line and column."""
+    from selfhost.inputs import yaml_error_line
 
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        mark = exc.problem_mark
-        problem = exc.problem or str(exc)
-        if problem.startswith("mapping values are not allowed"):
-            problem += " (a plain value may not contain ': '; put the value in quotes)"
-        return f"{path}: line {mark.line + 1}, column {mark.column + 1}: invalid YAML: {problem}"
-    return f"{path}: invalid YAML: {exc}"
+    return yaml_error_line(path, exc)
 
 
 def _submodel(model: type[pydantic.BaseModel], loc: Sequence[str | int]) -> type[pydantic.BaseModel] | None:
@@ -243,31 +218,42 @@ def _validation_message(model: type[Entry], error: Mapping[str, Any]) -> str:
     return message
 
 
-def _read_file(path: Path) -> _FileResult:
-    """Parse and validate one catalog file, collecting content errors instead of raising.
+def read_source(path: Path) -> bytes:
+    """The bytes of one catalog file, bounded (`selfhost.inputs.read_bytes`).
 
     Raises:
-        CatalogError: the file is missing, a directory, or cannot be read.
+        CatalogError: the file is missing, not a regular file, too large, or cannot be read.
     """
+    from selfhost.errors import InputError
+    from selfhost.inputs import read_bytes
+
+    if path.is_dir():
+        raise CatalogError(f"'{path}' is a directory; expected a YAML catalog file")
+    try:
+        return read_bytes(path, "catalog file")
+    except InputError as exc:
+        raise CatalogError(str(exc)) from None
+
+
+def _read_file(path: Path, raw: bytes | None = None) -> _FileResult:
+    """Parse and validate one catalog file (its bytes ``raw`` if already read), collecting
+    content errors instead of raising.
+
+    Raises:
+        CatalogError: the file is missing, not a regular file, too large, or cannot be read.
+    """
+    from selfhost.inputs import load_yaml
+
     result = _FileResult(path)
+    raw = read_source(path) if raw is None else raw
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise CatalogError(f"catalog file '{path}' does not exist") from None
-    except IsADirectoryError:
-        raise CatalogError(f"'{path}' is a directory; expected a YAML catalog file") from None
-    except OSError as exc:
-        raise CatalogError(f"cannot read catalog file '{path}': {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         result.errors.append(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})")
         return result
-    import yaml
-
     try:
-        document = yaml.load(text, Loader=_yaml_loader())  # derives from (C)SafeLoader
-    except yaml.YAMLError as exc:
+        document = load_yaml(text)  # the safe C loader, after the depth and alias guard
+    except Exception as exc:  # yaml.YAMLError, or ValueError for a value that cannot be built
         result.errors.append(_yaml_error(path, exc))
         return result
     if document is None:
@@ -461,11 +447,12 @@ def _alias_errors(merged: _Merged) -> list[str]:
     return errors
 
 
-def _merge(files: Iterable[Path]) -> _Merged:
-    """Read, overlay in order and cross-check `files`; every content error ends in `.errors`."""
+def _merge(files: Iterable[Path], sources: Mapping[Path, bytes] | None = None) -> _Merged:
+    """Read, overlay in order and cross-check `files` (their bytes from ``sources`` where given);
+    every content error ends in `.errors`."""
     merged = _Merged()
     for path in files:
-        merged.add(_read_file(path))
+        merged.add(_read_file(path, (sources or {}).get(path)))
     merged.errors.extend(_reference_errors(merged))
     merged.errors.extend(_alias_errors(merged))
     return merged
@@ -502,8 +489,9 @@ def load_catalog(
         files += _expand(part, f"from {ENV_VAR}")
     for overlay in overlays:
         files += _expand(overlay, "")
+    sources = {path: read_source(path) for path in files}  # each file read once, bounded
     directory = cache.cache_dir(os.environ) if use_cache else None
-    key = cache.cache_key(files) if directory else None
+    key = cache.cache_key(files, [sources[path] for path in files]) if directory else None
     if directory and key:
         cached = cache.read(directory, key)
         if cached is not None:
@@ -511,13 +499,23 @@ def load_catalog(
                 return cast("Catalog", catalog_from_json(cached))
             except (KeyError, TypeError, ValueError, AttributeError):  # data that builds no catalog: a miss
                 pass
-    merged = _merge(files)
+    merged = _merge(files, sources)
     if merged.errors:
         raise CatalogError(_summary("the catalog", merged.errors))
     data = merged.catalog().model_dump(mode="json")
     if directory and key:
         cache.write(directory, key, data)
     return cast("Catalog", catalog_from_json(data))
+
+
+def validate_text(path: Path, text: str, context: Sequence[str | Path] = ()) -> list[str]:
+    """Every error of ``text``, read as the overlay file ``path`` on the built-in catalog and the
+    ``context`` overlays (read before it): the text of a file about to be written; [] when valid."""
+    files = _builtin_files()
+    for other in context:
+        files += _expand(other, "")
+    files = [*files, path]
+    return _merge(files, {path: text.encode("utf-8")}).errors
 
 
 def validate_paths(paths: Sequence[str | Path]) -> list[str]:

@@ -12,19 +12,15 @@ comments is left alone and the user is told to paste the entry by hand.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from selfhost.catalog.loader import validate_paths
+from selfhost.catalog.loader import validate_text
 from selfhost.catalog.lookup import normalize
 from selfhost.catalog.schema import EngineProfile, Entry, Model
 from selfhost.errors import CatalogError
@@ -166,7 +162,9 @@ def _insert_text(text: str, record: dict[str, Any], section: str = "models") -> 
         return [line + eol for line in _item_lines(record, ITEM_INDENT, " ")]
 
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        from selfhost.inputs import yaml_loader
+
+        root = yaml.compose(text, Loader=yaml_loader())  # libyaml; text already through load_yaml's guard
     except yaml.YAMLError:
         return None
     if root is None:  # empty, or only comments
@@ -216,7 +214,7 @@ def _insert_text(text: str, record: dict[str, Any], section: str = "models") -> 
 
 def _expected(document: Any, record: dict[str, Any], section: str = "models") -> dict[str, Any]:
     """What the file must parse to after the append: the old content plus the new entry."""
-    entry = yaml.safe_load(_document([record], section))[section][0]
+    entry = _parsed(_document([record], section))[section][0]
     expected: dict[str, Any] = copy.deepcopy(document) if isinstance(document, dict) else {}
     expected[section] = [*(expected.get(section) or []), entry]
     return expected
@@ -241,11 +239,12 @@ def existing_ids(path: str | Path, section: str) -> set[str]:
     """The ids of the entries in ``section`` of the overlay file ``path`` (empty when the file does
     not exist or cannot be read as a catalog: appending will then say why)."""
     p = Path(path)
-    try:
-        document = yaml.safe_load(p.read_bytes().decode("utf-8")) if p.is_file() else None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    if not p.is_file():
         return set()
-    return set(_existing_ids(document, section).values())
+    try:
+        return set(_existing_ids(_parsed(_read_into(p)), section).values())
+    except CatalogError:
+        return set()
 
 
 def append_model(path: str | Path, model: Model) -> str:
@@ -253,12 +252,17 @@ def append_model(path: str | Path, model: Model) -> str:
 
     Returns how the file was written: ``"created"``, ``"appended"`` (text inserted, comments
     and layout kept) or ``"rewritten"`` (a file without comments re-dumped with safe_dump).
+    The read, the check and the replacement happen under one lock (`selfhost.files.update_file`),
+    so two runs adding to the same file at once both land; a link is followed to its file.
 
     Raises
     ------
     CatalogError : the file already has a model with this id or alias (the file is not
-        touched); the file is not a YAML mapping; the text cannot be added safely to a file
-        with comments; or the resulting file fails `validate_paths` (the file is not touched).
+        touched); the file is not a YAML mapping, or its `models:` is not a list; the text
+        cannot be added safely to a file with comments; or the resulting file fails
+        `validate_paths` (the file is not touched).
+    InputError : the path is a directory, a dangling link, or its directory is missing.
+    OutputError : the file system refused the write.
     """
 
     def taken(path: Path, owner: str) -> str:
@@ -304,95 +308,109 @@ def _append(
     header: str = "",
     context: Sequence[str | Path] = (),
 ) -> str:
-    """Add ``record`` (the YAML data of ``entry``) to ``section`` of the overlay file ``path``.
+    """Add ``record`` (the YAML data of ``entry``) to ``section`` of the overlay file ``path``,
+    under one lock (`selfhost.files.update_file`); returns how the file was written.
 
     ``taken(path, owner_id)`` is the message when the file already has the id."""
-    if path.is_dir():
-        raise CatalogError(f"--into '{path}' is a directory; give a YAML file path")
-    if not path.parent.is_dir():
-        raise CatalogError(f"--into '{path}': directory '{path.parent}' does not exist")
+    from selfhost.files import update_file
 
-    if path.exists():
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CatalogError(f"cannot read --into file '{path}': {exc}") from None
-        try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            first = str(exc).replace("\n", " ")
-            raise CatalogError(f"--into file '{path}' is not valid YAML ({first}); fix it first") from None
-        if document is not None and not isinstance(document, dict):
-            raise CatalogError(
-                f"--into file '{path}' is not a catalog: its top level must be a mapping of sections"
-            )
-        owner = _existing_ids(document, section).get(normalize(entry.id))
-        if owner is not None:
-            raise CatalogError(taken(path, owner))
-        new_text = _insert_text(text, record, section)
-        expected = _expected(document, record, section)
-        how = "appended"
-        if new_text is None or _parsed(new_text) != expected:
-            if _has_comments(text):
-                raise CatalogError(
-                    f"cannot add the entry to '{path}' without losing its comments or layout; "
-                    f"run the command without --into and paste the printed entry into its {section}: section"
-                )
-            new_text = yaml.dump(
-                expected,
-                Dumper=_Dumper,
-                sort_keys=False,
-                default_flow_style=False,
-                allow_unicode=True,
-                width=YAML_WIDTH,
-            )
-            how = "rewritten"
-    else:
+    how: list[str] = []
+
+    def change(text: str | None, target: Path) -> str:
+        new_text, kind = _appended(path, text, section, entry, record, taken, header)
+        _check_valid(path, target, new_text, context)
+        how.append(kind)
+        return new_text
+
+    update_file(path, change, what="--into", read=_read_into)
+    return how[0]
+
+
+def _read_into(target: Path) -> str:
+    """The current text of the --into file, bounded (`selfhost.inputs.read_bytes`)."""
+    from selfhost.errors import InputError
+    from selfhost.inputs import decode, read_bytes
+
+    try:
+        return decode(read_bytes(target, "--into file"), "--into file", target)
+    except InputError as exc:
+        raise CatalogError(str(exc)) from None
+
+
+def _appended(
+    path: Path,
+    text: str | None,
+    section: str,
+    entry: Entry,
+    record: dict[str, Any],
+    taken: Any,
+    header: str,
+) -> tuple[str, str]:
+    """The new text of the file (``text`` now, None if it does not exist) and how it was made."""
+    if text is None:
         comments = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
-        new_text = NEW_FILE_HEADER + comments + _document([record], section)
-        how = "created"
+        return NEW_FILE_HEADER + comments + _document([record], section), "created"
+    from selfhost.inputs import load_yaml, yaml_problem
 
-    _write_validated(path, new_text, context)
-    return how
+    try:
+        document = load_yaml(text)
+    except Exception as exc:  # yaml.YAMLError, or ValueError for a value that cannot be built
+        raise CatalogError(
+            f"--into file '{path}' is not valid YAML ({yaml_problem(exc)}); fix it first"
+        ) from None
+    if document is not None and not isinstance(document, dict):
+        raise CatalogError(
+            f"--into file '{path}' is not a catalog: its top level must be a mapping of sections"
+        )
+    items = document.get(section) if isinstance(document, dict) else None
+    if items is not None and not isinstance(items, list):
+        raise CatalogError(
+            f"--into file '{path}': its '{section}:' section must be a list of entries (each "
+            f"starting with '- '), not a {type(items).__name__}; fix it first"
+        )
+    owner = _existing_ids(document, section).get(normalize(entry.id))
+    if owner is not None:
+        raise CatalogError(taken(path, owner))
+    new_text = _insert_text(text, record, section)
+    expected = _expected(document, record, section)
+    if new_text is not None and _parsed(new_text) == expected:
+        return new_text, "appended"
+    if _has_comments(text):
+        raise CatalogError(
+            f"cannot add the entry to '{path}' without losing its comments or layout; "
+            f"run the command without --into and paste the printed entry into its {section}: section"
+        )
+    dumped = yaml.dump(
+        expected,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=YAML_WIDTH,
+    )
+    return dumped, "rewritten"
 
 
 def _parsed(text: str) -> Any:
+    from selfhost.inputs import load_yaml
+
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return load_yaml(text)
+    except Exception:  # yaml.YAMLError or ValueError: not what was expected
         return None
 
 
-def _write_validated(path: Path, text: str, context: Sequence[str | Path] = ()) -> None:
-    """Write `text` to `path` atomically, only if it validates as an overlay on the built-in catalog
-    (and the ``context`` overlays, read before it)."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.yaml", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        errors = [e.replace(str(tmp), str(path)) for e in validate_paths([*context, tmp])]
-        if errors:
-            more = (
-                f" (and {len(errors) - 1} more; run 'selfhost catalog validate {path}')"
-                if len(errors) > 1
-                else ""
-            )
-            raise CatalogError(
-                f"'{path}' would not be a valid catalog with the new entry, so it was left unchanged: "
-                f"{errors[0].strip()}{more}"
-            )
-        if path.exists():
-            shutil.copymode(path, tmp)
-        else:
-            os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _check_valid(path: Path, target: Path, text: str, context: Sequence[str | Path] = ()) -> None:
+    """Refuse ``text`` unless it is a valid overlay on the built-in catalog and the ``context``
+    overlays (nothing is written)."""
+    errors = [e.replace(str(target), str(path)) for e in validate_text(target, text, context)]
+    if errors:
+        more = (
+            f" (and {len(errors) - 1} more; run 'selfhost catalog validate {path}')"
+            if len(errors) > 1
+            else ""
+        )
+        raise CatalogError(
+            f"'{path}' would not be a valid catalog with the new entry, so it was left unchanged: "
+            f"{errors[0].strip()}{more}"
+        )

@@ -13,15 +13,31 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Positive = Annotated[float, Field(gt=0)]
-NonNegative = Annotated[float, Field(ge=0)]
-Fraction = Annotated[float, Field(gt=0, le=1)]
-PositiveInt = Annotated[int, Field(gt=0)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
+from selfhost.limits import MAX_TOKENS
+from selfhost.schema_types import (
+    Count,
+    Flag,
+    Fraction,
+    NonNegative,
+    NonNegativeInt,
+    Positive,
+    PositiveInt,
+    TextChecked,
+)
+
+#: Most decoder layers a model may have. The deepest published decoders have under 200; the
+#: bound keeps per-layer lists (Qwen's mlp_only_layers, Llama 4's moe_layers) finite. [count]
+MAX_LAYERS = 10_000
+#: Largest width, head count, vocabulary or expert count. The largest published dimension is
+#: a vocabulary of ~260k tokens; 2**24 leaves room and keeps every product of sizes (a
+#: parameter count is layers x width x width x experts) far inside a float. [count]
+MAX_DIMENSION = 2**24
+LayerCount = Annotated[Count, Field(gt=0, le=MAX_LAYERS)]
+Dimension = Annotated[Count, Field(gt=0, le=MAX_DIMENSION)]
 EntryId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
 
 
-class Entry(BaseModel):
+class Entry(TextChecked):
     """Common fields: a lower-case id, optional aliases, where the figures came from and when."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
@@ -30,7 +46,7 @@ class Entry(BaseModel):
     aliases: tuple[EntryId, ...] = ()
     source: str = Field(min_length=3, description="Where the figures came from (URL, repo@commit, doc).")
     as_of: dt.date = Field(description="Date the figures apply to (price date, spec retrieval date).")
-    confirmed: bool = Field(
+    confirmed: Flag = Field(
         default=True,
         description="False when any figure is an unconfirmed estimate; `notes` then says which and why.",
     )
@@ -99,7 +115,7 @@ class PurchaseOption(Entry):
     )
     watts_per_gpu: Positive = Field(description="Average wall power per GPU incl. its share of the host. [W]")
     usd_per_kwh: NonNegative = Field(description="Electricity price. [USD/kWh]")
-    pue: Annotated[float, Field(ge=1.0)] = Field(
+    pue: Annotated[Positive, Field(ge=1.0)] = Field(
         default=1.0, description="Power usage effectiveness. [unitless]"
     )
     hosting_usd_per_gpu_month: NonNegative = Field(
@@ -111,35 +127,35 @@ class PurchaseOption(Entry):
 # --------------------------------------------------------------------------- models
 
 
-class MoeSpec(BaseModel):
+class MoeSpec(TextChecked):
     """Mixture-of-experts layout from config.json."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-    n_routed_experts: PositiveInt
-    num_experts_per_tok: PositiveInt
-    n_shared_experts: NonNegativeInt = 0
-    moe_intermediate_size: PositiveInt
-    first_k_dense_replace: NonNegativeInt = Field(
+    n_routed_experts: Dimension
+    num_experts_per_tok: Dimension
+    n_shared_experts: Annotated[Count, Field(ge=0, le=MAX_DIMENSION)] = 0
+    moe_intermediate_size: Dimension
+    first_k_dense_replace: Annotated[Count, Field(ge=0, le=MAX_LAYERS)] = Field(
         default=0, description="Leading layers that use a dense MLP instead of experts. [count]"
     )
-    layer_freq: PositiveInt = Field(
+    layer_freq: LayerCount = Field(
         default=1,
         description="DeepSeek `moe_layer_freq`: layer i may be MoE only if i % layer_freq == 0. [count]",
     )
-    decoder_sparse_step: PositiveInt = Field(
+    decoder_sparse_step: LayerCount = Field(
         default=1,
         description="Qwen-MoE `decoder_sparse_step`: layer i may be MoE only if (i + 1) % step == 0. [count]",
     )
-    mlp_only_layers: tuple[NonNegativeInt, ...] = Field(
+    mlp_only_layers: tuple[Annotated[Count, Field(ge=0, lt=MAX_LAYERS)], ...] = Field(
         default=(), description="Qwen-MoE `mlp_only_layers`: layer indices forced to a dense MLP. [index]"
     )
-    router_score_bias: bool = Field(
+    router_score_bias: Flag = Field(
         default=False,
         description="Router holds a per-expert score-correction bias (DeepSeek-V3 `noaux_tc` routing).",
     )
-    router_bias: bool = Field(default=False, description="Router linear layer has a bias (gpt-oss).")
-    expert_bias: bool = Field(
+    router_bias: Flag = Field(default=False, description="Router linear layer has a bias (gpt-oss).")
+    expert_bias: Flag = Field(
         default=False, description="Every expert's gate/up and down projections have biases (gpt-oss)."
     )
 
@@ -150,57 +166,57 @@ class MoeSpec(BaseModel):
         return self
 
 
-class MlaSpec(BaseModel):
+class MlaSpec(TextChecked):
     """Multi-head latent attention (DeepSeek-V2/V3): the cache holds a compressed latent per token."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-    kv_lora_rank: PositiveInt
-    qk_rope_head_dim: PositiveInt
-    qk_nope_head_dim: PositiveInt
-    v_head_dim: PositiveInt
-    q_lora_rank: PositiveInt | None = None
+    kv_lora_rank: Dimension
+    qk_rope_head_dim: Dimension
+    qk_nope_head_dim: Dimension
+    v_head_dim: Dimension
+    q_lora_rank: Dimension | None = None
 
 
-class Architecture(BaseModel):
+class Architecture(TextChecked):
     """The config.json fields the engine needs."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     hf_architecture: str = Field(description="config.json `architectures[0]`, e.g. LlamaForCausalLM.")
-    num_hidden_layers: PositiveInt
-    hidden_size: PositiveInt
-    intermediate_size: PositiveInt = Field(description="Dense MLP width. [count]")
-    num_attention_heads: PositiveInt
-    num_key_value_heads: PositiveInt
-    head_dim: PositiveInt
-    vocab_size: PositiveInt
-    tie_word_embeddings: bool = False
-    qkv_bias: bool = Field(
+    num_hidden_layers: LayerCount = Field(description=f"Decoder layers (at most {MAX_LAYERS:,}). [count]")
+    hidden_size: Dimension
+    intermediate_size: Dimension = Field(description="Dense MLP width. [count]")
+    num_attention_heads: Dimension
+    num_key_value_heads: Dimension
+    head_dim: Dimension
+    vocab_size: Dimension
+    tie_word_embeddings: Flag = False
+    qkv_bias: Flag = Field(
         default=False,
         description="Bias on the q, k, v projections (Qwen2); with MLA on q_a and kv_a (DeepSeek `attention_bias`).",
     )
-    o_bias: bool = Field(
+    o_bias: Flag = Field(
         default=False, description="Bias on the output projection (Llama/Qwen3/DeepSeek `attention_bias`)."
     )
-    mlp_bias: bool = Field(
+    mlp_bias: Flag = Field(
         default=False, description="Biases on the dense MLP projections (Llama `mlp_bias`)."
     )
-    qk_norm: bool = Field(default=False, description="Per-head RMSNorm on q and k (Qwen3).")
-    num_nextn_predict_layers: NonNegativeInt = Field(
+    qk_norm: Flag = Field(default=False, description="Per-head RMSNorm on q and k (Qwen3).")
+    num_nextn_predict_layers: Annotated[Count, Field(ge=0, le=MAX_LAYERS)] = Field(
         default=0,
         description="DeepSeek-V3 multi-token-prediction (MTP) modules; their weights are not in "
         "params_total_b. [count]",
     )
-    attention_sinks: bool = Field(
+    attention_sinks: Flag = Field(
         default=False, description="One learned sink logit per query head and layer (gpt-oss `sinks`)."
     )
-    windowed_layers: NonNegativeInt = Field(
+    windowed_layers: Annotated[Count, Field(ge=0, le=MAX_LAYERS)] = Field(
         default=0,
         description="Layers that attend to at most `attention_window_tokens` tokens and so cache no "
         "more: sliding window (gpt-oss `sliding_attention`) or chunked attention (Llama 4). [count]",
     )
-    attention_window_tokens: NonNegativeInt = Field(
+    attention_window_tokens: Annotated[Count, Field(ge=0, le=MAX_TOKENS)] = Field(
         default=0,
         description="Window of the windowed layers: `sliding_window` or `attention_chunk_size`; 0 "
         "when every layer attends to the whole sequence. [tokens]",
@@ -238,7 +254,7 @@ class Model(Entry):
     params_active_b: Positive = Field(
         description="Parameters used per token (MoE: routed subset). [1e9 params]"
     )
-    max_context_tokens: PositiveInt = Field(
+    max_context_tokens: Annotated[Count, Field(gt=0, le=MAX_TOKENS)] = Field(
         description="Longest context the released config supports. [tokens]"
     )
     native_dtype: Literal["bf16", "fp8", "mxfp4"] = Field(
@@ -246,7 +262,7 @@ class Model(Entry):
         description="Quantization id the published weights ship in (gpt-oss: mxfp4, experts only).",
     )
     license: str
-    license_allows_production: bool = Field(
+    license_allows_production: Flag = Field(
         description="False when the licence forbids commercial/production use without a separate agreement."
     )
     tags: tuple[str, ...] = ()
@@ -297,7 +313,7 @@ class Quantization(Entry):
 Platform = Literal["cuda", "rocm", "metal"]
 
 
-class PlatformEfficiency(BaseModel):
+class PlatformEfficiency(TextChecked):
     """An engine's efficiencies on one GPU platform, where its kernels differ from elsewhere."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
@@ -309,7 +325,7 @@ class PlatformEfficiency(BaseModel):
     )
 
 
-class GpuEfficiency(BaseModel):
+class GpuEfficiency(TextChecked):
     """An engine's efficiencies on one GPU, fitted to a user's own measurements (`selfhost calibrate`).
 
     Used on that GPU in place of the platform's and the profile's fields; a field left None
@@ -330,7 +346,7 @@ class GpuEfficiency(BaseModel):
     notes: str = ""
 
 
-class EngineGeneration(BaseModel):
+class EngineGeneration(TextChecked):
     """An older generation of an engine's releases, whose scheduler cost more time per step.
 
     The profile's own fields describe the current releases; measurements of a release before
@@ -387,7 +403,7 @@ class EngineProfile(Entry):
     max_batch_sequences: PositiveInt = Field(
         description="Engine cap on concurrent sequences (vLLM max_num_seqs). [count]"
     )
-    fit_batch_cap: bool = Field(
+    fit_batch_cap: Flag = Field(
         default=True,
         description="Whether the calibration fits `max_batch_sequences` (an engine that tunes its batch "
         "to the run) or keeps the documented default (vLLM --max-num-seqs).",
@@ -398,12 +414,12 @@ class EngineProfile(Entry):
         "them (tensor parallel: bandwidth and compute add, all-reduces per layer), or the layers "
         "split between them (the GPUs take turns: a step runs at one GPU's speed; memory adds).",
     )
-    pipeline_parallel: bool = Field(
+    pipeline_parallel: Flag = Field(
         default=False,
         description="Splits a replica larger than one node into pipeline stages of one node each "
         "(tensor parallel within a node), as vLLM --pipeline-parallel-size does.",
     )
-    dp_attention: bool = Field(
+    dp_attention: Flag = Field(
         default=False,
         description="Can run a MoE model's attention data parallel over the replica's GPUs with the "
         "experts split over them (vLLM --data-parallel-size with --enable-expert-parallel, SGLang "
@@ -450,7 +466,7 @@ class ApiOffering(Entry):
     )
     context_tokens: PositiveInt | None = None
     base_url: str = Field(default="", description="OpenAI-compatible base URL, where there is one.")
-    deprecated: bool = False
+    deprecated: Flag = False
 
 
 class Catalog(BaseModel):

@@ -121,6 +121,9 @@ def app_for(args: Sequence[str]) -> typer.Typer:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point, behind one guard (`selfhost.cli.entry`): every failure the
+    commands cannot catch (closed or full stdout, encodings, interpreter limits) is one line."""
+    from selfhost.cli.entry import run_guarded
+
     args = sys.argv[1:]
-    app_for(args)(args=args, prog_name="selfhost")
+    run_guarded(lambda: app_for(args)(args=args, prog_name="selfhost"))

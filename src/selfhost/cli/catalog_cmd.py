@@ -359,7 +359,6 @@ def import_config(
 
     def run() -> None:
         import datetime as dt
-        import json
 
         from selfhost.catalog.architecture import count_params_for, kv_bytes_per_token_for
         from selfhost.catalog.hf_config import model_from_hf_config, quantization_method_from_hf_config
@@ -371,37 +370,39 @@ def import_config(
         tiers = typing.get_args(QualityTier)
         if quality_tier is not None and quality_tier not in tiers:
             raise InputError(f"unknown --quality-tier '{quality_tier}'; use one of: {', '.join(tiers)}")
+        from selfhost.inputs import decode, json_problem, load_json, read_bytes
+
         try:
-            text = config_path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise CatalogError(f"config file '{config_path}' does not exist") from None
-        except IsADirectoryError:
-            raise CatalogError(f"'{config_path}' is a directory; give the path of its config.json") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CatalogError(f"cannot read config file '{config_path}': {exc}") from None
+            text = decode(read_bytes(config_path, "config file"), "config file", config_path)
+        except InputError as exc:
+            raise CatalogError(str(exc)) from None
         try:
-            config = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CatalogError(
-                f"'{config_path}' is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-            ) from None
+            config = load_json(text)
+        except ValueError as exc:  # not JSON, nested too deep, a number too long
+            raise CatalogError(f"'{config_path}' is not valid JSON ({json_problem(exc)})") from None
         if not isinstance(config, dict):
             raise CatalogError(
                 f"'{config_path}' is not a config.json: expected a JSON object at the top level"
             )
 
         today = dt.date.today()
-        model = model_from_hf_config(
-            config,
-            model_id=model_id,
-            source=f"config.json at {config_path} (imported {today.isoformat()})",
-            as_of=today,
-            name=name,
-            hf_repo=hf_repo,
-            license=license_name,
-            license_allows_production=production,
-            quality_tier=typing.cast("QualityTier | None", quality_tier),  # checked against tiers above
-        )
+        try:
+            model = model_from_hf_config(
+                config,
+                model_id=model_id,
+                source=f"config.json at {config_path} (imported {today.isoformat()})",
+                as_of=today,
+                name=name,
+                hf_repo=hf_repo,
+                license=license_name,
+                license_allows_production=production,
+                quality_tier=typing.cast("QualityTier | None", quality_tier),  # checked against tiers above
+            )
+        except CatalogError as exc:  # name the file: the message names the key
+            message = str(exc)
+            raise CatalogError(
+                message if str(config_path) in message else f"{config_path}: {message}"
+            ) from None
 
         how = append_model(into, model) if into is not None else None  # fails before any output
 

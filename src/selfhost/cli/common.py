@@ -33,7 +33,9 @@ PIPED_TABLE_WIDTH = 200  # the console's width when piped; tables are then drawn
 
 def note(text: str) -> None:
     """A plain line on stderr: notes never mix with the data on stdout (and need no Rich)."""
-    sys.stderr.write(f"note: {text}\n")
+    from selfhost.cli.usage import printable
+
+    sys.stderr.write(f"note: {printable(text)}\n")  # notes echo user text: no control characters
 
 
 def piped() -> bool:
@@ -57,20 +59,23 @@ def whole(wide: bool) -> bool:
     return wide or piped()
 
 
-def fail(message: str) -> None:
-    """Print a one-line error to stderr and exit with the usage-error code."""
+def fail(message: str, code: int = USAGE_EXIT_CODE) -> None:
+    """Print a one-line error to stderr and exit with ``code`` (the usage-error code by default)."""
+    from selfhost.cli.usage import printable
+
     # plain text: messages echo user input and catalog text, which must not be read as markup
+    # nor drive the terminal (control characters shown as escapes)
     typer.secho("Error:", fg="red", bold=True, err=True, nl=False)
-    typer.echo(f" {message}", err=True)
-    raise typer.Exit(USAGE_EXIT_CODE)
+    typer.echo(f" {printable(message)}", err=True)
+    raise typer.Exit(code)
 
 
 def guarded(fn: Callable[[], T]) -> T:
-    """Run ``fn``, turning the core's errors into one-line messages (exit code 2)."""
+    """Run ``fn``, turning the core's errors into one-line messages (exit code 2; 1 for `OutputError`)."""
     try:
         return fn()
     except SelfhostError as exc:
-        fail(str(exc))
+        fail(str(exc), exc.exit_code)
         raise AssertionError("unreachable") from exc
 
 

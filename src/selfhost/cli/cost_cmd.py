@@ -46,7 +46,6 @@ def cost(
 
     def run() -> None:
         from selfhost import questions
-
         from selfhost.analysis import load_words
 
         rows = (TABLE_ROWS if fmt is o.OutputFormat.table else 0) if limit is None else limit

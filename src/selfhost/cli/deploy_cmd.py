@@ -13,9 +13,9 @@ from selfhost.cli import options as o
 from selfhost.cli.common import guarded, load, note
 
 if TYPE_CHECKING:
-    from selfhost.question import Scenario
     from selfhost.deploy.kit import KitResult
     from selfhost.deploy.spec import KitSettings, KitSpec
+    from selfhost.question import Scenario
 
 KIT_ENGINES = ("vllm", "sglang")  # deploy.engines.KIT_ENGINES, repeated so --help imports nothing heavy
 DEFAULT_DEPLOY_CONTEXT = o.DEFAULT_FIT_CONTEXT  # the article's "max model length 32768"
@@ -173,11 +173,11 @@ def deploy(
         import dataclasses
 
         from selfhost.deploy.kit import write_kit
-        from selfhost.selection import select_configs
         from selfhost.deploy.serve import serve_argv, serve_line
         from selfhost.deploy.spec import KitSettings, fewest_gpus_kit
         from selfhost.errors import InputError
         from selfhost.render import write_json
+        from selfhost.selection import select_configs
 
         if fmt in (o.OutputFormat.csv, o.OutputFormat.jsonl):
             raise InputError(f"--format {fmt.value}: deploy writes files and speaks table or json")

@@ -145,7 +145,9 @@ def import_results(
             concurrency=concurrency,
             request_rate=request_rate,
         )
-        digest = hashlib.sha256(result_file.read_bytes()).hexdigest()
+        from selfhost.inputs import MAX_INPUT_BYTES, read_bytes
+
+        digest = hashlib.sha256(read_bytes(result_file, "result file", max_bytes=MAX_INPUT_BYTES)).hexdigest()
         records = measurement_records(imported, deployment, id_prefix=id_prefix, sha256=digest)
         for line in notes:
             note(line)

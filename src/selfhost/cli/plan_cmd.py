@@ -126,12 +126,16 @@ def _decorate(report: PlanReport) -> None:
 
 
 def _markdown_table(records: list[dict[str, Any]], columns: list[Column]) -> str:
+    """A GFM table; every cell escaped (`selfhost.escape.md_cell`): catalog and workload text
+    (names, descriptions, URLs) can hold ``<script>``, ``|`` or line breaks."""
+    from selfhost.escape import md_cell
+
     def cell(col: Column, r: dict[str, Any]) -> str:
-        return col.fmt(r.get(col.key)).replace("|", "\\|").replace("\n", " ")
+        return md_cell(col.fmt(r.get(col.key)))
 
     align = {"left": ":---", "right": "---:"}
     lines = [
-        "| " + " | ".join(c.header or " " for c in columns) + " |",
+        "| " + " | ".join(md_cell(c.header) if c.header else " " for c in columns) + " |",
         "|" + "|".join(align.get(c.justify, "---") for c in columns) + "|",
     ]
     lines += ["| " + " | ".join(cell(c, r) for c in columns) + " |" for r in records]
@@ -142,7 +146,9 @@ def render_markdown(report: PlanReport, title: str) -> str:
     """The plan as a Markdown document: verdict, workloads, deployments, totals, notes."""
     workload_cols, deployment_cols, totals_cols = _columns()
     _decorate(report)
-    parts = [f"# {title}", "", report.verdict or "", "", "## Workloads", ""]
+    from selfhost.escape import md_text
+
+    parts = [f"# {md_text(title)}", "", md_text(report.verdict or ""), "", "## Workloads", ""]
     parts.append(_markdown_table(report.results, workload_cols))
     parts += ["", "## Self-hosted deployments", ""]
     parts.append(
@@ -152,7 +158,7 @@ def render_markdown(report: PlanReport, title: str) -> str:
     )
     parts += ["", "## Totals", "", _markdown_table(_totals_rows(report.totals), totals_cols)]
     if report.notes:
-        parts += ["", "## Notes", ""] + [f"- {n}" for n in report.notes]
+        parts += ["", "## Notes", ""] + [f"- {md_text(n)}" for n in report.notes]
     return "\n".join(parts) + "\n"
 
 
@@ -180,7 +186,9 @@ def plan(
         help="Also write the plan as a router config: 'litellm' (a LiteLLM proxy config, one alias per "
         "workload). To --output, else to stdout in place of the plan.",
     ),
-    output: Path | None = typer.Option(None, "--output", "-o", help="File --router writes (e.g. router.yaml)."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="File --router writes (e.g. router.yaml)."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
     provisioning: o.ProvisioningOpt = o.DEFAULTS["provisioning"],
     billing_hours: o.BillingHoursOpt = o.DEFAULTS["billing_hours"],
@@ -224,8 +232,11 @@ def plan(
             raise InputError(f"--router '{router}': the router config offered is 'litellm'")
         if output is not None and router is None:
             raise InputError("--output is where --router writes; add --router litellm")
-        if output is not None and output.exists() and not force:
-            raise InputError(f"--output {output} exists; pass --force to replace it")
+        if output is not None:
+            from selfhost.files import real_target
+
+            if real_target(output, "--output").exists() and not force:
+                raise InputError(f"--output '{output}' exists; pass --force to replace it")
         cat = load(scenario.catalog_overlays)
         report = questions.plan(
             cat,
@@ -244,7 +255,9 @@ def plan(
                 for line in report.notes:
                     note(line)
                 return
-            output.write_text(text, encoding="utf-8")
+            from selfhost.files import write_file
+
+            write_file(output, text, what="--output", force=force)
             note(f"wrote the LiteLLM router config to {output}")
         title = f"Hybrid plan for {workloads_file.name} (ops ${scenario.priced.ops_usd_per_month:,.0f}/mo)"
         write_plan(report, fmt, title, wide)

@@ -183,16 +183,14 @@ def output_kind(path: Path) -> str:
 
 
 def check_writable(paths: Sequence[Path], force: bool) -> None:
-    """Refuse to overwrite an existing file without --force; the directory must exist."""
+    """Refuse, before any work, what `selfhost.files.write_file` would refuse: an existing file
+    without --force, a dangling link, a directory or device, a missing directory."""
     from selfhost.errors import InputError
+    from selfhost.files import real_target
 
     for path in paths:
-        if path.is_dir():
-            raise InputError(f"{path} is a directory; -o names the file to write")
-        if path.exists() and not force:
+        if real_target(path, "-o").exists() and not force:
             raise InputError(f"{path} exists; pass --force to overwrite it")
-        if not path.parent.is_dir():
-            raise InputError(f"directory {path.parent} does not exist; create it or choose another -o")
 
 
 @o.question_options(
@@ -277,10 +275,11 @@ def report(
             text = to_html(blocks, title=f"selfhost budget review, {data.generated.isoformat()}")
         else:
             text = to_markdown(blocks, chart_file=chart_file.name if chart_file else None)
-        check_writable(targets, force)
+        from selfhost.files import write_file
+
         if chart_file is not None and svg is not None:
-            chart_file.write_text(svg, encoding="utf-8")
-        output.write_text(text, encoding="utf-8")
+            write_file(chart_file, svg, what="chart file", force=force)
+        write_file(output, text, what="-o", force=force)
         stale = stale_note(data.crossover.assumptions.get("stale_prices") or [], data.stale_days)
         if stale:
             note(stale)

@@ -75,7 +75,7 @@ def sweep(
 
             require_parquet()
             check_binary_stdout()
-        grid = questions.sweep(load(scenario.catalog_overlays), scenario)
+        grid = questions.sweep(load(scenario.catalog_overlays), scenario, max_rows=max_rows)
         grid.check_rows(max_rows)
         write_sweep(grid, fmt, limit, wide)
 

@@ -12,6 +12,7 @@ under either version.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,24 @@ except ImportError:  # pragma: no cover - a Typer that uses the installed Click
 
 _ARGV_KEY = "selfhost.argv"
 _PYDANTIC_PREFIX = "Value error, "  # pydantic's prefix for a ValueError raised by a validator
+#: Characters an error line must not pass to the terminal: C0 controls but tab and line feed,
+#: DEL, C1 controls, and the bidirectional overrides that reorder what is shown.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+#: Click's base exception (Typer 0.28 vendors Click; its class is reached through BadParameter's).
+_ClickException: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character as a visible escape (``\\x1b``, ``\\r``): an error
+    echoes what the user typed (``-m $'\\e]0;title\\a'``), which must not drive the terminal."""
+    return _UNPRINTABLE.sub(
+        lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 0x100 else f"\\u{ord(m.group(0)):04x}",
+        text,
+    )
 
 
 def given_values(args: Sequence[str], opts: Sequence[str]) -> list[str]:
@@ -70,8 +89,9 @@ def one_line(exc: UsageError) -> UsageError:
     """
     ctx = exc.ctx
     if ctx is None:
+        exc.message = printable(exc.message)
         return exc
-    text = exc.format_message()  # BadParameter and MissingParameter name the option there
+    text = printable(exc.format_message())  # BadParameter and MissingParameter name the option there
     error = UsageError(f"{' '.join(text.split())} (see: {ctx.command_path} -h)")
     error.exit_code = exc.exit_code
     return error
@@ -92,7 +112,7 @@ def wrap_help_at_spaces() -> None:
 
 
 class SelfhostGroup(TyperGroup):
-    """Typer's command group, with one-line usage errors that name the value given."""
+    """Typer's command group, with one-line usage errors that name the value given, printably."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         ctx.meta.setdefault(_ARGV_KEY, list(args))
@@ -100,6 +120,9 @@ class SelfhostGroup(TyperGroup):
             return super().parse_args(ctx, args)
         except UsageError as exc:
             raise one_line(exc) from None
+        except _ClickException as exc:
+            exc.message = printable(exc.message)
+            raise
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -109,6 +132,9 @@ class SelfhostGroup(TyperGroup):
             raise one_line(exc) from None
         except UsageError as exc:
             raise one_line(exc) from None
+        except _ClickException as exc:
+            exc.message = printable(exc.message)
+            raise
 
 
 HELP_INDENT = 4  # [characters] Click indents a verbatim paragraph of a command's help by this much

@@ -23,6 +23,9 @@ StrictOpt = Annotated[
 
 #: Exit code when some entries were skipped but the rest were validated.
 EXIT_SKIPPED = 1
+#: Rows of the per-point table by default: every built-in point (150) and then some; a Rich
+#: table of 5,000 rows takes seconds to lay out, and JSON / CSV always hold every row. [count]
+DEFAULT_TABLE_ROWS = 250
 
 
 def register(app: typer.Typer) -> None:
@@ -38,6 +41,14 @@ def register(app: typer.Typer) -> None:
         worst: WorstOpt = 5,
         strict: StrictOpt = False,
         wide: o.WideOpt = False,
+        limit: Annotated[
+            int,
+            typer.Option(
+                "--limit",
+                min=0,
+                help="Rows of the per-point table at most (0 = all; JSON and CSV hold every row).",
+            ),
+        ] = DEFAULT_TABLE_ROWS,
     ) -> None:
         """Predict every measurement in a file and show predicted vs measured, per point and summarized.
 
@@ -109,7 +120,10 @@ def register(app: typer.Typer) -> None:
                 )
             else:
                 signed, share = _signed_percent, _percent
-                shown = [{**r, "load": _load(r)} for r in report.results]
+                results = report.results if limit == 0 else report.results[:limit]
+                if len(results) < len(report.results):
+                    note(f"showing {len(results)} of {len(report.results)} points; --limit 0 shows all")
+                shown = [{**r, "load": _load(r)} for r in results]
                 columns = [
                     Column("id", "Measurement", text, "left", hyphens=True),
                     Column("engine", "Engine", text, "left", priority=2),

@@ -41,8 +41,9 @@ def register(app: typer.Typer) -> None:
             None,
             "--output",
             "-o",
-            help="Write the traffic profile (YAML) here; an existing file is never overwritten.",
+            help="Write the traffic profile (YAML) here; an existing file is replaced only with --force.",
         ),
+        force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
         fmt: o.FormatOpt = o.OutputFormat.table,
         shape: Shape = typer.Option(
             Shape.auto,
@@ -85,15 +86,16 @@ def register(app: typer.Typer) -> None:
 
         def run() -> None:
             from selfhost.errors import InputError
+            from selfhost.limits import check_number
             from selfhost.traffic import profile_from_file, summary_record
             from selfhost.traffic_profile import hour_label, write_profile
 
-            if output is not None and output.exists():
-                raise InputError(
-                    f"-o '{output}' exists; profiles never overwrite a file: choose another name"
-                )
-            if output is not None and not output.parent.is_dir():
-                raise InputError(f"-o '{output}': directory '{output.parent}' does not exist")
+            check_number(utc_offset, "--utc-offset", "h", low=-12, high=14)  # Typer's range lets NaN through
+            if output is not None:
+                from selfhost.files import real_target
+
+                if real_target(output, "-o").exists() and not force:
+                    raise InputError(f"-o '{output}' exists; pass --force to replace it")
             w = profile_from_file(
                 usage_file,
                 hint=format_hint.value if format_hint else None,
@@ -139,7 +141,7 @@ def register(app: typer.Typer) -> None:
                     f"Traffic profile written by `selfhost workload {usage_file.name}`"
                     f" from {w.format} ({w.stats.hours} h, {w.stats.requests:,.0f} requests)."
                 )
-                write_profile(output, w.profile, header)
+                write_profile(output, w.profile, header, force=force)
                 sys.stderr.write(f"wrote {output}\n")
 
         guarded(run)

@@ -19,6 +19,7 @@ import yaml
 from selfhost.deploy.engines import HEALTH_PATH, LAUNCH
 from selfhost.deploy.serve import COMPOSE_HEAD_ADDR, serve_args
 from selfhost.deploy.spec import KitSettings, KitSpec
+from selfhost.escape import one_line
 
 NGINX_IMAGE = "nginx:1.27"
 PROMETHEUS_IMAGE = "prom/prometheus:v2.42.0"  # the promtool release the rules are tested with (Debian 12)
@@ -122,8 +123,10 @@ def compose_document(spec: KitSpec, settings: KitSettings) -> dict[str, Any]:
 def compose_yaml(spec: KitSpec, settings: KitSettings) -> str:
     """compose.yaml text with a header saying what it runs and how to start it."""
     header = [
-        f"# {spec.model_name} ({spec.quant}) on {spec.gpus_per_replica}x {spec.gpu} with "
-        f"{spec.engine} {spec.engine_version}: one replica, written by `selfhost deploy`.",
+        one_line(
+            f"# {spec.model_name} ({spec.quant}) on {spec.gpus_per_replica}x {spec.gpu} with "
+            f"{spec.engine} {spec.engine_version}: one replica, written by `selfhost deploy`."
+        ),
         "# Start: docker compose up -d   (needs the NVIDIA Container Toolkit; see README.md)",
         "# Secrets come from .env (HF_TOKEN) and api_keys.map; neither is in this file.",
     ]

@@ -11,7 +11,6 @@ the plan's replica count stops sufficing; the replica count is the plan's.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,12 +33,9 @@ class PlannedKit:
 
 def read_plan(path: Path) -> dict[str, Any]:
     """A `selfhost plan --format json` document."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"plan file '{path}' does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read plan file '{path}' as JSON: {exc}") from None
+    from selfhost.inputs import MAX_DOCUMENT_BYTES, read_json
+
+    doc = read_json(path, "plan file", max_bytes=MAX_DOCUMENT_BYTES)  # bounded; a regular file
     if not isinstance(doc, dict) or not {"results", "deployments", "assumptions"} <= set(doc):
         raise InputError(
             f"{path} is not a plan: expected the output of `selfhost plan WORKLOADS.yaml --format json`"

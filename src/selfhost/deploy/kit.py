@@ -14,9 +14,7 @@ Rules, in order:
 
 from __future__ import annotations
 
-import os
 import secrets
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,17 +85,12 @@ def _env_text(api_key: str, nodes: int) -> str:
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory, with ``mode``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)  # before any byte is written
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` to ``path`` atomically with ``mode`` (`selfhost.files.write_file`: replaced in
+    one rename, a link followed to its existing target, the bits set before a byte is written)."""
+    from selfhost.files import make_directory, write_file
+
+    make_directory(path.parent, "kit directory")
+    write_file(path, data, what="kit file", force=True, mode=mode)
 
 
 def write_kit(
@@ -116,8 +109,12 @@ def write_kit(
         InputError: ``directory`` is a file; it holds generated files and ``force`` is not set;
             only one of .env / api_keys.map exists; or the certificate cannot be made.
     """
+    from selfhost.files import check_directory, make_directory
+
+    check_directory(directory, "-o")  # a file, a dangling link or an unusable path: refused here
     if directory.exists() and not directory.is_dir():
         raise InputError(f"-o {directory} is a file; give a directory for the kit")
+
     files = generated_files(spec, settings, self_signed)
     existing = [f.path for f in files if (directory / f.path).exists()]
     if existing and not force:
@@ -137,6 +134,7 @@ def write_kit(
     if self_signed and (new_secrets or not tls_present):
         cert_key = make_certificate(settings.server_name, settings.extra_names)  # before anything is written
 
+    make_directory(directory, "-o")
     created: list[str] = []
     kept: list[str] = []
     if new_secrets or not env.exists():

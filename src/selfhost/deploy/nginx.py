@@ -22,6 +22,7 @@ import json
 import math
 
 from selfhost.deploy.spec import KitSettings, KitSpec
+from selfhost.escape import one_line
 
 KEYS_FILE = "api_keys.map"
 SELF_SIGNED_CERT = "tls/cert.pem"
@@ -70,7 +71,7 @@ def nginx_conf(spec: KitSpec, settings: KitSettings) -> str:
     cert = str(settings.tls_cert) if settings.tls_cert else SELF_SIGNED_CERT
     key = str(settings.tls_key) if settings.tls_key else SELF_SIGNED_KEY
     names = " ".join((settings.server_name, *settings.extra_names))
-    return f"""# nginx in front of {spec.engine} serving {spec.served_model_name}: TLS, API keys, streaming.
+    return f"""# nginx in front of {spec.engine} serving {one_line(spec.served_model_name)}: TLS, API keys, streaming.
 # Written by `selfhost deploy`; checked with `nginx -t` and a live proxy in selfhost's tests.
 worker_processes auto;
 

@@ -24,6 +24,7 @@ import yaml
 
 from selfhost.deploy.engines import ENGINE_RELEASES, METRICS, METRICS_PATH
 from selfhost.deploy.spec import KitSettings, KitSpec
+from selfhost.escape import one_line
 
 KV_ALERT_THRESHOLD = 0.85  # the article's alert level
 KV_ALERT_FOR = "5m"
@@ -164,7 +165,7 @@ def rules_document(spec: KitSpec) -> dict[str, Any]:
 def alerts_yaml(spec: KitSpec) -> str:
     release = ENGINE_RELEASES[spec.engine]
     header = [
-        f"# Alert rules for {spec.served_model_name} on {spec.engine} {release.version}, written by `selfhost deploy`.",
+        f"# Alert rules for {one_line(spec.served_model_name)} on {spec.engine} {release.version}, written by `selfhost deploy`.",
         "# Metric names (and the file that defines each in the engine's source):",
         *[f"#   {c}" for c in METRICS[spec.engine].citations],
         "# Checked with promtool check rules / promtool test rules in selfhost's tests.",
@@ -201,7 +202,7 @@ def prometheus_document(spec: KitSpec, settings: KitSettings) -> dict[str, Any]:
 
 def prometheus_yaml(spec: KitSpec, settings: KitSettings) -> str:
     header = [
-        f"# Prometheus for {spec.served_model_name}: the engine's {METRICS_PATH}, node_exporter, itself.",
+        f"# Prometheus for {one_line(spec.served_model_name)}: the engine's {METRICS_PATH}, node_exporter, itself.",
         "# Everything is scraped on 127.0.0.1; other replicas can be added as targets of job 'engine'.",
     ]
     return "\n".join(header) + "\n" + yaml.safe_dump(prometheus_document(spec, settings), sort_keys=False)

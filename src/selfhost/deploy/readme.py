@@ -6,18 +6,31 @@
 
 from __future__ import annotations
 
+import json
+
 from selfhost.deploy.engines import ENGINE_RELEASES, FLAGS
 from selfhost.deploy.nginx import KEYS_FILE, SELF_SIGNED_CERT
 from selfhost.deploy.prometheus import KV_ALERT_THRESHOLD
 from selfhost.deploy.serve import serve_argv, serve_line
 from selfhost.deploy.spec import KitSettings, KitSpec
+from selfhost.escape import md_cell, md_code, md_fence, md_text, one_line
 
 API_KEY_ENV = "SELFHOST_API_KEY"
 
 
+def _py_string(text: str) -> str:
+    """``text`` as a Python string literal (JSON's double-quoted form is one)."""
+    return json.dumps(text)
+
+
+def _docstring_text(text: str) -> str:
+    """``text`` safe inside a triple-quoted docstring: one line, no quote or backslash to end it."""
+    return one_line(text).replace("\\", "\\\\").replace('"', '\\"')
+
+
 def client_py(spec: KitSpec, settings: KitSettings) -> str:
     """The OpenAI SDK, unchanged but for ``base_url`` and the key."""
-    return f'''"""Call {spec.served_model_name} on your own GPUs with the official OpenAI SDK (pip install openai).
+    return f'''"""Call {_docstring_text(spec.served_model_name)} on your own GPUs with the official OpenAI SDK (pip install openai).
 
 Only two things differ from calling OpenAI: base_url and the key. With the kit's self-signed
 certificate, tell Python to trust it: SSL_CERT_FILE={SELF_SIGNED_CERT} python client.py
@@ -28,12 +41,12 @@ import os
 from openai import OpenAI
 
 client = OpenAI(
-    base_url="{settings.base_url}",
+    base_url={_py_string(settings.base_url)},
     api_key=os.environ["{API_KEY_ENV}"],
 )
 
 response = client.chat.completions.create(
-    model="{spec.served_model_name}",
+    model={_py_string(spec.served_model_name)},
     messages=[{{"role": "user", "content": "Say hello in five words."}}],
 )
 print(response.choices[0].message.content)
@@ -45,7 +58,7 @@ def readme_md(spec: KitSpec, settings: KitSettings, self_signed: bool) -> str:
     release = ENGINE_RELEASES[spec.engine]
     used = [a for a in serve_argv(spec, settings) if a.startswith("--")]
     flag_rows = "\n".join(
-        f"| `{f}` | {FLAGS[spec.engine][f].where} | {FLAGS[spec.engine][f].note} |"
+        f"| {md_code(f, in_table=True)} | {md_cell(FLAGS[spec.engine][f].where)} | {md_cell(FLAGS[spec.engine][f].note)} |"
         for f in dict.fromkeys(used)
     )
     tls = (
@@ -53,7 +66,7 @@ def readme_md(spec: KitSpec, settings: KitSettings, self_signed: bool) -> str:
         f"(`SSL_CERT_FILE={SELF_SIGNED_CERT}`). Put a real one in its place for anything public, "
         "or rerun with `--tls-cert/--tls-key`."
         if self_signed
-        else f"TLS uses your certificate `{settings.tls_cert}` and key `{settings.tls_key}`."
+        else f"TLS uses your certificate {md_code(settings.tls_cert)} and key {md_code(settings.tls_key)}."
     )
     evidence = (
         "published measurements on this GPU are behind the engine profile"
@@ -69,14 +82,14 @@ def readme_md(spec: KitSpec, settings: KitSettings, self_signed: bool) -> str:
         if spec.nodes > 1
         else ""
     )
-    return f"""# {spec.model_name} on {spec.gpus_per_replica}x {spec.gpu} ({spec.engine} {release.version})
+    return f"""# {md_text(f"{spec.model_name} on {spec.gpus_per_replica}x {spec.gpu} ({spec.engine} {release.version})")}
 
 Written by `selfhost deploy` from the sizing that priced this deployment. One replica: the plan
 needs **{spec.replicas}** for {spec.planned_rps:g} req/s at {spec.target_utilization:.0%} target utilization.
 
 | | |
 |---|---|
-| model | `{spec.weights}` served as `{spec.served_model_name}` ({spec.quant}) |
+| model | {md_code(spec.weights, in_table=True)} served as {md_code(spec.served_model_name, in_table=True)} ({md_cell(spec.quant)}) |
 | layout | tensor parallel {spec.tensor_parallel_size}, pipeline parallel {spec.pipeline_parallel_size}, data parallel {spec.data_parallel_size}{", expert parallel" if spec.expert_parallel else ""} |
 | context | {spec.max_model_len:,} tokens; KV cache {spec.kv_capacity_tokens:,} tokens per replica |
 | concurrency cap | {spec.max_num_seqs} sequences (largest batch within KV memory and the latency targets: {spec.capacity_limit}) |
@@ -97,9 +110,7 @@ Needs Docker with the NVIDIA Container Toolkit and {spec.gpus_per_node} GPUs on 
 {multi_node}
 Without Docker, `./serve.sh` runs the same engine command on the host:
 
-```
-{serve_line(spec, settings)}
-```
+{md_fence(serve_line(spec, settings))}
 
 Only nginx faces the network: HTTPS on port {settings.https_port}, `/v1/*` only, with an API key.
 The engine ({settings.engine_port}), Prometheus ({settings.prometheus_port}) and node_exporter
@@ -122,14 +133,14 @@ keep them out of version control. To rotate without downtime:
   common failure; `RequestQueueGrowing` and `RequestRateAbovePlannedCapacity` say add a replica;
   the two p95 alerts compare TTFT and time per output token with {spec.max_ttft_ms:g} ms and
   {spec.max_tpot_ms:g} ms.
-- `docker compose logs -f {spec.engine}`: load progress, KV cache size, preemptions.
+- {md_code(f"docker compose logs -f {spec.engine}")}: load progress, KV cache size, preemptions.
 - `docker compose logs nginx`: one JSON line per request with `request_time` and `upstream_time`.
 
-## Flags, and where each is defined in {spec.engine} {release.version}
+## {md_text(f"Flags, and where each is defined in {spec.engine} {release.version}")}
 
 | flag | defined in | note |
 |---|---|---|
 {flag_rows}
 
-Read in {release.source}.
+Read in {md_text(release.source)}.
 """

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from selfhost.catalog.schema import ApiOffering, Catalog
+from selfhost.escape import one_line
 
 #: LiteLLM provider -> the environment variable its client reads for the key (litellm 1.110.2,
 #: litellm/litellm_core_utils/get_llm_provider_logic.py lines 313-361 and 733-842, and each
@@ -141,21 +142,24 @@ def router_yaml(
 ) -> str:
     """The LiteLLM proxy config text, one alias per workload, the other way commented beside it."""
     lines = [
-        f"# LiteLLM proxy config for the hybrid plan{' of ' + source if source else ''}, written by `selfhost plan --router litellm`.",
+        one_line(
+            f"# LiteLLM proxy config for the hybrid plan{' of ' + source if source else ''}, "
+            "written by `selfhost plan --router litellm`."
+        ),
         "# Run: litellm --config router.yaml; applications call it with model=<workload name>.",
         "# Move a workload: swap its litellm_params line for the commented one below it.",
         "# Keys are read from the environment (os.environ/NAME); none is stored here.",
         "model_list:",
     ]
     for e in router_entries(results, deployments, catalog):
-        lines.append(f"  # {e['model_name']}: {e['where']}")
+        lines.append(one_line(f"  # {e['model_name']}: {e['where']}"))
         lines.append(f"  - model_name: {json.dumps(e['model_name'])}")
         lines.append(f"    litellm_params: {_flow(e['litellm_params'])}")
         if e["alternative"] is not None:
-            lines.append(f"    # {e['other']}:")
+            lines.append(one_line(f"    # {e['other']}:"))
             lines.append(f"    # litellm_params: {_flow(e['alternative'])}")
         else:
-            lines.append(f"    # {e['other']}")
+            lines.append(one_line(f"    # {e['other']}"))
     text = "\n".join(lines) + "\n"
     expected = router_config(results, deployments, catalog)
     if yaml.safe_load(text) != expected:  # the hand-laid text must say exactly the data

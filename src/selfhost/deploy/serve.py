@@ -13,6 +13,7 @@ import shlex
 
 from selfhost.deploy.engines import KV_CACHE_DTYPE, LAUNCH
 from selfhost.deploy.spec import KitSettings, KitSpec
+from selfhost.escape import one_line
 
 #: Placeholder for the head node's address in multi-node commands, expanded by the shell (serve.sh)
 #: or by Compose from .env (compose.yaml, which refuses to start while it is empty).
@@ -144,8 +145,10 @@ def serve_sh(spec: KitSpec, settings: KitSettings) -> str:
     """A POSIX shell script that starts the engine on this host (without Docker)."""
     lines = [
         "#!/bin/sh",
-        f"# Start {spec.engine} {spec.engine_version} for {spec.model_name} ({spec.quant}) on "
-        f"{spec.gpus_per_replica}x {spec.gpu}, as sized by selfhost.",
+        one_line(
+            f"# Start {spec.engine} {spec.engine_version} for {spec.model_name} ({spec.quant}) on "
+            f"{spec.gpus_per_replica}x {spec.gpu}, as sized by selfhost."
+        ),
         f"# Needs {spec.engine}=={spec.engine_version} installed; compose.yaml runs the same command in a container.",
         "# HF_TOKEN (for gated models) is read from .env beside this script when it is set there.",
         "set -eu",

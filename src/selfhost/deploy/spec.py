@@ -20,6 +20,7 @@ from selfhost.analysis import LIMIT_WORDS
 from selfhost.deploy.engines import ENGINE_RELEASES, KIT_ENGINES, PREQUANTIZED, QUANTIZATION
 from selfhost.engine import cost, memory, throughput
 from selfhost.errors import InputError
+from selfhost.question import check_rate
 from selfhost.scenarios import ReplicaConfig, Workload, build_arrays
 from selfhost.units import BYTES_PER_GB
 
@@ -201,8 +202,7 @@ def kit_spec(
             f"--context {workload.context_tokens} exceeds {config.model.id}'s maximum of "
             f"{config.model.max_context_tokens} tokens"
         )
-    if not 0 <= rps < math.inf:
-        raise InputError(f"--rps {rps:g} must be a finite, non-negative number of requests per second")
+    check_rate(rps)  # finite, >= 0 and at most selfhost.limits.MAX_RATE_RPS
     nodes, tp, pp = _layout(config, data_parallel_size)
 
     serving, mem = build_arrays([config], workload.kv_dtype)

@@ -8,6 +8,7 @@ arrays broadcastable to one shape.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -69,6 +70,31 @@ class ParamCounts:
     def total_with_mtp(self) -> int:
         """Every tensor in the published checkpoint, MTP modules included (DeepSeek-V3: 685B). [params]"""
         return self.total + self.mtp + self.mtp_shared_copies
+
+
+def _is_moe_index(layer: int, freq: int, step: int) -> bool:
+    """DeepSeek ``layer % moe_layer_freq == 0`` and Qwen ``(layer + 1) % decoder_sparse_step == 0``."""
+    return layer % freq == 0 and (layer + 1) % step == 0
+
+
+def _residue_count(start: int, stop: int, freq: int, step: int) -> int:
+    """How many layers in [start, stop) satisfy `_is_moe_index`, in O(1) for any layer count.
+
+    The layers are ``i = 0 (mod freq)`` and ``i = -1 (mod step)``: by the Chinese remainder
+    theorem one residue ``r`` modulo ``freq * step`` when gcd(freq, step) = 1 (it must divide
+    the difference, 1), none otherwise.
+    """
+    if stop <= start:
+        return 0
+    if math.gcd(freq, step) != 1:
+        return 0
+    period = freq * step
+    r = 0 if step == 1 else freq * ((-pow(freq, -1, step)) % step)
+
+    def below(n: int) -> int:  # residues r + k * period < n, k >= 0
+        return 0 if n <= r else (n - r + period - 1) // period
+
+    return below(stop) - below(start)
 
 
 def count_params(
@@ -257,22 +283,22 @@ def count_params(
     )
     layer_norms = 2 * h + attn_norms_layer
     mlp_only = frozenset(moe_mlp_only_layers)
+    moe_mlp = (moe_n_routed_experts + moe_n_shared_experts) * expert + router_layer
 
-    def is_moe(layer: int) -> bool:
-        return (
-            moe_n_routed_experts > 0
-            and layer >= moe_first_k_dense_replace
-            and layer % moe_layer_freq == 0
-            and (layer + 1) % moe_decoder_sparse_step == 0
-            and layer not in mlp_only
+    def moe_layers_in(start: int, stop: int) -> int:
+        """MoE layers among indices [start, stop): counted by arithmetic, not layer by layer."""
+        if moe_n_routed_experts == 0:
+            return 0
+        start = max(start, moe_first_k_dense_replace)
+        n = _residue_count(start, stop, moe_layer_freq, moe_decoder_sparse_step)
+        forced_dense = sum(
+            1
+            for i in mlp_only
+            if start <= i < stop and _is_moe_index(i, moe_layer_freq, moe_decoder_sparse_step)
         )
+        return n - forced_dense
 
-    def mlp_of(layer: int) -> int:
-        if is_moe(layer):
-            return (moe_n_routed_experts + moe_n_shared_experts) * expert + router_layer
-        return dense_layer
-
-    n_moe = sum(is_moe(i) for i in range(num_hidden_layers))
+    n_moe = moe_layers_in(0, num_hidden_layers)
     n_dense = num_hidden_layers - n_moe
 
     embedding = vocab_size * h
@@ -289,9 +315,11 @@ def count_params(
     active = total - n_moe * (moe_n_routed_experts - moe_num_experts_per_tok) * expert
 
     # DeepSeek-V3 MTP module: enorm, hnorm, eh_proj (2H -> H), one decoder layer, shared_head.norm
-    mtp = sum(
-        3 * h + 2 * h * h + attn_layer + layer_norms + mlp_of(num_hidden_layers + j)
-        for j in range(mtp_num_layers)
+    mtp_moe = moe_layers_in(num_hidden_layers, num_hidden_layers + mtp_num_layers)
+    mtp = (
+        mtp_num_layers * (3 * h + 2 * h * h + attn_layer + layer_norms)
+        + mtp_moe * moe_mlp
+        + (mtp_num_layers - mtp_moe) * dense_layer
     )
     mtp_shared_copies = mtp_num_layers * 2 * vocab_size * h
 

@@ -23,10 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from selfhost.errors import InputError
-from selfhost.inputs import read_text
+from selfhost.inputs import (
+    BYTES_PER_MB,
+    MAX_DOCUMENT_BYTES,
+    json_problem,
+    load_json,
+    load_yaml,
+    read_text,
+    yaml_problem,
+)
 
 Statistic = Literal["mean", "median", "p90", "p95", "p99"]
 Concurrency = int | Literal["max"]
@@ -109,27 +115,33 @@ def load_document(path: Path) -> Document:
     if path.suffix.lower() == ".csv" or stripped.startswith("Metric,"):
         return Document("csv", None, text)
     if path.suffix.lower() in (".yaml", ".yml"):
+        if len(text) > MAX_DOCUMENT_BYTES:
+            raise InputError(
+                f"'{path}' is larger than the {MAX_DOCUMENT_BYTES // BYTES_PER_MB} MB limit for YAML"
+            )
         try:
-            return Document("yaml", yaml.safe_load(text), text)
-        except yaml.YAMLError as exc:
-            raise InputError(f"'{path}' is not valid YAML: {str(exc).splitlines()[0]}") from None
+            return Document("yaml", load_yaml(text), text)
+        except Exception as exc:  # yaml.YAMLError, or ValueError for a value that cannot be built
+            raise InputError(f"'{path}' is not valid YAML: {yaml_problem(exc)}") from None
     if not stripped:
         raise InputError(f"'{path}' is empty")
     try:
-        return Document("json", json.loads(text), text)
+        return Document("json", load_json(text), text)
     except json.JSONDecodeError as exc:
         if exc.msg != "Extra data":
             raise InputError(
                 f"'{path}' is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
             ) from None
+    except ValueError as exc:  # nested too deep, a number too long
+        raise InputError(f"'{path}' cannot be read: {exc}") from None
     values = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            values.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"'{path}' line {number} is not valid JSON ({exc.msg})") from None
+            values.append(load_json(line))
+        except ValueError as exc:
+            raise InputError(f"'{path}' line {number} is not valid JSON ({json_problem(exc)})") from None
     return Document("jsonl", values, text)
 
 

@@ -13,11 +13,7 @@ Entries are never overwritten: an id the file already holds with the same conten
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +21,9 @@ from typing import Any
 
 import yaml
 
-from selfhost.calibration.loader import read_measurements
+from selfhost.calibration.loader import _summary, check_measurements_text
 from selfhost.catalog.overlay import YAML_WIDTH, _Dumper, _has_comments, _insert_text, _item_lines
 from selfhost.errors import InputError, MeasurementError
-from selfhost.inputs import read_text
 
 SECTION = "measurements"
 ITEM_INDENT = ""  # data/calibration/measurements.yaml: "- id: ..." at column 0
@@ -59,35 +54,56 @@ def measurements_yaml(records: Sequence[dict[str, Any]]) -> str:
 
 def _parsed_entry(record: dict[str, Any]) -> dict[str, Any]:
     """The record as it reads back from YAML (tuples as lists, floats as written)."""
-    entry: dict[str, Any] = yaml.safe_load(measurements_yaml([record]))[SECTION][0]
+    entry: dict[str, Any] = _parsed(measurements_yaml([record]))[SECTION][0]
     return entry
 
 
 def append_measurements(path: str | Path, records: Sequence[dict[str, Any]]) -> AppendResult:
     """Add ``records`` to the measurements file ``path`` (created if missing).
 
-    Raises:
-        InputError: the path is a directory or its directory is missing; the file is not a
-            measurements file; an id is already there with different content; the entries
-            cannot be added to a commented file without losing its layout.
-        MeasurementError: the result would not be a valid measurements file (nothing written).
-    """
-    p = Path(path)
-    if p.is_dir():
-        raise InputError(f"--into '{p}' is a directory; give a YAML file path")
-    if not p.parent.is_dir():
-        raise InputError(f"--into '{p}': directory '{p.parent}' does not exist")
-    if not p.exists():
-        _write_validated(p, NEW_FILE_HEADER + measurements_yaml(records))
-        return AppendResult("created", tuple(r["id"] for r in records), ())
+    The read, the check and the replacement happen under one lock (`selfhost.files.update_file`),
+    so two runs adding to the same file at once both land; a link is followed to its file.
 
-    text = read_text(p, "--into file")
+    Raises:
+        InputError: the path is a directory, a dangling link, or its directory is missing; the
+            file is not a measurements file; an id is already there with different content;
+            the entries cannot be added to a commented file without losing its layout.
+        MeasurementError: the result would not be a valid measurements file (nothing written).
+        OutputError: the file system refused the write.
+    """
+    from selfhost.files import update_file
+    from selfhost.inputs import decode, read_bytes
+
+    results: list[AppendResult] = []
+
+    def change(text: str | None, target: Path) -> str | None:
+        result, new_text = _appended(Path(path), text, records)
+        if new_text is not None:
+            _check_valid(Path(path), target, new_text)
+        results.append(result)
+        return new_text
+
+    def read(target: Path) -> str:
+        return decode(read_bytes(target, "--into file"), "--into file", target)
+
+    update_file(path, change, what="--into", read=read)
+    return results[0]
+
+
+def _appended(
+    p: Path, text: str | None, records: Sequence[dict[str, Any]]
+) -> tuple[AppendResult, str | None]:
+    """How the file changes and its new text (None: unchanged), from its text now (None: no file)."""
+    from selfhost.inputs import load_yaml, yaml_problem
+
+    if text is None:
+        return AppendResult(
+            "created", tuple(r["id"] for r in records), ()
+        ), NEW_FILE_HEADER + measurements_yaml(records)
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(
-            f"--into file '{p}' is not valid YAML ({str(exc).splitlines()[0]}); fix it first"
-        ) from None
+        document = load_yaml(text)
+    except Exception as exc:  # yaml.YAMLError, or ValueError for a value that cannot be built
+        raise InputError(f"--into file '{p}' is not valid YAML ({yaml_problem(exc)}); fix it first") from None
     items = document.get(SECTION) if isinstance(document, dict) else None
     if document is not None and (
         not isinstance(document, dict) or set(document) != {SECTION} or not isinstance(items, list | None)
@@ -111,7 +127,7 @@ def append_measurements(path: str | Path, records: Sequence[dict[str, Any]]) -> 
                 "entries are never overwritten: pass --id-prefix to import under new ids"
             )
     if not new:
-        return AppendResult("unchanged", (), tuple(skipped))
+        return AppendResult("unchanged", (), tuple(skipped)), None
 
     expected: dict[str, Any] = copy.deepcopy(document) if isinstance(document, dict) else {}
     expected[SECTION] = [*(expected.get(SECTION) or []), *(_parsed_entry(r) for r in new)]
@@ -136,38 +152,23 @@ def append_measurements(path: str | Path, records: Sequence[dict[str, Any]]) -> 
             width=YAML_WIDTH,
         )
         how = "rewritten"
-    _write_validated(p, new_text)
-    return AppendResult(how, tuple(r["id"] for r in new), tuple(skipped))
+    return AppendResult(how, tuple(r["id"] for r in new), tuple(skipped)), new_text
 
 
 def _parsed(text: str) -> Any:
+    from selfhost.inputs import load_yaml
+
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return load_yaml(text)
+    except Exception:  # yaml.YAMLError or ValueError: not what was expected
         return None
 
 
-def _write_validated(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, only if it reads as a valid measurements file."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.yaml", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        try:
-            read_measurements(tmp)
-        except MeasurementError as exc:
-            message = str(exc).replace(str(tmp), str(path))
-            raise MeasurementError(
-                f"'{path}' would not be a valid measurements file, so it was left unchanged: {message}"
-            ) from None
-        if path.exists():
-            shutil.copymode(path, tmp)
-        else:
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+def _check_valid(path: Path, target: Path, text: str) -> None:
+    """Refuse ``text`` unless it reads as a valid measurements file (nothing is written)."""
+    _, errors = check_measurements_text(target, text)
+    if errors:
+        message = _summary(target, errors).replace(str(target), str(path))
+        raise MeasurementError(
+            f"'{path}' would not be a valid measurements file, so it was left unchanged: {message}"
+        )

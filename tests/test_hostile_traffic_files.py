@@ -1,0 +1,94 @@
+"""Hostile usage logs and traffic profiles (`workload FILE`): one line naming the file, bounded in
+time and memory, nothing executed.
+
+The numbers of a traffic profile (hourly rates of .inf, booleans) are the subject of
+tests/test_hostile_numbers.py; here: the files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from hostile import (
+    HOSTILE_JSON,
+    HOSTILE_YAML,
+    assert_ok,
+    assert_refused,
+    hostile_yaml,
+    run,
+    sparse_file,
+    write,
+)
+from selfhost.inputs import MAX_INPUT_BYTES
+
+FIXTURES = Path(__file__).parent / "fixtures" / "usage"
+PROFILE = Path(__file__).parents[1] / "examples" / "traffic" / "business-hours-chat.yaml"
+
+
+def spend_row(i: int, **extra: object) -> str:
+    import json
+
+    row = {
+        "request_id": f"r{i}",
+        "startTime": f"2026-11-0{1 + i % 7}T{i % 24:02d}:00:00Z",
+        "model": "gpt-4o-mini",
+        "prompt_tokens": 100,
+        "completion_tokens": 20,
+        **extra,
+    }
+    return json.dumps(row)
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_JSON))
+def test_a_hostile_usage_json_is_one_line_naming_it(tmp_path: Path, name: str):
+    path = write(tmp_path / "usage.json", HOSTILE_JSON[name])
+    assert_refused(run("workload", path), str(path))
+
+
+@pytest.mark.parametrize("hint", ["litellm-spend-logs", "jsonl-access-log"])
+def test_one_hostile_line_in_a_json_lines_log_is_named_by_its_number(tmp_path: Path, hint: str):
+    lines = [spend_row(i) for i in range(30)]
+    lines[17] = '{"startTime": ' + "[" * 100_000
+    path = write(tmp_path / "spend.jsonl", "\n".join(lines) + "\n")
+    assert_refused(run("workload", path, "--format-hint", hint), str(path), "line 18")
+
+
+def test_a_number_of_5000_digits_in_a_log_line(tmp_path: Path):
+    lines = [spend_row(i) for i in range(30)]
+    lines[3] = spend_row(3).replace('"prompt_tokens": 100', '"prompt_tokens": ' + "9" * 5000)
+    path = write(tmp_path / "spend.jsonl", "\n".join(lines) + "\n")
+    assert_refused(run("workload", path, "--format-hint", "litellm-spend-logs"), str(path))
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_YAML))
+def test_a_hostile_traffic_profile_is_one_line_naming_it(tmp_path: Path, name: str):
+    marker = tmp_path / "executed"
+    path = write(tmp_path / "profile.yaml", hostile_yaml(name, marker))
+    assert_refused(run("workload", path, "--format-hint", "traffic-profile"), str(path))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "dev-urandom", "fifo", "huge", "binary", "empty"])
+def test_a_usage_path_that_is_no_log(tmp_path: Path, kind: str):
+    path = tmp_path / "usage.json"
+    if kind in ("dev-zero", "dev-urandom"):
+        path.symlink_to(f"/dev/{kind.removeprefix('dev-')}")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "huge":
+        sparse_file(path, MAX_INPUT_BYTES + 1)
+    elif kind == "binary":
+        path.write_bytes(bytes(range(256)) * 64)
+    else:
+        write(path, "")
+    message = assert_refused(run("workload", path), str(path))
+    if kind == "huge":
+        assert "200 MB" in message
+
+
+def test_the_example_profile_still_reads(tmp_path: Path):
+    assert_ok(run("workload", PROFILE))
+    assert_ok(run("workload", FIXTURES / "openai_usage_completions_example.json"))
