@@ -49,6 +49,22 @@ def _limits() -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_LIMIT_S, CPU_LIMIT_S))
 
 
+#: prctl(2) option and capability number (linux/prctl.h, linux/capability.h).
+PR_CAPBSET_DROP = 24
+CAP_DAC_OVERRIDE = 1
+
+
+def _limits_without_override() -> None:
+    """`_limits`, and no CAP_DAC_OVERRIDE after exec: root then meets file permissions as any
+    user does (a directory of mode 0500 refuses its writes), so permission tests run as root too."""
+    import ctypes
+
+    _limits()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE) failed")
+
+
 def run_selfhost(
     args: Sequence[str],
     *,
@@ -56,11 +72,13 @@ def run_selfhost(
     cwd: Path | None = None,
     stdout: Any = subprocess.PIPE,
     stdin: Any = subprocess.DEVNULL,
+    permission_checks: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """``python -m selfhost ARGS`` as a user runs it, under the memory and CPU limits.
 
     ``env`` adds to the test's environment (which conftest has isolated: private cache, no
-    SELFHOST_CATALOG).
+    SELFHOST_CATALOG). ``permission_checks``: file permissions bind even when the tests run as
+    root (the capability that overrides them is dropped; Linux only).
     """
     full_env = {**os.environ, **(env or {})}
     try:
@@ -72,7 +90,7 @@ def run_selfhost(
             stdout=stdout,
             stderr=subprocess.PIPE,
             timeout=WALL_LIMIT_S,
-            preexec_fn=_limits,
+            preexec_fn=_limits_without_override if permission_checks else _limits,
             check=False,
         )
     except subprocess.TimeoutExpired:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bounds import run_selfhost
+from bounds import assert_one_error, run_selfhost
 from hostile import assert_ok, assert_refused, run, write
 from selfhost import files
 from selfhost.errors import InputError
@@ -29,7 +29,6 @@ LLAMA_CONFIG = FIXTURES / "hf_configs" / "meta-llama__Llama-3.1-8B-Instruct.json
 BENCH = FIXTURES / "bench_results" / "vllm" / "nvidia-vllm-16.0qps-Llama-3.1-405B-FP8-20241109-150547.json"
 USAGE = FIXTURES / "usage" / "openai_usage_completions_example.json"
 MEASURED = ("-m", "llama-3.1-405b", "-q", "fp8", "-g", "h100-sxm-80gb", "-n", "8")
-ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 WORKLOADS = """\
 workloads:
@@ -209,14 +208,19 @@ def test_deploy_under_proc_or_onto_a_file_is_one_line(tmp_path: Path):
     assert plain.read_text(encoding="utf-8") == "a file\n"
 
 
-@pytest.mark.skipif(ROOT, reason="root may write into a read-only directory")
 def test_an_unwritable_directory_is_an_io_error(tmp_path: Path):
+    """A directory of mode 0500 refuses the write: exit 1, one line naming the cause. Run as a
+    separate process that file permissions bind even as root (CAP_DAC_OVERRIDE dropped)."""
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        assert_refused(run(*writers(tmp_path, locked / "out.md")["report"]), "Permission denied", code=1)
-        assert_refused(run(*import_config(locked / "mine.yaml")), "Permission denied", code=1)
+        for args in (writers(tmp_path, locked / "out.md")["report"], import_config(locked / "mine.yaml")):
+            done = run_selfhost(args, permission_checks=True)
+            assert done.returncode == 1, done.stderr
+            assert done.stdout == ""
+            assert_one_error(done.stderr, "Permission denied")
+        assert list(locked.iterdir()) == []
     finally:
         locked.chmod(0o700)
 
