@@ -8,16 +8,18 @@ import io
 import json
 import re
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import tomllib
 from rich.cells import cell_len
 from typer.testing import Result
 
-from selfhost.render import deployment_words, replica_words, tidy_float
+from selfhost.render import deployment_words, replica_words, tidy_float, tidy_floats
 
 ROOT = Path(__file__).resolve().parents[1]
 DISTRIBUTION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
@@ -194,6 +196,27 @@ def test_floats_are_rounded_to_meaningful_digits(cli: Cli) -> None:
     assert tidy_float(0.40425008781173166) == 0.4042500878
     assert tidy_float(55845.12) == 55845.12  # cents kept
     assert tidy_float(3.2e-7) == 3.2e-7
+    assert tidy_float(999.99999999999) == 1000.0  # 10 digits round up into the next decade
+    assert tidy_float(123456789.123) == 123456789.12  # cents, past 10 digits
+
+
+def test_the_sweeps_vectorized_tidying_is_tidy_float_value_by_value() -> None:
+    """`tidy_floats` (a streamed CSV's floats) must write the very digits `tidy_float` writes,
+    at powers of ten and one ulp either side (where a digit count by log10 alone can slip), for
+    the smallest and largest floats, zeros and non-finite values."""
+    rng = np.random.default_rng(7)
+    powers = 10.0 ** np.arange(-300, 301)
+    values = np.concatenate(
+        [
+            np.exp(rng.normal(0.0, 12.0, 20_000)) * rng.choice([-1.0, 1.0], 20_000),
+            powers, np.nextafter(powers, 0.0), np.nextafter(powers, np.inf),
+            [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, 1.7976931348623157e308, -1e308],
+        ]
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vectorized = tidy_floats(values)
+    assert [repr(v) for v in vectorized] == [repr(tidy_float(v)) for v in values.tolist()]
 
 
 @pytest.mark.parametrize(

@@ -404,8 +404,41 @@ def tidy_float(x: float) -> float:
     meaningful precision of each quantity (money in dollars, rates in 3 digits)."""
     if x == 0 or not math.isfinite(x):
         return x
-    magnitude = math.floor(math.log10(abs(x))) + 1  # digits before the point
-    return round(x, max(MIN_DECIMALS, SIGNIFICANT_DIGITS - magnitude))
+    return round(x, max(MIN_DECIMALS, SIGNIFICANT_DIGITS - _digits(abs(x))))
+
+
+MAX_DECIMAL_EXPONENT = 308  # 10.0**309 is beyond the largest float
+
+
+def _digits(ax: float) -> int:
+    """Digits before the point of ``ax`` > 0 (its decimal exponent + 1): 999.9 -> 3, 1000 -> 4,
+    0.05 -> -1. Exact at powers of ten, where log10 may be off by one ulp."""
+    digits = math.floor(math.log10(ax)) + 1
+    if digits <= MAX_DECIMAL_EXPONENT and ax >= 10.0**digits:
+        return digits + 1
+    if ax < 10.0 ** (digits - 1):
+        return digits - 1
+    return digits
+
+
+def tidy_floats(values: Any) -> list[float]:
+    """`tidy_float` of every value of a 1-D float array, the same floats, with the digit
+    counts found by NumPy (a sweep's CSV formats millions of floats)."""
+    import numpy as np
+
+    x = np.asarray(values, dtype=float)
+    ax = np.abs(x)
+    plain = (ax == 0) | ~np.isfinite(ax)
+    safe = np.where(plain, 1.0, ax)
+    with np.errstate(over="ignore"):  # 10.0**309 is inf, which no float reaches
+        digits = np.floor(np.log10(safe)) + 1
+        digits = digits + (safe >= 10.0**digits) - (safe < 10.0 ** (digits - 1))
+    decimals = np.maximum(MIN_DECIMALS, SIGNIFICANT_DIGITS - digits).astype(np.int64)
+    out = list(map(round, x.tolist(), decimals.tolist()))
+    if plain.any():
+        for i in np.flatnonzero(plain).tolist():
+            out[i] = float(x[i])
+    return out
 
 
 def _jsonable(value: Any) -> Any:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from selfhost.errors import SelfhostError
-from selfhost.render import _jsonable, tidy_float
+from selfhost.render import _jsonable, tidy_float, tidy_floats
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,27 +49,22 @@ def csv_cell(value: Any) -> str:
 
 
 def _float_cells(values: np.ndarray) -> list[str]:
-    """Float cells (tidied, then repr as csv writes a float; empty for NaN), each formatted once per run of
-    equal neighbours: a cost column is a step function of the rate, so runs are common."""
+    """Float cells (tidied, then repr as csv writes a float; empty for NaN), each distinct value
+    formatted once: a sweep's cost columns take far fewer values than rows (a cost is a step
+    function of the rate, and deployments share prices), and formatting is the slow part."""
     import numpy as np
 
     if not len(values):
         return []
-    starts = np.empty(len(values), dtype=bool)
-    starts[0] = True
-    np.not_equal(values[1:], values[:-1], out=starts[1:])
-    distinct = values[starts]
+    # distinct bit patterns, so -0.0 stays apart from 0.0 (their cells differ)
+    bits, where = np.unique(np.ascontiguousarray(values, dtype=np.float64).view(np.int64), return_inverse=True)
+    distinct = bits.view(np.float64)
     finite = np.isfinite(distinct)
-    if finite.all():
-        cells = [float.__repr__(tidy_float(v)) for v in distinct.tolist()]
-    else:
-        cells = [
-            "" if not ok else float.__repr__(tidy_float(v))
-            for v, ok in zip(distinct.tolist(), finite.tolist(), strict=True)
-        ]
-    if len(distinct) == len(values):
-        return cells
-    return np.asarray(cells, dtype=object)[np.cumsum(starts) - 1].tolist()  # type: ignore[no-any-return]
+    cells = list(map(float.__repr__, tidy_floats(distinct)))
+    if not finite.all():
+        for i in np.flatnonzero(~finite).tolist():
+            cells[i] = ""
+    return np.asarray(cells, dtype=object)[where.reshape(-1)].tolist()  # type: ignore[no-any-return]
 
 
 class CsvFormatter:
