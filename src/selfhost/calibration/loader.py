@@ -15,7 +15,7 @@ from typing import Any
 import pydantic
 
 from selfhost.calibration.schema import Measurement
-from selfhost.catalog.lookup import did_you_mean, normalize
+from selfhost.catalog.lookup import did_you_mean, find
 from selfhost.catalog.schema import Catalog, EngineGeneration, EngineProfile, Entry, Gpu, Model, Quantization
 from selfhost.errors import MeasurementError
 
@@ -187,17 +187,6 @@ def generation_of(engine: EngineProfile, version: str) -> EngineGeneration | Non
     return None
 
 
-def _lookup(entries: Sequence[Entry], query: str) -> Entry | None:
-    key = normalize(query)
-    for entry in entries:
-        if normalize(entry.id) == key:
-            return entry
-    for entry in entries:
-        if any(normalize(a) == key for a in entry.aliases):
-            return entry
-    return None
-
-
 def resolve_measurements(
     measurements: Sequence[Measurement], catalog: Catalog, path: str | Path = "measurements"
 ) -> list[ResolvedMeasurement]:
@@ -266,7 +255,7 @@ def check_resolution(
         found: dict[str, Any] = {}
         for field_name, listing, entries in sections:
             query = getattr(m, field_name)
-            entry = _lookup(entries, query)
+            entry = find(entries, query)
             if entry is None:
                 hint = did_you_mean(entries, query)
                 errors.append(
