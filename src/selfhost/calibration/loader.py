@@ -18,6 +18,7 @@ from selfhost.calibration.schema import Measurement
 from selfhost.catalog.lookup import did_you_mean, find
 from selfhost.catalog.schema import Catalog, EngineGeneration, EngineProfile, Entry, Gpu, Model, Quantization
 from selfhost.errors import MeasurementError
+from selfhost.field_errors import field_message, field_path
 
 #: The built-in file, relative to the catalog data directory.
 BUILTIN_RELATIVE_PATH = ("calibration", "measurements.yaml")
@@ -47,24 +48,8 @@ def _yaml_error(path: Path, exc: Exception) -> str:
     return yaml_error_line(path, exc)
 
 
-def _field_path(loc: Sequence[str | int]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return text
-
-
-def _message(error: Any) -> str:
-    kind = error["type"]
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "extra_forbidden":
-        return f"unknown field; valid fields are: {', '.join(Measurement.model_fields)}"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    value = error.get("input")
-    if not isinstance(value, dict | list):
-        message += f" (got {value!r})"
-    return message
+def _unknown_field(error: Any) -> str:
+    return f"unknown field; valid fields are: {', '.join(Measurement.model_fields)}"
 
 
 def _summary(path: Path, errors: Sequence[str]) -> str:
@@ -149,7 +134,9 @@ def _checked(p: Path, text: str | None = None) -> tuple[list[Measurement], list[
             m = Measurement.model_validate(item)
         except pydantic.ValidationError as exc:
             for error in exc.errors():
-                errors.append(f"{where}{_field_path(tuple(error['loc']))}: {_message(error)}")
+                errors.append(
+                    f"{where}{field_path(error['loc'])}: {field_message(error, _unknown_field, tuple_as_list=False)}"
+                )
             continue
         result.append(m)
         positions.append(index)
