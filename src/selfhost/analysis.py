@@ -243,7 +243,9 @@ def estimate(configs: Sequence[ReplicaConfig], workload: Workload, concurrency: 
         runs = [(batch_cap, "max")]
     else:
         runs = [(np.full(len(configs), float(concurrency)), "given")]
-    points = [(batch, load, throughput.load_point(serving, np.maximum(batch, 1.0), p, d)) for batch, load in runs]
+    points = [
+        (batch, load, throughput.load_point(serving, np.maximum(batch, 1.0), p, d)) for batch, load in runs
+    ]
     results = []
     notes = [THROUGHPUT_NOTE]
     for i, c in enumerate(configs):
@@ -314,6 +316,17 @@ class DeploymentGrid:
     def price(self, i: int) -> PriceOption:
         return self.prices[int(self.price_index[i])]
 
+
+    def unit_at(self, i: int) -> cost.BillingUnit:
+        """The billing unit of row ``i`` alone (scalars where `unit` holds a row each)."""
+        u = self.unit
+        return cost.BillingUnit(
+            gpus=u.gpus[i],
+            replicas=u.replicas[i],
+            usd_per_month=u.usd_per_month[i],
+            rps=u.rps[i],
+            min_units=u.min_units[i],
+        )
 
 def _price_table(
     catalog: Catalog, configs: Sequence[ReplicaConfig], ca: CostAssumptions, cheapest: bool = False
@@ -597,14 +610,9 @@ def crossover_report(catalog: Catalog, scenario: Scenario, *, grid: DeploymentGr
             model_apis, workload.input_tokens, workload.output_tokens, ca.cached_input_fraction
         )
         api_monthly = cost.api_usd_per_month(rps, per_request, ca.hours_per_month)
-        best_unit = cost.BillingUnit(
-            gpus=grid.unit.gpus[best],
-            replicas=grid.unit.replicas[best],
-            usd_per_month=grid.unit.usd_per_month[best],
-            rps=grid.unit.rps[best],
-            min_units=grid.unit.min_units[best],
+        cross = crossover_of(
+            grid.unit_at(best), scenario, per_request, owned=grid.price(best).pricing == "owned"
         )
-        cross = crossover_of(best_unit, scenario, per_request, owned=grid.price(best).pricing == "owned")
         saving = api_monthly - monthly[best]
         payback = cost.payback_months(ca.setup_usd, saving)
         self_mtok = cost.usd_per_mtok(monthly[best], rps, tokens, ca.hours_per_month)
