@@ -83,7 +83,8 @@ def _number(x: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _config_record(c: ReplicaConfig) -> Record:
+def config_record(c: ReplicaConfig) -> Record:
+    """Which deployment a record is about: model, quant, GPU, split and engine ids, and its evidence."""
     return {
         "model": c.model.id,
         "quant": c.quant.id,
@@ -187,7 +188,7 @@ def fit(configs: Sequence[ReplicaConfig], workload: Workload) -> Report:
         )
         results.append(
             {
-                **_config_record(c),
+                **config_record(c),
                 "context_tokens": workload.context_tokens,
                 "fits": fits,
                 "reason": reason,
@@ -254,7 +255,7 @@ def estimate(configs: Sequence[ReplicaConfig], workload: Workload, concurrency: 
                 continue  # nothing within the targets, or one request is all they allow: the first row says it
             feasible = batch[i] >= 1 and batch[i] <= batch_cap[i]
             record = {
-                **_config_record(c),
+                **config_record(c),
                 "input_tokens": p,
                 "output_tokens": d,
                 "load": LOADS[load],
@@ -316,7 +317,6 @@ class DeploymentGrid:
     def price(self, i: int) -> PriceOption:
         return self.prices[int(self.price_index[i])]
 
-
     def unit_at(self, i: int) -> cost.BillingUnit:
         """The billing unit of row ``i`` alone (scalars where `unit` holds a row each)."""
         u = self.unit
@@ -327,6 +327,7 @@ class DeploymentGrid:
             rps=u.rps[i],
             min_units=u.min_units[i],
         )
+
 
 def _price_table(
     catalog: Catalog, configs: Sequence[ReplicaConfig], ca: CostAssumptions, cheapest: bool = False
@@ -442,7 +443,7 @@ def deployment_grid(
 def _deployment_record(grid: DeploymentGrid, i: int, rps: float, self_usd: float, units: float) -> Record:
     c, o = grid.config(i), grid.price(i)
     return {
-        **_config_record(c),
+        **config_record(c),
         "price_option": o.id,
         "provider": o.provider,
         "pricing": o.pricing,

@@ -23,8 +23,8 @@ from selfhost.analysis import (
     THROUGHPUT_NOTE,
     Record,
     Report,
-    _config_record,
     _with_evidence,
+    config_record,
     entry_provenance,
     workload_assumptions,
 )
@@ -169,7 +169,7 @@ def kv_alert(
         ok = bool(reachable[i])
         results.append(
             {
-                **_config_record(c),
+                **config_record(c),
                 "input_tokens": p,
                 "output_tokens": d,
                 "threshold": threshold,
