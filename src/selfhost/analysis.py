@@ -26,6 +26,7 @@ from selfhost.scenarios import (
     ReplicaConfig,
     Workload,
     build_arrays,
+    capacity_within_targets,
     price_options,
 )
 from selfhost.selection import select_configs, selected_apis
@@ -237,7 +238,7 @@ def estimate(configs: Sequence[ReplicaConfig], workload: Workload, concurrency: 
     p, d = workload.input_tokens, workload.output_tokens
     kv_limit = memory.max_concurrent_sequences(mem.kv_capacity_tokens, mem.sequence_kv_tokens(p + d / 2.0))
     batch_cap = np.minimum(kv_limit, serving.max_batch_sequences)
-    within = throughput.capacity(serving, p, d, workload.max_tpot_ms / 1000.0, workload.max_ttft_ms / 1000.0)
+    within = capacity_within_targets(serving, workload)
     if concurrency == AUTO:
         runs = [(np.ones(len(configs)), "one"), (np.asarray(within.batch, dtype=float), "targets")]
     elif concurrency is None:
@@ -379,13 +380,7 @@ def deployment_grid(
     workload = scenario.workload if workload is None else workload
     ca = scenario.priced
     serving, mem = build_arrays(configs, workload.kv_dtype)
-    cap = throughput.capacity(
-        serving,
-        workload.input_tokens,
-        workload.output_tokens,
-        workload.max_tpot_ms / 1000.0,
-        workload.max_ttft_ms / 1000.0,
-    )
+    cap = capacity_within_targets(serving, workload)
     fits = memory.fit_verdict(
         mem.usable_bytes,
         mem.weight_bytes,

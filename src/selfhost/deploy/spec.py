@@ -18,10 +18,10 @@ from typing import Any
 
 from selfhost.analysis import LIMIT_WORDS
 from selfhost.deploy.engines import ENGINE_RELEASES, KIT_ENGINES, PREQUANTIZED, QUANTIZATION
-from selfhost.engine import cost, memory, throughput
+from selfhost.engine import cost, memory
 from selfhost.errors import InputError
 from selfhost.question import check_rate
-from selfhost.scenarios import ReplicaConfig, Workload, build_arrays
+from selfhost.scenarios import ReplicaConfig, Workload, build_arrays, capacity_within_targets
 from selfhost.units import BYTES_PER_GB
 
 
@@ -221,13 +221,7 @@ def kit_spec(
             f"{config.label}: one {workload.context_tokens}-token sequence does not fit the KV cache "
             f"({int(mem.kv_capacity_tokens[0])} tokens); lower --context, use --kv-dtype fp8 or more GPUs"
         )
-    cap = throughput.capacity(
-        serving,
-        workload.input_tokens,
-        workload.output_tokens,
-        workload.max_tpot_ms / 1000.0,
-        workload.max_ttft_ms / 1000.0,
-    )
+    cap = capacity_within_targets(serving, workload)
     batch = int(cap.batch[0])
     capacity_rps = float(cap.point.requests_per_s[0])
     if batch < 1 or capacity_rps <= 0:
