@@ -134,3 +134,42 @@ def emit(
         console.print(report.verdict)
     for text in report.notes:
         note(text)
+
+
+def percent1(value: object) -> str:
+    """A share as a percentage in 0.1 % steps ('12.3%'); '-' where there is no number."""
+    return f"{value * 100:.1f}%" if isinstance(value, int | float) else "-"
+
+
+def signed_percent0(value: object) -> str:
+    """A relative error as a signed whole percentage ('+12%'); '-' where there is no number."""
+    return f"{value * 100:+.0f}%" if isinstance(value, int | float) else "-"
+
+
+def signed_percent1(value: object) -> str:
+    """A relative error as a signed percentage in 0.1 % steps ('+12.3%'); '-' where there is no number."""
+    return f"{value * 100:+.1f}%" if isinstance(value, int | float) else "-"
+
+
+def render_error_summary(
+    rows: Sequence[dict[str, Any]],
+    first: tuple[str, str],
+    console: Console,
+    *,
+    title: str,
+    bias: Callable[[object], str],
+    wide: bool = False,
+) -> None:
+    """The error summary `validate` and `calibrate` print: one row per subset or profile (its key
+    and header in ``first``) with its points, median |error|, share within ±30 % and median error
+    (bias, formatted by ``bias``); errors are predicted / measured - 1."""
+    from selfhost.render import Column, render_table, text
+
+    columns = [
+        Column(*first, text, "left"),
+        Column("points", "Points", text),
+        Column("median_abs_error", "Median |error|", percent1),
+        Column("within_30", "Within ±30 %", percent1),
+        Column("median_error", "Median error (bias)", bias),
+    ]
+    render_table(rows, columns, console, title=title, wide=wide)
