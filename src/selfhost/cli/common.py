@@ -136,19 +136,17 @@ def emit(
         note(text)
 
 
-def percent1(value: object) -> str:
-    """A share as a percentage in 0.1 % steps ('12.3%'); '-' where there is no number."""
-    return f"{value * 100:.1f}%" if isinstance(value, int | float) else "-"
+def percent_cell(decimals: int, *, signed: bool = False) -> Callable[[object], str]:
+    """A table formatter for a share or a relative error as a percentage with ``decimals`` decimals
+    ('12%', '12.3%'; '+12%' when ``signed``), '-' where there is no number."""
+    spec = f"{'+' if signed else ''}.{decimals}f"
+    return lambda value: f"{value * 100:{spec}}%" if isinstance(value, int | float) else "-"
 
 
-def signed_percent0(value: object) -> str:
-    """A relative error as a signed whole percentage ('+12%'); '-' where there is no number."""
-    return f"{value * 100:+.0f}%" if isinstance(value, int | float) else "-"
-
-
-def signed_percent1(value: object) -> str:
-    """A relative error as a signed percentage in 0.1 % steps ('+12.3%'); '-' where there is no number."""
-    return f"{value * 100:+.1f}%" if isinstance(value, int | float) else "-"
+percent0 = percent_cell(0)
+percent1 = percent_cell(1)
+signed_percent0 = percent_cell(0, signed=True)
+signed_percent1 = percent_cell(1, signed=True)
 
 
 def render_error_summary(

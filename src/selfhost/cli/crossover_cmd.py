@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from selfhost.cli import options as o
-from selfhost.cli.common import emit, guarded, load, note
+from selfhost.cli.common import emit, guarded, load, note, percent0
 
 if TYPE_CHECKING:
     from selfhost.analysis import Report
@@ -152,7 +152,7 @@ def table_columns(scenario: Scenario) -> list[Column]:
         columns[-1] = Column("crossover_rps", "Crossover mean req/s", never_or(sig3))
         columns += [
             Column("crossover_multiple_of_mean", "x mean", blank(sig3), priority=1),
-            Column("idle_share", "Idle", blank(percent), priority=1),
+            Column("idle_share", "Idle", blank(percent0), priority=1),
         ]
     if scenario.samples:
         columns.append(Column("band", "Crossover P10–P90 · P(own GPUs cheaper)", text, priority=1))
@@ -188,11 +188,6 @@ def print_table(report: Report, scenario: Scenario, wide: bool) -> None:
         console.print(report.verdict)
     for text in report.notes:
         note(text)
-
-
-def percent(value: object) -> str:
-    """A share as a whole percentage, '-' where there is none."""
-    return f"{value:.0%}" if isinstance(value, int | float) else "-"
 
 
 def register(app: typer.Typer) -> None:
