@@ -130,6 +130,11 @@ def emit(
         return
     console = stdout_console()
     render_table(shown, columns, console, title=title, section_key=section_key, wide=whole(wide))
+    print_verdict_and_notes(report, console)
+
+
+def print_verdict_and_notes(report: Report, console: Console) -> None:
+    """Under a table: the report's verdict, if any, on ``console``; then its notes on stderr."""
     if report.verdict:
         console.print(report.verdict)
     for text in report.notes:

@@ -167,7 +167,7 @@ def table_columns(scenario: Scenario) -> list[Column]:
 
 def print_table(report: Report, scenario: Scenario, wide: bool) -> None:
     """The table (one row per model), the line explaining its words, the verdict; notes on stderr."""
-    from selfhost.cli.common import stdout_console, whole
+    from selfhost.cli.common import print_verdict_and_notes, stdout_console, whole
     from selfhost.render import NOTATION, render_table
 
     rows = verdict_rows(report)
@@ -184,10 +184,7 @@ def print_table(report: Report, scenario: Scenario, wide: bool) -> None:
             "(the cheapest proprietary API of the model's quality tier). Crossover: the rate above which own GPUs cost less than "
             f"the cheapest API ('never': at no rate). {NOTATION}. Every comparison: --format csv."
         )
-    if report.verdict:
-        console.print(report.verdict)
-    for text in report.notes:
-        note(text)
+    print_verdict_and_notes(report, console)
 
 
 def register(app: typer.Typer) -> None:
