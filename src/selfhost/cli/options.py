@@ -405,6 +405,19 @@ DEPLOYMENT = ("model", "gpu", "quant", "gpus", "engine", *WORKLOAD[:2], *WORKLOA
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def format_hint_option(kinds: type[Enum]) -> Any:
+    """The ``--format-hint KIND`` option of a command that reads another tool's files: read the
+    file as one of ``kinds`` (an Enum of format names) instead of recognising it."""
+    return typer.Option(
+        None,
+        "--format-hint",
+        metavar="KIND",
+        help="Read the file as this format instead of recognising it: "
+        + ", ".join(kind.value for kind in kinds)
+        + ".",
+    )
+
+
 def own_parameters(command: Callable[..., Any], skip: str) -> list[inspect.Parameter]:
     """The command's parameters but ``skip``, annotations evaluated (they are strings under
     ``from __future__ import annotations``) and made keyword-only, so they may follow the group."""
