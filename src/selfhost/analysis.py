@@ -502,32 +502,34 @@ def costs(
 # --------------------------------------------------------------------------- crossover
 
 
-def comparable_apis(
-    catalog: Catalog,
-    model: Model,
-    *,
-    all_apis: bool,
-    input_tokens: int = 1,
-    output_tokens: int = 1,
-    cached_input_fraction: float = 0.0,
-    context_tokens: int = 0,
-) -> list[ApiOffering]:
-    """APIs a model competes with: hosts of the same model, and proprietary APIs of its tier,
-    among those that accept ``context_tokens``.
-
-    By default the cheapest of each group for the workload: price per request, as it is billed
-    (output tokens often cost 4-8x input; cached input is cheaper where an API prices it);
-    ``all_apis`` keeps every one. On a tie, the first in catalog order.
-    """
+def _api_groups(catalog: Catalog, model: Model, context_tokens: int) -> tuple[list[ApiOffering], ...]:
+    """The live APIs that accept ``context_tokens``: (hosts of the same model, proprietary APIs of
+    its quality tier), each in catalog order."""
     live = [a for a in catalog.apis if not a.deprecated and serves_context(a, context_tokens)]
     hosted = [a for a in live if a.equivalent_model == model.id]
     tier = [a for a in live if a.equivalent_model is None and a.quality_tier == model.quality_tier]
-    if all_apis:
-        return hosted + tier
+    return hosted, tier
+
+
+def comparable_apis(catalog: Catalog, model: Model, context_tokens: int = 0) -> list[ApiOffering]:
+    """Every API a model competes with: hosts of the same model, then proprietary APIs of its
+    tier, among those that accept ``context_tokens``."""
+    hosted, tier = _api_groups(catalog, model, context_tokens)
+    return hosted + tier
+
+
+def cheapest_comparable_apis(
+    catalog: Catalog, model: Model, workload: Workload, cached_input_fraction: float
+) -> list[ApiOffering]:
+    """The cheapest of each group of `comparable_apis` for ``workload`` (its context accepted):
+    price per request, as it is billed (output tokens often cost 4-8x input; cached input is
+    cheaper where an API prices it). On a tie, the first in catalog order."""
     picked = []
-    for group in (hosted, tier):
+    for group in _api_groups(catalog, model, workload.context_tokens):
         if group:
-            per_request = request_usd(group, input_tokens, output_tokens, cached_input_fraction)
+            per_request = request_usd(
+                group, workload.input_tokens, workload.output_tokens, cached_input_fraction
+            )
             picked.append(group[int(np.argmin(per_request))])
     return picked
 
@@ -572,21 +574,14 @@ def crossover_report(catalog: Catalog, scenario: Scenario, *, grid: DeploymentGr
     for k, model_id in enumerate(models):
         model = model_by_id[model_id]
         candidates = np.flatnonzero((row_model == k) & np.isfinite(monthly))
-        model_apis = (
-            list(apis)
-            if apis is not None
-            else comparable_apis(
-                catalog,
-                model,
-                all_apis=all_apis,
-                input_tokens=workload.input_tokens,
-                output_tokens=workload.output_tokens,
-                cached_input_fraction=ca.cached_input_fraction,
-                context_tokens=workload.context_tokens,
-            )
-        )
+        if apis is not None:
+            model_apis = list(apis)
+        elif all_apis:
+            model_apis = comparable_apis(catalog, model, workload.context_tokens)
+        else:
+            model_apis = cheapest_comparable_apis(catalog, model, workload, ca.cached_input_fraction)
         if not model_apis:
-            too_short = apis is None and comparable_apis(catalog, model, all_apis=True)
+            too_short = apis is None and comparable_apis(catalog, model)
             reason = f" accepts {workload.context_tokens:,} tokens of context" if too_short else ""
             notes.append(f"{model_id}: no comparable API in the catalog{reason}; pass --api")
             continue

@@ -339,7 +339,7 @@ def sweep(catalog: Catalog, scenario: Scenario, *, max_rows: int = 0) -> Sweep:
         chosen: dict[str, ApiOffering] = {}
         context = max(w.context_tokens for w in workloads)
         for c in configs:
-            for a in comparable_apis(catalog, c.model, all_apis=True, context_tokens=context):
+            for a in comparable_apis(catalog, c.model, context):
                 chosen.setdefault(a.id, a)
         apis = list(chosen.values())
     parts = []
