@@ -235,13 +235,11 @@ def deploy(
             model_entry = configs[0].model
             ctx = scenario.context_tokens or min(DEFAULT_DEPLOY_CONTEXT, model_entry.max_context_tokens)
             workload = dataclasses.replace(scenario.workload, context_tokens=ctx)
-            costs = scenario.priced
             sized = fewest_gpus_kit(
                 configs,
                 workload,
+                scenario.priced,
                 rps=rps,
-                target_utilization=costs.target_utilization,
-                min_replicas=costs.min_replicas,
                 served_model_name=served_model_name,
                 weights=weights[0] if weights else None,
             )
