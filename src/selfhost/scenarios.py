@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import ArrayLike
 
 from selfhost.catalog.architecture import count_params_for
 from selfhost.engine import cost, memory, throughput
@@ -57,8 +57,8 @@ class Workload:
 def capacity_within_targets(
     serving: ServingArrays,
     workload: Workload,
-    input_tokens: npt.ArrayLike | None = None,
-    output_tokens: npt.ArrayLike | None = None,
+    input_tokens: ArrayLike | None = None,
+    output_tokens: ArrayLike | None = None,
 ) -> throughput.Capacity:
     """`throughput.capacity` of ``serving`` under the workload's TPOT and TTFT targets, at its mean
     lengths unless ``input_tokens`` / ``output_tokens`` give others (arrays, for many mixes). [tokens]"""
