@@ -60,8 +60,9 @@ def capacity_within_targets(
     input_tokens: ArrayLike | None = None,
     output_tokens: ArrayLike | None = None,
 ) -> throughput.Capacity:
-    """`throughput.capacity` of ``serving`` under the workload's TPOT and TTFT targets, at its mean
-    lengths unless ``input_tokens`` / ``output_tokens`` give others (arrays, for many mixes). [tokens]"""
+    """`throughput.capacity` of ``serving`` under the workload's TPOT and TTFT targets (ms, given
+    to the engine in s), at its mean lengths unless ``input_tokens`` / ``output_tokens`` give
+    others (arrays, for many mixes). [tokens]"""
     return throughput.capacity(
         serving,
         workload.input_tokens if input_tokens is None else input_tokens,
