@@ -26,6 +26,7 @@ from selfhost.scenarios import (
     ReplicaConfig,
     Workload,
     build_arrays,
+    capacity_within_targets,
     price_options,
 )
 from selfhost.selection import select_configs, selected_apis
@@ -83,7 +84,8 @@ def _number(x: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _config_record(c: ReplicaConfig) -> Record:
+def config_record(c: ReplicaConfig) -> Record:
+    """Which deployment a record is about: model, quant, GPU, split and engine ids, and its evidence."""
     return {
         "model": c.model.id,
         "quant": c.quant.id,
@@ -187,7 +189,7 @@ def fit(configs: Sequence[ReplicaConfig], workload: Workload) -> Report:
         )
         results.append(
             {
-                **_config_record(c),
+                **config_record(c),
                 "context_tokens": workload.context_tokens,
                 "fits": fits,
                 "reason": reason,
@@ -236,14 +238,16 @@ def estimate(configs: Sequence[ReplicaConfig], workload: Workload, concurrency: 
     p, d = workload.input_tokens, workload.output_tokens
     kv_limit = memory.max_concurrent_sequences(mem.kv_capacity_tokens, mem.sequence_kv_tokens(p + d / 2.0))
     batch_cap = np.minimum(kv_limit, serving.max_batch_sequences)
-    within = throughput.capacity(serving, p, d, workload.max_tpot_ms / 1000.0, workload.max_ttft_ms / 1000.0)
+    within = capacity_within_targets(serving, workload)
     if concurrency == AUTO:
         runs = [(np.ones(len(configs)), "one"), (np.asarray(within.batch, dtype=float), "targets")]
     elif concurrency is None:
         runs = [(batch_cap, "max")]
     else:
         runs = [(np.full(len(configs), float(concurrency)), "given")]
-    points = [(batch, load, throughput.load_point(serving, np.maximum(batch, 1.0), p, d)) for batch, load in runs]
+    points = [
+        (batch, load, throughput.load_point(serving, np.maximum(batch, 1.0), p, d)) for batch, load in runs
+    ]
     results = []
     notes = [THROUGHPUT_NOTE]
     for i, c in enumerate(configs):
@@ -252,7 +256,7 @@ def estimate(configs: Sequence[ReplicaConfig], workload: Workload, concurrency: 
                 continue  # nothing within the targets, or one request is all they allow: the first row says it
             feasible = batch[i] >= 1 and batch[i] <= batch_cap[i]
             record = {
-                **_config_record(c),
+                **config_record(c),
                 "input_tokens": p,
                 "output_tokens": d,
                 "load": LOADS[load],
@@ -314,6 +318,17 @@ class DeploymentGrid:
     def price(self, i: int) -> PriceOption:
         return self.prices[int(self.price_index[i])]
 
+    def unit_at(self, i: int) -> cost.BillingUnit:
+        """The billing unit of row ``i`` alone (scalars where `unit` holds a row each)."""
+        u = self.unit
+        return cost.BillingUnit(
+            gpus=u.gpus[i],
+            replicas=u.replicas[i],
+            usd_per_month=u.usd_per_month[i],
+            rps=u.rps[i],
+            min_units=u.min_units[i],
+        )
+
 
 def _price_table(
     catalog: Catalog, configs: Sequence[ReplicaConfig], ca: CostAssumptions, cheapest: bool = False
@@ -365,13 +380,7 @@ def deployment_grid(
     workload = scenario.workload if workload is None else workload
     ca = scenario.priced
     serving, mem = build_arrays(configs, workload.kv_dtype)
-    cap = throughput.capacity(
-        serving,
-        workload.input_tokens,
-        workload.output_tokens,
-        workload.max_tpot_ms / 1000.0,
-        workload.max_ttft_ms / 1000.0,
-    )
+    cap = capacity_within_targets(serving, workload)
     fits = memory.fit_verdict(
         mem.usable_bytes,
         mem.weight_bytes,
@@ -429,7 +438,7 @@ def deployment_grid(
 def _deployment_record(grid: DeploymentGrid, i: int, rps: float, self_usd: float, units: float) -> Record:
     c, o = grid.config(i), grid.price(i)
     return {
-        **_config_record(c),
+        **config_record(c),
         "price_option": o.id,
         "provider": o.provider,
         "pricing": o.pricing,
@@ -493,32 +502,34 @@ def costs(
 # --------------------------------------------------------------------------- crossover
 
 
-def comparable_apis(
-    catalog: Catalog,
-    model: Model,
-    *,
-    all_apis: bool,
-    input_tokens: int = 1,
-    output_tokens: int = 1,
-    cached_input_fraction: float = 0.0,
-    context_tokens: int = 0,
-) -> list[ApiOffering]:
-    """APIs a model competes with: hosts of the same model, and proprietary APIs of its tier,
-    among those that accept ``context_tokens``.
-
-    By default the cheapest of each group for the workload: price per request, as it is billed
-    (output tokens often cost 4-8x input; cached input is cheaper where an API prices it);
-    ``all_apis`` keeps every one. On a tie, the first in catalog order.
-    """
+def _api_groups(catalog: Catalog, model: Model, context_tokens: int) -> tuple[list[ApiOffering], ...]:
+    """The live APIs that accept ``context_tokens``: (hosts of the same model, proprietary APIs of
+    its quality tier), each in catalog order."""
     live = [a for a in catalog.apis if not a.deprecated and serves_context(a, context_tokens)]
     hosted = [a for a in live if a.equivalent_model == model.id]
     tier = [a for a in live if a.equivalent_model is None and a.quality_tier == model.quality_tier]
-    if all_apis:
-        return hosted + tier
+    return hosted, tier
+
+
+def comparable_apis(catalog: Catalog, model: Model, context_tokens: int = 0) -> list[ApiOffering]:
+    """Every API a model competes with: hosts of the same model, then proprietary APIs of its
+    tier, among those that accept ``context_tokens``."""
+    hosted, tier = _api_groups(catalog, model, context_tokens)
+    return hosted + tier
+
+
+def cheapest_comparable_apis(
+    catalog: Catalog, model: Model, workload: Workload, cached_input_fraction: float
+) -> list[ApiOffering]:
+    """The cheapest of each group of `comparable_apis` for ``workload`` (its context accepted):
+    price per request, as it is billed (output tokens often cost 4-8x input; cached input is
+    cheaper where an API prices it). On a tie, the first in catalog order."""
     picked = []
-    for group in (hosted, tier):
+    for group in _api_groups(catalog, model, workload.context_tokens):
         if group:
-            per_request = request_usd(group, input_tokens, output_tokens, cached_input_fraction)
+            per_request = request_usd(
+                group, workload.input_tokens, workload.output_tokens, cached_input_fraction
+            )
             picked.append(group[int(np.argmin(per_request))])
     return picked
 
@@ -563,21 +574,14 @@ def crossover_report(catalog: Catalog, scenario: Scenario, *, grid: DeploymentGr
     for k, model_id in enumerate(models):
         model = model_by_id[model_id]
         candidates = np.flatnonzero((row_model == k) & np.isfinite(monthly))
-        model_apis = (
-            list(apis)
-            if apis is not None
-            else comparable_apis(
-                catalog,
-                model,
-                all_apis=all_apis,
-                input_tokens=workload.input_tokens,
-                output_tokens=workload.output_tokens,
-                cached_input_fraction=ca.cached_input_fraction,
-                context_tokens=workload.context_tokens,
-            )
-        )
+        if apis is not None:
+            model_apis = list(apis)
+        elif all_apis:
+            model_apis = comparable_apis(catalog, model, workload.context_tokens)
+        else:
+            model_apis = cheapest_comparable_apis(catalog, model, workload, ca.cached_input_fraction)
         if not model_apis:
-            too_short = apis is None and comparable_apis(catalog, model, all_apis=True)
+            too_short = apis is None and comparable_apis(catalog, model)
             reason = f" accepts {workload.context_tokens:,} tokens of context" if too_short else ""
             notes.append(f"{model_id}: no comparable API in the catalog{reason}; pass --api")
             continue
@@ -597,14 +601,9 @@ def crossover_report(catalog: Catalog, scenario: Scenario, *, grid: DeploymentGr
             model_apis, workload.input_tokens, workload.output_tokens, ca.cached_input_fraction
         )
         api_monthly = cost.api_usd_per_month(rps, per_request, ca.hours_per_month)
-        best_unit = cost.BillingUnit(
-            gpus=grid.unit.gpus[best],
-            replicas=grid.unit.replicas[best],
-            usd_per_month=grid.unit.usd_per_month[best],
-            rps=grid.unit.rps[best],
-            min_units=grid.unit.min_units[best],
+        cross = crossover_of(
+            grid.unit_at(best), scenario, per_request, owned=grid.price(best).pricing == "owned"
         )
-        cross = crossover_of(best_unit, scenario, per_request, owned=grid.price(best).pricing == "owned")
         saving = api_monthly - monthly[best]
         payback = cost.payback_months(ca.setup_usd, saving)
         self_mtok = cost.usd_per_mtok(monthly[best], rps, tokens, ca.hours_per_month)

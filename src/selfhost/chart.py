@@ -172,17 +172,6 @@ def _best_options(
     return [compared, *(i for _, _, i in others[: max(0, count - 1)])]
 
 
-def _unit_at(grid: DeploymentGrid, row: int) -> cost.BillingUnit:
-    u = grid.unit
-    return cost.BillingUnit(
-        gpus=u.gpus[row],
-        replicas=u.replicas[row],
-        usd_per_month=u.usd_per_month[row],
-        rps=u.rps[row],
-        min_units=u.min_units[row],
-    )
-
-
 def _floats(values: Any) -> tuple[float, ...]:
     return tuple(float(v) for v in np.asarray(values, dtype=float).ravel())
 
@@ -231,7 +220,7 @@ def cost_chart(
         compared = int(rows[mine[0]])
         series: list[Series] = []
         for row in _best_options(grid, monthly, model_id, compared, options_per_model):
-            unit = _unit_at(grid, row)
+            unit = grid.unit_at(row)
             x = step_rates(base, float(unit.rps), low, high)
             y = cost.self_hosted_usd_per_month(x, unit, ca.ops_usd_per_month)
             series.append(
@@ -439,7 +428,10 @@ def terminal_chart(chart: CostChart, *, width: int = 100, height: int = 24, colo
         top = linear_range(chart.rps, [c.rps for c in panel.crossovers])
         if top is not None:  # linear axes from 0: the costs up to the top of the rate axis
             shown = [
-                v for s in panel.series for r, v in zip(s.rps, s.usd_per_month, strict=True) if r <= top and v > 0
+                v
+                for s in panel.series
+                for r, v in zip(s.rps, s.usd_per_month, strict=True)
+                if r <= top and v > 0
             ]
             x_ticks = linear_ticks(0.0, top)
             fig.ruler("x").lim(0.0, top)

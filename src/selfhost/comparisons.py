@@ -17,9 +17,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from selfhost.analysis import DeploymentGrid, Record, Report, crossover_report, deployment_grid
-from selfhost.engine import cost, memory, throughput
+from selfhost.engine import cost, memory
 from selfhost.errors import SelfhostError
-from selfhost.scenarios import ReplicaConfig, Workload, build_arrays
+from selfhost.scenarios import ReplicaConfig, Workload, build_arrays, capacity_within_targets
 
 if TYPE_CHECKING:
     from selfhost.catalog.schema import ApiOffering, Catalog
@@ -137,9 +137,7 @@ def capacity_rps(
         ),
         compute_utilization=np.minimum(1.0, serving.compute_utilization[None, :] * eff[:, None]),
     )
-    cap = throughput.capacity(
-        scaled, p[:, None], d[:, None], workload.max_tpot_ms / 1000.0, workload.max_ttft_ms / 1000.0
-    )
+    cap = capacity_within_targets(scaled, workload, p[:, None], d[:, None])
     context = np.maximum(float(workload.context_tokens), p + d)[:, None]
     max_context = np.array([c.model.max_context_tokens for c in configs], dtype=float)[None, :]
     fits = memory.fit_verdict(

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from selfhost.staleness import counted_note
+
 if TYPE_CHECKING:
     from selfhost.analysis import Report
     from selfhost.catalog.schema import Catalog, Entry
@@ -76,14 +78,12 @@ def unconfirmed_entries(catalog: Catalog, records: Sequence[Mapping[str, Any]]) 
 
 def unconfirmed_note(entries: Sequence[Mapping[str, str]]) -> str | None:
     """One stderr line naming the unconfirmed entries a result used, or None when there are none."""
-    if not entries:
-        return None
-    named = ", ".join(f"{e['kind']} {e['id']}" for e in entries[:LISTED_IN_NOTE])
-    more = f" and {len(entries) - LISTED_IN_NOTE} more" if len(entries) > LISTED_IN_NOTE else ""
-    noun = "entry used holds" if len(entries) == 1 else "entries used hold"
-    return (
-        f"{len(entries)} catalog {noun} estimates (confirmed: false): {named}{more}; "
-        "see which figure and why with: selfhost catalog show ID"
+    return counted_note(
+        [f"{e['kind']} {e['id']}" for e in entries],
+        LISTED_IN_NOTE,
+        one="catalog entry used holds estimates (confirmed: false)",
+        many="catalog entries used hold estimates (confirmed: false)",
+        then="see which figure and why with: selfhost catalog show ID",
     )
 
 

@@ -162,6 +162,21 @@ def _publish(tmp: Path, target: Path, *, replace: bool, shown: Path) -> None:
     tmp.unlink()
 
 
+def _put(target: Path, data: bytes, mode: int, *, replace: bool, shown: Path) -> None:
+    """Write ``data`` to ``target`` through a temporary file (`_temporary`, then `_publish`); the
+    temporary never stays behind, whatever happens."""
+    tmp = _temporary(target, data, mode)
+    try:
+        _publish(tmp, target, replace=replace, shown=shown)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _kept_mode(target: Path, exists: bool) -> int:
+    """Permission bits for a file written at ``target``: the existing file's, else 0666 less the umask."""
+    return stat.S_IMODE(os.stat(target).st_mode) if exists else NEW_FILE_MODE & ~_umask()
+
+
 def write_file(
     path: str | Path,
     content: str | bytes,
@@ -188,16 +203,8 @@ def write_file(
             exists = target.exists()
             if exists and not force:
                 raise InputError(f"{what} '{shown}' exists; pass --force to replace it")
-            bits = (
-                mode
-                if mode is not None
-                else (stat.S_IMODE(os.stat(target).st_mode) if exists else NEW_FILE_MODE & ~_umask())
-            )
-            tmp = _temporary(target, data, bits)
-            try:
-                _publish(tmp, target, replace=force, shown=shown)
-            finally:
-                tmp.unlink(missing_ok=True)
+            bits = mode if mode is not None else _kept_mode(target, exists)
+            _put(target, data, bits, replace=force, shown=shown)
     except OSError as exc:
         raise _io_error("write", shown, exc) from None
     return target
@@ -230,12 +237,7 @@ def update_file(
             new = change(old, target)
             if new is None:
                 return target, False
-            bits = stat.S_IMODE(os.stat(target).st_mode) if exists else NEW_FILE_MODE & ~_umask()
-            tmp = _temporary(target, new.encode("utf-8"), bits)
-            try:
-                _publish(tmp, target, replace=exists, shown=shown)
-            finally:
-                tmp.unlink(missing_ok=True)
+            _put(target, new.encode("utf-8"), _kept_mode(target, exists), replace=exists, shown=shown)
     except OSError as exc:
         raise _io_error("write", shown, exc) from None
     return target, True

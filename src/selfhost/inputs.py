@@ -304,7 +304,7 @@ def read_yaml(path: str | Path, what: str, *, max_bytes: int = MAX_DOCUMENT_BYTE
     Raises:
         InputError: the file cannot be read, or is not valid YAML (the message says where).
     """
-    text = decode(read_bytes(path, what, max_bytes=max_bytes), what, path)
+    text = read_text(path, what, max_bytes=max_bytes)
     try:
         return load_yaml(text)
     except Exception as exc:  # yaml.YAMLError or ValueError from load_yaml
@@ -368,7 +368,7 @@ def read_json(path: str | Path, what: str, *, max_bytes: int = MAX_INPUT_BYTES) 
     Raises:
         InputError: the file cannot be read, or is not valid JSON (the message says where).
     """
-    text = decode(read_bytes(path, what, max_bytes=max_bytes), what, path)
+    text = read_text(path, what, max_bytes=max_bytes)
     try:
         return load_json(text)
     except ValueError as exc:

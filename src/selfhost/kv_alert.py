@@ -23,14 +23,14 @@ from selfhost.analysis import (
     THROUGHPUT_NOTE,
     Record,
     Report,
-    _config_record,
     _with_evidence,
+    config_record,
     entry_provenance,
     workload_assumptions,
 )
 from selfhost.engine import memory, throughput
 from selfhost.errors import InputError
-from selfhost.scenarios import ReplicaConfig, Workload, build_arrays
+from selfhost.scenarios import ReplicaConfig, Workload, build_arrays, capacity_within_targets
 
 FloatArray = NDArray[np.float64]
 
@@ -150,7 +150,7 @@ def kv_alert(
     fits_one = cap_tokens >= full_held
     reachable = fits_one & (alert_b <= engine_cap)
     at_alert = throughput.load_point(serving, np.maximum(alert_b, 1.0), p, d)
-    within = throughput.capacity(serving, p, d, workload.max_tpot_ms / 1000.0, workload.max_ttft_ms / 1000.0)
+    within = capacity_within_targets(serving, workload)
     util_at_capacity = kv_utilization(within.batch, mean_held, cap_tokens)
     util_at_engine_cap = kv_utilization(np.minimum(engine_cap, kv_limit), mean_held, cap_tokens)
 
@@ -169,7 +169,7 @@ def kv_alert(
         ok = bool(reachable[i])
         results.append(
             {
-                **_config_record(c),
+                **config_record(c),
                 "input_tokens": p,
                 "output_tokens": d,
                 "threshold": threshold,

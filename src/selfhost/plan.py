@@ -29,9 +29,9 @@ from selfhost.analysis import (
     _number,
     _with_evidence,
     api_provenance,
+    config_record,
     deployment_grid,
     entry_provenance,
-    evidence_fields,
 )
 from selfhost.apis import request_usd, serves_context
 from selfhost.engine import assignment, cost
@@ -446,13 +446,7 @@ def plan_report(
         deployments.append(
             {
                 "deployment": name,
-                "model": c.model.id,
-                "quant": c.quant.id,
-                "gpu": c.gpu.id,
-                "gpus_per_replica": c.n_gpus,
-                "layout": c.layout,
-                "engine": c.engine.id,
-                **evidence_fields(c),
+                **config_record(c),
                 "price_option": price.id,
                 "provider": price.provider,
                 "pricing": price.pricing,

@@ -21,7 +21,7 @@ import numpy as np
 from selfhost.analysis import CROSSOVER_WORDS, deployment_grid
 from selfhost.apis import api_prices, api_usd_per_request
 from selfhost.catalog.schema import ApiOffering, Catalog
-from selfhost.engine import cost, crossover
+from selfhost.engine import crossover
 from selfhost.engine import traffic_cost as tc
 from selfhost.errors import InputError
 from selfhost.question import Scenario
@@ -99,13 +99,7 @@ def profile_crossover_record(
         raise InputError(f"price option '{price_option}' is not one of {config.gpu.id}'s: {', '.join(ids)}")
     row = min(rows, key=lambda i: grid.price(i).usd_per_gpu_hour)
     option = grid.price(row)
-    unit = cost.BillingUnit(
-        gpus=grid.unit.gpus[row],
-        replicas=grid.unit.replicas[row],
-        usd_per_month=grid.unit.usd_per_month[row],
-        rps=grid.unit.rps[row],
-        min_units=grid.unit.min_units[row],
-    )
+    unit = grid.unit_at(row)
     capacity = float(grid.capacity.point.requests_per_s[row])
     cached = profile.cached_input_fraction
     cached_fraction = cached if cached is not None else ca.cached_input_fraction

@@ -56,16 +56,6 @@ class SelfHostedBill:
     autoscaled: NDArray[np.bool_]
 
 
-def _rows(unit: cost.BillingUnit, rows: NDArray[np.bool_]) -> cost.BillingUnit:
-    return cost.BillingUnit(
-        gpus=unit.gpus[rows],
-        replicas=unit.replicas[rows],
-        usd_per_month=unit.usd_per_month[rows],
-        rps=unit.rps[rows],
-        min_units=unit.min_units[rows],
-    )
-
-
 def self_hosted(grid: DeploymentGrid, scenario: Scenario) -> SelfHostedBill:
     """What self-hosting the scenario's load costs on each row of ``grid``."""
     ca, unit = scenario.priced, grid.unit

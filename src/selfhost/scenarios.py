@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from selfhost.catalog.architecture import count_params_for
-from selfhost.engine import cost, memory
+from selfhost.engine import cost, memory, throughput
 from selfhost.engine.params import ParamCounts, kv_bytes_per_token
 from selfhost.engine.throughput import ServingArrays
 from selfhost.errors import InputError
@@ -51,6 +52,24 @@ class Workload:
     max_tpot_ms: float
     max_ttft_ms: float
     kv_dtype: KvDtype = "auto"
+
+
+def capacity_within_targets(
+    serving: ServingArrays,
+    workload: Workload,
+    input_tokens: ArrayLike | None = None,
+    output_tokens: ArrayLike | None = None,
+) -> throughput.Capacity:
+    """`throughput.capacity` of ``serving`` under the workload's TPOT and TTFT targets (ms, given
+    to the engine in s), at its mean lengths unless ``input_tokens`` / ``output_tokens`` give
+    others (arrays, for many mixes). [tokens]"""
+    return throughput.capacity(
+        serving,
+        workload.input_tokens if input_tokens is None else input_tokens,
+        workload.output_tokens if output_tokens is None else output_tokens,
+        workload.max_tpot_ms / 1000.0,
+        workload.max_ttft_ms / 1000.0,
+    )
 
 
 @dataclass(frozen=True)
@@ -154,7 +173,12 @@ def model_quant_problem(model: Model, quant: Quantization) -> str | None:
 
 
 def parallelism_problem(
-    model: Model, gpu: Gpu, n_gpus: int, engine: EngineProfile, pipeline_stages: int = 1, dp_attention: bool = False
+    model: Model,
+    gpu: Gpu,
+    n_gpus: int,
+    engine: EngineProfile,
+    pipeline_stages: int = 1,
+    dp_attention: bool = False,
 ) -> str | None:
     """Why ``engine`` cannot split ``model`` over ``n_gpus`` of ``gpu`` so, or None.
 
@@ -388,7 +412,9 @@ def _model_constants(model: Model) -> _ModelConstants:
         params_experts_routed=float(counts.mlp_experts_routed),
         params_attention=float(counts.attention),
         # the routed experts a token uses: k of E, one multiply-add per weight
-        expert_flops_per_token=2.0 * counts.mlp_experts_routed * (a.moe.num_experts_per_tok / a.moe.n_routed_experts)
+        expert_flops_per_token=2.0
+        * counts.mlp_experts_routed
+        * (a.moe.num_experts_per_tok / a.moe.n_routed_experts)
         if a.moe
         else 0.0,
         embedding_tied=a.tie_word_embeddings,

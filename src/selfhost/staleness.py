@@ -116,16 +116,23 @@ def used_price_ids(records: Sequence[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+def counted_note(labels: Sequence[str], limit: int, *, one: str, many: str, then: str) -> str | None:
+    """One stderr line counting and naming what a result used: ``'<n> <one|many>: a, b and 3 more;
+    <then>'``, the first ``limit`` of ``labels`` named; None when there are none."""
+    if not labels:
+        return None
+    more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
+    return f"{len(labels)} {one if len(labels) == 1 else many}: {', '.join(labels[:limit])}{more}; {then}"
+
+
 def stale_note(stale: Sequence[dict[str, Any]], days: int) -> str | None:
     """One stderr line naming the stale prices a result used, or None when there are none."""
-    if not stale:
-        return None
-    named = ", ".join(f"{s['id']} ({s['as_of']})" for s in stale[:LISTED_IN_NOTE])
-    more = f" and {len(stale) - LISTED_IN_NOTE} more" if len(stale) > LISTED_IN_NOTE else ""
-    noun = "price used is" if len(stale) == 1 else "prices used are"
-    return (
-        f"{len(stale)} {noun} older than {days} days: {named}{more}; "
-        "check them, pass --catalog with newer ones (see: selfhost catalog stale)"
+    return counted_note(
+        [f"{s['id']} ({s['as_of']})" for s in stale],
+        LISTED_IN_NOTE,
+        one=f"price used is older than {days} days",
+        many=f"prices used are older than {days} days",
+        then="check them, pass --catalog with newer ones (see: selfhost catalog stale)",
     )
 
 

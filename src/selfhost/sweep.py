@@ -25,9 +25,9 @@ from selfhost.analysis import (
     THROUGHPUT_NOTE,
     DeploymentGrid,
     Record,
-    _config_record,
     _with_evidence,
     comparable_apis,
+    config_record,
     deployment_grid,
     entry_provenance,
 )
@@ -287,7 +287,7 @@ def _tables(grid: DeploymentGrid, workload: Workload, apis: Sequence[ApiOffering
         records.append(
             {
                 "option": f"{c.model.id}/{c.quant.id}/{c.n_gpus}x{c.gpu.id}/{c.engine.id}/{price.id}",
-                **_config_record(c),
+                **config_record(c),
                 "price_option": price.id,
             }
         )
@@ -339,7 +339,7 @@ def sweep(catalog: Catalog, scenario: Scenario, *, max_rows: int = 0) -> Sweep:
         chosen: dict[str, ApiOffering] = {}
         context = max(w.context_tokens for w in workloads)
         for c in configs:
-            for a in comparable_apis(catalog, c.model, all_apis=True, context_tokens=context):
+            for a in comparable_apis(catalog, c.model, context):
                 chosen.setdefault(a.id, a)
         apis = list(chosen.values())
     parts = []
@@ -356,7 +356,7 @@ def sweep(catalog: Catalog, scenario: Scenario, *, max_rows: int = 0) -> Sweep:
         "models": sorted({c.model.id for c in configs}),
         "catalog_entries": entry_provenance(configs),
     }
-    deployments = (_config_record(part.grid.config(i)) for part in parts for i in range(len(part.grid)))
+    deployments = (config_record(part.grid.config(i)) for part in parts for i in range(len(part.grid)))
     return Sweep(
         assumptions=assumptions,
         notes=_with_evidence([THROUGHPUT_NOTE], deployments),

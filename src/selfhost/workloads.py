@@ -34,6 +34,7 @@ from selfhost.catalog.loader import _kind_of, _yaml_error
 from selfhost.catalog.lookup import did_you_mean, normalize
 from selfhost.catalog.schema import ApiOffering, Catalog, Entry, Model, QualityTier
 from selfhost.errors import InputError
+from selfhost.field_errors import field_message, field_path
 from selfhost.limits import MAX_RATE_RPS, MAX_TOKENS
 from selfhost.schema_types import Flag, Positive, PositiveInt, TextChecked
 
@@ -119,27 +120,18 @@ class WorkloadSpec(TextChecked):
         return self
 
 
-def _message(error: Any) -> str:
-    """Pydantic's message, reworded where the default does not say how to fix it."""
-    kind = error["type"]
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "extra_forbidden":
-        import difflib
+def _unknown_field(error: Any) -> str:
+    """The closest valid field name (by spelling, else one that contains the key), or all of them."""
+    import difflib
 
-        valid = list(WorkloadSpec.model_fields)
-        key = str(error["loc"][-1])
-        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6) or [
-            v for v in valid if len(key) >= 3 and key in v
-        ]
-        if close:
-            return f"unknown field; did you mean '{close[0]}'?"
-        return f"unknown field; valid fields are: {', '.join(valid)}"
-    message = str(error["msg"]).removeprefix("Value error, ").replace("a valid tuple", "a list")
-    value = error.get("input")
-    if not isinstance(value, dict | list):
-        message += f" (got {value!r})"
-    return message
+    valid = list(WorkloadSpec.model_fields)
+    key = str(error["loc"][-1])
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6) or [
+        v for v in valid if len(key) >= 3 and key in v
+    ]
+    if close:
+        return f"unknown field; did you mean '{close[0]}'?"
+    return f"unknown field; valid fields are: {', '.join(valid)}"
 
 
 SUSTAINED_FIELDS = ("requests_per_s", "input_tokens", "output_tokens")
@@ -152,10 +144,6 @@ def _missing_without_profile(item: dict[str, Any], error: Any) -> list[str]:
     if not str(error["msg"]).startswith("Value error, give "):
         return []
     return [name for name in SUSTAINED_FIELDS if item.get(name) is None]
-
-
-def _field_path(loc: Sequence[str | int]) -> str:
-    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
 
 
 def _summary(path: Path, errors: Sequence[str]) -> str:
@@ -223,7 +211,7 @@ def read_workloads(path: str | Path) -> list[WorkloadSpec]:
                 if absent:  # said as pydantic says a missing field, at each field
                     errors += [f"{where}.{name}: required field is missing" for name in absent]
                     continue
-                errors.append(f"{where}{_field_path(tuple(error['loc']))}: {_message(error)}")
+                errors.append(f"{where}{field_path(error['loc'])}: {field_message(error, _unknown_field)}")
             continue
         if spec.traffic_profile is not None:
             try:

@@ -15,9 +15,10 @@ from typing import Any
 import pydantic
 
 from selfhost.calibration.schema import Measurement
-from selfhost.catalog.lookup import did_you_mean, normalize
+from selfhost.catalog.lookup import did_you_mean, find
 from selfhost.catalog.schema import Catalog, EngineGeneration, EngineProfile, Entry, Gpu, Model, Quantization
 from selfhost.errors import MeasurementError
+from selfhost.field_errors import field_message, field_path
 
 #: The built-in file, relative to the catalog data directory.
 BUILTIN_RELATIVE_PATH = ("calibration", "measurements.yaml")
@@ -47,24 +48,8 @@ def _yaml_error(path: Path, exc: Exception) -> str:
     return yaml_error_line(path, exc)
 
 
-def _field_path(loc: Sequence[str | int]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return text
-
-
-def _message(error: Any) -> str:
-    kind = error["type"]
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "extra_forbidden":
-        return f"unknown field; valid fields are: {', '.join(Measurement.model_fields)}"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    value = error.get("input")
-    if not isinstance(value, dict | list):
-        message += f" (got {value!r})"
-    return message
+def _unknown_field(error: Any) -> str:
+    return f"unknown field; valid fields are: {', '.join(Measurement.model_fields)}"
 
 
 def _summary(path: Path, errors: Sequence[str]) -> str:
@@ -149,7 +134,9 @@ def _checked(p: Path, text: str | None = None) -> tuple[list[Measurement], list[
             m = Measurement.model_validate(item)
         except pydantic.ValidationError as exc:
             for error in exc.errors():
-                errors.append(f"{where}{_field_path(tuple(error['loc']))}: {_message(error)}")
+                errors.append(
+                    f"{where}{field_path(error['loc'])}: {field_message(error, _unknown_field, tuple_as_list=False)}"
+                )
             continue
         result.append(m)
         positions.append(index)
@@ -184,17 +171,6 @@ def generation_of(engine: EngineProfile, version: str) -> EngineGeneration | Non
     for generation in engine.generations:
         if _version_key(version) < _version_key(generation.before_version):
             return generation
-    return None
-
-
-def _lookup(entries: Sequence[Entry], query: str) -> Entry | None:
-    key = normalize(query)
-    for entry in entries:
-        if normalize(entry.id) == key:
-            return entry
-    for entry in entries:
-        if any(normalize(a) == key for a in entry.aliases):
-            return entry
     return None
 
 
@@ -266,7 +242,7 @@ def check_resolution(
         found: dict[str, Any] = {}
         for field_name, listing, entries in sections:
             query = getattr(m, field_name)
-            entry = _lookup(entries, query)
+            entry = find(entries, query)
             if entry is None:
                 hint = did_you_mean(entries, query)
                 errors.append(

@@ -78,16 +78,7 @@ def kv_bytes_per_token_for(arch: Architecture, kv_bytes_per_element: float = 2.0
     ``kv_bytes_per_element``: 2 for BF16/FP16 (default), 1 for FP8. [bytes]
     GQA: ``2 * L * n_kv * d * bytes``; MLA: ``L * (kv_lora_rank + qk_rope_head_dim) * bytes``.
     """
-    return float(
-        kv_bytes_per_token(
-            num_hidden_layers=arch.num_hidden_layers,
-            num_key_value_heads=arch.num_key_value_heads,
-            head_dim=arch.head_dim,
-            kv_bytes_per_element=kv_bytes_per_element,
-            mla_kv_lora_rank=arch.mla.kv_lora_rank if arch.mla else 0,
-            mla_qk_rope_head_dim=arch.mla.qk_rope_head_dim if arch.mla else 0,
-        )
-    )
+    return _kv_bytes_of_layers(arch, arch.num_hidden_layers, kv_bytes_per_element, mla=True)
 
 
 def windowed_kv_bytes_per_token_for(arch: Architecture, kv_bytes_per_element: float = 2.0) -> float:
@@ -96,11 +87,20 @@ def windowed_kv_bytes_per_token_for(arch: Architecture, kv_bytes_per_element: fl
     Those layers keep at most ``arch.attention_window_tokens`` tokens per sequence
     (`selfhost.engine.memory.effective_context_tokens`); 0 for a model without windowed layers.
     """
+    return _kv_bytes_of_layers(arch, arch.windowed_layers, kv_bytes_per_element, mla=False)
+
+
+def _kv_bytes_of_layers(arch: Architecture, layers: int, kv_bytes_per_element: float, *, mla: bool) -> float:
+    """KV cache of one token over ``layers`` of the model's layers, one model copy; with ``mla``,
+    the model's MLA latent sizes if it has them (the windowed layers' share counts none). [bytes/token]"""
+    latent = arch.mla if mla else None
     return float(
         kv_bytes_per_token(
-            num_hidden_layers=arch.windowed_layers,
+            num_hidden_layers=layers,
             num_key_value_heads=arch.num_key_value_heads,
             head_dim=arch.head_dim,
             kv_bytes_per_element=kv_bytes_per_element,
+            mla_kv_lora_rank=latent.kv_lora_rank if latent else 0,
+            mla_qk_rope_head_dim=latent.qk_rope_head_dim if latent else 0,
         )
     )

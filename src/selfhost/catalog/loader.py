@@ -25,6 +25,7 @@ from selfhost.catalog.entries import SECTION_TYPES as SECTIONS
 from selfhost.catalog.entries import catalog_from_json
 from selfhost.catalog.lookup import did_you_mean, normalize
 from selfhost.errors import CatalogError
+from selfhost.field_errors import field_message, field_path
 
 if TYPE_CHECKING:
     import pydantic
@@ -183,39 +184,27 @@ def _submodel(model: type[pydantic.BaseModel], loc: Sequence[str | int]) -> type
     return current
 
 
-def _field_path(loc: Sequence[str | int]) -> str:
-    """Pydantic location ('architecture', 'moe') or ('aliases', 1) as 'architecture.moe', 'aliases[1]'."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return text
-
-
 def _validation_message(model: type[Entry], error: Mapping[str, Any]) -> str:
-    """Pydantic's message, reworded where the default does not say how to fix it."""
-    kind = error["type"]
-    loc: tuple[str | int, ...] = tuple(error["loc"])
-    value = error.get("input")
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "extra_forbidden":
-        parent = _submodel(model, loc[:-1])
-        if parent is None:
-            return "unknown field"
-        valid = list(parent.model_fields)
-        close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.6)
-        if close:
-            return f"unknown field; did you mean '{close[0]}'?"
-        return f"unknown field; valid fields are: {', '.join(valid)}"
-    if kind == "string_pattern_mismatch":
+    """Pydantic's message (`field_message`), an id that breaks the id pattern said in full."""
+    if error["type"] == "string_pattern_mismatch":
         return (
-            f"'{value}' is not a valid id: use lower-case letters, digits, '.', '_' and '-', "
+            f"'{error.get('input')}' is not a valid id: use lower-case letters, digits, '.', '_' and '-', "
             "starting with a letter or digit"
         )
-    message = str(error["msg"]).removeprefix("Value error, ").replace("a valid tuple", "a list")
-    if not isinstance(value, (dict, list)):
-        message += f" (got {value!r})"
-    return message
+    return field_message(error, lambda e: _unknown_field(model, tuple(e["loc"])))
+
+
+def _unknown_field(model: type[Entry], loc: tuple[str | int, ...]) -> str:
+    """The closest valid field name at ``loc``, else the valid ones; just 'unknown field' when the
+    place is not a schema of its own."""
+    parent = _submodel(model, loc[:-1])
+    if parent is None:
+        return "unknown field"
+    valid = list(parent.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.6)
+    if close:
+        return f"unknown field; did you mean '{close[0]}'?"
+    return f"unknown field; valid fields are: {', '.join(valid)}"
 
 
 def read_source(path: Path) -> bytes:
@@ -313,8 +302,9 @@ def _read_section(result: _FileResult, section: str, items: object) -> None:
             entry = model.model_validate(item)
         except pydantic.ValidationError as exc:
             for error in exc.errors():
-                loc = tuple(error["loc"])
-                result.errors.append(f"{where}{_field_path(loc)}: {_validation_message(model, error)}")
+                result.errors.append(
+                    f"{where}{field_path(error['loc'])}: {_validation_message(model, error)}"
+                )
             if entry_id is not None:
                 result.invalid_ids.setdefault(section, set()).add(entry_id)
                 first_index[entry_id] = index

@@ -70,6 +70,18 @@ def did_you_mean(entries: Iterable[Entry], query: str) -> str:
     return f" did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
+def find(entries: Sequence[E], query: str) -> E | None:
+    """The entry whose id, else alias, matches `query` (see `normalize`); None when none does."""
+    key = normalize(query)
+    for entry in entries:
+        if normalize(entry.id) == key:
+            return entry
+    for entry in entries:
+        if any(normalize(alias) == key for alias in entry.aliases):
+            return entry
+    return None
+
+
 def resolve(entries: Sequence[E], query: str, *, kind: str, list_command: str) -> E:
     """The entry whose id, else alias, matches `query` (see `normalize`).
 
@@ -80,15 +92,11 @@ def resolve(entries: Sequence[E], query: str, *, kind: str, list_command: str) -
         InputError: the query is empty.
         UnknownIdError: nothing matches; the message lists close matches.
     """
-    key = normalize(query)
-    if not key:
+    if not normalize(query):
         raise InputError(f"empty {kind} id; run '{list_command}' to see all {kind}s.")
-    for entry in entries:
-        if normalize(entry.id) == key:
-            return entry
-    for entry in entries:
-        if any(normalize(alias) == key for alias in entry.aliases):
-            return entry
+    found = find(entries, query)
+    if found is not None:
+        return found
     hint = did_you_mean(entries, query)
     raise UnknownIdError(f"unknown {kind} '{query.strip()}';{hint} Run '{list_command}' to see all {kind}s.")
 

@@ -71,6 +71,14 @@ _Dumper.add_representer(list, _represent_list)
 _Dumper.add_representer(str, _represent_str)
 
 
+def dump_yaml(data: Any, width: int = YAML_WIDTH) -> str:
+    """``data`` as block YAML in the style of data/*.yaml (`_Dumper`), keys in their given order,
+    prose wrapped near ``width`` characters."""
+    return yaml.dump(
+        data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=width
+    )
+
+
 def _plain(value: Any) -> Any:
     """Tuples as lists, recursively; None-valued mapping keys dropped (they are the defaults)."""
     if isinstance(value, dict):
@@ -89,14 +97,7 @@ def model_record(model: Model) -> dict[str, Any]:
 def _item_lines(record: dict[str, Any], indent: str, gap: str) -> list[str]:
     """One block-sequence item: ``<indent>-<gap>key: ...`` then the rest aligned under the key."""
     under = indent + " " * (1 + len(gap))
-    body = yaml.dump(
-        record,
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=YAML_WIDTH - len(under),
-    )
+    body = dump_yaml(record, width=YAML_WIDTH - len(under))
     lines = body.rstrip("\n").split("\n")
     return [indent + "-" + gap + lines[0], *(under + line if line else line for line in lines[1:])]
 
@@ -380,15 +381,7 @@ def _appended(
             f"cannot add the entry to '{path}' without losing its comments or layout; "
             f"run the command without --into and paste the printed entry into its {section}: section"
         )
-    dumped = yaml.dump(
-        expected,
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=YAML_WIDTH,
-    )
-    return dumped, "rewritten"
+    return dump_yaml(expected), "rewritten"
 
 
 def _parsed(text: str) -> Any:

@@ -203,17 +203,9 @@ def _write(
     return f"{verb} {into}: engine {names} with the calibrated GPU efficiencies"
 
 
-def _percent(value: object) -> str:
-    return f"{value * 100:.1f}%" if isinstance(value, int | float) else "-"
-
-
-def _signed(value: object) -> str:
-    return f"{value * 100:+.0f}%" if isinstance(value, int | float) else "-"
-
-
 def _tables(calibrations: list[GpuCalibration]) -> None:
     from selfhost.calibration.user import SHORT_NAMES
-    from selfhost.cli.common import stdout_console
+    from selfhost.cli.common import render_error_summary, signed_percent0, stdout_console
     from selfhost.render import Column, render_table, sig3, text
 
     out = stdout_console()
@@ -246,17 +238,12 @@ def _tables(calibrations: list[GpuCalibration]) -> None:
             {"profile": "catalog", **c.before_error.as_dict()},
             {"profile": "calibrated", **c.after_error.as_dict()},
         ]
-        render_table(
+        render_error_summary(
             errors,
-            [
-                Column("profile", "Profile", text, "left"),
-                Column("points", "Points", text),
-                Column("median_abs_error", "Median |error|", _percent),
-                Column("within_30", "Within ±30 %", _percent),
-                Column("median_error", "Median error (bias)", _signed),
-            ],
+            ("profile", "Profile"),
             out,
             title="Error of the fitted points (predicted / measured - 1)",
+            bias=signed_percent0,
         )
         render_table(
             list(c.per_point),
@@ -266,9 +253,9 @@ def _tables(calibrations: list[GpuCalibration]) -> None:
                 Column("unit", "Unit", text, "left"),
                 Column("measured", "Measured", sig3),
                 Column("predicted_before", "Catalog", sig3),
-                Column("error_before", "Error", _signed),
+                Column("error_before", "Error", signed_percent0),
                 Column("predicted_after", "Calibrated", sig3),
-                Column("error_after", "Error", _signed),
+                Column("error_after", "Error", signed_percent0),
             ],
             out,
         )

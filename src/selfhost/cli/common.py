@@ -130,7 +130,49 @@ def emit(
         return
     console = stdout_console()
     render_table(shown, columns, console, title=title, section_key=section_key, wide=whole(wide))
+    print_verdict_and_notes(report, console)
+
+
+def print_verdict_and_notes(report: Report, console: Console) -> None:
+    """Under a table: the report's verdict, if any, on ``console``; then its notes on stderr."""
     if report.verdict:
         console.print(report.verdict)
     for text in report.notes:
         note(text)
+
+
+def percent_cell(decimals: int, *, signed: bool = False) -> Callable[[object], str]:
+    """A table formatter for a share or a relative error as a percentage with ``decimals`` decimals
+    ('12%', '12.3%'; '+12%' when ``signed``), '-' where there is no number."""
+    spec = f"{'+' if signed else ''}.{decimals}f"
+    return lambda value: f"{value * 100:{spec}}%" if isinstance(value, int | float) else "-"
+
+
+percent0 = percent_cell(0)
+percent1 = percent_cell(1)
+signed_percent0 = percent_cell(0, signed=True)
+signed_percent1 = percent_cell(1, signed=True)
+
+
+def render_error_summary(
+    rows: Sequence[dict[str, Any]],
+    first: tuple[str, str],
+    console: Console,
+    *,
+    title: str,
+    bias: Callable[[object], str],
+    wide: bool = False,
+) -> None:
+    """The error summary `validate` and `calibrate` print: one row per subset or profile (its key
+    and header in ``first``) with its points, median |error|, share within ±30 % and median error
+    (bias, formatted by ``bias``); errors are predicted / measured - 1."""
+    from selfhost.render import Column, render_table, text
+
+    columns = [
+        Column(*first, text, "left"),
+        Column("points", "Points", text),
+        Column("median_abs_error", "Median |error|", percent1),
+        Column("within_30", "Within ±30 %", percent1),
+        Column("median_error", "Median error (bias)", bias),
+    ]
+    render_table(rows, columns, console, title=title, wide=wide)

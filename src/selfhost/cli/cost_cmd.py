@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from selfhost.cli import options as o
-from selfhost.cli.common import emit, guarded, load
+from selfhost.cli.common import emit, guarded, load, percent0
 
 TABLE_ROWS = 20  # the rows a table shows without --limit (JSON, JSONL and CSV: all)
 
@@ -64,7 +64,8 @@ def table_columns(report: Report, scenario: Scenario, fmt: o.OutputFormat) -> li
     deployment and band labels they show."""
     from selfhost.render import Column, deployment_words, num0, num1, span, text, usd, usd_cents, usd_mtok
 
-    if fmt is not o.OutputFormat.table:  # JSON and CSV write the records whole; these name an empty CSV's columns
+    # JSON and CSV write the records whole; these name an empty CSV's columns
+    if fmt is not o.OutputFormat.table:
         keys = ["model", "quant", "gpu", "gpus_per_replica", "layout", "provider", "usd_per_gpu_hour",
                 "capacity_rps_per_replica", "replicas", "gpus_billed", "self_hosted_usd_per_month", "self_hosted_usd_per_mtok"]  # fmt: skip
         return [Column(k, k) for k in keys]
@@ -85,9 +86,7 @@ def table_columns(report: Report, scenario: Scenario, fmt: o.OutputFormat) -> li
     if scenario.samples:
         columns.insert(3, Column("usd_per_month_band", "P10 → P90 $/month", span(usd), priority=1))
     if scenario.traffic is not None:  # what the profile's bill rests on
-        from selfhost.cli.crossover_cmd import percent
-
-        columns.insert(3, Column("idle_share", "Idle", percent, priority=1))
+        columns.insert(3, Column("idle_share", "Idle", percent0, priority=1))
         columns.append(Column("replicas_peak", "Replicas at peak", num0, priority=2))
         if scenario.traffic.autoscaled:
             columns.append(Column("replicas_mean", "Mean replicas", num1, priority=2))

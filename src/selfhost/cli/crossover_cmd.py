@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from selfhost.cli import options as o
-from selfhost.cli.common import emit, guarded, load, note
+from selfhost.cli.common import emit, guarded, load, note, percent0
 
 if TYPE_CHECKING:
     from selfhost.analysis import Report
@@ -152,7 +152,7 @@ def table_columns(scenario: Scenario) -> list[Column]:
         columns[-1] = Column("crossover_rps", "Crossover mean req/s", never_or(sig3))
         columns += [
             Column("crossover_multiple_of_mean", "x mean", blank(sig3), priority=1),
-            Column("idle_share", "Idle", blank(percent), priority=1),
+            Column("idle_share", "Idle", blank(percent0), priority=1),
         ]
     if scenario.samples:
         columns.append(Column("band", "Crossover P10–P90 · P(own GPUs cheaper)", text, priority=1))
@@ -167,7 +167,7 @@ def table_columns(scenario: Scenario) -> list[Column]:
 
 def print_table(report: Report, scenario: Scenario, wide: bool) -> None:
     """The table (one row per model), the line explaining its words, the verdict; notes on stderr."""
-    from selfhost.cli.common import stdout_console, whole
+    from selfhost.cli.common import print_verdict_and_notes, stdout_console, whole
     from selfhost.render import NOTATION, render_table
 
     rows = verdict_rows(report)
@@ -184,15 +184,7 @@ def print_table(report: Report, scenario: Scenario, wide: bool) -> None:
             "(the cheapest proprietary API of the model's quality tier). Crossover: the rate above which own GPUs cost less than "
             f"the cheapest API ('never': at no rate). {NOTATION}. Every comparison: --format csv."
         )
-    if report.verdict:
-        console.print(report.verdict)
-    for text in report.notes:
-        note(text)
-
-
-def percent(value: object) -> str:
-    """A share as a whole percentage, '-' where there is none."""
-    return f"{value:.0%}" if isinstance(value, int | float) else "-"
+    print_verdict_and_notes(report, console)
 
 
 def register(app: typer.Typer) -> None:

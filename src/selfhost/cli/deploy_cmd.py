@@ -21,14 +21,19 @@ KIT_ENGINES = ("vllm", "sglang")  # deploy.engines.KIT_ENGINES, repeated so --he
 DEFAULT_DEPLOY_CONTEXT = o.DEFAULT_FIT_CONTEXT  # the article's "max model length 32768"
 
 
-def _summary(spec: KitSpec, settings: KitSettings, result: KitResult, serve_line: str) -> list[tuple[str, str]]:
+def _summary(
+    spec: KitSpec, settings: KitSettings, result: KitResult, serve_line: str
+) -> list[tuple[str, str]]:
     """The kit in brief, as (label, value) lines; the serve line is printed whole after them."""
     from selfhost.render import replica_words
 
     one = replica_words(spec.gpus_per_replica, spec.gpu, getattr(spec, "layout", None))
     lines = [
-        ("Kit", f"{spec.model_name} ({spec.quant}) on {spec.replicas} replica{'' if spec.replicas == 1 else 's'} "
-                f"× {one}, {spec.engine} {spec.engine_version}, in {result.directory}"),
+        (
+            "Kit",
+            f"{spec.model_name} ({spec.quant}) on {spec.replicas} replica{'' if spec.replicas == 1 else 's'} "
+            f"× {one}, {spec.engine} {spec.engine_version}, in {result.directory}",
+        ),
         ("wrote", ", ".join(result.written)),
     ]
     if result.secrets_created:
@@ -62,7 +67,9 @@ def print_summary(lines: list[tuple[str, str]], serve_line: str, wide: bool) -> 
             sys.stdout.write(text + "\n")
             continue
         sys.stdout.write(
-            textwrap.fill(text, width, subsequent_indent="      ", break_long_words=False, break_on_hyphens=False)
+            textwrap.fill(
+                text, width, subsequent_indent="      ", break_long_words=False, break_on_hyphens=False
+            )
             + "\n"
         )
     sys.stdout.write(f"  serve (one line):\n{serve_line}\n")
@@ -85,7 +92,9 @@ def _document(
 
 #: Options of this command that the shared option group defines for it (kits: one model on one GPU).
 OptionalModelOpt, OptionalGpuOpt = (
-    Annotated[str | None, typer.Option(f"--{what}", f"-{what[0]}", help=f"{label} id (not with --from-plan).")]
+    Annotated[
+        str | None, typer.Option(f"--{what}", f"-{what[0]}", help=f"{label} id (not with --from-plan).")
+    ]
     for what, label in (("model", "Model"), ("gpu", "GPU"))
 )
 KitEngineOpt = Annotated[str, typer.Option("--engine", help="Serving engine of the kit: vllm or sglang.")]
@@ -119,9 +128,7 @@ def deploy(
     server_name: str = typer.Option(
         "localhost", "--server-name", help="Host name clients use (TLS certificate, base URL)."
     ),
-    https_port: int = typer.Option(
-        443, "--https-port", min=1, max=65535, help="nginx HTTPS port. [port]"
-    ),
+    https_port: int = typer.Option(443, "--https-port", min=1, max=65535, help="nginx HTTPS port. [port]"),
     engine_port: int = typer.Option(
         8000, "--engine-port", min=1, max=65535, help="Engine port on 127.0.0.1. [port]"
     ),
@@ -131,9 +138,7 @@ def deploy(
     tls_cert: Path | None = typer.Option(
         None, "--tls-cert", help="Your TLS certificate (PEM), used in place."
     ),
-    tls_key: Path | None = typer.Option(
-        None, "--tls-key", help="Your TLS private key (PEM), used in place."
-    ),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="Your TLS private key (PEM), used in place."),
     from_plan: Path | None = typer.Option(
         None,
         "--from-plan",
@@ -169,6 +174,7 @@ def deploy(
 
       selfhost deploy --from-plan plan.json --self-signed -o kits/ --format json
     """
+
     def run() -> None:
         import dataclasses
 
@@ -229,13 +235,11 @@ def deploy(
             model_entry = configs[0].model
             ctx = scenario.context_tokens or min(DEFAULT_DEPLOY_CONTEXT, model_entry.max_context_tokens)
             workload = dataclasses.replace(scenario.workload, context_tokens=ctx)
-            costs = scenario.priced
             sized = fewest_gpus_kit(
                 configs,
                 workload,
+                scenario.priced,
                 rps=rps,
-                target_utilization=costs.target_utilization,
-                min_replicas=costs.min_replicas,
                 served_model_name=served_model_name,
                 weights=weights[0] if weights else None,
             )

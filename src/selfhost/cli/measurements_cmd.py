@@ -84,13 +84,7 @@ def import_results(
     id_prefix: str = typer.Option(
         "", "--id-prefix", help="Prefix for the entry ids, to import a file twice."
     ),
-    format_hint: FormatHint | None = typer.Option(
-        None,
-        "--format-hint",
-        metavar="KIND",
-        help="Read the file as this format instead of recognising it: "
-        + ", ".join(kind.value for kind in FormatHint) + ".",
-    ),
+    format_hint: FormatHint | None = o.format_hint_option(FormatHint),
     catalog: o.CatalogOpt = None,
 ) -> None:
     """Read a benchmark result file and print its runs as measurement entries (or add them with --into).

@@ -53,12 +53,15 @@ WideOpt = Annotated[
 CatalogOpt = Annotated[
     list[Path] | None,
     typer.Option(
-        "--catalog", metavar="PATH",
+        "--catalog",
+        metavar="PATH",
         help="Extra catalog YAML file or directory, overriding built-in entries by id (repeatable). "
         "Also read from $SELFHOST_CATALOG.",
     ),
 ]
-RpsOpt = Annotated[float, typer.Option("--rps", "-r", metavar="RPS", help="Sustained request rate. [requests/s]")]
+RpsOpt = Annotated[
+    float, typer.Option("--rps", "-r", metavar="RPS", help="Sustained request rate. [requests/s]")
+]
 OptionalRpsOpt = Annotated[
     float | None,
     typer.Option(
@@ -100,27 +103,45 @@ BillingHoursOpt = Annotated[
     ),
 ]
 RatesOpt = Annotated[
-    list[float] | None, typer.Option("--rps", "-r", metavar="RPS", help="Request rate (repeatable). [requests/s]")
+    list[float] | None,
+    typer.Option("--rps", "-r", metavar="RPS", help="Request rate (repeatable). [requests/s]"),
 ]
-RpsRangeOpt = Annotated[str | None, typer.Option("--rps-range", metavar="START:STOP:COUNT", help="START:STOP:COUNT log-spaced rates.")]
+RpsRangeOpt = Annotated[
+    str | None,
+    typer.Option("--rps-range", metavar="START:STOP:COUNT", help="START:STOP:COUNT log-spaced rates."),
+]
 MixOpt = Annotated[
-    list[str] | None, typer.Option("--mix", metavar="INPUT:OUTPUT", help="INPUT:OUTPUT tokens per request (repeatable).")
+    list[str] | None,
+    typer.Option("--mix", metavar="INPUT:OUTPUT", help="INPUT:OUTPUT tokens per request (repeatable)."),
 ]
 ModelOpt = Annotated[
-    list[str] | None, typer.Option("--model", "-m", metavar="ID", help="Model id (repeatable, or comma-separated). Default: all.")
+    list[str] | None,
+    typer.Option(
+        "--model", "-m", metavar="ID", help="Model id (repeatable, or comma-separated). Default: all."
+    ),
 ]
-GpuOpt = Annotated[list[str] | None, typer.Option("--gpu", "-g", metavar="ID", help="GPU id (repeatable, or comma-separated). Default: all.")]
+GpuOpt = Annotated[
+    list[str] | None,
+    typer.Option("--gpu", "-g", metavar="ID", help="GPU id (repeatable, or comma-separated). Default: all."),
+]
 QuantOpt = Annotated[
-    list[str] | None, typer.Option("--quant", "-q", metavar="ID", help="Quantization id (repeatable). Default: all.")
+    list[str] | None,
+    typer.Option("--quant", "-q", metavar="ID", help="Quantization id (repeatable). Default: all."),
 ]
 GpusOpt = Annotated[
     list[int] | None,
-    typer.Option("--gpus", "-n", metavar="N", help="GPUs per replica, tensor parallel (repeatable). Default: 1, 2, 4, 8."),
+    typer.Option(
+        "--gpus",
+        "-n",
+        metavar="N",
+        help="GPUs per replica, tensor parallel (repeatable). Default: 1, 2, 4, 8.",
+    ),
 ]
 EngineOpt = Annotated[
     str,
     typer.Option(
-        "--engine", metavar="ID",
+        "--engine",
+        metavar="ID",
         help="Serving engine profile id, or 'auto': the first of vLLM, SGLang, TensorRT-LLM, llama.cpp, "
         "MLX that loads the quantization on that GPU (vLLM for safetensors on CUDA/ROCm, llama.cpp for GGUF).",
     ),
@@ -136,31 +157,47 @@ MeasuredOnlyOpt = Annotated[
 PricingOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--pricing", metavar="KIND",
+        "--pricing",
+        metavar="KIND",
         help="Price kinds to consider (repeatable, or comma-separated: on-demand,committed): on-demand, "
         "committed, spot, marketplace, owned, all. Default: on-demand.",
     ),
 ]
 ProviderOpt = Annotated[
     list[str] | None,
-    typer.Option("--provider", metavar="NAME", help="Only these GPU providers (repeatable), e.g. DigitalOcean."),
+    typer.Option(
+        "--provider", metavar="NAME", help="Only these GPU providers (repeatable), e.g. DigitalOcean."
+    ),
 ]
 ApiOpt = Annotated[
     list[str] | None,
-    typer.Option("--api", metavar="ID", help="API offering id to compare against (repeatable). Default: comparable APIs."),
+    typer.Option(
+        "--api",
+        metavar="ID",
+        help="API offering id to compare against (repeatable). Default: comparable APIs.",
+    ),
 ]
 AllApisOpt = Annotated[
     bool, typer.Option("--all-apis", help="Compare with every comparable API, not the cheapest of each kind.")
 ]
 InputTokensOpt = Annotated[
-    int, typer.Option("--input-tokens", metavar="TOKENS", min=1, help="Mean prompt length per request. [tokens]")
+    int,
+    typer.Option("--input-tokens", metavar="TOKENS", min=1, help="Mean prompt length per request. [tokens]"),
 ]
 OutputTokensOpt = Annotated[
-    int, typer.Option("--output-tokens", metavar="TOKENS", min=1, help="Mean completion length per request. [tokens]")
+    int,
+    typer.Option(
+        "--output-tokens", metavar="TOKENS", min=1, help="Mean completion length per request. [tokens]"
+    ),
 ]
 ContextOpt = Annotated[
     int | None,
-    typer.Option("--context", metavar="TOKENS", min=1, help="Longest sequence one request may reach; must fit. [tokens]"),
+    typer.Option(
+        "--context",
+        metavar="TOKENS",
+        min=1,
+        help="Longest sequence one request may reach; must fit. [tokens]",
+    ),
 ]
 MaxTpotOpt = Annotated[
     float, typer.Option("--max-tpot-ms", metavar="MS", min=0.001, help="Time-per-output-token target. [ms]")
@@ -168,20 +205,30 @@ MaxTpotOpt = Annotated[
 MaxTtftOpt = Annotated[
     float, typer.Option("--max-ttft-ms", metavar="MS", min=0.001, help="Time-to-first-token target. [ms]")
 ]
-KvDtypeOpt = Annotated[str, typer.Option("--kv-dtype", metavar="DTYPE", help="KV-cache dtype: auto (BF16), bf16, fp8.")]
+KvDtypeOpt = Annotated[
+    str, typer.Option("--kv-dtype", metavar="DTYPE", help="KV-cache dtype: auto (BF16), bf16, fp8.")
+]
 OpsOpt = Annotated[
     float,
     typer.Option(
-        "--ops-usd-per-month", metavar="USD", min=0, help="Fixed self-hosting operations cost (SRE, monitoring). [USD/month]"
+        "--ops-usd-per-month",
+        metavar="USD",
+        min=0,
+        help="Fixed self-hosting operations cost (SRE, monitoring). [USD/month]",
     ),
 ]
 SetupOpt = Annotated[
-    float, typer.Option("--setup-usd", metavar="USD", min=0, help="One-off setup cost, shown as payback. [USD]")
+    float,
+    typer.Option("--setup-usd", metavar="USD", min=0, help="One-off setup cost, shown as payback. [USD]"),
 ]
 UtilOpt = Annotated[
     float,
     typer.Option(
-        "--target-utilization", metavar="SHARE", min=0.01, max=1.0, help="Share of replica capacity you plan to use. [0-1]"
+        "--target-utilization",
+        metavar="SHARE",
+        min=0.01,
+        max=1.0,
+        help="Share of replica capacity you plan to use. [0-1]",
     ),
 ]
 MinReplicasOpt = Annotated[
@@ -189,12 +236,22 @@ MinReplicasOpt = Annotated[
 ]
 HoursOpt = Annotated[
     float,
-    typer.Option("--hours-per-month", metavar="HOURS", min=1, max=744, help="Billed hours per month (730 = always on). [h]"),
+    typer.Option(
+        "--hours-per-month",
+        metavar="HOURS",
+        min=1,
+        max=744,
+        help="Billed hours per month (730 = always on). [h]",
+    ),
 ]
 CachedOpt = Annotated[
     float,
     typer.Option(
-        "--cached-input-fraction", metavar="SHARE", min=0, max=1, help="Share of API input billed at the cached price. [0-1]"
+        "--cached-input-fraction",
+        metavar="SHARE",
+        min=0,
+        max=1,
+        help="Share of API input billed at the cached price. [0-1]",
     ),
 ]
 LimitOpt = Annotated[
@@ -213,7 +270,8 @@ CostLimitOpt = Annotated[
 StaleDaysOpt = Annotated[
     int,
     typer.Option(
-        "--stale-days", metavar="DAYS",
+        "--stale-days",
+        metavar="DAYS",
         min=0,
         help="Flag prices used that are older than this many days. [days]",
     ),
@@ -221,7 +279,8 @@ StaleDaysOpt = Annotated[
 UncertaintyOpt = Annotated[
     int,
     typer.Option(
-        "--uncertainty", metavar="N",
+        "--uncertainty",
+        metavar="N",
         min=0,
         help="Monte Carlo samples for P10/P50/P90 bands (0 = off; 100000 takes well under a second). "
         "GPU prices vary across the catalog's providers, API prices +-10 %, engine efficiency lognormal "
@@ -234,7 +293,8 @@ SeedOpt = Annotated[
 BaselineOpt = Annotated[
     Path | None,
     typer.Option(
-        "--baseline", metavar="PATH",
+        "--baseline",
+        metavar="PATH",
         help="Compare with the last review: an old catalog (YAML file or directory, run with the same "
         "options in place of today's catalog) or a saved `crossover --format json` result. Shows how "
         "each crossover and monthly cost moved, and the catalog changes that caused it.",
@@ -255,14 +315,17 @@ ModelArg = Annotated[
     str, typer.Argument(help="Model id, e.g. llama-3.3-70b (see: selfhost catalog list models).")
 ]
 FitContextOpt = Annotated[
-    int, typer.Option("--context", "-c", metavar="TOKENS", min=1, help="Sequence length that must fit. [tokens]")
+    int,
+    typer.Option("--context", "-c", metavar="TOKENS", min=1, help="Sequence length that must fit. [tokens]"),
 ]
 OneModelOpt, OneGpuOpt = (
     Annotated[str, typer.Option(f"--{what}", f"-{what[0]}", metavar="ID", help=f"{label} id.")]
     for what, label in (("model", "Model"), ("gpu", "GPU"))
 )
 ModelsOpt, GpuListOpt = (
-    Annotated[list[str], typer.Option(f"--{what}", f"-{what[0]}", metavar="ID", help=f"{label} id (repeatable).")]
+    Annotated[
+        list[str], typer.Option(f"--{what}", f"-{what[0]}", metavar="ID", help=f"{label} id (repeatable).")
+    ]
     for what, label in (("model", "Model"), ("gpu", "GPU"))
 )
 DefaultTpotOpt, DefaultTtftOpt = (
@@ -272,7 +335,10 @@ DefaultTpotOpt, DefaultTtftOpt = (
 ReportSamplesOpt = Annotated[
     int,
     typer.Option(
-        "--uncertainty", metavar="N", min=0, help="Monte Carlo samples for the P10/P50/P90 band (0 = leave the band out)."
+        "--uncertainty",
+        metavar="N",
+        min=0,
+        help="Monte Carlo samples for the P10/P50/P90 band (0 = leave the band out).",
     ),
 ]
 
@@ -337,6 +403,19 @@ FIT = ("model", "gpu", "quant", "gpus", "engine", "context", "kv_dtype", "catalo
 DEPLOYMENT = ("model", "gpu", "quant", "gpus", "engine", *WORKLOAD[:2], *WORKLOAD[3:], "catalog")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def format_hint_option(kinds: type[Enum]) -> Any:
+    """The ``--format-hint KIND`` option of a command that reads another tool's files: read the
+    file as one of ``kinds`` (an Enum of format names) instead of recognising it."""
+    return typer.Option(
+        None,
+        "--format-hint",
+        metavar="KIND",
+        help="Read the file as this format instead of recognising it: "
+        + ", ".join(kind.value for kind in kinds)
+        + ".",
+    )
 
 
 def own_parameters(command: Callable[..., Any], skip: str) -> list[inspect.Parameter]:

@@ -73,7 +73,16 @@ def register(app: typer.Typer) -> None:
 
           selfhost validate my-benchmarks.yaml --strict
         """
-        from selfhost.cli.common import guarded, load, note, stdout_console, whole
+        from selfhost.cli.common import (
+            guarded,
+            load,
+            note,
+            render_error_summary,
+            signed_percent0,
+            signed_percent1,
+            stdout_console,
+            whole,
+        )
 
         def run() -> None:
             import sys
@@ -119,7 +128,6 @@ def register(app: typer.Typer) -> None:
                     report.results, sys.stdout, fallback_header=["id", "measured", "predicted", "error"]
                 )
             else:
-                signed, share = _signed_percent, _percent
                 results = report.results if limit == 0 else report.results[:limit]
                 if len(results) < len(report.results):
                     note(f"showing {len(results)} of {len(report.results)} points; --limit 0 shows all")
@@ -136,25 +144,19 @@ def register(app: typer.Typer) -> None:
                     Column("unit", "Unit", text, "left", priority=2),
                     Column("measured", "Measured", sig3),
                     Column("predicted", "Predicted", sig3),
-                    Column("error", "Error", signed),
+                    Column("error", "Error", signed_percent0),
                 ]
                 out = stdout_console()
-                render_table(shown, columns, out, title=f"Predicted vs measured ({path.name})", wide=whole(wide))
-                rows = _summary_rows(report.summary)
                 render_table(
-                    rows,
-                    [
-                        Column("subset", "Subset", text, "left"),
-                        Column("points", "Points", text),
-                        Column("median_abs_error", "Median |error|", share),
-                        Column("within_30", "Within ±30 %", share),
-                        Column("median_error", "Median error (bias)", _signed_percent1),
-                    ],
-                    out,
-                    title="Summary",
-                    wide=whole(wide),
+                    shown, columns, out, title=f"Predicted vs measured ({path.name})", wide=whole(wide)
                 )
-                worst_text = ", ".join(f"{w['id']} ({signed(w['error'])})" for w in report.summary["worst"])
+                rows = _summary_rows(report.summary)
+                render_error_summary(
+                    rows, ("subset", "Subset"), out, title="Summary", bias=signed_percent1, wide=whole(wide)
+                )
+                worst_text = ", ".join(
+                    f"{w['id']} ({signed_percent0(w['error'])})" for w in report.summary["worst"]
+                )
                 if worst_text:
                     out.print(f"Worst: {worst_text}", markup=False)
             for line in notes:
@@ -171,14 +173,6 @@ def register(app: typer.Typer) -> None:
         guarded(run)
 
 
-def _percent(value: object) -> str:
-    return f"{value * 100:.1f}%" if isinstance(value, int | float) else "-"
-
-
-def _signed_percent(value: object) -> str:
-    return f"{value * 100:+.0f}%" if isinstance(value, int | float) else "-"
-
-
 def _load(record: dict[str, object]) -> str:
     """'max', '64', or '2 req/s' for a rate-driven run."""
     if record["concurrency"] is not None:
@@ -193,7 +187,3 @@ def _summary_rows(summary: dict[str, object]) -> list[dict[str, object]]:
         if isinstance(groups, dict):
             rows += [{"subset": name, **stats} for name, stats in groups.items()]
     return rows
-
-
-def _signed_percent1(value: object) -> str:
-    return f"{value * 100:+.1f}%" if isinstance(value, int | float) else "-"

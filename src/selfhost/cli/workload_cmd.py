@@ -56,13 +56,7 @@ def register(app: typer.Typer) -> None:
         only_model: str | None = typer.Option(
             None, "--only-model", help="Count only rows of this model (the file's own model name)."
         ),
-        format_hint: UsageFormat | None = typer.Option(
-            None,
-            "--format-hint",
-            metavar="KIND",
-            help="Read the file as this format instead of recognising it: "
-            + ", ".join(kind.value for kind in UsageFormat) + ".",
-        ),
+        format_hint: UsageFormat | None = o.format_hint_option(UsageFormat),
         description: str = typer.Option(
             "", "--description", help="A line describing the workload, kept in the profile."
         ),

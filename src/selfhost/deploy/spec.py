@@ -18,10 +18,10 @@ from typing import Any
 
 from selfhost.analysis import LIMIT_WORDS
 from selfhost.deploy.engines import ENGINE_RELEASES, KIT_ENGINES, PREQUANTIZED, QUANTIZATION
-from selfhost.engine import cost, memory, throughput
+from selfhost.engine import cost, memory
 from selfhost.errors import InputError
-from selfhost.question import check_rate
-from selfhost.scenarios import ReplicaConfig, Workload, build_arrays
+from selfhost.question import CostAssumptions, check_rate
+from selfhost.scenarios import ReplicaConfig, Workload, build_arrays, capacity_within_targets
 from selfhost.units import BYTES_PER_GB
 
 
@@ -132,8 +132,11 @@ def _layout(config: ReplicaConfig, data_parallel_size: int) -> tuple[int, int, i
     return nodes, tp, pp
 
 
-def fewest_gpus_kit(configs: Sequence[ReplicaConfig], workload: Workload, **options: Any) -> KitSpec:
-    """`kit_spec` of the first config (fewest GPUs first) that serves ``workload``.
+def fewest_gpus_kit(
+    configs: Sequence[ReplicaConfig], workload: Workload, costs: CostAssumptions, **options: Any
+) -> KitSpec:
+    """`kit_spec` of the first config (fewest GPUs first) that serves ``workload``, its replicas
+    counted at the target utilization and minimum replica count of ``costs``.
 
     Raises:
         InputError: none does; the message is the first config's reason.
@@ -141,7 +144,13 @@ def fewest_gpus_kit(configs: Sequence[ReplicaConfig], workload: Workload, **opti
     first: InputError | None = None
     for config in sorted(configs, key=lambda c: c.n_gpus):
         try:
-            return kit_spec(config, workload, **options)
+            return kit_spec(
+                config,
+                workload,
+                target_utilization=costs.target_utilization,
+                min_replicas=costs.min_replicas,
+                **options,
+            )
         except InputError as exc:
             first = first or exc
     raise first or InputError("no GPU count in the selection serves this workload")
@@ -221,13 +230,7 @@ def kit_spec(
             f"{config.label}: one {workload.context_tokens}-token sequence does not fit the KV cache "
             f"({int(mem.kv_capacity_tokens[0])} tokens); lower --context, use --kv-dtype fp8 or more GPUs"
         )
-    cap = throughput.capacity(
-        serving,
-        workload.input_tokens,
-        workload.output_tokens,
-        workload.max_tpot_ms / 1000.0,
-        workload.max_ttft_ms / 1000.0,
-    )
+    cap = capacity_within_targets(serving, workload)
     batch = int(cap.batch[0])
     capacity_rps = float(cap.point.requests_per_s[0])
     if batch < 1 or capacity_rps <= 0:

@@ -51,6 +51,7 @@ from selfhost.importers.common import (
     load_from,
     number,
     positive_int,
+    same_min_max,
 )
 
 TOOL = "aiperf"
@@ -225,10 +226,7 @@ def read(
                 tag in ("time_to_first_token", "inter_token_latency") and key in ("avg", "p50", "p99")
             ):
                 extra[f"{tag}_{key}"] = value
-    fixed = all(
-        r is not None and number(r.get("min")) is not None and number(r.get("min")) == number(r.get("max"))
-        for r in (isl, osl)
-    )
+    fixed = same_min_max(isl, osl)
     model = _model(config)
     described: dict[str, Any] = {"layout": layout_of(doc), "model": model}
     command = dig(config, "cli_command")

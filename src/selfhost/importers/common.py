@@ -190,6 +190,15 @@ def scalar_metrics(
     return out
 
 
+def same_min_max(*summaries: Mapping[str, Any] | None) -> bool:
+    """Whether every summary is given and its ``min`` equals its ``max`` (a length every request
+    had: the tools' statistics of prompt and output lengths)."""
+    return all(
+        s is not None and number(s.get("min")) is not None and number(s.get("min")) == number(s.get("max"))
+        for s in summaries
+    )
+
+
 def positive_int(value: Any) -> int | None:
     x = number(value)
     return int(x) if x is not None and x >= 1 and float(x).is_integer() else None

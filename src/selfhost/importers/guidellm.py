@@ -35,7 +35,16 @@ from pathlib import Path
 from typing import Any
 
 from selfhost.errors import InputError
-from selfhost.importers.common import BenchRun, Concurrency, Document, LatencyStat, dig, number, positive_int
+from selfhost.importers.common import (
+    BenchRun,
+    Concurrency,
+    Document,
+    LatencyStat,
+    dig,
+    number,
+    positive_int,
+    same_min_max,
+)
 
 TOOL = "guidellm"
 #: Metric summaries copied into extra_metrics (mean / median / p99 of the successful requests).
@@ -203,10 +212,7 @@ def _run(
             value = number(totals.get(status))
             if value is not None:
                 extra[f"requests_{status}"] = value
-    fixed = all(
-        s is not None and number(s.get("min")) is not None and number(s.get("min")) == number(s.get("max"))
-        for s in (prompt, output)
-    )
+    fixed = same_min_max(prompt, output)
     described: dict[str, Any] = {
         "layout": layout_of(report),
         "strategy": dict(strategy),

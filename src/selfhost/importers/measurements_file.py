@@ -19,10 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from selfhost.calibration.loader import _summary, check_measurements_text
-from selfhost.catalog.overlay import YAML_WIDTH, _Dumper, _has_comments, _insert_text, _item_lines
+from selfhost.catalog.overlay import _has_comments, _insert_text, _item_lines, dump_yaml
 from selfhost.errors import InputError, MeasurementError
 
 SECTION = "measurements"
@@ -143,14 +141,7 @@ def _appended(
                 f"cannot add the entries to '{p}' without losing its comments or layout; run the "
                 "command without --into and paste the printed entries into its measurements: list"
             )
-        new_text = yaml.dump(
-            expected,
-            Dumper=_Dumper,
-            sort_keys=False,
-            default_flow_style=False,
-            allow_unicode=True,
-            width=YAML_WIDTH,
-        )
+        new_text = dump_yaml(expected)
         how = "rewritten"
     return AppendResult(how, tuple(r["id"] for r in new), tuple(skipped)), new_text
 
