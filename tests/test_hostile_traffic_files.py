@@ -63,6 +63,27 @@ def test_a_number_of_5000_digits_in_a_log_line(tmp_path: Path):
     assert_refused(run("workload", path, "--format-hint", "litellm-spend-logs"), str(path))
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("completion_tokens", str(10**400)), ("prompt_tokens", "1e400"), ("prompt_tokens", '"inf"'),
+     ("completion_tokens", "-5"), ("prompt_tokens", str(10**11))],
+    ids=["400-digits", "float-overflow", "inf-text", "negative", "past-the-limit"],
+)  # fmt: skip
+def test_a_count_no_request_can_have_names_the_row_and_the_range(tmp_path: Path, field: str, value: str):
+    """One row's token count beyond a float, infinite, negative or past 1e10 would make every mean
+    and percentile inf or NaN (NumPy warned on the way): the error names the row's time, the
+    field and the range, and nothing warns."""
+    lines = [spend_row(i) for i in range(30)]
+    lines[5] = spend_row(5).replace(f'"{field}": {100 if field == "prompt_tokens" else 20}', f'"{field}": {value}')
+    assert lines[5] != spend_row(5)
+    path = write(tmp_path / "spend.jsonl", "\n".join(lines) + "\n")
+    words = "input tokens" if field == "prompt_tokens" else "output tokens"
+    assert_refused(
+        run("workload", path, "--format-hint", "litellm-spend-logs"),
+        str(path), "2026-11-06T05:00:00+00:00", words, "0 to 10,000,000,000",
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("name", sorted(HOSTILE_YAML))
 def test_a_hostile_traffic_profile_is_one_line_naming_it(tmp_path: Path, name: str):
     marker = tmp_path / "executed"

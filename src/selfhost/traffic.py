@@ -46,6 +46,7 @@ from numpy.typing import NDArray
 
 from selfhost.errors import InputError
 from selfhost.inputs import first_text, iter_lines, json_problem, load_json, read_text, read_yaml
+from selfhost.limits import MAX_MAGNITUDE, MAX_TOKENS
 from selfhost.traffic_profile import (
     HOURS_PER_DAY,
     HOURS_PER_WEEK,
@@ -190,7 +191,10 @@ def _num(value: Any) -> float:
     if isinstance(value, bool) or value is None:
         return math.nan
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float: as large as a float gets, then checked
+            return math.inf if value > 0 else -math.inf
     if isinstance(value, str):
         text = value.strip().replace(",", "")
         if not text or text == "-":
@@ -235,10 +239,40 @@ class _Columns:
     def __len__(self) -> int:
         return len(next(iter(self.data.values())))
 
-    def arrays(self) -> dict[str, FloatArray]:
-        return {
+    def arrays(self, path: Path) -> dict[str, FloatArray]:
+        """The columns as arrays, their counts checked (`_check_counts`)."""
+        columns = {
             n: np.frombuffer(a, dtype=float).copy() if len(a) else np.zeros(0) for n, a in self.data.items()
         }
+        _check_counts(columns, path)
+        return columns
+
+
+#: Counts a usage row may give: tokens of one request (an event), or requests and tokens of a
+#: bucket (an hour or a day of an organisation's traffic). Missing (NaN) is allowed. [count]
+COUNT_LIMITS = {"event": MAX_TOKENS, "bucket": MAX_MAGNITUDE}
+
+
+def _check_counts(columns: dict[str, FloatArray], path: Path) -> None:
+    """Refuse a count that is negative, infinite (a number too large for a float) or past
+    `COUNT_LIMITS`, naming the file, the row's time and the column: one such row would turn
+    every mean and percentile of the profile into inf or NaN."""
+    kind, when = ("event", "time") if "time" in columns else ("bucket", "start")
+    limit = COUNT_LIMITS[kind]
+    for name in ("requests", "input", "output", "cached"):
+        values = columns.get(name)
+        if values is None:
+            continue
+        bad = ~np.isnan(values) & ~((values >= 0) & (values <= limit))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            at = dt.datetime.fromtimestamp(float(columns[when][i]), tz=dt.timezone.utc).isoformat()
+            what = "requests" if name == "requests" else f"{name} tokens"
+            shown = f"{values[i]:.4g}" if np.isfinite(values[i]) else "a number too large for a float"
+            raise InputError(
+                f"'{path}': the {'request' if kind == 'event' else 'bucket'} at {at} gives {what} = {shown}; "
+                f"a count from 0 to {limit:,.0f} is needed"
+            )
 
 
 # --------------------------------------------------------------------------- OpenAI usage
@@ -289,7 +323,7 @@ def _openai_buckets(items: Iterable[Any], path: Path) -> Buckets:
         )
     if not len(cols):
         raise InputError(f"'{path}': no usage buckets")
-    a = cols.arrays()
+    a = cols.arrays(path)
     notes = []
     if other_results:
         notes.append(f"{other_results} non-completions result(s) ignored (embeddings, images, ...)")
@@ -346,7 +380,7 @@ def _openai_csv(text: str, path: Path) -> Buckets:
         )
     if not len(cols):
         raise InputError(f"'{path}': the export has a header but no rows")
-    a = cols.arrays()
+    a = cols.arrays(path)
     return Buckets(
         a["start"],
         a["end"],
@@ -454,7 +488,7 @@ def _events(cols: _Columns, skips: _Skips, path: Path) -> Events:
         raise InputError(
             f"'{path}': no request rows to count" + (f" ({_skip_words(skips)})" if _skip_words(skips) else "")
         )
-    a = cols.arrays()
+    a = cols.arrays(path)
     notes = [f"left out: {_skip_words(skips)}"] if _skip_words(skips) else []
     return Events(a["time"], a["input"], a["output"], a["cached"], notes)
 
