@@ -362,6 +362,22 @@ def _price_table(
     return prices, by_gpu
 
 
+_NOTHING = np.zeros(0)
+#: The capacity of no deployment (`capacity` needs at least one).
+_NO_CAPACITY = throughput.Capacity(
+    batch=_NOTHING,
+    kv_batch_limit=_NOTHING,
+    limit=np.zeros(0, dtype=np.int8),
+    point=throughput.LoadPoint(_NOTHING, _NOTHING, _NOTHING, _NOTHING, _NOTHING),
+)
+
+
+def _take(serving: throughput.ServingArrays, rows: np.ndarray) -> throughput.ServingArrays:
+    """The deployments ``rows`` of ``serving`` (a scalar field stays as it is)."""
+    fields = {name: value[rows] if np.ndim(value) else value for name, value in vars(serving).items()}
+    return throughput.ServingArrays(**fields)
+
+
 def deployment_grid(
     catalog: Catalog,
     scenario: Scenario,
@@ -380,7 +396,6 @@ def deployment_grid(
     workload = scenario.workload if workload is None else workload
     ca = scenario.priced
     serving, mem = build_arrays(configs, workload.kv_dtype)
-    cap = capacity_within_targets(serving, workload)
     fits = memory.fit_verdict(
         mem.usable_bytes,
         mem.weight_bytes,
@@ -392,17 +407,25 @@ def deployment_grid(
         dtype=bool,
         count=len(configs),
     )
-    serves = (fits == memory.FITS) & context_ok & (cap.point.requests_per_s > 0)
+    # capacity only where the model fits and takes the context (a quarter of the headline's
+    # configs do not): `at` is each serving config's position among those candidates
+    candidates = np.flatnonzero((fits == memory.FITS) & context_ok)
+    cap = capacity_within_targets(_take(serving, candidates), workload) if len(candidates) else _NO_CAPACITY
+    served = cap.point.requests_per_s > 0
+    serving_configs = candidates[served]
+    serves = np.zeros(len(configs), dtype=bool)
+    serves[serving_configs] = True
     prices, by_gpu = _price_table(catalog, configs, ca, cheapest=cheapest_prices)
     # one row per (serving config, price option of its GPU), configs in order
     options_per_config = [by_gpu[c.gpu.id] for c in configs]
     n_options = np.array([len(options) for options in options_per_config], dtype=int)
     left_out = int(n_options[~serves].sum())
-    config_index = np.repeat(np.flatnonzero(serves), n_options[serves])
+    config_index = np.repeat(serving_configs, n_options[serving_configs])
+    at = np.repeat(np.flatnonzero(served), n_options[serving_configs])
     price_index = np.array(
         [p for options, ok in zip(options_per_config, serves, strict=True) if ok for p in options], dtype=int
     )
-    capacity_rps = cap.point.requests_per_s[config_index]
+    capacity_rps = cap.point.requests_per_s[at]
     unit = cost.billing_unit(
         capacity_rps=capacity_rps,
         target_utilization=ca.target_utilization,
@@ -413,15 +436,15 @@ def deployment_grid(
         hours_per_month=ca.hours_per_month,
     )
     sub = throughput.Capacity(
-        batch=cap.batch[config_index],
-        kv_batch_limit=cap.kv_batch_limit[config_index],
-        limit=cap.limit[config_index],
+        batch=cap.batch[at],
+        kv_batch_limit=cap.kv_batch_limit[at],
+        limit=cap.limit[at],
         point=throughput.LoadPoint(
-            tpot_s=cap.point.tpot_s[config_index],
-            ttft_s=cap.point.ttft_s[config_index],
+            tpot_s=cap.point.tpot_s[at],
+            ttft_s=cap.point.ttft_s[at],
             requests_per_s=capacity_rps,
-            output_tokens_per_s=cap.point.output_tokens_per_s[config_index],
-            output_tokens_per_s_per_sequence=cap.point.output_tokens_per_s_per_sequence[config_index],
+            output_tokens_per_s=cap.point.output_tokens_per_s[at],
+            output_tokens_per_s_per_sequence=cap.point.output_tokens_per_s_per_sequence[at],
         ),
     )
     return DeploymentGrid(

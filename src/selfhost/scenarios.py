@@ -9,9 +9,9 @@ built here so the CLI does no arithmetic and the engine knows nothing of the cat
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from selfhost.catalog.schema import Catalog, EngineProfile, Gpu, Model, Quantization
 
 T = TypeVar("T")
+U = TypeVar("U")
 KvDtype = Literal["auto", "bf16", "fp8"]
 KV_BYTES_PER_ELEMENT: dict[str, float] = {"auto": 2.0, "bf16": 2.0, "fp8": 1.0}  # auto = BF16/FP16 cache
 ENGINE_PREFERENCE = ("vllm", "sglang", "tensorrt-llm", "llama.cpp", "mlx")
@@ -438,19 +439,32 @@ class _Lookup(Generic[T]):
 
     Columns are computed once per entity and spread to configs by fancy indexing, so building
     arrays for thousands of configs costs a handful of small Python loops. Entities are told
-    apart by ``key`` (object identity by default: catalog entries are frozen).
+    apart by identity (catalog entries are frozen); the indices are found with NumPy, not a
+    loop over the configs (the headline grid has ~16,000 of them).
     """
 
-    def __init__(self, per_config: Iterable[T], key: Callable[[T], Hashable] = id) -> None:
-        first: dict[Hashable, T] = {}
-        position: dict[Hashable, int] = {}
-        index = []
-        for entity in per_config:
-            k = key(entity)
-            first.setdefault(k, entity)
-            index.append(position.setdefault(k, len(position)))
-        self.entities: list[T] = list(first.values())
-        self.index = np.array(index, dtype=int)
+    def __init__(self, entities: list[T], index: np.ndarray) -> None:
+        self.entities = entities
+        self.index = index
+
+    @classmethod
+    def of(cls, per_config: Sequence[T]) -> _Lookup[T]:
+        """The lookup of ``per_config`` (one entity per config), entities by identity."""
+        ids = np.fromiter(map(id, per_config), dtype=np.uint64, count=len(per_config))
+        _, first, index = np.unique(ids, return_index=True, return_inverse=True)
+        return cls([per_config[i] for i in first.tolist()], index.reshape(-1))
+
+    @classmethod
+    def pairs(cls, a: _Lookup[Any], b: _Lookup[Any]) -> _Lookup[tuple[Any, Any]]:
+        """The distinct (a, b) pairs of two lookups over the same configs."""
+        width = len(b.entities)
+        codes, index = np.unique(a.index * width + b.index, return_inverse=True)
+        entities = [(a.entities[c // width], b.entities[c % width]) for c in codes.tolist()]
+        return cls(entities, index.reshape(-1))
+
+    def mapped(self, value: Callable[[T], U]) -> _Lookup[U]:
+        """The same configs' lookup of ``value(entity)``, computed once per entity."""
+        return _Lookup([value(e) for e in self.entities], self.index)
 
     def column(self, value: Callable[[T], float]) -> np.ndarray:
         per_entity = np.array([value(e) for e in self.entities], dtype=float)
@@ -477,12 +491,12 @@ def build_arrays(
     Per-entity figures are computed once per model, quantization, GPU and engine; the memory
     arithmetic runs on whole arrays.
     """
-    models = _Lookup(_model_constants_cached(c.model) for c in configs)
-    quants = _Lookup(c.quant for c in configs)
-    gpus = _Lookup(c.gpu for c in configs)
-    engines = _Lookup(c.engine for c in configs)
-    pairs = _Lookup(((c.gpu, c.quant) for c in configs), key=lambda pair: (id(pair[0]), id(pair[1])))
-    on_gpu = _Lookup(((c.engine, c.gpu) for c in configs), key=lambda pair: (id(pair[0]), id(pair[1])))
+    models = _Lookup.of([c.model for c in configs]).mapped(_model_constants_cached)
+    quants = _Lookup.of([c.quant for c in configs])
+    gpus = _Lookup.of([c.gpu for c in configs])
+    engines = _Lookup.of([c.engine for c in configs])
+    pairs = _Lookup.pairs(gpus, quants)
+    on_gpu = _Lookup.pairs(engines, gpus)
 
     def efficiency(name: str) -> np.ndarray:
         return on_gpu.column(lambda pair: engine_efficiency(pair[0], pair[1].platform, name, gpu=pair[1].id))
