@@ -11,6 +11,7 @@ renders reports; it does no arithmetic.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -153,7 +154,8 @@ def entry_provenance(configs: Sequence[ReplicaConfig]) -> dict[str, dict[str, st
     """Catalog ids used, with their as_of dates and sources, for the assumptions block."""
     entries = {}
     for kind in ("model", "quant", "gpu", "engine"):  # ReplicaConfig attribute names
-        for entry in {id(e): e for e in (getattr(c, kind) for c in configs)}.values():
+        used = list(map(operator.attrgetter(kind), configs))
+        for entry in dict(zip(map(id, used), used, strict=True)).values():  # distinct by identity
             entries[f"{kind}:{entry.id}"] = entry
     return {
         key: {"as_of": e.as_of.isoformat(), "source": e.source, "confirmed": str(e.confirmed).lower()}
