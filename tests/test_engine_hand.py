@@ -34,6 +34,9 @@ from selfhost.engine.memory import (
     usable_memory_bytes,
 )
 from selfhost.engine.throughput import (
+    LENGTHS_EXPONENTIAL,
+    LENGTHS_FIXED,
+    LENGTHS_UNIFORM,
     LIMIT_ENGINE,
     LIMIT_KV,
     LIMIT_LATENCY,
@@ -42,11 +45,12 @@ from selfhost.engine.throughput import (
     allreduce_time_s,
     capacity,
     decode_step_time_s,
+    drain_mean_step_s,
     load_point,
     prefill_marginal_time_s,
     prefill_time_s,
 )
-from selfhost.scenarios import ReplicaConfig, build_arrays
+from selfhost.scenarios import ReplicaConfig, build_arrays, interconnect_one_direction_gb_s
 
 Cli = Callable[..., Result]
 EXACT = 1e-9  # relative: these are the same arithmetic in another order
@@ -126,6 +130,37 @@ def test_toy_prefill_and_its_marginal_cost() -> None:
     assert prefill_marginal_time_s(toy(), 100) == pytest.approx(20.13e-3, rel=EXACT)
 
 
+def test_drain_mean_step_weights_each_step_by_the_tokens_it_makes() -> None:
+    # A replica whose step is affine in the batch: no weights, KV or FLOPs, 1 ms per step plus
+    # 10 µs per sequence: step(b) = 1 + 0.01 b ms (b >= 1). A drain of B = 60 sequences:
+    #   fixed lengths: every step at 60: 1 + 0.6 = 1.6 ms
+    #   exponential: each batch level k = 60..1 makes D tokens, so the mean over tokens is the mean
+    #     of step(x 60) over the 15 midpoints x = 0.5/15 .. 14.5/15 (all x 60 >= 2 >= 1), whose
+    #     mean is 0.5: 1 + 0.01 x 60 x 0.5 = 1.3 ms
+    #   uniform on [0, 2D]: the batch falls linearly, tokens at x 60 in proportion to x:
+    #     2 / 15 x sum x_i (1 + 0.6 x_i) ms = 2 x mean(x) + 1.2 x mean(x^2), with mean(x) = 0.5 and
+    #     mean(x^2) = sum_{i=1..15} (i - 0.5)^2 / 15^3 = (1240 - 120 + 3.75) / 3375 = 0.332963:
+    #     1 + 1.2 x 0.332963 = 1.399556 ms (the exact integral gives 1 + 0.6 x 2/3 = 1.4 ms)
+    flat = toy(n_gpus=1, weight_bytes=0.0, flops_per_token=0.0, kv_bytes_per_token=0.0,
+               attention_flops_per_token_per_context=0.0, step_overhead_per_sequence_s=1e-5)
+    assert decode_step_time_s(flat, 60, 100) == pytest.approx(1.6e-3, rel=EXACT)
+    kinds = np.array([LENGTHS_FIXED, LENGTHS_EXPONENTIAL, LENGTHS_UNIFORM])
+    mean = drain_mean_step_s(flat, 60, 100, kinds)
+    assert mean == pytest.approx([1.6e-3, 1.3e-3, 1.399556e-3], rel=1e-6)
+
+
+def test_allreduce_runs_at_one_direction_of_a_two_direction_link() -> None:
+    # NVLink 4 (H100 SXM) is quoted as 900 GB/s over both directions: a ring all-reduce sends and
+    # receives at once, so it gets 450 GB/s; the PCIe figures (L40S: Gen4 x16, 32 GB/s) are per
+    # direction already
+    gpus = by_id(load_catalog(env={}).gpus)
+    assert gpus["h100-sxm-80gb"].interconnect_both_directions
+    assert interconnect_one_direction_gb_s(gpus["h100-sxm-80gb"]) == 450.0
+    assert not gpus["l40s-48gb"].interconnect_both_directions
+    assert interconnect_one_direction_gb_s(gpus["l40s-48gb"]) == 32.0
+    assert interconnect_one_direction_gb_s(gpus["mi300x-192gb"]) == 448.0  # 7 links x 128 GB/s both ways
+
+
 def test_toy_load_point_charges_every_sequence_its_prefill() -> None:
     # B = 4, P = 100, D = 50: decode at mean context c = P + D/2 = 125
     #   step = 10 (linear) + 4 x 125 x 1e5 / 1e11 = 0.5 (attention) + 0.2032 + 1 = 11.7032 ms
@@ -189,7 +224,8 @@ def test_toy_capacity_takes_the_largest_feasible_batch_and_names_the_binding_lim
 #
 # Llama-3.3-70B (data/models.yaml: 70.55e9 parameters, 80 layers, hidden 8,192, 64 attention heads
 # of 128, 8 KV heads, untied 128,256 x 8,192 embedding) at BF16 on two H100 SXM (data/gpu_prices.yaml:
-# 3,350 GB/s, 989 dense BF16 TFLOP/s, NVLink 900 GB/s, 85.52 GB as the device reports it), vLLM's
+# 3,350 GB/s, 989 dense BF16 TFLOP/s, NVLink 900 GB/s counting both directions, so 450 GB/s each way,
+# 85.52 GB as the device reports it), vLLM's
 # tensor parallelism with its memory settings (0.92 of device memory, 3 GB overhead per GPU) and
 # efficiencies pinned here: MBU 0.8, MFU 0.5, 2 ms per step, 20 µs per all-reduce, interconnect 0.5.
 #
@@ -250,33 +286,35 @@ def test_real_replica_decode_step(llama70b_tp2: ServingArrays) -> None:
     # B = 8 at c = 1,150 (1,000 in, 300 out: P + D/2)
     #   linear    max(138,998,653,696 / 5.36e12, 8 x 138,998,653,696 / 9.89e14) = max(25.932585, 1.124357) ms
     #   attention max(8 x 1150 x 327,680 / 5.36e12, 8 x 1150 x 2,621,440 / 9.89e14) = max(0.562436, 0.024385) ms
-    #   all-reduce: each moves 2 x 1/2 x 8 x 8,192 x 2 = 131,072 bytes over 900e9 x 0.5 = 4.5e11 bytes/s
-    #     = 0.291271 µs, + 20 µs; 2 per layer x 80 layers: 160 x 20.291271 µs = 3.246603 ms
-    #   step = 25.932585 + 0.562436 + 3.246603 + 2 = 31.741624 ms
+    #   all-reduce: each moves 2 x 1/2 x 8 x 8,192 x 2 = 131,072 bytes over one direction of NVLink 4
+    #     (900 GB/s counts both: 450e9) x 0.5 = 2.25e11 bytes/s
+    #     = 0.582542 µs, + 20 µs; 2 per layer x 80 layers: 160 x 20.582542 µs = 3.293207 ms
+    #   step = 25.932585 + 0.562436 + 3.293207 + 2 = 31.788228 ms
     linear = STREAMED / BW
     attention = 8 * 1150 * 327_680 / BW
-    allreduce = 160 * (20e-6 + 131_072 / 4.5e11)
-    assert allreduce_time_s(llama70b_tp2, 8)[0] == pytest.approx(3.246603e-3, rel=1e-6)
+    allreduce = 160 * (20e-6 + 131_072 / 2.25e11)
+    assert llama70b_tp2.interconnect_bytes_s[0] == 450e9
+    assert allreduce_time_s(llama70b_tp2, 8)[0] == pytest.approx(3.293207e-3, rel=1e-6)
     assert linear == pytest.approx(25.932585e-3, rel=1e-6) and attention == pytest.approx(
         0.562436e-3, rel=1e-5
     )
     step = decode_step_time_s(llama70b_tp2, 8, 1150)[0]
     assert step == pytest.approx(linear + attention + allreduce + 2e-3, rel=EXACT)
-    assert step == pytest.approx(31.741624e-3, rel=1e-6)
+    assert step == pytest.approx(31.788228e-3, rel=1e-6)
 
 
 def test_real_replica_prefill_at_batch_8(llama70b_tp2: ServingArrays) -> None:
     # prefill_marginal(1000) = (1000 x 138,998,653,696 + 2,621,440 x 1000^2 / 2) / 9.89e14
-    #                          + 160 x (2 x 1/2 x 1000 x 8,192 x 2 = 16,384,000 bytes) / 4.5e11
-    #                        = 1.40309373696e14 / 9.89e14 + 2.62144e9 / 4.5e11 = 141.869943 + 5.825422 ms
-    marginal = (1000 * STREAMED + 2_621_440 * 1000**2 / 2) / PEAK + 160 * 16_384_000 / 4.5e11
-    assert marginal == pytest.approx(147.695365e-3, rel=1e-6)
+    #                          + 160 x (2 x 1/2 x 1000 x 8,192 x 2 = 16,384,000 bytes) / 2.25e11
+    #                        = 1.40309373696e14 / 9.89e14 + 2.62144e9 / 2.25e11 = 141.869943 + 11.650844 ms
+    marginal = (1000 * STREAMED + 2_621_440 * 1000**2 / 2) / PEAK + 160 * 16_384_000 / 2.25e11
+    assert marginal == pytest.approx(153.520787e-3, rel=1e-6)
     assert prefill_marginal_time_s(llama70b_tp2, 1000)[0] == pytest.approx(marginal, rel=EXACT)
     # at B = 8 every request's prefill is spread over its D = 300 tokens:
-    #   tpot = 31.741624 + 8 x 147.695365 / 300 = 31.741624 + 3.938543 = 35.680167 ms
+    #   tpot = 31.788228 + 8 x 153.520787 / 300 = 31.788228 + 4.093888 = 35.882116 ms
     point = load_point(llama70b_tp2, 8, 1000, 300)
-    assert point.tpot_s[0] == pytest.approx(31.741624e-3 + 8 * marginal / 300, rel=1e-6)
-    assert point.tpot_s[0] == pytest.approx(35.680167e-3, rel=1e-6)
+    assert point.tpot_s[0] == pytest.approx(31.788228e-3 + 8 * marginal / 300, rel=1e-6)
+    assert point.tpot_s[0] == pytest.approx(35.882116e-3, rel=1e-6)
     assert point.requests_per_s[0] == pytest.approx(8 / (300 * point.tpot_s[0]), rel=EXACT)
 
 
@@ -284,20 +322,20 @@ def test_real_replica_capacity_is_bound_by_kv(llama70b_tp2: ServingArrays) -> No
     # 31,301 KV tokens / 1,150 per sequence = 27.2 -> 27 sequences. At B = 27:
     #   step = 25.932585 (linear, still memory-bound: 27 x 0.140545 = 3.79 ms of compute)
     #        + 27 x 1150 x 327,680 / 5.36e12 = 1.898227 (attention)
-    #        + 160 x (20 µs + 27 x 8,192 x 2 / 4.5e11 = 0.98304 µs) = 3.357286 (all-reduce) + 2 = 33.188098 ms
-    #   tpot = 33.188098 + 27 x 147.695365 / 300 = 33.188098 + 13.292583 = 46.480681 ms   (< 100 ms)
-    #   ttft = prefill(1000) + step = (141.869943 + 160 x (20 µs + 16,384,000 / 4.5e11) = 9.025422 + 2)
-    #        + 33.188098 = 186.083463 ms   (< 3 s): KV binds
+    #        + 160 x (20 µs + 27 x 8,192 x 2 / 2.25e11 = 1.96608 µs) = 3.514573 (all-reduce) + 2 = 33.345385 ms
+    #   tpot = 33.345385 + 27 x 153.520787 / 300 = 33.345385 + 13.816871 = 47.162256 ms   (< 100 ms)
+    #   ttft = prefill(1000) + step = (141.869943 + 160 x (20 µs + 16,384,000 / 2.25e11) = 14.850844 + 2)
+    #        + 33.345385 = 192.066172 ms   (< 3 s): KV binds
     cap = capacity(llama70b_tp2, 1000, 300, 0.1, 3.0)
     assert (cap.batch[0], cap.limit[0], cap.kv_batch_limit[0]) == (27, LIMIT_KV, 27)
-    assert cap.point.tpot_s[0] == pytest.approx(46.480681e-3, rel=1e-6)
-    assert cap.point.ttft_s[0] == pytest.approx(186.083463e-3, rel=1e-6)
-    assert cap.point.requests_per_s[0] == pytest.approx(27 / (300 * 46.480681e-3), rel=1e-6)
-    # a 40 ms TPOT target binds first: tpot(B) = 31.132585 + 0.070305 B + 0.005825 B + 0.492318 B ms
-    #   = 31.132585 + 0.568448 B <= 40 -> B <= 15.6 -> 15 sequences (39.659 ms; 16 gives 40.228 ms)
+    assert cap.point.tpot_s[0] == pytest.approx(47.162256e-3, rel=1e-6)
+    assert cap.point.ttft_s[0] == pytest.approx(192.066172e-3, rel=1e-6)
+    assert cap.point.requests_per_s[0] == pytest.approx(27 / (300 * 47.162256e-3), rel=1e-6)
+    # a 40 ms TPOT target binds first: tpot(B) = 31.132585 + 0.070305 B + 0.011651 B + 0.511736 B ms
+    #   = 31.132585 + 0.593692 B <= 40 -> B <= 14.9 -> 14 sequences (39.444 ms; 15 gives 40.038 ms)
     tight = capacity(llama70b_tp2, 1000, 300, 0.04, 3.0)
-    assert (tight.batch[0], tight.limit[0]) == (15, LIMIT_LATENCY)
-    assert tight.point.tpot_s[0] == pytest.approx(39.659e-3, rel=1e-4)
+    assert (tight.batch[0], tight.limit[0]) == (14, LIMIT_LATENCY)
+    assert tight.point.tpot_s[0] == pytest.approx(39.444e-3, rel=1e-4)
 
 
 # --------------------------------------------------------------------------- memory fit boundaries

@@ -108,3 +108,29 @@ def test_runs_left_out_of_the_fit_are_named_with_the_reason(serving: dict[str, R
     assert "not at all optimized for Mi300x" in serving[
         "dstack-vllm063rocm-llama31-405b-fp8-mi300x8-sharegpt-qps16"
     ].measurement.exclude_from_fit
+
+
+def test_a_burst_reports_the_time_per_token_of_its_drain() -> None:
+    """Lambda's 320-request bursts put every request in flight at once (max-num-seqs 1024), so the
+    run is one drain: its median inter-token latency is the token-weighted mean step of the drain
+    (`drain_mean_step_s`: each batch level from 320 down to 1 makes the same tokens for
+    exponential lengths), below a step at the full batch of 320."""
+    from selfhost.calibration.predict import measurement_arrays, predict_values, serving_arrays
+    from selfhost.engine.throughput import LENGTHS_EXPONENTIAL, decode_step_time_s, drain_mean_step_s
+
+    catalog = load_catalog(env={})
+    path = builtin_measurements_path().parent / "latency.yaml"
+    resolved = [
+        r
+        for r in resolve_measurements(read_measurements(path), catalog, path)
+        if r.measurement.id == "lambda-v054-llama31-8b-fp8-h100x1-sharegpt320-itl-median"
+    ]
+    m = resolved[0].measurement
+    assert (m.scope, m.concurrency, m.requests, m.lengths) == ("tpot", "max", 320, "variable")
+    s, w = serving_arrays(resolved), measurement_arrays(resolved)
+    predicted = predict_values(s, w)
+    assert predicted.batch[0] == 320  # all 320 in flight: below the KV limit and the cap of 1024
+    context = m.input_tokens + m.output_tokens / 2.0
+    drain = drain_mean_step_s(s, 320, context, LENGTHS_EXPONENTIAL)[0]
+    assert predicted.value[0] == pytest.approx(drain / 1e-3, rel=1e-12)  # in ms
+    assert decode_step_time_s(s, 1, context)[0] < drain < 0.9 * decode_step_time_s(s, 320, context)[0]

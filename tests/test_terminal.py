@@ -225,7 +225,7 @@ def test_crossover_in_a_real_80_column_terminal(tmp_path: Path) -> None:
     assert "Self-host vs API at 5 req/s" in text, text
     table = [line for line in text.splitlines() if line.startswith(("┃", "│", "┏", "└"))]
     assert table and all(cell_len(line.rstrip()) <= 80 for line in table)
-    assert re.search(r"│ deepseek-r1 +│ own GPUs +│ +\$9,811 │", text), text
+    assert re.search(r"│ deepseek-r1 +│ own GPUs +│ +\$14,804 │", text), text
 
 
 @pytest.mark.parametrize("columns", WIDTHS)

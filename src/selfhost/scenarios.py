@@ -483,6 +483,17 @@ def _model_constants_cached(model: Model) -> _ModelConstants:
     return hit[1]
 
 
+def interconnect_one_direction_gb_s(gpu: Gpu) -> float:
+    """GPU-to-GPU bandwidth per GPU in one direction, what a ring all-reduce runs at. [GB/s]
+
+    Every GPU of the ring sends to the next and receives from the previous one at the same time
+    over full-duplex links, so each transfer has one direction's bandwidth: NVLink and Infinity
+    Fabric are quoted as two-direction totals (``interconnect_both_directions``: half of it), the
+    PCIe figures per direction.
+    """
+    return gpu.interconnect_gb_s / 2.0 if gpu.interconnect_both_directions else gpu.interconnect_gb_s
+
+
 def build_arrays(
     configs: Sequence[ReplicaConfig], kv_dtype: KvDtype = "auto"
 ) -> tuple[ServingArrays, MemoryArrays]:
@@ -555,7 +566,7 @@ def build_arrays(
         n_gpus=n_gpus,
         memory_bandwidth_bytes_s=gpus.column(lambda g: g.memory_bandwidth_gb_s * BYTES_PER_GB),
         peak_flops=pairs.column(lambda pair: peak_tflops(*pair) * FLOPS_PER_TFLOP),
-        interconnect_bytes_s=gpus.column(lambda g: g.interconnect_gb_s * BYTES_PER_GB),
+        interconnect_bytes_s=gpus.column(lambda g: interconnect_one_direction_gb_s(g) * BYTES_PER_GB),
         weight_bytes=model_bytes,
         expert_weight_bytes=experts_routed * expert_bits / BITS_PER_BYTE,
         expert_active_fraction=models.column(lambda m: m.expert_active_fraction),

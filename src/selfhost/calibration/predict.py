@@ -47,6 +47,7 @@ from selfhost.engine.throughput import (
     attended_context_tokens,
     capacity,
     decode_step_time_s,
+    drain_mean_step_s,
     drain_time_s,
     load_point,
     prefill_marginal_time_s,
@@ -307,7 +308,16 @@ def predict_values(s: ServingArrays, w: MeasurementArrays) -> Predictions:
     served_rate = np.minimum(rate, at_cap.requests_per_s)
     rate_total = np.where(finite, requests * d / np.where(finite, run_s, 1.0), served_rate * d)
     total = np.where(is_rate, rate_total, closed_total)
+    # a finite closed run with varied lengths ends in a drain: its reported TPOT averages the N - b
+    # requests served at b in flight and the last b draining (`drain_mean_step_s`)
     tpot = pt.tpot_s
+    if drained.size:
+        tail = drain_mean_step_s(drained_s, batch[drained], context[drained], w.lengths[drained])
+        share = np.minimum(1.0, batch[drained] / np.maximum(requests[drained], 1.0))
+        tpot = tpot.copy()
+        tpot[drained] = np.where(
+            is_rate[drained], tpot[drained], (1.0 - share) * pt.tpot_s[drained] + share * tail
+        )
     ttft = np.where((batch <= 1.0) & ~is_rate, prefill_s, pt.ttft_s)
 
     # static batch

@@ -125,6 +125,7 @@ class Gpu(Entry):
     power_w: float
     interconnect: str
     interconnect_gb_s: float
+    interconnect_both_directions: bool = False
     max_gpus_per_node: int
     platform: str
 

@@ -82,7 +82,15 @@ class Gpu(Entry):
     power_w: Positive = Field(description="Board power (TDP/TGP) per GPU. [W]")
     interconnect: str = Field(description="GPU-to-GPU link, e.g. 'NVLink 4', 'PCIe Gen4'.")
     interconnect_gb_s: Positive = Field(
-        description="GPU-to-GPU bandwidth per GPU used for tensor-parallel all-reduce. [GB/s]"
+        description="GPU-to-GPU bandwidth per GPU used for tensor-parallel all-reduce, as the vendor "
+        "states it (see `interconnect_both_directions`). [GB/s]"
+    )
+    interconnect_both_directions: bool = Field(
+        default=False,
+        description="True where `interconnect_gb_s` is the vendor's two-direction total (NVLink, "
+        "Infinity Fabric: H100 SXM's 900 GB/s is 450 each way); False where it is one direction "
+        "(the PCIe figures). The all-reduce sends and receives at once, so it runs at one direction's "
+        "bandwidth: half of a two-direction total.",
     )
     max_gpus_per_node: PositiveInt = Field(description="Largest tensor-parallel group on one node. [count]")
     platform: Literal["cuda", "rocm", "metal"]

@@ -380,6 +380,44 @@ def drain_time_s(
     )
 
 
+def drain_mean_step_s(
+    s: ServingArrays, batch: ArrayLike, context_tokens: ArrayLike, lengths: ArrayLike
+) -> FloatArray:
+    """Time per output token of a drain (``batch`` sequences that start together, no new arrivals),
+    averaged over the tokens it generates: the mean inter-token latency such a run reports. [s]
+
+    Notes
+    -----
+    A step at batch k produces k tokens, so the mean over tokens weights each step by its batch:
+
+    - fixed lengths: every step runs at B: ``step(B)``.
+    - exponential lengths, mean D: while k sequences run, the next finishes after D / k steps, in
+      which k sequences make D tokens: every batch level k = 1..B yields D tokens, so the mean is
+      ``mean over k of step(k)`` (midpoints over (0, 1] of step(x B), as `drain_time_s`).
+    - uniform lengths on [0, 2D]: the batch falls linearly in time, so the tokens made at batch
+      x B are in proportion to x: ``2 * integral over (0, 1] of x step(x B) dx``.
+
+    Prefill interruptions are not counted: in a drain every prompt was prefilled before it began.
+    All arguments broadcast against the arrays of ``s``.
+    """
+    b = np.maximum(1.0, np.asarray(batch, dtype=float))
+    c = np.asarray(context_tokens, dtype=float)
+    kind = np.asarray(lengths)
+    fixed = decode_step_time_s(s, b, c)
+    flat = np.zeros(np.shape(fixed))
+    weighted = np.zeros(np.shape(fixed))
+    nodes = _DRAIN_NODES - 1
+    for i in range(1, _DRAIN_NODES):
+        x = (i - 0.5) / nodes
+        here = decode_step_time_s(s, np.maximum(1.0, x * b), c)
+        flat = flat + here / nodes
+        weighted = weighted + 2.0 * x * here / nodes
+    return np.asarray(
+        np.where(kind == LENGTHS_EXPONENTIAL, flat, np.where(kind == LENGTHS_UNIFORM, weighted, fixed)),
+        dtype=float,
+    )
+
+
 @dataclass(frozen=True)
 class LoadPoint:
     """Throughput and latency of a replica at a concurrency. Arrays of the broadcast shape.
