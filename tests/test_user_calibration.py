@@ -429,3 +429,12 @@ def test_calibrating_again_over_an_overlay_keeps_both_gpus_and_one_note(catalog,
     assert set(both.gpu_efficiency) == {"h100-sxm-80gb", "a100-80gb"}
     assert both.notes.count("Copied from the catalog") == 1
     assert "only gpu_efficiency (h100-sxm-80gb, a100-80gb) is the user's calibration." in both.notes
+
+
+def test_the_documented_prior_sigmas_are_the_ones_the_fit_uses():
+    """docs/calibrate.md's table of priors names the sigmas `prior_sigmas` takes from the
+    uncertainty model (they change when the calibration is refitted)."""
+    from selfhost.uncertainty import EFFICIENCY_SIGMA, EFFICIENCY_SIGMA_EXTRAPOLATED
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "calibrate.md").read_text(encoding="utf-8")
+    assert f"lognormal, sigma {EFFICIENCY_SIGMA:g} ({EFFICIENCY_SIGMA_EXTRAPOLATED:g} on a GPU without" in text
