@@ -127,6 +127,18 @@ def test_serve_sh_is_valid_posix_shell(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- the command
 
 
+def test_without_a_rate_the_summary_says_how_to_size_the_replicas(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    args = list(LLAMA_ARGS)
+    at = args.index("--rps")
+    del args[at : at + 2]
+    result = cli(*args, "--self-signed", "-o", str(tmp_path / "kit"))
+    assert result.exit_code == 0, result.output
+    assert "replicas for 0 req/s" not in result.stdout
+    assert "replicas: 1 (no --rps given: pass it to size the replicas for your traffic)" in result.stdout
+
+
 def test_deploy_writes_the_kit_and_never_prints_the_key(cli: Callable[..., Result], tmp_path: Path) -> None:
     kit = tmp_path / "kit"
     result = cli(*LLAMA_ARGS, "--self-signed", "-o", str(kit))

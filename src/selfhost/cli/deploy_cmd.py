@@ -47,7 +47,11 @@ def _summary(
             f"tokens, {spec.max_num_seqs} concurrent sequences (limit: {spec.capacity_limit}); planned "
             f"{spec.planned_rps_per_replica:.3g} req/s per replica at {spec.target_utilization:.0%} utilization",
         ),
-        (f"replicas for {spec.planned_rps:g} req/s", f"{spec.replicas}"),
+        (
+            (f"replicas for {spec.planned_rps:g} req/s", f"{spec.replicas}")
+            if spec.planned_rps > 0
+            else ("replicas", f"{spec.replicas} (no --rps given: pass it to size the replicas for your traffic)")
+        ),
         ("endpoint", f"{settings.base_url} (start: cd {result.directory} && docker compose up -d)"),
     ]
     return lines
