@@ -154,6 +154,39 @@ def test_in_place_quantiles_are_numpys_inverted_cdf_quantiles(values: list[float
     np.testing.assert_array_equal(got, expected)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    low=st.floats(0.05, 1.0),
+    span=st.floats(1e-6, 20.0),
+    values=st.lists(st.floats(-5.0, 5.0, allow_nan=False), min_size=1, max_size=200),
+)
+def test_the_binned_node_search_is_numpys_searchsorted(low: float, span: float, values: list[float]):
+    x_nodes = np.log(np.unique(np.append(np.geomspace(low, low + span, uncertainty.EFFICIENCY_NODES), 1.0)))
+    # the samples, every node and its two neighbouring floats, and points far outside
+    x = np.concatenate([values, x_nodes, np.nextafter(x_nodes, -np.inf), np.nextafter(x_nodes, np.inf), [-50, 50]])
+    expected = np.clip(np.searchsorted(x_nodes, x, side="right") - 1, 0, len(x_nodes) - 2)
+    np.testing.assert_array_equal(uncertainty.node_below(x_nodes, x), expected)
+
+
+def test_the_chunked_crossover_kernel_is_crossover_rps_bit_for_bit():
+    rng = np.random.default_rng(3)
+    n = 20_000
+    q = rng.choice([0.0, 0.01, 1.0, 3.3, 10.0], n) * rng.random(n)  # some units serve nothing
+    v = rng.random(n) * 20_000
+    v[::7] = 0.0  # free units
+    per_request = rng.random(n) * 0.01
+    per_request[::11] = 0.0  # a free API
+    scratch = crossover.Scratch(n)
+    for m0 in (1.0, 2.0, 40.0):  # the minimum units often above m* too
+        for ops in (0.0, 4000.0):
+            unit = cost.BillingUnit(np.asarray(1.0), np.asarray(1.0), v, q, np.asarray(m0))
+            expected = crossover.crossover_rps(unit, ops, per_request, 730.0).rps
+            expected[np.isnan(expected)] = np.inf
+            got = crossover.crossover_rps_into(q, v, m0, ops, per_request, 730.0, np.empty(n), scratch)
+            assert np.isfinite(expected).sum() > 1000 and np.isinf(expected).sum() > 1000
+            np.testing.assert_array_equal(got, expected)
+
+
 # --------------------------------------------------------------------------- memory
 
 

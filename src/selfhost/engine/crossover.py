@@ -90,3 +90,62 @@ def crossover_rps(
         np.where(api_free, API_FREE, np.where(api_cheaper, API_CHEAPER_AT_SCALE, CROSSES)),
     ).astype(np.int8)
     return Crossover(rps=np.asarray(np.where(valid, rps, np.nan), dtype=float), reason=reason)
+
+
+class Scratch:
+    """Work arrays for `crossover_rps_into`, reused across calls of up to ``size`` elements."""
+
+    def __init__(self, size: int) -> None:
+        self.floats = [np.empty(size) for _ in range(3)]
+        self.flags = [np.empty(size, dtype=bool) for _ in range(2)]
+
+    def take(self, n: int) -> tuple[list[FloatArray], list[NDArray[np.bool_]]]:
+        """The first ``n`` elements of each work array."""
+        return [f[:n] for f in self.floats], [b[:n] for b in self.flags]
+
+
+def crossover_rps_into(
+    unit_rps: FloatArray,
+    unit_usd_per_month: FloatArray,
+    min_units: float,
+    ops_usd_per_month: float,
+    api_usd_per_request: FloatArray,
+    hours_per_month: float,
+    out: FloatArray,
+    scratch: Scratch,
+) -> FloatArray:
+    """`crossover_rps(...).rps` for one-dimensional samples, +inf where there is no crossover.
+
+    The same floating-point operations in the same order as `crossover_rps` (so the same
+    numbers, bit for bit; a test holds them equal), written into ``out`` through ``scratch``
+    instead of a dozen temporaries: the Monte Carlo calls it once per comparison and chunk of
+    samples, where allocating dominated. Arrays of one length, ``out`` of that length too.
+    """
+    n = len(out)
+    (a, aq, t1), (valid, flag) = scratch.take(n)
+    q, v, f, m0 = unit_rps, unit_usd_per_month, float(ops_usd_per_month), float(min_units)
+    np.multiply(api_usd_per_request, float(hours_per_month), out=a)
+    np.multiply(a, SECONDS_PER_HOUR, out=a)  # API cost per request/s per month, as crossover_rps
+    np.multiply(a, q, out=aq)
+    np.subtract(aq, v, out=t1)  # margin: what a billing unit saves at full use
+    np.greater(q, 0.0, out=valid)
+    np.greater(a, 0.0, out=flag)
+    valid &= flag
+    np.greater(t1, 0.0, out=flag)
+    valid &= flag
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        np.add(aq, f, out=aq)
+        np.divide(aq, t1, out=aq)
+        np.ceil(aq, out=aq)
+        np.subtract(aq, 1.0, out=aq)  # m*: the last step on which the API is not dearer
+        # crossover_rps's two branches are one formula at m = max(m*, m0): min(m q, (F + V m) / a)
+        np.maximum(aq, m0, out=aq)
+        np.multiply(aq, q, out=t1)
+        np.multiply(v, aq, out=out)
+        np.add(out, f, out=out)
+        np.divide(out, a, out=out)
+        np.minimum(t1, out, out=out)
+    if not valid.all():
+        np.logical_not(valid, out=flag)
+        np.copyto(out, np.inf, where=flag)
+    return out
