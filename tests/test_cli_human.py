@@ -19,7 +19,7 @@ import tomllib
 from rich.cells import cell_len
 from typer.testing import Result
 
-from selfhost.render import deployment_words, replica_words, tidy_float, tidy_floats
+from selfhost.render import deployment_words, replica_words, tidy_float, tidy_float_reprs, tidy_floats
 
 ROOT = Path(__file__).resolve().parents[1]
 DISTRIBUTION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
@@ -217,6 +217,29 @@ def test_the_sweeps_vectorized_tidying_is_tidy_float_value_by_value() -> None:
         warnings.simplefilter("error")
         vectorized = tidy_floats(values)
     assert [repr(v) for v in vectorized] == [repr(tidy_float(v)) for v in values.tolist()]
+
+
+def test_the_sweeps_float_cells_are_the_repr_of_tidy_float_value_by_value() -> None:
+    """`tidy_float_reprs` (a streamed CSV's float cells) writes what ``repr(tidy_float(x))``
+    writes, across the whole range and at the edges of its fast positional path (1e-4, 1e13),
+    where rounding carries into the next decade, at ties of the last kept digit, and for
+    integral, negative, tiny and huge values; non-finite values are empty cells."""
+    rng = np.random.default_rng(11)
+    powers = 10.0 ** np.arange(-300, 301)
+    edges = np.array([1e-4, 1e13, 9.9999999995, 99.999999995, 0.00099999999995, 9999999999999.995])
+    values = np.concatenate(
+        [
+            np.exp(rng.normal(0.0, 12.0, 20_000)) * rng.choice([-1.0, 1.0], 20_000),
+            rng.integers(-10**6, 10**6, 2_000).astype(float),  # integral values: "5.0"
+            np.round(rng.random(2_000) * 1000, 3) + 0.0005,  # near ties of the 10th digit
+            powers, np.nextafter(powers, 0.0), np.nextafter(powers, np.inf),
+            edges, np.nextafter(edges, 0.0), np.nextafter(edges, np.inf), -edges,
+            [0.0, -0.0, 5e-324, 1.7976931348623157e308, -1e308],
+        ]
+    )  # fmt: skip
+    expected = [repr(tidy_float(v)) for v in values.tolist()]
+    assert tidy_float_reprs(values) == expected
+    assert tidy_float_reprs(np.array([np.inf, -np.inf, np.nan])) == ["", "", ""]
 
 
 @pytest.mark.parametrize(

@@ -421,24 +421,63 @@ def _digits(ax: float) -> int:
     return digits
 
 
-def tidy_floats(values: Any) -> list[float]:
-    """`tidy_float` of every value of a 1-D float array, the same floats, with the digit
-    counts found by NumPy (a sweep's CSV formats millions of floats)."""
+def _tidy_decimals(x: Any) -> tuple[Any, Any]:
+    """Per value of a float array: the decimals `tidy_float` rounds it to, and whether it is
+    zero or not finite (left as it is)."""
     import numpy as np
 
-    x = np.asarray(values, dtype=float)
     ax = np.abs(x)
     plain = (ax == 0) | ~np.isfinite(ax)
     safe = np.where(plain, 1.0, ax)
     with np.errstate(over="ignore"):  # 10.0**309 is inf, which no float reaches
         digits = np.floor(np.log10(safe)) + 1
         digits = digits + (safe >= 10.0**digits) - (safe < 10.0 ** (digits - 1))
-    decimals = np.maximum(MIN_DECIMALS, SIGNIFICANT_DIGITS - digits).astype(np.int64)
+    return np.maximum(MIN_DECIMALS, SIGNIFICANT_DIGITS - digits).astype(np.int64), plain
+
+
+def tidy_floats(values: Any) -> list[float]:
+    """`tidy_float` of every value of a 1-D float array, the same floats, with the digit
+    counts found by NumPy (a sweep's CSV formats millions of floats)."""
+    import numpy as np
+
+    x = np.asarray(values, dtype=float)
+    decimals, plain = _tidy_decimals(x)
     out = list(map(round, x.tolist(), decimals.tolist()))
     if plain.any():
         for i in np.flatnonzero(plain).tolist():
             out[i] = float(x[i])
     return out
+
+
+# where repr is positional and a tidied value has at most 15 significant digits (10, or 13
+# before the point and 2 after), so its shortest repr is the rounded decimal itself
+_POSITIONAL_MIN, _POSITIONAL_MAX = 1e-4, 1e13
+
+
+def tidy_float_reprs(values: Any) -> list[str]:
+    """``repr(tidy_float(x))`` of every finite value of a 1-D float array (non-finite ones: "").
+
+    Twice as fast as rounding and then repr: ``round(x, d)`` and ``"%.*f" % (d, x)`` take
+    the same correctly rounded digits from the same routine (CPython's dtoa, mode 3), and a
+    decimal of at most 15 significant digits is the shortest repr of the float nearest to it,
+    so within `_POSITIONAL_MIN` <= |x| < `_POSITIONAL_MAX` the repr is those digits without
+    trailing zeros (one kept after the point). Other values take the slow way. A test holds
+    the two equal value by value.
+    """
+    import numpy as np
+
+    x = np.asarray(values, dtype=float)
+    decimals, _ = _tidy_decimals(x)
+    ax = np.abs(x)
+    fast = (ax >= _POSITIONAL_MIN) & (ax < _POSITIONAL_MAX)
+    # printf-style: a quarter faster here than an f-string with a nested width
+    texts = [("%.*f" % dv).rstrip("0") for dv in zip(decimals.tolist(), x.tolist(), strict=True)]  # noqa: UP031
+    texts = [t + "0" if t[-1] == "." else t for t in texts]
+    if not fast.all():
+        for i in np.flatnonzero(~fast).tolist():
+            v = float(x[i])
+            texts[i] = repr(tidy_float(v)) if math.isfinite(v) else ""
+    return texts
 
 
 def _jsonable(value: Any) -> Any:

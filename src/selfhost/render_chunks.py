@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from selfhost.errors import SelfhostError
-from selfhost.render import _jsonable, tidy_float, tidy_floats
+from selfhost.render import _jsonable, tidy_float, tidy_float_reprs
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,12 +58,7 @@ def _float_cells(values: np.ndarray) -> list[str]:
         return []
     # distinct bit patterns, so -0.0 stays apart from 0.0 (their cells differ)
     bits, where = np.unique(np.ascontiguousarray(values, dtype=np.float64).view(np.int64), return_inverse=True)
-    distinct = bits.view(np.float64)
-    finite = np.isfinite(distinct)
-    cells = list(map(float.__repr__, tidy_floats(distinct)))
-    if not finite.all():
-        for i in np.flatnonzero(~finite).tolist():
-            cells[i] = ""
+    cells = tidy_float_reprs(bits.view(np.float64))  # non-finite: empty
     return np.asarray(cells, dtype=object)[where.reshape(-1)].tolist()  # type: ignore[no-any-return]
 
 
