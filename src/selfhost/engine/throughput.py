@@ -10,6 +10,7 @@ engine profile in the catalog, which names the measurements it was fitted to.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -485,6 +486,48 @@ class Capacity:
 _BISECTION_STEPS = 20  # covers batch limits up to 2**20 sequences
 
 
+def _bisect_large(
+    s: ServingArrays, inputs: tuple[Any, ...], lo: FloatArray, hi: FloatArray, shape: tuple[int, ...]
+) -> FloatArray:
+    """`capacity`'s integer bisection of a large input, one `load_point` call per step: the largest
+    feasible batch in ``[lo, hi]`` (``lo`` where none is; the caller checks ``lo`` itself).
+    ``inputs``: input and output tokens, TPOT and TTFT targets, B_max.
+
+    Feasibility falls as the batch grows, so where ``hi`` (B_max) is feasible it is the answer;
+    most deployments stop there, at their KV or engine limit. Only the others are bisected, on
+    their own values (every input broadcast and taken at their positions), and only until
+    every interval is closed, after which further steps would leave each ``lo`` as it is: the
+    same answers as 20 full steps, in about a third of the work for a catalog's deployments.
+    """
+
+    def feasible(arrays: ServingArrays, batch: FloatArray, rest: tuple[Any, ...]) -> NDArray[np.bool_]:
+        pp, dd, tpot_s, ttft_s, limit = rest
+        pt = load_point(arrays, batch, pp, dd)
+        return np.asarray((pt.tpot_s <= tpot_s) & (pt.ttft_s <= ttft_s) & (batch <= limit))
+
+    at_max = feasible(s, hi, inputs)
+    lo = np.where(at_max, hi, lo).reshape(-1)
+    left = np.flatnonzero(~at_max.reshape(-1) & (hi > lo.reshape(shape)).reshape(-1))
+    if not left.size:
+        return lo.reshape(shape)
+
+    def take(x: Any) -> Any:
+        return np.broadcast_to(x, shape).reshape(-1)[left] if np.ndim(x) else x
+
+    sub = ServingArrays(**{k: take(v) for k, v in vars(s).items()})
+    rest = tuple(take(x) for x in inputs)
+    low, high = lo[left], np.broadcast_to(hi, shape).reshape(-1)[left] - 1.0  # hi itself is not feasible
+    for _ in range(_BISECTION_STEPS):
+        if np.all(high <= low):
+            break
+        mid = np.floor((low + high + 1.0) / 2.0)
+        good = feasible(sub, mid, rest)
+        low = np.where(good, mid, low)
+        high = np.where(good, high, mid - 1.0)
+    lo[left] = low
+    return lo.reshape(shape)
+
+
 def capacity(
     s: ServingArrays,
     input_tokens: ArrayLike,
@@ -527,13 +570,9 @@ def capacity(
     hi = np.broadcast_to(np.maximum(1.0, b_max), shape).astype(float)
     probes_per_call = 1024  # probes of one load_point call at most: beyond that the work, not the call, costs
     per_call = min(_BISECTION_STEPS, int(np.log2(probes_per_call // lo.size + 1)))  # steps per call
-    if per_call <= 1:  # a large input: one step per call
+    if per_call <= 1:  # a large input: one step per call, on the intervals still open
         ok_at_one = feasible(lo)
-        for _ in range(_BISECTION_STEPS):
-            mid = np.floor((lo + hi + 1.0) / 2.0)
-            good = feasible(mid)
-            lo = np.where(good, mid, lo)
-            hi = np.where(good, hi, mid - 1.0)
+        lo = _bisect_large(s, (p, d, max_tpot, max_ttft, b_max), lo, hi, shape)
     else:  # a small one: the next steps' probes in one call, then the steps replayed from the table
         cells = np.arange(lo.size)
         low, high = lo.reshape(-1), hi.reshape(-1)
