@@ -115,3 +115,40 @@ def test_owned_hardware_becomes_an_hourly_rate(catalog):
         catalog, g, pricing=["on-demand"], providers=["DigitalOcean"], hours_per_month=730
     )
     assert {o.usd_per_gpu_hour for o in rentals} >= {3.39}  # facts.md §3.1
+
+
+def test_the_enumeration_is_every_runnable_combination_in_order(catalog):
+    """`replica_configs` hoists the model-independent and quantization-independent checks and makes
+    configs with `replica`; the reference is the plain nested loop over every combination, with
+    each check made for each config, and the dataclass's own constructor."""
+    from selfhost.scenarios import (
+        DEFAULT_GPU_COUNTS,
+        ReplicaConfig,
+        default_engine,
+        layouts,
+        model_quant_problem,
+        parallelism_problem,
+        platform_problem,
+    )
+
+    expected = [
+        ReplicaConfig(model, quant, gpu, n, engine, pipeline_stages=stages, dp_attention=dp)
+        for model in catalog.models
+        for quant in catalog.quantizations
+        for gpu in catalog.gpus
+        for engine in [default_engine(catalog, quant, gpu)]
+        if engine is not None and platform_problem(quant, gpu, engine) is None
+        if model_quant_problem(model, quant) is None
+        for n in DEFAULT_GPU_COUNTS
+        if n <= gpu.max_gpus_per_node
+        for stages, dp in layouts(model, gpu, n, engine)
+        if parallelism_problem(model, gpu, n, engine, stages, dp) is None
+    ]
+    got = replica_configs(
+        catalog, models=catalog.models, quants=catalog.quantizations, gpus=catalog.gpus, gpu_counts=None, engine=None
+    )
+    assert len(got) == len(expected) > 10_000
+    assert got == expected  # field by field, in order
+    assert all(type(c) is ReplicaConfig and vars(c).keys() == vars(expected[0]).keys() for c in got)
+    with pytest.raises(AttributeError):  # still frozen
+        got[0].n_gpus = 3
