@@ -58,7 +58,7 @@ def plant(directory: Path, key: str, data: bytes, digest: str) -> tuple[Path, Pa
     data_path, meta_path = cache.paths(directory, key)
     data_path.write_bytes(data)
     record = {"format": cache.FORMAT, "selfhost": cache.__version__, "key": key, "bytes": len(data)}
-    meta_path.write_text(json.dumps({**record, "hmac_sha256": digest}))
+    meta_path.write_text(json.dumps({**record, cache.MAC_FIELD: digest}))
     return data_path, meta_path
 
 
@@ -75,7 +75,7 @@ def test_a_second_load_is_served_from_the_cache_and_equal(cache_dir: Path):
     first = load_catalog(env={})
     data, meta = entry_files(cache_dir)
     digest = cache.payload_digest(builtin_key(), data.read_bytes(), secret_of(cache_dir))
-    assert json.loads(meta.read_text())["hmac_sha256"] == digest
+    assert json.loads(meta.read_text())[cache.MAC_FIELD] == digest
     assert load_catalog(env={}) == first
     assert load_catalog(env={}, use_cache=False) == first
 

@@ -57,7 +57,7 @@ def forge(cache_dir: Path, data: bytes, digest: str) -> None:
     data_path, meta_path = cache.paths(cache_dir, key)
     data_path.write_bytes(data)
     record = {"format": cache.FORMAT, "selfhost": cache.__version__, "key": key, "bytes": len(data)}
-    meta_path.write_text(json.dumps({**record, "hmac_sha256": digest, "sha256": digest}))
+    meta_path.write_text(json.dumps({**record, cache.MAC_FIELD: digest, "sha256": digest}))
 
 
 def cheaper(cache_dir: Path) -> bytes:
