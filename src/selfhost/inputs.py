@@ -28,7 +28,7 @@ import functools
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -298,17 +298,32 @@ def yaml_error_line(path: str | Path, exc: BaseException) -> str:
     return f"{path}: invalid YAML: {yaml_problem(exc)}"
 
 
-def read_yaml(path: str | Path, what: str, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
-    """The YAML document in the file ``path`` (bounded as `read_bytes`, parsed by `load_yaml`).
+def read_document(
+    path: str | Path,
+    what: str,
+    max_bytes: int,
+    parse: Callable[[str], Any],
+    errors: type[Exception],
+    invalid: str,
+    problem: Callable[[Any], str],
+) -> Any:
+    """The document in the file ``path``: its text (bounded as `read_bytes`) parsed by ``parse``.
 
     Raises:
-        InputError: the file cannot be read, or is not valid YAML (the message says where).
+        InputError: the file cannot be read, or ``parse`` raised one of ``errors``: the message
+            is ``invalid`` followed by ``problem(exc)`` (where in the file, and what).
     """
     text = read_text(path, what, max_bytes=max_bytes)
     try:
-        return load_yaml(text)
-    except Exception as exc:  # yaml.YAMLError or ValueError from load_yaml
-        raise InputError(f"{what} '{path}' is not valid YAML: {yaml_problem(exc)}") from None
+        return parse(text)
+    except errors as exc:
+        raise InputError(invalid + problem(exc)) from None
+
+
+def read_yaml(path: str | Path, what: str, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
+    """The YAML document in the file ``path``, parsed by `load_yaml` (see `read_document`)."""
+    invalid = f"{what} '{path}' is not valid YAML: "  # yaml.YAMLError or ValueError from load_yaml
+    return read_document(path, what, max_bytes, load_yaml, Exception, invalid, yaml_problem)
 
 
 # --------------------------------------------------------------------------- JSON
@@ -363,13 +378,6 @@ def json_problem(exc: ValueError) -> str:
 
 
 def read_json(path: str | Path, what: str, *, max_bytes: int = MAX_INPUT_BYTES) -> Any:
-    """The JSON document in the file ``path`` (bounded as `read_bytes`, parsed by `load_json`).
-
-    Raises:
-        InputError: the file cannot be read, or is not valid JSON (the message says where).
-    """
-    text = read_text(path, what, max_bytes=max_bytes)
-    try:
-        return load_json(text)
-    except ValueError as exc:
-        raise InputError(f"cannot read {what} '{path}' as JSON: {json_problem(exc)}") from None
+    """The JSON document in the file ``path``, parsed by `load_json` (see `read_document`)."""
+    invalid = f"cannot read {what} '{path}' as JSON: "
+    return read_document(path, what, max_bytes, load_json, ValueError, invalid, json_problem)

@@ -50,6 +50,7 @@ WideOpt = Annotated[
         "terminal otherwise gets the essential columns and a line naming the others).",
     ),
 ]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing --output file.")]
 CatalogOpt = Annotated[
     list[Path] | None,
     typer.Option(

@@ -189,7 +189,7 @@ def plan(
     output: Path | None = typer.Option(
         None, "--output", "-o", help="File --router writes (e.g. router.yaml)."
     ),
-    force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
+    force: o.ForceOpt = False,
     provisioning: o.ProvisioningOpt = o.DEFAULTS["provisioning"],
     billing_hours: o.BillingHoursOpt = o.DEFAULTS["billing_hours"],
     fmt: PlanFormatOpt = PlanFormat.table,

@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
             "-o",
             help="Write the traffic profile (YAML) here; an existing file is replaced only with --force.",
         ),
-        force: bool = typer.Option(False, "--force", help="Replace an existing --output file."),
+        force: o.ForceOpt = False,
         fmt: o.FormatOpt = o.OutputFormat.table,
         shape: Shape = typer.Option(
             Shape.auto,

@@ -25,6 +25,23 @@ def _per_rank(total: int, ranks: int) -> int:
     return max(1, math.ceil(total / ranks))
 
 
+#: Each engine's flags for what the sizing sets: context length, memory share, concurrency cap.
+SIZING_FLAGS: dict[str, tuple[str, str, str]] = {
+    "vllm": ("--max-model-len", "--gpu-memory-utilization", "--max-num-seqs"),
+    "sglang": ("--context-length", "--mem-fraction-static", "--max-running-requests"),
+}
+
+
+def _sizing_args(spec: KitSpec, engine: str, running: int) -> list[str]:
+    """The flags the sizing sets, in ``engine``'s words: the quantization (where the engine needs
+    it named), context length, memory share, the cap of ``running`` sequences, KV-cache dtype."""
+    context, memory, cap = SIZING_FLAGS[engine]
+    args = ["--quantization", spec.quantization_flag] if spec.quantization_flag else []
+    args += [context, str(spec.max_model_len), memory, f"{spec.gpu_memory_utilization:g}"]
+    args += [cap, str(running), "--kv-cache-dtype", KV_CACHE_DTYPE[engine][spec.kv_cache_dtype]]
+    return args
+
+
 def _vllm_args(spec: KitSpec, settings: KitSettings, node_rank: int, head_addr: str) -> list[str]:
     args = [
         spec.weights,
@@ -43,19 +60,8 @@ def _vllm_args(spec: KitSpec, settings: KitSettings, node_rank: int, head_addr: 
         args += ["--data-parallel-size", str(spec.data_parallel_size)]
     if spec.expert_parallel:
         args += ["--enable-expert-parallel"]
-    if spec.quantization_flag:
-        args += ["--quantization", spec.quantization_flag]
-    args += [
-        "--max-model-len",
-        str(spec.max_model_len),
-        "--gpu-memory-utilization",
-        f"{spec.gpu_memory_utilization:g}",
-        # vLLM applies max_num_seqs per data-parallel rank
-        "--max-num-seqs",
-        str(_per_rank(spec.max_num_seqs, spec.data_parallel_size)),
-        "--kv-cache-dtype",
-        KV_CACHE_DTYPE["vllm"][spec.kv_cache_dtype],
-    ]
+    # vLLM applies max_num_seqs per data-parallel rank
+    args += _sizing_args(spec, "vllm", _per_rank(spec.max_num_seqs, spec.data_parallel_size))
     if spec.nodes > 1:
         args += ["--nnodes", str(spec.nodes), "--node-rank", str(node_rank), "--master-addr", head_addr]
         if node_rank > 0:
@@ -88,19 +94,8 @@ def _sglang_args(spec: KitSpec, settings: KitSettings, node_rank: int, head_addr
         args += ["--pp-size", str(spec.pipeline_parallel_size)]
     if spec.expert_parallel:
         args += ["--ep-size", str(spec.tensor_parallel_size * spec.data_parallel_size)]
-    if spec.quantization_flag:
-        args += ["--quantization", spec.quantization_flag]
-    args += [
-        "--context-length",
-        str(spec.max_model_len),
-        "--mem-fraction-static",
-        f"{spec.gpu_memory_utilization:g}",
-        "--max-running-requests",
-        str(running),
-        "--kv-cache-dtype",
-        KV_CACHE_DTYPE["sglang"][spec.kv_cache_dtype],
-        "--enable-metrics",  # /metrics is off by default in SGLang
-    ]
+    args += _sizing_args(spec, "sglang", running)
+    args += ["--enable-metrics"]  # /metrics is off by default in SGLang
     if spec.nodes > 1:
         args += [
             "--nnodes",

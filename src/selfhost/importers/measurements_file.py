@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from selfhost.calibration.loader import _summary, check_measurements_text
-from selfhost.catalog.overlay import _has_comments, _insert_text, _item_lines, dump_yaml
+from selfhost.catalog.overlay import _has_comments, _insert_text, _item_lines, _parsed, dump_yaml
 from selfhost.errors import InputError, MeasurementError
 
 SECTION = "measurements"
@@ -144,15 +144,6 @@ def _appended(
         new_text = dump_yaml(expected)
         how = "rewritten"
     return AppendResult(how, tuple(r["id"] for r in new), tuple(skipped)), new_text
-
-
-def _parsed(text: str) -> Any:
-    from selfhost.inputs import load_yaml
-
-    try:
-        return load_yaml(text)
-    except Exception:  # yaml.YAMLError or ValueError: not what was expected
-        return None
 
 
 def _check_valid(path: Path, target: Path, text: str) -> None:
