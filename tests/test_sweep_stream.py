@@ -66,6 +66,24 @@ def test_streamed_csv_is_what_the_csv_module_writes_for_the_records(options):
         assert got.getvalue() == expected.getvalue(), rows_per_chunk
 
 
+@pytest.mark.parametrize(
+    "table",
+    [
+        ["vllm", "a,b", 'say "x"', "vllm", "", "a,b"],  # repeated text, some needing quotes
+        [True, False, True, True],
+        [1, 2, 1, 10**30],
+        [None, None],
+        [0.0, -0.0, 1.5, 0.0, float("nan"), -0.0],  # floats: 0.0 and -0.0 are two cells
+        [True, 1, 1.0, "1", None, 0, False, 0.0],  # mixed types never share a cell
+    ],
+    ids=["text", "bools", "ints", "nones", "floats", "mixed"],
+)
+def test_a_coded_tables_cells_are_csv_cell_of_each_value(table: list[object]):
+    from selfhost.render_chunks import _table_cells, csv_cell
+
+    assert _table_cells(table) == [csv_cell(v) for v in table]
+
+
 def test_streamed_json_is_what_write_json_writes_for_the_document():
     sweep = grid(model=["qwen2.5-32b"], gpu=["l40s"])
     tail = {"assumptions": sweep.assumptions, "notes": sweep.notes}

@@ -122,13 +122,25 @@ class CsvFormatter:
 
         def make() -> list[str]:
             width = max(len(t) for t in tables)
-            cells = [list(map(csv_cell, t)) if len(t) > 1 else [csv_cell(t[0])] * width for t in tables]
+            cells = [_table_cells(t) if len(t) > 1 else [csv_cell(t[0])] * width for t in tables]
             return [row + sep for row in map(",".join, zip(*cells, strict=True))]
 
         joined = self._table((*map(id, tables), hash(sep)), tables, make)
         if index is None:
             return [joined[0]] * n
         return joined[index].tolist()  # type: ignore[no-any-return]
+
+
+def _table_cells(table: Sequence[Any]) -> list[str]:
+    """`csv_cell` of each value of a coded column's table, each distinct value formatted once (a
+    sweep's per-deployment tables repeat their models, GPUs and engines tens of thousands of
+    times). Only for a table of one type, so that True, 1 and 1.0 never share a cell, and not for
+    floats, whose 0.0 and -0.0 are one key but two cells."""
+    kinds = set(map(type, table))
+    if len(kinds) != 1 or not kinds <= {str, int, bool, type(None)}:
+        return list(map(csv_cell, table))
+    cells = {value: csv_cell(value) for value in set(table)}
+    return list(map(cells.__getitem__, table))
 
 
 _NO_VALUE = (None,)  # the table of a header key the chunk's kind lacks: an empty cell
