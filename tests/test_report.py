@@ -434,13 +434,13 @@ def test_existing_files_are_not_overwritten_without_force(
     path.write_text("my notes\n", encoding="utf-8")
     result = cli("report", *SELECTION, "-o", str(path))
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"Error: {path} exists; pass --force to overwrite it"
+    assert result.stderr.strip() == f"Error: -o '{path}' exists; pass --force to replace it"
     assert path.read_text(encoding="utf-8") == "my notes\n"
     path.unlink()
     chart = tmp_path / f"review{CHART_FILE_SUFFIX}"
     chart.write_text("my chart\n", encoding="utf-8")
     result = cli("report", *SELECTION, "-o", str(path))
-    assert result.exit_code == 2 and f"{chart} exists; pass --force" in result.stderr
+    assert result.exit_code == 2 and f"'{chart}' exists; pass --force" in result.stderr
     assert not path.exists() and chart.read_text(encoding="utf-8") == "my chart\n"
     result = cli("report", *SELECTION, "--uncertainty", "0", "-o", str(path), "--force")
     assert result.exit_code == 0, result.output

@@ -177,6 +177,18 @@ def _kept_mode(target: Path, exists: bool) -> int:
     return stat.S_IMODE(os.stat(target).st_mode) if exists else NEW_FILE_MODE & ~_umask()
 
 
+def refuse_existing(path: str | Path, what: str, *, force: bool) -> None:
+    """Refuse, before any work, an existing ``path`` without ``force``: the check `write_file`
+    makes again when it writes, run early so a long computation is not thrown away.
+
+    Raises:
+        InputError: ``{what} 'PATH' exists; pass --force to replace it``, or whatever
+            `real_target` refuses (a dangling link, a directory, a missing directory).
+    """
+    if real_target(path, what).exists() and not force:
+        raise InputError(f"{what} '{path}' exists; pass --force to replace it")
+
+
 def write_file(
     path: str | Path,
     content: str | bytes,

@@ -233,10 +233,9 @@ def plan(
         if output is not None and router is None:
             raise InputError("--output is where --router writes; add --router litellm")
         if output is not None:
-            from selfhost.files import real_target
+            from selfhost.files import refuse_existing
 
-            if real_target(output, "--output").exists() and not force:
-                raise InputError(f"--output '{output}' exists; pass --force to replace it")
+            refuse_existing(output, "--output", force=force)
         cat = load(scenario.catalog_overlays)
         report = questions.plan(
             cat,

@@ -185,12 +185,10 @@ def output_kind(path: Path) -> str:
 def check_writable(paths: Sequence[Path], force: bool) -> None:
     """Refuse, before any work, what `selfhost.files.write_file` would refuse: an existing file
     without --force, a dangling link, a directory or device, a missing directory."""
-    from selfhost.errors import InputError
-    from selfhost.files import real_target
+    from selfhost.files import refuse_existing
 
     for path in paths:
-        if real_target(path, "-o").exists() and not force:
-            raise InputError(f"{path} exists; pass --force to overwrite it")
+        refuse_existing(path, "-o", force=force)
 
 
 @o.question_options(

@@ -79,17 +79,15 @@ def register(app: typer.Typer) -> None:
         from selfhost.cli.common import guarded, note, stdout_console
 
         def run() -> None:
-            from selfhost.errors import InputError
             from selfhost.limits import check_number
             from selfhost.traffic import profile_from_file, summary_record
             from selfhost.traffic_profile import hour_label, write_profile
 
             check_number(utc_offset, "--utc-offset", "h", low=-12, high=14)  # Typer's range lets NaN through
             if output is not None:
-                from selfhost.files import real_target
+                from selfhost.files import refuse_existing
 
-                if real_target(output, "-o").exists() and not force:
-                    raise InputError(f"-o '{output}' exists; pass --force to replace it")
+                refuse_existing(output, "-o", force=force)
             w = profile_from_file(
                 usage_file,
                 hint=format_hint.value if format_hint else None,
