@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
 
@@ -201,19 +202,30 @@ def _render(w: object, title: str, out: object) -> None:
         out,
     )
     day = daily_shape(p)
-    top = float(day.max())
-    render_table(
-        [{"hour": f"{h:02d}:00", "rps": float(v), "bar": _bar(float(v), top)} for h, v in enumerate(day)],
-        [Column("hour", "Hour", str, "left"), Column("rps", "req/s", rate), Column("bar", "", str, "left")],
-        out,
-        title=f"Typical day ({tz})",
-    )
+    _shape_table([f"{h:02d}:00" for h in range(len(day))], day, "Hour", f"Typical day ({tz})", rate, out)
     week = weekly_shape(p)
     if week is not None:
-        top = float(week.max())
-        render_table(
-            [{"day": DAYS[d], "rps": float(v), "bar": _bar(float(v), top)} for d, v in enumerate(week)],
-            [Column("day", "Day", str, "left"), Column("rps", "req/s", rate), Column("bar", "", str, "left")],
-            out,
-            title="Typical week (mean of each day)",
-        )
+        _shape_table(list(DAYS), week, "Day", "Typical week (mean of each day)", rate, out)
+
+
+def _shape_table(
+    labels: list[str],
+    rps: Sequence[float],
+    heading: str,
+    title: str,
+    rate: Callable[[object], str],
+    out: object,
+) -> None:
+    """A profile's shape as a table of mean req/s per hour or day, with a bar scaled to the top value."""
+    from selfhost.render import Column, render_table
+
+    top = float(max(rps))
+    render_table(
+        [
+            {"when": label, "rps": float(v), "bar": _bar(float(v), top)}
+            for label, v in zip(labels, rps, strict=True)
+        ],
+        [Column("when", heading, str, "left"), Column("rps", "req/s", rate), Column("bar", "", str, "left")],
+        out,
+        title=title,
+    )
