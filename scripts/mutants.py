@@ -40,6 +40,8 @@ ENGINE_TESTS = (
     "tests/test_engine_memory.py",
     "tests/test_engine_cost.py",
     "tests/test_engine_crossover.py",
+    "tests/test_capacity_search.py",
+    "tests/test_uncertainty_chunks.py",
 )
 SKIP = {
     ".git",
@@ -66,6 +68,8 @@ class Mutant:
 THROUGHPUT = "src/selfhost/engine/throughput.py"
 MEMORY = "src/selfhost/engine/memory.py"
 COST = "src/selfhost/engine/cost.py"
+CROSSOVER = "src/selfhost/engine/crossover.py"
+UNCERTAINTY = "src/selfhost/uncertainty.py"
 
 MUTANTS: tuple[Mutant, ...] = (
     Mutant(
@@ -141,8 +145,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "capacity-kv-round",
         THROUGHPUT,
-        "kv_limit = np.floor(s.kv_capacity_tokens / np.maximum(1.0, p + d / 2.0))",
-        "kv_limit = np.round(s.kv_capacity_tokens / np.maximum(1.0, p + d / 2.0))",
+        "kv_limit = np.floor(s.kv_capacity_tokens / np.maximum(1.0, attended_context_tokens(s, p + d / 2.0)))",
+        "kv_limit = np.round(s.kv_capacity_tokens / np.maximum(1.0, attended_context_tokens(s, p + d / 2.0)))",
         "capacity: KV batch limit rounded instead of floored",
     ),
     Mutant(
@@ -228,6 +232,35 @@ MUTANTS: tuple[Mutant, ...] = (
         "min_units = np.ceil(np.asarray(min_replicas, dtype=float) / replicas)",
         "min_units = np.round(np.asarray(min_replicas, dtype=float) / replicas)",
         "billing units for min_replicas rounded instead of ceiled",
+    ),
+    # the fast paths: each must give exactly what its reference gives
+    Mutant(
+        "bisect-skips-bmax-check",
+        THROUGHPUT,
+        "    lo = np.where(at_max, hi, lo).reshape(-1)",
+        "    lo = np.where(True, hi, lo).reshape(-1)",
+        "capacity's large path: every deployment taken as feasible at its batch limit",
+    ),
+    Mutant(
+        "bisect-stops-early",
+        THROUGHPUT,
+        "        if np.all(high <= low):",
+        "        if np.any(high <= low):",
+        "capacity's large path: the bisection stops when one interval closes, not all",
+    ),
+    Mutant(
+        "into-no-flat-step",
+        CROSSOVER,
+        "        np.maximum(aq, m0, out=aq)",
+        "        np.maximum(aq, 0.0, out=aq)",
+        "crossover_rps_into: the minimum-units step left out (m = m*, not max(m*, m0))",
+    ),
+    Mutant(
+        "node-below-guess-only",
+        UNCERTAINTY,
+        "        if not (up.any() or down.any()):",
+        "        if True:",
+        "node_below: the binned guess taken as it is, never stepped to the right node",
     ),
 )
 
