@@ -196,6 +196,19 @@ def test_readme_serve_lines_are_what_the_generator_writes() -> None:
     assert block.strip().splitlines() == expected
 
 
+def test_readme_says_what_the_two_kits_were_sized_to() -> None:
+    """The sentence under the serve lines quotes each kit's sequence cap, capacity and replicas;
+    they move with every refit, so they are read from the sizing, not remembered."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    prose = " ".join(readme.split("<!-- serve lines:", 1)[1].split("```", 2)[2].split("\n\n", 2)[1].split())
+    llama, deepseek = llama_awq_2xa100(), deepseek_fp8_8xh200()
+    assert f"Llama's cap of {llama.max_num_seqs} sequences" in prose
+    assert f"({llama.capacity_rps_per_replica:.3g} req/s per replica" in prose
+    assert f"{llama.replicas} replicas for 5 req/s at 70 % utilization" in prose
+    assert f"DeepSeek-V3's {deepseek.max_num_seqs}" in prose
+    assert f"({deepseek.capacity_rps_per_replica:.3g} req/s per replica)" in prose
+
+
 def test_docs_cite_every_flag_of_the_table() -> None:
     doc = (Path(__file__).parents[1] / "docs" / "deploy.md").read_text(encoding="utf-8")
     for table in FLAGS.values():
