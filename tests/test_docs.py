@@ -44,3 +44,16 @@ def test_every_command_appears_in_readme_and_has_help_with_an_example():
 def test_methods_doc_exists_and_is_linked():
     assert (ROOT / "docs" / "method.md").exists()
     assert "docs/method.md" in README
+
+
+def test_readme_reads_the_llama_crossover_off_the_table_it_quotes():
+    """The reading guide's example figure is the Crossover cell of the llama-3.3-70b row in the
+    quoted `crossover --rps 5` output (which scripts/docs_outputs.py keeps live)."""
+    text = README
+    table = text.split("<!-- output: selfhost crossover --rps 5 -->", 1)[1].split("```", 2)[1]
+    header = next(line for line in table.splitlines() if "Crossover req/s" in line)
+    row = next(line for line in table.splitlines() if line.startswith("│ llama-3.3-70b "))
+    column = [c.strip() for c in header.split("┃")].index("Crossover req/s")
+    crossover = [c.strip() for c in row.split("│")][column]
+    prose = " ".join(text.split())
+    assert f"for Llama 3.3 70B, the hosted model wins until {crossover} req/s." in prose
