@@ -581,3 +581,34 @@ def test_a_workload_longer_than_its_model_and_its_listed_api_says_so(
         "long-docs: deepinfra-qwen2.5-72b accepts at most 32,768 tokens, the workload needs 40,000"
         in result.stderr
     )
+
+
+def test_the_worked_example_in_docs_plan_quotes_the_live_figures(cli) -> None:
+    """docs/plan.md's worked example ends with the commands that reproduce it and the figures they
+    give; every refit moves them, so each is read back from the commands as they run now."""
+    import json
+    import re
+    import shlex
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "plan.md").read_text(encoding="utf-8")
+    example = doc.split("## 5. Worked example", 1)[1]
+    block = example.split("```bash\n", 1)[1].split("```", 1)[0]
+    (est_chat, est_hr, plan) = [line for line in block.splitlines() if line.strip()]
+    for line in (est_chat, est_hr):
+        command, comment = line.split("#", 1)
+        rps, batch = re.fullmatch(r"\s*([\d.]+), batch (\d+)\s*", comment).groups()  # type: ignore[union-attr]
+        result = json.loads(cli(*shlex.split(command)[1:]).stdout)["results"][0]
+        assert f"{result['requests_per_s']:.3f}" == rps and result["concurrency"] == int(batch), line
+        assert f"capacity {rps} req/s per replica (batch {batch}," in example
+    command, comment = plan.split("#", 1)
+    document = json.loads(cli(*shlex.split(command)[1:]).stdout)
+    totals, chat = document["totals"], document["results"][0]
+    figures = dict(re.findall(r"(total|without sharing|all-API|switch) ([\d.]+)", comment))
+    assert float(figures["total"]) == totals["total_usd_per_month"]
+    assert float(figures["without sharing"]) == totals["without_sharing_usd_per_month"]
+    assert float(figures["all-API"]) == totals["all_api_usd_per_month"]
+    assert float(figures["switch"]) == chat["switch_usd_per_month"]
+    assert f"= {totals['total_usd_per_month']:,.2f}" in example  # the shared line's total
+    assert f"(sharing saves {totals['saving_from_sharing_usd_per_month']:,.2f})" in example
+    assert f"(+{chat['switch_usd_per_month']:,.2f})" in example
