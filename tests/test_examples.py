@@ -84,3 +84,20 @@ def test_documented_outputs_are_current() -> None:
     assert module.main(["--check"]) == 0, (
         "documented outputs are out of date: run python scripts/docs_outputs.py"
     )
+
+
+def test_the_frontier_reasoning_prose_quotes_the_plan_as_it_runs(cli) -> None:
+    """The paragraph under the frontier-reasoning plan restates its totals in words; a refit moves
+    them, so they are read from the plan, at $4,000 and at $8,000 of operations."""
+    text = " ".join((ROOT / "examples" / "README.md").read_text(encoding="utf-8").split())
+    prose = text.split("DeepSeek-V3 runs on", 1)[1].split("```", 1)[0]
+    default = json.loads(cli("plan", "examples/frontier-reasoning.yaml", "--format", "json").stdout)
+    dearer = json.loads(
+        cli("plan", "examples/frontier-reasoning.yaml", "--ops-usd-per-month", "8000", "--format", "json").stdout
+    )
+    totals, public = default["totals"], default["results"][1]
+    assert public["workload"] == "public-research" and public["choice"] == "api"
+    assert f"costs ${-totals['saving_vs_all_api_usd_per_month']:,.0f} a month more than the all-API bill" in prose
+    assert f"would cost ${public['switch_usd_per_month']:,.0f} a month more than its API bill" in prose
+    assert f"(all self-hosted: ${totals['all_self_hosted_usd_per_month']:,.0f})" in prose
+    assert f"the gap grows to ${-dearer['totals']['saving_vs_all_api_usd_per_month']:,.0f}." in prose
