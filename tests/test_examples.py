@@ -101,3 +101,37 @@ def test_the_frontier_reasoning_prose_quotes_the_plan_as_it_runs(cli) -> None:
     assert f"would cost ${public['switch_usd_per_month']:,.0f} a month more than its API bill" in prose
     assert f"(all self-hosted: ${totals['all_self_hosted_usd_per_month']:,.0f})" in prose
     assert f"the gap grows to ${-dearer['totals']['saving_vs_all_api_usd_per_month']:,.0f}." in prose
+
+
+def test_the_chat_assistant_and_hybrid_prose_quote_their_plans_as_they_run(cli) -> None:
+    """The paragraphs under the chat-assistant and hybrid plans restate figures in words; read
+    each from the plan as it runs now."""
+    text = " ".join((ROOT / "examples" / "README.md").read_text(encoding="utf-8").split())
+
+    def plan(name: str) -> dict:
+        return json.loads(cli("plan", f"examples/{name}.yaml", "--format", "json").stdout)
+
+    def usd(x: float) -> str:
+        return f"${x:,.0f}"
+
+    chat = plan("chat-assistant")
+    prose = text.split("The HR assistant must be self-hosted, so", 1)[1].split("(docs/plan.md", 1)[0]
+    support = chat["results"][0]
+    assert f"Turbo ({usd(support['cheapest_api_usd_per_month'])}/month)" in prose
+    assert f"moving the chat to the API would cost {usd(support['switch_usd_per_month'])} more" in prose
+    assert f"Sharing saves {usd(chat['totals']['saving_from_sharing_usd_per_month'])} against" in prose
+    assert f"All-API would be {usd(-chat['totals']['saving_vs_all_api_usd_per_month'])} a month cheaper" in prose
+    gpu = chat["deployments"][0]["gpu"].split("-")[0].upper()
+    assert f"one {gpu} with {chat['deployments'][0]['quant'].upper()} weights carries both" in prose
+
+    hybrid = plan("hybrid")
+    prose = text.split("The two privacy-sensitive workloads put", 1)[1].split("Each workload's client", 1)[0]
+    by_name = {r["workload"]: r for r in hybrid["results"]}
+    tickets, launch, totals = by_name["ticket-summaries"], by_name["launch-copy"], hybrid["totals"]
+    assert tickets["deployment"] == "qwen2.5-32b" and "join the Qwen 2.5 32B replicas" in prose
+    assert f"({usd(tickets['usd_per_month'])} a month with their share" in prose
+    assert f"an API would cost {usd(tickets['switch_usd_per_month'])} more" in prose
+    assert f"stays on GPT-5 ({usd(launch['usd_per_month'])} a month)" in prose
+    assert f"would cost {usd(launch['switch_usd_per_month'])} more" in prose
+    assert f"saves {usd(totals['saving_vs_all_self_hosted_usd_per_month'])} a month against self-hosting" in prose
+    assert f"and {usd(totals['saving_from_sharing_usd_per_month'])} against giving every" in prose
