@@ -130,10 +130,11 @@ def _wrapped_lines(text: str, width: int, hyphens: bool = False) -> int:
 
 
 def _width_for_lines(cells: Sequence[str], least: int, most: int, lines: int, hyphens: bool) -> int:
-    """The narrowest width in [least, most] at which every cell wraps into at most ``lines`` lines
-    (``most`` if none is narrower)."""
+    """The narrowest width in [least, most] at which every line of every cell wraps into at most
+    ``lines`` lines (``most`` if none is narrower); a cell's own line breaks are kept."""
+    rows = [row for c in cells for row in c.split("\n")]
     for w in range(max(1, least), most):
-        if all(_wrapped_lines(c, w, hyphens) <= lines for c in cells):
+        if all(_wrapped_lines(row, w, hyphens) <= lines for row in rows):
             return w
     return most
 
