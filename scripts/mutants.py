@@ -143,6 +143,13 @@ MUTANTS: tuple[Mutant, ...] = (
         "MoE: every step reads every expert",
     ),
     Mutant(
+        "mla-prefill-as-decode",
+        THROUGHPUT,
+        "np.where(own > 0, own, s.attention_flops_per_token_per_context)",
+        "s.attention_flops_per_token_per_context + 0.0 * own",
+        "prefill attends in decode's form (MLA: the absorbed one) instead of its own",
+    ),
+    Mutant(
         "capacity-kv-round",
         THROUGHPUT,
         "kv_limit = np.floor(s.kv_capacity_tokens / np.maximum(1.0, attended_context_tokens(s, p + d / 2.0)))",

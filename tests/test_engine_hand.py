@@ -502,3 +502,32 @@ def test_every_mutant_of_the_mutation_script_still_applies_exactly_once(monkeypa
     assert len(mutants.MUTANTS) >= 27
     for m in mutants.MUTANTS:
         assert (root / m.path).read_text(encoding="utf-8").count(m.old) == 1, m.name
+
+
+def test_toy_prefill_attends_in_its_own_form_where_the_model_has_one() -> None:
+    # MLA-like: prefill attention 2e4 FLOP per prompt token per earlier token (decode's stays 1e5)
+    # P = 100: 100 x 2e9 + 2e4 x 100^2 / 2 = 2.001e11 FLOP -> 20.01 ms; alone: max(20.01, 10) + 0.28 + 1
+    #   = 21.29 ms; batched with decodes: 20.01 + 20 x 4 µs = 20.09 ms
+    own = toy(prefill_attention_flops_per_token_per_context=2e4)
+    assert prefill_time_s(own, 100) == pytest.approx(21.29e-3, rel=EXACT)
+    assert prefill_marginal_time_s(own, 100) == pytest.approx(20.09e-3, rel=EXACT)
+    # decode is unchanged: the same 15.2032 ms step as the toy's
+    assert decode_step_time_s(own, 4, 1000) == pytest.approx(15.2032e-3, rel=EXACT)
+
+
+def test_mla_prefill_attends_over_up_projected_heads_decode_over_the_latent() -> None:
+    # DeepSeek-R1 config.json: 61 layers, 128 heads, kv_lora_rank 512, qk_rope_head_dim 64,
+    # qk_nope_head_dim 128, v_head_dim 128.
+    #   decode (absorbed):  2 x 61 x 128 x (2 x 512 + 64) = 16,990,208 FLOP per token per cached token
+    #   prefill (MHA form): 2 x 61 x 128 x (128 + 64 + 128) = 4,997,120
+    # Llama-3.3-70B (GQA) prefills as it decodes: 0 = "as decode", 4 x 80 x 64 x 128 = 2,621,440
+    catalog = load_catalog(env={})
+    models, gpus, engines = by_id(catalog.models), by_id(catalog.gpus), by_id(catalog.engines)
+    fp8, gpu, engine = by_id(catalog.quantizations)["fp8"], gpus["h200-141gb"], engines["vllm"]
+    serving, _ = build_arrays(
+        [ReplicaConfig(models["deepseek-r1"], fp8, gpu, 8, engine), ReplicaConfig(models["llama-3.3-70b"], fp8, gpu, 8, engine)]
+    )
+    assert serving.attention_flops_per_token_per_context[0] == 16_990_208
+    assert serving.prefill_attention_flops_per_token_per_context[0] == 4_997_120
+    assert serving.attention_flops_per_token_per_context[1] == 2_621_440
+    assert serving.prefill_attention_flops_per_token_per_context[1] == 0.0

@@ -136,7 +136,7 @@ def test_wider_terminals_show_more_columns(monkeypatch: pytest.MonkeyPatch) -> N
     shown = {w: " ".join(run(["crossover", "--rps", "5"], w, monkeypatch).stdout.split()) for w in (80, 100, 120, 200)}
     assert "hidden at 80 columns (Own GPUs $/month, Own GPUs: deployment, Cheapest API, API $/month)" in shown[80]
     assert "hidden at 100 columns (Own GPUs: deployment, Cheapest API, API $/month)" in shown[100]
-    assert "hidden at 120 columns (Own GPUs: deployment, Cheapest API, API $/month)" in shown[120]
+    assert "hidden at 120 columns (Cheapest API, API $/month)" in shown[120]
     assert "hidden" not in shown[200] and "deepinfra-llama-3.3-70b-turbo-fp8" in shown[200]
 
 
@@ -242,3 +242,14 @@ def test_deploy_summary_fits_and_keeps_the_serve_line_whole(
     record = json.loads(run([*args, "--force", "--format", "json"], columns, monkeypatch).stdout)["kits"][0]
     assert serve == record["serve_line"]
     assert f"replicas for 5 req/s: {record['kit']['replicas']}" in out
+
+
+def test_a_text_column_counts_on_the_width_its_cells_really_wrap_to_in_two_lines() -> None:
+    from selfhost.render import _width_for_lines, _wrapped_lines
+
+    cell = "1 replica × 1 rtx-pro-6000-96gb, nvfp4, Nebius"  # 46 characters
+    # half its length (23) is not enough: '1 replica × 1' (13) + 'rtx-pro-6000-96gb,' (18) overflow 23
+    assert _wrapped_lines(cell, 23) == 3
+    # 32 holds '1 replica × 1 rtx-pro-6000-96gb,' (32) and 'nvfp4, Nebius': two lines; 31 does not
+    assert _wrapped_lines(cell, 31) == 3 and _wrapped_lines(cell, 32) == 2
+    assert _width_for_lines([cell], 23, 46, 2, hyphens=False) == 32

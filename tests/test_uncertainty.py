@@ -190,8 +190,8 @@ def test_cli_crossover_json_has_the_bands_and_assumptions(cli: Cli):
     for r in doc["results"]:
         assert set(EXTRA_KEYS) <= set(r)
     u = doc["assumptions"]["uncertainty"]
-    assert u["samples"] == 2000 and u["seed"] == 0 and u["efficiency_sigma"] == 0.28
-    assert u["efficiency_sigma_extrapolated"] == 0.49
+    assert u["samples"] == 2000 and u["seed"] == 0 and u["efficiency_sigma"] == 0.27
+    assert u["efficiency_sigma_extrapolated"] == 0.43
     assert u["api_price_spread"] == 0.1
     assert "calibration residuals" in u["efficiency_sigma_source"]
     assert "calibration residuals" in result.stderr

@@ -108,6 +108,37 @@ def _hyphen_parts(word: str) -> list[str]:
     return [part + "-" for part in parts[:-1]] + [parts[-1]]
 
 
+def _wrapped_lines(text: str, width: int, hyphens: bool = False) -> int:
+    """Lines ``text`` takes at ``width`` when wrapped greedily at spaces (a word longer than
+    ``width`` broken after its hyphens with ``hyphens``, as `hyphen_wrap` does, else on a line
+    of its own)."""
+    from rich.cells import cell_len
+
+    pieces = hyphen_wrap(text, width).split("\n") if hyphens else [text]
+    lines = 0
+    for piece in pieces:
+        used = -1  # characters on the current line; -1: no line started
+        for word in piece.split():
+            n = cell_len(word)
+            if used < 0 or used + 1 + n > width:
+                lines += 1
+                used = n
+            else:
+                used += 1 + n
+        lines += used < 0  # an empty piece still takes a line
+    return max(1, lines)
+
+
+def _width_for_lines(cells: Sequence[str], least: int, most: int, lines: int, hyphens: bool) -> int:
+    """The narrowest width in [least, most] at which every line of every cell wraps into at most
+    ``lines`` lines (``most`` if none is narrower); a cell's own line breaks are kept."""
+    rows = [row for c in cells for row in c.split("\n")]
+    for w in range(max(1, least), most):
+        if all(_wrapped_lines(row, w, hyphens) <= lines for row in rows):
+            return w
+    return most
+
+
 def hyphen_wrap(text: str, width: int) -> str:
     """``text`` with each word longer than ``width`` broken after hyphens onto lines of at most
     ``width`` (where it can be); Rich then wraps the rest at spaces."""
@@ -165,7 +196,16 @@ def fit_layout(headers: Sequence[str], cells: Sequence[Sequence[str]], columns: 
     # a column's width to count on: its longest cell; a text column's, enough for its longest cell
     # in MAX_TEXT_LINES lines and COMFORTABLE_TEXT at least (or its longest cell, if shorter)
     comfy = [
-        min(body[j], max(need[j], COMFORTABLE_TEXT, -(-body[j] // MAX_TEXT_LINES))) if columns[j].wraps else body[j]
+        min(
+            body[j],
+            max(
+                need[j],
+                COMFORTABLE_TEXT,
+                _width_for_lines(cells[j], -(-body[j] // MAX_TEXT_LINES), body[j], MAX_TEXT_LINES, columns[j].hyphens),
+            ),
+        )
+        if columns[j].wraps
+        else body[j]
         for j in every
     ]
     for j in sorted((j for j in every if columns[j].priority > 0), key=lambda j: (columns[j].priority, j)):

@@ -394,6 +394,23 @@ def _attention_flops_per_token_per_context(model: Model) -> float:
     return 4.0 * a.num_hidden_layers * a.num_attention_heads * a.head_dim
 
 
+def _prefill_attention_flops_per_token_per_context(model: Model) -> float:
+    """Prefill's attention FLOPs per prompt token per earlier prompt token; 0 where prefill attends
+    as decode does (GQA/MHA).
+
+    MLA: vLLM and SGLang prefill as multi-head attention over keys and values up-projected from
+    the latent ('compute friendly' for prefill, 'data-movement friendly' absorbed form for decode:
+    vllm-project/vllm vllm/v1/attention/backends/mla/common.py), so scores over ``d_n + d_r``
+    and values over ``d_v`` per head: ``2 * L * heads * (qk_nope + rope + v_head)`` (DeepSeek-V3:
+    2 x 61 x 128 x 320 = 4,997,120, against decode's 2 x 61 x 128 x 1,088 = 16,990,208).
+    """
+    a = model.architecture
+    if not a.mla:
+        return 0.0
+    m = a.mla
+    return 2.0 * a.num_hidden_layers * a.num_attention_heads * (m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim)
+
+
 @dataclass(frozen=True)
 class _ModelConstants:
     """Per-model figures that do not depend on the GPU or quantization."""
@@ -414,6 +431,7 @@ class _ModelConstants:
     hidden_size: float
     flops_per_token: float
     attention_flops_per_token_per_context: float
+    prefill_attention_flops_per_token_per_context: float
 
 
 def _model_constants(model: Model) -> _ModelConstants:
@@ -458,6 +476,7 @@ def _model_constants(model: Model) -> _ModelConstants:
         flops_per_token=2.0
         * (model.params_active_b * PARAMS_PER_BILLION - (0 if a.tie_word_embeddings else counts.embedding)),
         attention_flops_per_token_per_context=_attention_flops_per_token_per_context(model),
+        prefill_attention_flops_per_token_per_context=_prefill_attention_flops_per_token_per_context(model),
     )
 
 
@@ -601,6 +620,9 @@ def build_arrays(
         flops_per_token=models.column(lambda m: m.flops_per_token),
         attention_flops_per_token_per_context=models.column(
             lambda m: m.attention_flops_per_token_per_context
+        ),
+        prefill_attention_flops_per_token_per_context=models.column(
+            lambda m: m.prefill_attention_flops_per_token_per_context
         ),
         num_layers=models.column(lambda m: m.num_layers),
         hidden_size=models.column(lambda m: m.hidden_size),

@@ -65,14 +65,14 @@ API_PRICE_SPREAD = (
 )
 # The throughput model's mean |ln(predicted / measured)| on published measurements it was not
 # fitted to (leave one source out, docs/calibration-fit.json `throughput_by_gpu_evidence`, 150 points):
-# 0.225 on the 118 points whose GPU the fold had measured behind the engine's profile, 0.388 on the 32
-# it had not. A lognormal has E|ln X| = sigma * sqrt(2 / pi), so sigma = 0.225 / 0.798 = 0.28 and
-# 0.388 / 0.798 = 0.49 (a test holds them together).
-EFFICIENCY_SIGMA = 0.28
-EFFICIENCY_SIGMA_EXTRAPOLATED = 0.49
+# 0.218 on the 118 points whose GPU the fold had measured behind the engine's profile, 0.342 on the 32
+# it had not. A lognormal has E|ln X| = sigma * sqrt(2 / pi), so sigma = 0.218 / 0.798 = 0.27 and
+# 0.342 / 0.798 = 0.43 (a test holds them together).
+EFFICIENCY_SIGMA = 0.27
+EFFICIENCY_SIGMA_EXTRAPOLATED = 0.43
 GPU_PRICE_FALLBACK_SPREAD = 0.20  # when the catalog has a single offer, or for owned hardware
 # capacity evaluations spanning the efficiency samples: 100,000 draws reach about +-4.3 sigma, so
-# at sigma 0.28 neighbouring nodes are about 4 % apart
+# at sigma 0.27 neighbouring nodes are about 4 % apart
 EFFICIENCY_NODES = 65
 QUANTILES = (0.10, 0.50, 0.90)
 QUANTILE_NAMES = ("p10", "p50", "p90")

@@ -285,7 +285,7 @@ UncertaintyOpt = Annotated[
         min=0,
         help="Monte Carlo samples for P10/P50/P90 bands (0 = off; 100000 takes well under a second). "
         "GPU prices vary across the catalog's providers, API prices +-10 %, engine efficiency lognormal "
-        "sigma 0.28 (0.49 on a GPU without measurements behind the engine profile).",
+        "sigma 0.27 (0.43 on a GPU without measurements behind the engine profile).",
     ),
 ]
 SeedOpt = Annotated[

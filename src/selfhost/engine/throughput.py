@@ -74,6 +74,11 @@ class ServingArrays:
     expert_efficiency : Share of MBU and MFU the routed experts' kernels reach (a grouped GEMM over
         many experts with a few tokens each is less efficient than one dense GEMM). [unitless]
     expert_flops_per_token : The routed experts' share of `flops_per_token`. [FLOP]
+    prefill_attention_flops_per_token_per_context : Attention FLOPs per prompt token per earlier
+        prompt token in prefill, where the engine computes attention in another form than in
+        decode (MLA: vLLM and SGLang decode "absorbed" over the cached latent, 2 L n_h (2 r_kv +
+        d_r), and prefill as multi-head attention over the up-projected keys and values,
+        2 L n_h (d_n + d_r + d_v)); 0: as ``attention_flops_per_token_per_context``. [FLOP]
     """
 
     n_gpus: FloatArray
@@ -105,6 +110,7 @@ class ServingArrays:
     step_overhead_per_sequence_s: FloatArray | float = 0.0
     expert_efficiency: FloatArray | float = 1.0
     expert_flops_per_token: FloatArray | float = 0.0
+    prefill_attention_flops_per_token_per_context: FloatArray | float = 0.0
 
     @classmethod
     def from_values(cls, **values: ArrayLike) -> ServingArrays:
@@ -259,15 +265,22 @@ def decode_step_time_s(s: ServingArrays, batch: ArrayLike, context_tokens: Array
     return np.asarray(t_linear + t_attention + allreduce_time_s(s, b) + overhead, dtype=float)
 
 
+def prefill_attention_flops_per_context(s: ServingArrays) -> FloatArray:
+    """Attention FLOPs per prompt token per earlier prompt token in prefill: the prefill form's
+    where the model has one (`ServingArrays.prefill_attention_flops_per_token_per_context` > 0,
+    MLA), else decode's. [FLOP]"""
+    own = np.asarray(s.prefill_attention_flops_per_token_per_context, dtype=float)
+    return np.asarray(np.where(own > 0, own, s.attention_flops_per_token_per_context), dtype=float)
+
+
 def prefill_flops(s: ServingArrays, prompt_tokens: ArrayLike) -> FloatArray:
     """FLOPs to prefill one prompt: matmuls plus causal attention. [FLOP]
 
-    ``P * flops_per_token + attention_flops_per_token_per_context * P**2 / 2``.
+    ``P * flops_per_token + a_prefill * P**2 / 2``, with ``a_prefill`` the
+    `prefill_attention_flops_per_context` (for MLA the multi-head form, not decode's absorbed one).
     """
     p = np.asarray(prompt_tokens, dtype=float)
-    return np.asarray(
-        p * s.flops_per_token + s.attention_flops_per_token_per_context * p * p / 2.0, dtype=float
-    )
+    return np.asarray(p * s.flops_per_token + prefill_attention_flops_per_context(s) * p * p / 2.0, dtype=float)
 
 
 def _prefill_work_flops(s: ServingArrays, prompt_tokens: ArrayLike) -> FloatArray:
