@@ -357,3 +357,14 @@ def test_chart_without_plotext_prints_the_table_then_the_hint(cli: Cli, monkeypa
     assert result.exit_code == 0, result.output
     assert "llama-3.3-70b" in result.stdout and "Crossover" in result.stdout
     assert f"pip install '{DISTRIBUTION}[chart]'" in result.stderr
+
+
+@pytest.mark.parametrize(("sequences", "words"), [(1, "1 sequence at"), (3, "3 sequences at"), (1200, "1,200 sequences at")])
+def test_fit_summary_counts_sequences_in_words(sequences: int, words: str) -> None:
+    from selfhost.questions import fit_summary_words
+
+    smallest = {"gpus_per_replica": 1, "gpu": "h100-sxm-80gb", "quant": "fp8", "engine": "vllm",
+                "max_concurrent_sequences": sequences}  # fmt: skip
+    assert f"Smallest that fits: 1 h100-sxm-80gb, fp8 (vllm), {words} this context." in fit_summary_words(
+        {"smallest": smallest, "cheapest": None}
+    )

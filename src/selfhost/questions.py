@@ -292,7 +292,8 @@ def _fit_words(r: Record) -> str:
 def fit_summary_words(summary: dict[str, Any]) -> str:
     """'Smallest that fits: ...; cheapest that fits: ... at $X/h (provider).'"""
     s = summary["smallest"]
-    words = f"Smallest that fits: {_fit_words(s)}, {s['max_concurrent_sequences']:,} sequences at this context."
+    n = s["max_concurrent_sequences"]
+    words = f"Smallest that fits: {_fit_words(s)}, {n:,} sequence{'' if n == 1 else 's'} at this context."
     c = summary["cheapest"]
     if c is None:
         return words + " No price in the catalog for these GPUs (of the pricing kinds asked)."
