@@ -63,6 +63,17 @@ def test_a_number_of_5000_digits_in_a_log_line(tmp_path: Path):
     assert_refused(run("workload", path, "--format-hint", "litellm-spend-logs"), str(path))
 
 
+@pytest.mark.parametrize("when", [str(10**99), str(10**400), "1e300", "253402300800"], ids=["99-digits", "400-digits", "float", "past-year-9999"])
+def test_a_start_time_no_calendar_holds_is_named_as_no_time(tmp_path: Path, when: str):
+    """An epoch number past the year 9999 (in s, ms, us or ns) is no time: the row is named, where
+    it used to cast to a garbage hour and fail in NumPy (found by the usage-log fuzzer)."""
+    lines = [spend_row(i) for i in range(30)]
+    row = spend_row(4)
+    lines[4] = row.replace(row.split('"startTime": ', 1)[1].split(",", 1)[0], when)
+    path = write(tmp_path / "spend.jsonl", "\n".join(lines) + "\n")
+    assert_refused(run("workload", path, "--format-hint", "litellm-spend-logs"), str(path), "startTime", "is not a time")
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [("completion_tokens", str(10**400)), ("prompt_tokens", "1e400"), ("prompt_tokens", '"inf"'),

@@ -125,7 +125,10 @@ def parse_time(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
-        x = float(value)
+        try:
+            x = float(value)
+        except OverflowError:  # an integer beyond any float is no time
+            return None
     elif isinstance(value, str):
         text = value.strip()
         if not text or text == "-":
@@ -140,8 +143,12 @@ def parse_time(value: Any) -> float | None:
         return None
     for scale in (1e18, 1e15, 1e12):  # ns, us, ms since the epoch
         if x > scale:
-            return x / (scale / 1e9)
-    return x
+            x = x / (scale / 1e9)
+            break
+    return x if x <= MAX_EPOCH_S else None
+
+
+MAX_EPOCH_S = 253_402_300_799.0  # 9999-12-31T23:59:59Z, the last second a datetime can hold
 
 
 def _parse_time_text(text: str) -> float | None:
