@@ -280,7 +280,7 @@ NODE_BINS = 4096  # equal bins over the node range for `node_below`'s first gues
 def node_below(x_nodes: FloatArray, x: FloatArray) -> IntArray:
     """``clip(searchsorted(x_nodes, x, side="right") - 1, 0, len(x_nodes) - 2)`` for finite ``x``.
 
-    The same indices, about ten times faster on a million samples: a binary search over 66
+    The same indices, about three times faster (0.8 ms against 2.3 ms per 65,536 samples here): a binary search over 66
     nodes costs ~35 ns per sample; a guess from equal bins (the node below each bin's lower
     edge) and steps to the right node until none is wrong costs a few. ``x_nodes`` sorted,
     at least two.
