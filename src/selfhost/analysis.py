@@ -11,7 +11,6 @@ renders reports; it does no arithmetic.
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from selfhost.engine import cost, crossover, memory, throughput
 from selfhost.question import CostAssumptions as CostAssumptions
 from selfhost.render import deployment_words
 from selfhost.scenarios import (
+    ConfigTable,
     PriceOption,
     ReplicaConfig,
     Workload,
@@ -152,10 +152,10 @@ def workload_assumptions(w: Workload) -> dict[str, Any]:
 
 def entry_provenance(configs: Sequence[ReplicaConfig]) -> dict[str, dict[str, str]]:
     """Catalog ids used, with their as_of dates and sources, for the assumptions block."""
+    table = ConfigTable.of(configs)
     entries = {}
     for kind in ("model", "quant", "gpu", "engine"):  # ReplicaConfig attribute names
-        used = list(map(operator.attrgetter(kind), configs))
-        for entry in dict(zip(map(id, used), used, strict=True)).values():  # distinct by identity
+        for entry in table.used(kind):
             entries[f"{kind}:{entry.id}"] = entry
     return {
         key: {"as_of": e.as_of.isoformat(), "source": e.source, "confirmed": str(e.confirmed).lower()}
@@ -345,11 +345,11 @@ def _price_table(
     """
     prices: list[PriceOption] = []
     by_gpu: dict[str, list[int]] = {}
-    for c in configs:
-        if c.gpu.id in by_gpu:
+    for gpu in ConfigTable.of(configs).used("gpu"):
+        if gpu.id in by_gpu:
             continue
         options = price_options(
-            catalog, c.gpu, pricing=ca.pricing, providers=ca.providers, hours_per_month=ca.hours_per_month
+            catalog, gpu, pricing=ca.pricing, providers=ca.providers, hours_per_month=ca.hours_per_month
         )
         if cheapest:
             best: dict[int, PriceOption] = {}
@@ -359,7 +359,7 @@ def _price_table(
                     best[option.instance_gpus] = option
             chosen = {id(o) for o in best.values()}
             options = [o for o in options if id(o) in chosen]  # catalog order kept
-        by_gpu[c.gpu.id] = list(range(len(prices), len(prices) + len(options)))
+        by_gpu[gpu.id] = list(range(len(prices), len(prices) + len(options)))
         prices.extend(options)
     return prices, by_gpu
 
@@ -394,7 +394,7 @@ def deployment_grid(
     scenario's) replace the scenario's where the caller has others (`sweep`'s token mixes).
     ``cheapest_prices``: only the ways to pay that can be cheapest (see `_price_table`).
     """
-    configs = select_configs(catalog, scenario) if configs is None else configs
+    configs = ConfigTable.of(select_configs(catalog, scenario) if configs is None else configs)
     workload = scenario.workload if workload is None else workload
     ca = scenario.priced
     serving, mem = build_arrays(configs, workload.kv_dtype)
@@ -404,11 +404,8 @@ def deployment_grid(
         mem.kv_capacity_tokens,
         mem.sequence_kv_tokens(workload.context_tokens),
     )
-    context_ok = np.fromiter(
-        (workload.context_tokens <= c.model.max_context_tokens for c in configs),
-        dtype=bool,
-        count=len(configs),
-    )
+    takes_context = np.array([workload.context_tokens <= m.max_context_tokens for m in configs.models], dtype=bool)
+    context_ok = takes_context[configs.model]
     # capacity only where the model fits and takes the context (a quarter of the headline's
     # configs do not): `at` is each serving config's position among those candidates
     candidates = np.flatnonzero((fits == memory.FITS) & context_ok)
@@ -419,14 +416,18 @@ def deployment_grid(
     serves[serving_configs] = True
     prices, by_gpu = _price_table(catalog, configs, ca, cheapest=cheapest_prices)
     # one row per (serving config, price option of its GPU), configs in order
-    options_per_config = [by_gpu[c.gpu.id] for c in configs]
-    n_options = np.array([len(options) for options in options_per_config], dtype=int)
+    # each GPU's options are a run of consecutive indices into `prices` (`_price_table`)
+    gpu_options = [by_gpu.get(g.id, []) for g in configs.gpus]  # a GPU no config uses has none
+    gpu_first = np.array([options[0] if options else 0 for options in gpu_options], dtype=int)
+    gpu_n_options = np.array([len(options) for options in gpu_options], dtype=int)
+    n_options = gpu_n_options[configs.gpu]
     left_out = int(n_options[~serves].sum())
-    config_index = np.repeat(serving_configs, n_options[serving_configs])
-    at = np.repeat(np.flatnonzero(served), n_options[serving_configs])
-    price_index = np.array(
-        [p for options, ok in zip(options_per_config, serves, strict=True) if ok for p in options], dtype=int
-    )
+    rows_per_config = n_options[serving_configs]
+    config_index = np.repeat(serving_configs, rows_per_config)
+    at = np.repeat(np.flatnonzero(served), rows_per_config)
+    # the k-th option of its config's GPU, k counted within each config's run of rows
+    run_start = np.repeat(np.cumsum(rows_per_config) - rows_per_config, rows_per_config)
+    price_index = gpu_first[configs.gpu[config_index]] + (np.arange(len(config_index)) - run_start)
     capacity_rps = cap.point.requests_per_s[at]
     unit = cost.billing_unit(
         capacity_rps=capacity_rps,
@@ -591,14 +592,20 @@ def crossover_report(catalog: Catalog, scenario: Scenario, *, grid: DeploymentGr
                 f"{a.id} accepts at most {a.context_tokens:,} tokens, this workload needs "
                 f"{workload.context_tokens:,}: it is priced as if it could serve it"
             )
-    model_by_id = {c.model.id: c.model for c in configs}
+    table = ConfigTable.of(configs)
+    model_by_id = {m.id: m for m in table.used("model")}
     models = list(model_by_id)
     model_position = {model_id: k for k, model_id in enumerate(models)}
-    config_model = np.array([model_position[c.model.id] for c in configs], dtype=int)
+    config_model = np.array([model_position[m.id] for m in table.models], dtype=int)[table.model]
     row_model = config_model[grid.config_index] if len(grid) else np.zeros(0, dtype=int)
+    # each model's rows, in row order: a stable sort by model, then the run of each model
+    by_model = np.argsort(row_model, kind="stable")
+    model_bounds = np.searchsorted(row_model[by_model], np.arange(len(models) + 1))
+    costed = np.isfinite(monthly)
     for k, model_id in enumerate(models):
         model = model_by_id[model_id]
-        candidates = np.flatnonzero((row_model == k) & np.isfinite(monthly))
+        rows = by_model[model_bounds[k] : model_bounds[k + 1]]
+        candidates = rows[costed[rows]]
         if apis is not None:
             model_apis = list(apis)
         elif all_apis:
@@ -620,8 +627,9 @@ def crossover_report(catalog: Catalog, scenario: Scenario, *, grid: DeploymentGr
                 )
             notes.append(f"{model_id}: {why}")
             continue
-        # cheapest at this rate; on a tie, the one billing fewer GPUs
-        best = int(candidates[np.lexsort((grid.unit.gpus[candidates], monthly[candidates]))[0]])
+        # cheapest at this rate; on a tie, the one billing fewer GPUs (then the first)
+        cheapest = candidates[monthly[candidates] == monthly[candidates].min()]
+        best = int(cheapest[np.argmin(grid.unit.gpus[cheapest])])
         per_request = request_usd(
             model_apis, workload.input_tokens, workload.output_tokens, ca.cached_input_fraction
         )

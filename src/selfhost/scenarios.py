@@ -9,7 +9,7 @@ built here so the CLI does no arithmetic and the engine knows nothing of the cat
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
@@ -117,6 +117,142 @@ class ReplicaConfig:
     def label(self) -> str:
         split = "" if self.n_gpus == 1 else f"{self.layout}, "
         return f"{self.model.id} {self.quant.id} on {self.n_gpus} {self.gpu.id} ({split}{self.engine.id})"
+
+
+class ConfigTable(Sequence[ReplicaConfig]):
+    """Replica configs held as columns: the distinct catalog entries once, and per config the
+    index of its entry of each kind (``model``, ``quant``, ``gpu``, ``engine``) with its GPU
+    count, pipeline stages and data-parallel attention, shape (n_configs,) each.
+
+    A sequence of `ReplicaConfig`: ``table[i]`` is made when first asked for and kept, so the
+    same position gives the same object (code that tells configs apart by identity still
+    can). The headline enumerates ~13,000 configs and shows a few dozen; the engine's inputs
+    (`build_arrays`) and the grid's bookkeeping read the columns and never make the rest.
+    """
+
+    def __init__(
+        self,
+        entities: tuple[Sequence[Model], Sequence[Quantization], Sequence[Gpu], Sequence[EngineProfile]],
+        columns: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        n_gpus: np.ndarray,
+        stages: np.ndarray,
+        dp_attention: np.ndarray,
+    ) -> None:
+        self.models, self.quants, self.gpus, self.engines = (list(e) for e in entities)
+        self.model, self.quant, self.gpu, self.engine = (np.asarray(c, dtype=np.intp) for c in columns)
+        self.n_gpus = np.asarray(n_gpus, dtype=np.int64)
+        self.stages = np.asarray(stages, dtype=np.int64)
+        self.dp_attention = np.asarray(dp_attention, dtype=bool)
+        self._made: list[ReplicaConfig | None] = [None] * len(self.model)
+
+    @classmethod
+    def of(cls, configs: Sequence[ReplicaConfig]) -> ConfigTable:
+        """``configs`` as a table (itself when it is one); entries told apart by identity."""
+        if isinstance(configs, ConfigTable):
+            return configs
+        entities, columns = [], []
+        for kind in ("model", "quant", "gpu", "engine"):
+            used = [getattr(c, kind) for c in configs]
+            distinct = list({id(e): e for e in used}.values())
+            position = {id(e): k for k, e in enumerate(distinct)}
+            entities.append(distinct)
+            columns.append(np.fromiter((position[id(e)] for e in used), dtype=np.intp, count=len(used)))
+        table = cls(
+            tuple(entities),  # type: ignore[arg-type]
+            tuple(columns),  # type: ignore[arg-type]
+            np.array([c.n_gpus for c in configs], dtype=np.int64),
+            np.array([c.pipeline_stages for c in configs], dtype=np.int64),
+            np.array([c.dp_attention for c in configs], dtype=bool),
+        )
+        table._made = list(configs)
+        return table
+
+    @classmethod
+    def concat(cls, tables: Sequence[ConfigTable]) -> ConfigTable:
+        """The configs of ``tables`` one after the other (entries are not merged across tables)."""
+        if len(tables) == 1:
+            return tables[0]
+        entities: list[list[Any]] = [[], [], [], []]
+        columns: list[list[np.ndarray]] = [[], [], [], []]
+        for t in tables:
+            for k, (mine, column) in enumerate(zip(t.entity_lists(), t.columns(), strict=True)):
+                columns[k].append(column + len(entities[k]))
+                entities[k].extend(mine)
+        joined = [np.concatenate(c) if c else np.zeros(0, dtype=np.intp) for c in columns]
+        table = cls(
+            tuple(entities),  # type: ignore[arg-type]
+            tuple(joined),  # type: ignore[arg-type]
+            np.concatenate([t.n_gpus for t in tables]) if tables else np.zeros(0),
+            np.concatenate([t.stages for t in tables]) if tables else np.zeros(0),
+            np.concatenate([t.dp_attention for t in tables]) if tables else np.zeros(0),
+        )
+        table._made = [c for t in tables for c in t._made]
+        return table
+
+    def entity_lists(self) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+        return self.models, self.quants, self.gpus, self.engines
+
+    def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return self.model, self.quant, self.gpu, self.engine
+
+    def take(self, rows: np.ndarray) -> ConfigTable:
+        """The configs at positions (or where the mask) ``rows``, in order; the same objects."""
+        picked = np.arange(len(self))[rows]
+        table = ConfigTable(
+            self.entity_lists(),
+            (self.model[picked], self.quant[picked], self.gpu[picked], self.engine[picked]),
+            self.n_gpus[picked],
+            self.stages[picked],
+            self.dp_attention[picked],
+        )
+        made = self._made
+        table._made = [made[i] for i in picked.tolist()]
+        return table
+
+    def used(self, kind: str) -> list[Any]:
+        """The distinct entries of ``kind`` ('model', 'quant', 'gpu', 'engine') the configs use,
+        in order of first use."""
+        column = getattr(self, kind)
+        entities = getattr(self, kind + "s")
+        if not len(column):
+            return []
+        _, first = np.unique(column, return_index=True)
+        return [entities[k] for k in column[np.sort(first)].tolist()]
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    def __getitem__(self, i: int) -> ReplicaConfig:  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]  # type: ignore[return-value]
+        made = self._made[i]
+        if made is None:
+            i = i % len(self)
+            made = self._made[i] = replica(
+                self.models[self.model[i]],
+                self.quants[self.quant[i]],
+                self.gpus[self.gpu[i]],
+                int(self.n_gpus[i]),
+                self.engines[self.engine[i]],
+                int(self.stages[i]),
+                bool(self.dp_attention[i]),
+            )
+        return made
+
+    def __iter__(self) -> Iterator[ReplicaConfig]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to another sequence of the same configs, in order (a list of them too)."""
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ConfigTable({len(self)} configs)"
 
 
 @dataclass(frozen=True)
@@ -276,43 +412,71 @@ def replica_configs(
     gpus: Sequence[Gpu],
     gpu_counts: Sequence[int] | None,
     engine: EngineProfile | None,
-) -> list[ReplicaConfig]:
+) -> ConfigTable:
     """Every runnable combination, ordered by model, quantization, GPU, GPU count, layout.
 
     ``gpu_counts=None`` means 1, 2, 4, 8 up to one node; each count in every `layouts` the engine
     has for the model. The quantization x GPU checks do not depend on the model, so they run once
-    per pair rather than once per config.
+    per pair rather than once per config; the table is built as index columns (`ConfigTable`),
+    no config object made.
     """
-    runnable: list[tuple[Quantization, Gpu, EngineProfile, Sequence[int]]] = []
-    for quant in quants:
-        for gpu in gpus:
+    engines: list[EngineProfile] = []
+    engine_position: dict[int, int] = {}
+    runnable: list[tuple[int, int, int, Sequence[int]]] = []  # (quant, GPU, engine) positions, counts
+    for qi, quant in enumerate(quants):
+        for gi, gpu in enumerate(gpus):
             chosen = engine or default_engine(catalog, quant, gpu)
             if chosen is None or platform_problem(quant, gpu, chosen):
                 continue
+            ei = engine_position.get(id(chosen))
+            if ei is None:
+                ei = engine_position[id(chosen)] = len(engines)
+                engines.append(chosen)
             counts = gpu_counts or [n for n in DEFAULT_GPU_COUNTS if n <= gpu.max_gpus_per_node]
-            runnable.append((quant, gpu, chosen, counts))
-    configs: list[ReplicaConfig] = []
-    for model in models:
-        quant_ok: dict[int, bool] = {}
-        # the splits of this model do not depend on the quantization: once per GPU, engine and counts
-        splits: dict[tuple[int, int, tuple[int, ...]], list[tuple[int, int, bool]]] = {}
-        for quant, gpu, chosen, counts in runnable:
-            ok = quant_ok.get(id(quant))
-            if ok is None:
-                ok = quant_ok[id(quant)] = model_quant_problem(model, quant) is None
-            if not ok:
-                continue
-            key = (id(gpu), id(chosen), tuple(counts))
-            ways = splits.get(key)
-            if ways is None:
-                ways = splits[key] = [
-                    (n, stages, dp)
-                    for n in counts
-                    for stages, dp in layouts(model, gpu, n, chosen)
-                    if parallelism_problem(model, gpu, n, chosen, stages, dp) is None
-                ]
-            configs.extend(replica(model, quant, gpu, n, chosen, stages, dp) for n, stages, dp in ways)
-    return configs
+            runnable.append((qi, gi, ei, counts))
+    # the splits of a model do not depend on the quantization: once per model and distinct
+    # (GPU, engine, counts), laid end to end in `ways`, found at `way_start`, `way_count` long
+    keys = list(dict.fromkeys((gi, ei, tuple(counts)) for _, gi, ei, counts in runnable))
+    key_of = {key: k for k, key in enumerate(keys)}
+    ways: list[tuple[int, int, bool]] = []
+    way_start = np.zeros((len(models), len(keys)), dtype=np.intp)
+    way_count = np.zeros((len(models), len(keys)), dtype=np.intp)
+    quant_ok = np.zeros((len(models), len(quants)), dtype=bool)
+    for mi, model in enumerate(models):
+        quant_ok[mi] = [model_quant_problem(model, q) is None for q in quants]
+        for k, (gi, ei, counts) in enumerate(keys):
+            gpu, chosen = gpus[gi], engines[ei]
+            way_start[mi, k] = len(ways)
+            ways.extend(
+                (n, stages, dp)
+                for n in counts
+                for stages, dp in layouts(model, gpu, n, chosen)
+                if parallelism_problem(model, gpu, n, chosen, stages, dp) is None
+            )
+            way_count[mi, k] = len(ways) - way_start[mi, k]
+    # a block per (model, runnable pair), model-major: its ways where the model takes the quantization
+    r_quant, r_gpu, r_engine = (np.array([r[j] for r in runnable], dtype=np.intp) for j in range(3))
+    r_key = np.array([key_of[(gi, ei, tuple(counts))] for _, gi, ei, counts in runnable], dtype=np.intp)
+    size = (way_count[:, r_key] * quant_ok[:, r_quant]).ravel()
+    start = way_start[:, r_key].ravel()
+    block = np.flatnonzero(size)
+    size, start = size[block], start[block]
+    block_model, block_pair = np.divmod(block, max(len(runnable), 1))
+    first_row = np.cumsum(size) - size
+    way_rows = np.repeat(start - first_row, size) + np.arange(int(size.sum()))
+    way_table = np.array(ways, dtype=np.int64).reshape(-1, 3)[way_rows]
+    return ConfigTable(
+        (models, quants, gpus, engines),
+        (
+            np.repeat(block_model, size),
+            np.repeat(r_quant[block_pair], size),
+            np.repeat(r_gpu[block_pair], size),
+            np.repeat(r_engine[block_pair], size),
+        ),
+        way_table[:, 0],
+        way_table[:, 1],
+        way_table[:, 2].astype(bool),
+    )
 
 
 def replica(
@@ -423,8 +587,6 @@ class _ModelConstants:
     expert_flops_per_token: float
     embedding_tied: bool
     expert_active_fraction: float
-    kv_bytes_per_token_bf16: float
-    windowed_kv_bytes_per_token_bf16: float
     attention_window_tokens: float
     kv_heads_for_replication: float
     num_layers: float
@@ -437,20 +599,6 @@ class _ModelConstants:
 def _model_constants(model: Model) -> _ModelConstants:
     a = model.architecture
     counts = model_param_counts(model)
-    kv = kv_bytes_per_token(
-        num_hidden_layers=a.num_hidden_layers,
-        num_key_value_heads=a.num_key_value_heads,
-        head_dim=a.head_dim,
-        kv_bytes_per_element=KV_BYTES_PER_ELEMENT["bf16"],
-        mla_kv_lora_rank=a.mla.kv_lora_rank if a.mla else 0,
-        mla_qk_rope_head_dim=a.mla.qk_rope_head_dim if a.mla else 0,
-    )
-    kv_windowed = kv_bytes_per_token(
-        num_hidden_layers=a.windowed_layers,
-        num_key_value_heads=a.num_key_value_heads,
-        head_dim=a.head_dim,
-        kv_bytes_per_element=KV_BYTES_PER_ELEMENT["bf16"],
-    )
     return _ModelConstants(
         params_total=model.params_total_b * PARAMS_PER_BILLION,
         params_embedding=float(counts.embedding),
@@ -465,8 +613,6 @@ def _model_constants(model: Model) -> _ModelConstants:
         else 0.0,
         embedding_tied=a.tie_word_embeddings,
         expert_active_fraction=a.moe.num_experts_per_tok / a.moe.n_routed_experts if a.moe else 0.0,
-        kv_bytes_per_token_bf16=float(kv),
-        windowed_kv_bytes_per_token_bf16=float(kv_windowed),
         attention_window_tokens=float(a.attention_window_tokens),
         kv_heads_for_replication=1.0 if a.mla else float(a.num_key_value_heads),
         num_layers=float(a.num_hidden_layers),
@@ -484,21 +630,13 @@ class _Lookup(Generic[T]):
     """The distinct entities of one kind among the configs, and each config's index into them.
 
     Columns are computed once per entity and spread to configs by fancy indexing, so building
-    arrays for thousands of configs costs a handful of small Python loops. Entities are told
-    apart by identity (catalog entries are frozen); the indices are found with NumPy, not a
-    loop over the configs (the headline grid has ~16,000 of them).
+    arrays for thousands of configs costs a handful of small Python loops; the indices are a
+    `ConfigTable`'s columns, not a loop over the configs (the headline has ~13,000 of them).
     """
 
     def __init__(self, entities: list[T], index: np.ndarray) -> None:
         self.entities = entities
         self.index = index
-
-    @classmethod
-    def of(cls, per_config: Sequence[T]) -> _Lookup[T]:
-        """The lookup of ``per_config`` (one entity per config), entities by identity."""
-        ids = np.fromiter(map(id, per_config), dtype=np.uint64, count=len(per_config))
-        _, first, index = np.unique(ids, return_index=True, return_inverse=True)
-        return cls([per_config[i] for i in first.tolist()], index.reshape(-1))
 
     @classmethod
     def pairs(cls, a: _Lookup[Any], b: _Lookup[Any]) -> _Lookup[tuple[Any, Any]]:
@@ -518,6 +656,25 @@ class _Lookup(Generic[T]):
 
 
 _CONSTANTS_CACHE: dict[int, tuple[Model, _ModelConstants]] = {}
+
+
+def _kv_bytes_per_token_bf16(models: Sequence[Model]) -> tuple[np.ndarray, np.ndarray]:
+    """Each model's BF16 KV cache per token, all layers and its windowed layers' share, one
+    vectorized `kv_bytes_per_token` call for all of them. [bytes/token], shape (n_models,) each."""
+    a = [m.architecture for m in models]
+    shape = {
+        "num_key_value_heads": [x.num_key_value_heads for x in a],
+        "head_dim": [x.head_dim for x in a],
+        "kv_bytes_per_element": KV_BYTES_PER_ELEMENT["bf16"],
+    }
+    every = kv_bytes_per_token(
+        num_hidden_layers=[x.num_hidden_layers for x in a],
+        mla_kv_lora_rank=[x.mla.kv_lora_rank if x.mla else 0 for x in a],
+        mla_qk_rope_head_dim=[x.mla.qk_rope_head_dim if x.mla else 0 for x in a],
+        **shape,
+    )
+    windowed = kv_bytes_per_token(num_hidden_layers=[x.windowed_layers for x in a], **shape)
+    return np.asarray(every, dtype=float).reshape(-1), np.asarray(windowed, dtype=float).reshape(-1)
 
 
 def _model_constants_cached(model: Model) -> _ModelConstants:
@@ -548,19 +705,20 @@ def build_arrays(
     Per-entity figures are computed once per model, quantization, GPU and engine; the memory
     arithmetic runs on whole arrays.
     """
-    models = _Lookup.of([c.model for c in configs]).mapped(_model_constants_cached)
-    quants = _Lookup.of([c.quant for c in configs])
-    gpus = _Lookup.of([c.gpu for c in configs])
-    engines = _Lookup.of([c.engine for c in configs])
+    table = ConfigTable.of(configs)
+    models = _Lookup(table.models, table.model).mapped(_model_constants_cached)
+    quants = _Lookup(table.quants, table.quant)
+    gpus = _Lookup(table.gpus, table.gpu)
+    engines = _Lookup(table.engines, table.engine)
     pairs = _Lookup.pairs(gpus, quants)
     on_gpu = _Lookup.pairs(engines, gpus)
 
     def efficiency(name: str) -> np.ndarray:
         return on_gpu.column(lambda pair: engine_efficiency(pair[0], pair[1].platform, name, gpu=pair[1].id))
 
-    n_gpus = np.array([c.n_gpus for c in configs], dtype=float)
-    stages = np.array([c.pipeline_stages for c in configs], dtype=float)
-    dp_attention = np.array([1.0 if c.dp_attention else 0.0 for c in configs])
+    n_gpus = table.n_gpus.astype(float)
+    stages = table.stages.astype(float)
+    dp_attention = table.dp_attention.astype(float)
 
     linear_bits = quants.column(lambda q: q.linear_bits_per_weight)
     expert_bits = quants.column(
@@ -579,7 +737,8 @@ def build_arrays(
         expert_bits,
     )
     kv_scale = KV_BYTES_PER_ELEMENT[kv_dtype] / KV_BYTES_PER_ELEMENT["bf16"]
-    kv_model = models.column(lambda m: m.kv_bytes_per_token_bf16) * kv_scale
+    kv_bf16, windowed_bf16 = _kv_bytes_per_token_bf16(table.models)
+    kv_model = kv_bf16[table.model] * kv_scale
     layer_split = engines.column(lambda e: 1.0 if e.multi_gpu == "layer-split" else 0.0)
     tensor_parallel = np.where(layer_split > 0, 1.0, n_gpus / stages)
     # a layer split or a pipeline stage keeps each layer's KV on its GPUs: only tensor parallelism
@@ -590,7 +749,7 @@ def build_arrays(
         memory.kv_replication_factor(tensor_parallel, models.column(lambda m: m.kv_heads_for_replication)),
     )
     kv_replica = kv_model * replication
-    windowed_replica = models.column(lambda m: m.windowed_kv_bytes_per_token_bf16) * kv_scale * replication
+    windowed_replica = windowed_bf16[table.model] * kv_scale * replication
     window = models.column(lambda m: m.attention_window_tokens)
     # data-parallel attention holds a whole copy of the attention weights on every GPU
     w_bytes = model_bytes + dp_attention * (n_gpus - 1.0) * attention_bytes

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+import numpy as np
+
 from selfhost.catalog.lookup import resolve, resolve_many
 from selfhost.errors import InputError
 from selfhost.scenarios import (
-    ReplicaConfig,
+    ConfigTable,
     compatibility_problem,
     default_engine,
     price_options,
@@ -50,7 +52,7 @@ def select_configs(
     models: Sequence[str] | None = None,
     native_quant: bool = False,
     evidence: Catalog | None = None,
-) -> list[ReplicaConfig]:
+) -> ConfigTable:
     """Replica configs of the scenario's selection, in model, quantization, GPU, count order.
 
     ``models`` replaces the selection's models (`plan` takes them from its workloads file).
@@ -88,13 +90,13 @@ def select_configs(
     )
     counts = list(sel.gpu_counts) or None
 
-    def runnable(models: Sequence[Model], quants: Sequence[Quantization]) -> list[ReplicaConfig]:
+    def runnable(models: Sequence[Model], quants: Sequence[Quantization]) -> ConfigTable:
         """The configs of these models and quantizations on the GPUs selected; none is an error
         that says why, for the simplest explicit case, else generally."""
         found = replica_configs(
             catalog, models=models, quants=quants, gpus=gpu_list, gpu_counts=counts, engine=engine
         )
-        if found:
+        if len(found):
             return found
         if len(models) == 1 and len(gpu_list) == 1 and len(quants) == 1:
             chosen = engine or default_engine(catalog, quants[0], gpu_list[0])
@@ -108,18 +110,23 @@ def select_configs(
         )
 
     if native_quant:  # each model on its own: its native precision unless quantizations are named
-        configs = []
-        for m in model_list:
-            named = sel.quants or (m.native_dtype,)
-            configs += runnable([m], resolve_all(catalog.quantizations, named, "quantization", "quants"))
+        configs = ConfigTable.concat(
+            [
+                runnable([m], resolve_all(catalog.quantizations, sel.quants or (m.native_dtype,), "quantization", "quants"))
+                for m in model_list
+            ]
+        )
     else:
         configs = runnable(
             model_list, resolve_all(catalog.quantizations, sel.quants, "quantization", "quants")
         )
     if sel.measured_only:
         measured = {e.id: set(e.measured_gpus) for e in (evidence or catalog).engines}
-        configs = [c for c in configs if c.gpu.id in measured.get(c.engine.id, set())]
-        if not configs:
+        on_gpu = np.array(
+            [[g.id in measured.get(e.id, set()) for g in configs.gpus] for e in configs.engines], dtype=bool
+        ).reshape(len(configs.engines), len(configs.gpus))
+        configs = configs.take(on_gpu[configs.engine, configs.gpu])
+        if not len(configs):
             raise InputError(
                 "--measured-only: no GPU in this selection has published measurements behind its engine "
                 "profile; widen --gpu/--engine (docs/accuracy.md lists the measured GPUs) or drop the option"
