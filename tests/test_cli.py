@@ -798,6 +798,29 @@ def test_every_command_can_be_run_alone() -> None:
         assert command_names(single) == [name]
 
 
+def test_the_table_of_command_modules_names_every_command_in_help_order() -> None:
+    from selfhost.cli.app import COMMAND_MODULES, app, build, command_names
+
+    assert list(COMMAND_MODULES) == command_names(app)
+    for name in COMMAND_MODULES:
+        assert name in command_names(build([name])), name
+
+
+def test_a_run_imports_the_module_of_its_command_and_no_other() -> None:
+    script = (
+        "import sys\n"
+        "from selfhost.cli.app import COMMAND_MODULES, app_for\n"
+        "assert app_for(sys.argv[1:]).registered_commands[0].name is None\n"
+        "print(sorted({m for m in COMMAND_MODULES.values() if 'selfhost.cli.' + m in sys.modules}))\n"
+    )
+    for command, expected in [("crossover", ["crossover_cmd"]), ("estimate", ["fit_cmd"])]:
+        done = subprocess.run(
+            [sys.executable, "-c", script, command], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split("\n")[0] == repr(expected), command
+
+
 ENTRY_POINT = "from selfhost.cli.app import main; main()"  # what the `selfhost` script runs
 
 

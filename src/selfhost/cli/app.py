@@ -1,53 +1,47 @@
 """The `selfhost` entry point: the app, built from the command modules. No arithmetic here.
 
 Each command lives in a module of its own (`crossover_cmd`, ...), shared plumbing in
-`cli.common`, shared options in `cli.options`; nothing imports this module. Heavy modules
-(numpy, pydantic, yaml, the engine) are imported inside commands so that `selfhost --help`
-starts fast.
+`cli.common`, shared options in `cli.options`; nothing imports this module. A run imports the
+module of the command it names, no other (`COMMAND_MODULES`); heavy modules (numpy, pydantic,
+yaml, the engine) are imported inside commands so that `selfhost --help` starts fast.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import typer
 
 from selfhost._version import __version__
-from selfhost.cli import (
-    calibrate_cmd,
-    catalog_cmd,
-    cost_cmd,
-    crossover_cmd,
-    deploy_cmd,
-    fit_cmd,
-    kv_cmd,
-    measurements_cmd,
-    plan_cmd,
-    report_cmd,
-    sensitivity_cmd,
-    stale_cmd,
-    sweep_cmd,
-    validate_cmd,
-    workload_cmd,
-)
 from selfhost.cli.usage import SelfhostGroup, placeholders_as_words, prepare_help, wrap_help_at_spaces
 
 wrap_help_at_spaces()
 placeholders_as_words()
 
-app = typer.Typer(
-    cls=SelfhostGroup,  # usage errors name the value given
-    rich_markup_mode=None,  # help texts carry units in square brackets, which Rich markup would eat
-    name="selfhost",
-    help="When does running an open-weight LLM on your own GPUs beat paying an API?\n\n"
-    "Start with: selfhost crossover --rps 5",
-    context_settings={"help_option_names": ["-h", "--help"]},
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=True,  # --install-completion and --show-completion (README "Shell completion")
-)
+#: The module of each command and command group (`selfhost.cli.<module>`), by the name a user
+#: types, in the order --help lists them (commands, then groups). Each module's ``register(app)``
+#: adds its commands; a run imports only the module of the command it names (a test holds this
+#: table to what the modules register).
+COMMAND_MODULES: dict[str, str] = {
+    "crossover": "crossover_cmd",
+    "fit": "fit_cmd",
+    "estimate": "fit_cmd",
+    "cost": "cost_cmd",
+    "workload": "workload_cmd",
+    "sweep": "sweep_cmd",
+    "validate": "validate_cmd",
+    "calibrate": "calibrate_cmd",
+    "sensitivity": "sensitivity_cmd",
+    "plan": "plan_cmd",
+    "kv-alert": "kv_cmd",
+    "deploy": "deploy_cmd",
+    "report": "report_cmd",
+    "catalog": "catalog_cmd",
+    "measurements": "measurements_cmd",
+}
 
 
 def version_callback(value: bool) -> None:
@@ -56,7 +50,6 @@ def version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def main_callback(
     version: bool = typer.Option(
         False, "--version", "-V", help="Show the version and exit.", callback=version_callback, is_eager=True
@@ -65,25 +58,39 @@ def main_callback(
     """When does running an open-weight LLM on your own GPUs beat paying an API?"""
 
 
-# --------------------------------------------------------------------------- commands
+def build(names: Iterable[str] = COMMAND_MODULES) -> typer.Typer:
+    """The app with the commands ``names`` (default: all), each registered by its own module.
 
-# Every command lives in a module of its own and registers itself, in the order --help lists them.
-crossover_cmd.register(app)
-fit_cmd.register(app)
-cost_cmd.register(app)
-stale_cmd.register(catalog_cmd.catalog_app)
-app.add_typer(catalog_cmd.catalog_app, name="catalog")
-app.add_typer(measurements_cmd.measurements_app, name="measurements")
-workload_cmd.register(app)
-sweep_cmd.register(app)
-validate_cmd.register(app)
-calibrate_cmd.register(app)
-sensitivity_cmd.register(app)
-plan_cmd.register(app)
-kv_cmd.register(app)
-deploy_cmd.register(app)
-report_cmd.register(app)
-prepare_help(app)  # examples verbatim in --help: a copied example is the whole command
+    A module that registers several commands (`fit_cmd`: fit and estimate) adds them all.
+    """
+    built = typer.Typer(
+        cls=SelfhostGroup,  # usage errors name the value given
+        rich_markup_mode=None,  # help texts carry units in square brackets, which Rich markup would eat
+        name="selfhost",
+        help="When does running an open-weight LLM on your own GPUs beat paying an API?\n\n"
+        "Start with: selfhost crossover --rps 5",
+        context_settings={"help_option_names": ["-h", "--help"]},
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=True,  # --install-completion and --show-completion (README "Shell completion")
+    )
+    built.callback()(main_callback)
+    for module in dict.fromkeys(COMMAND_MODULES[name] for name in names):
+        importlib.import_module(f"selfhost.cli.{module}").register(built)
+    prepare_help(built)  # examples verbatim in --help: a copied example is the whole command
+    return built
+
+
+_FULL: list[typer.Typer] = []
+
+
+def __getattr__(name: str) -> Any:
+    """``app``: the whole app, built on first use (a run builds only the command it names)."""
+    if name == "app":
+        if not _FULL:
+            _FULL.append(build())
+        return _FULL[0]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _command_name(info: Any) -> str:
@@ -115,9 +122,12 @@ def only_command(typer_app: typer.Typer, name: str) -> typer.Typer | None:
 
 
 def app_for(args: Sequence[str]) -> typer.Typer:
-    """The app to run ``selfhost ARGS``: just the command named first, or the whole app for
-    anything else (``--help``, ``--version``, a typo that needs "did you mean")."""
-    return (only_command(app, args[0]) if args else None) or app
+    """The app to run ``selfhost ARGS``: just the command named first, its module alone
+    imported, or the whole app for anything else (``--help``, ``--version``, a typo that
+    needs "did you mean")."""
+    if args and args[0] in COMMAND_MODULES:
+        return only_command(build([args[0]]), args[0]) or __getattr__("app")
+    return __getattr__("app")
 
 
 def main() -> None:

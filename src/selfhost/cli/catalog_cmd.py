@@ -443,3 +443,12 @@ def import_config(
             sys.stdout.write(models_yaml([model]))
 
     guarded(run)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `catalog` group (with `catalog stale`, from its own module) to ``app``."""
+    from selfhost.cli import stale_cmd
+
+    if not any(info.name == "stale" for info in catalog_app.registered_commands):
+        stale_cmd.register(catalog_app)
+    app.add_typer(catalog_app, name="catalog")

@@ -166,3 +166,8 @@ def import_results(
         sys.stderr.write(f"{done}; check them: selfhost validate {into}{catalog_args}\n")
 
     guarded(run)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `measurements` group to ``app``."""
+    app.add_typer(measurements_app, name="measurements")

@@ -176,11 +176,14 @@ def verbatim_examples(doc: str, width: int = EXAMPLE_WIDTH) -> str:
 
 
 def prepare_help(typer_app: typer.Typer) -> None:
-    """Keep the examples of every command of ``typer_app`` (and its groups) verbatim in --help."""
+    """Keep the examples of every command of ``typer_app`` (and its groups) verbatim in --help.
+
+    Once per command function: an app built again (`cli.app.build`) shares them."""
     for info in typer_app.registered_commands:
         callback = info.callback
-        if callback is not None and callback.__doc__:
+        if callback is not None and callback.__doc__ and not getattr(callback, "_selfhost_verbatim", False):
             callback.__doc__ = verbatim_examples(callback.__doc__)
+            callback._selfhost_verbatim = True  # type: ignore[attr-defined]
     for group in typer_app.registered_groups:
         if group.typer_instance is not None:
             prepare_help(group.typer_instance)
