@@ -69,7 +69,7 @@ def test_given_gpu_counts_and_engine_enumerate_as_the_brute_force_does(catalog):
 def test_an_empty_selection_is_an_empty_table(catalog):
     table = replica_configs(catalog, models=[], quants=catalog.quantizations, gpus=catalog.gpus, gpu_counts=None, engine=None)
     assert len(table) == 0 and list(table) == []
-    serving, mem = build_arrays(
+    _, mem = build_arrays(
         replica_configs(catalog, models=catalog.models[:1], quants=[], gpus=catalog.gpus, gpu_counts=None, engine=None)
     )
     assert mem.weight_bytes.shape == (0,)
