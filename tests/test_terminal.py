@@ -248,8 +248,8 @@ def test_a_text_column_counts_on_the_width_its_cells_really_wrap_to_in_two_lines
     from selfhost.render import _width_for_lines, _wrapped_lines
 
     cell = "1 replica × 1 rtx-pro-6000-96gb, nvfp4, Nebius"  # 46 characters
-    # half its length (23) is not enough: '1 replica × 1' (13) + 'rtx-pro-6000-96gb,' (18) overflow 23
+    # half its length (23) is not enough: '1 replica × 1' (13) + 'rtx-pro-6000-96gb,' (18) overflow 23  # noqa: RUF003 (the cell as printed)
     assert _wrapped_lines(cell, 23) == 3
-    # 32 holds '1 replica × 1 rtx-pro-6000-96gb,' (32) and 'nvfp4, Nebius': two lines; 31 does not
+    # 32 holds '1 replica × 1 rtx-pro-6000-96gb,' (32) and 'nvfp4, Nebius': two lines; 31 does not  # noqa: RUF003
     assert _wrapped_lines(cell, 31) == 3 and _wrapped_lines(cell, 32) == 2
     assert _width_for_lines([cell], 23, 46, 2, hyphens=False) == 32
