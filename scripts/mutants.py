@@ -42,6 +42,7 @@ ENGINE_TESTS = (
     "tests/test_engine_crossover.py",
     "tests/test_capacity_search.py",
     "tests/test_uncertainty_chunks.py",
+    "tests/test_config_table.py",
 )
 SELF_TEST = "tests/test_mutation_script.py"
 SKIP = {
@@ -71,6 +72,8 @@ MEMORY = "src/selfhost/engine/memory.py"
 COST = "src/selfhost/engine/cost.py"
 CROSSOVER = "src/selfhost/engine/crossover.py"
 UNCERTAINTY = "src/selfhost/uncertainty.py"
+SCENARIOS = "src/selfhost/scenarios.py"
+ANALYSIS = "src/selfhost/analysis.py"
 
 MUTANTS: tuple[Mutant, ...] = (
     Mutant(
@@ -90,8 +93,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "prefill-unbatched",
         THROUGHPUT,
-        "tpot = step + b * prefill_marginal_time_s(s, p) / d",
-        "tpot = step + prefill_marginal_time_s(s, p) / d",
+        "tpot = step + b * marginal_s / d",
+        "tpot = step + marginal_s / d",
         "load_point: one prefill per D steps instead of B (B * prefill_marginal / D)",
     ),
     Mutant(
@@ -118,8 +121,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "ttft-without-step",
         THROUGHPUT,
-        "ttft = prefill_time_s(s, p) + step",
-        "ttft = prefill_time_s(s, p)",
+        "ttft = prefill_s + step",
+        "ttft = prefill_s + 0.0 * step",
         "TTFT leaves out the decode step the new prompt joins",
     ),
     Mutant(
@@ -139,8 +142,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "moe-all-experts",
         THROUGHPUT,
-        "touched = 1.0 - (1.0 - s.expert_active_fraction) ** b",
-        "touched = 1.0 + 0.0 * b",
+        "base.shape))\n    return share",
+        "base.shape))\n    return 0.0 * share",
         "MoE: every step reads every expert",
     ),
     Mutant(
@@ -245,8 +248,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "bisect-skips-bmax-check",
         THROUGHPUT,
-        "    lo = np.where(at_max, hi, lo).reshape(-1)",
-        "    lo = np.where(True, hi, lo).reshape(-1)",
+        "    ok_hi = flat(ok_hi)\n",
+        "    ok_hi = flat(ok_hi) | True\n",
         "capacity's large path: every deployment taken as feasible at its batch limit",
     ),
     Mutant(
@@ -269,6 +272,20 @@ MUTANTS: tuple[Mutant, ...] = (
         "        if not (up.any() or down.any()):",
         "        if True:",
         "node_below: the binned guess taken as it is, never stepped to the right node",
+    ),
+    Mutant(
+        "configs-ways-offset",
+        SCENARIOS,
+        "way_rows = np.repeat(start - first_row, size)",
+        "way_rows = np.repeat(start, size)",
+        "replica_configs: each block's ways read from the wrong offset in the table of ways",
+    ),
+    Mutant(
+        "grid-price-run",
+        ANALYSIS,
+        "(np.arange(len(config_index)) - run_start)",
+        "(np.arange(len(config_index)) * 0)",
+        "deployment_grid: every row of a config priced with its GPU's first option",
     ),
 )
 

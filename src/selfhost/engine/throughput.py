@@ -29,7 +29,7 @@ LIMIT_ENGINE = 2  # engine's max concurrent sequences
 LIMIT_LATENCY = 3  # time-per-output-token or time-to-first-token target
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # of arrays: == of arrays has no truth value, so identity
 class ServingArrays:
     """Per-deployment inputs of the throughput model. Every field: array of shape (n,) or scalar.
 
@@ -161,10 +161,31 @@ def weight_bytes_read_per_step(s: ServingArrays, batch: ArrayLike) -> FloatArray
     `dp_attention` every GPU reads its own copy of the attention weights: ``(n - 1)`` copies more.
     """
     b = np.maximum(1.0, np.asarray(batch, dtype=float))
-    touched = 1.0 - (1.0 - s.expert_active_fraction) ** b
-    dense = s.weight_bytes - s.expert_weight_bytes - s.unread_weight_bytes
-    replicated = np.asarray(s.dp_attention) * (tensor_parallel_size(s) - 1.0) * s.attention_weight_bytes
-    return np.asarray(dense + s.expert_weight_bytes * touched + replicated, dtype=float)
+    touched = 1.0 - _experts_untouched(s, b)
+    return np.asarray(_dense_bytes_read(s) + s.expert_weight_bytes * touched + _replicated_bytes(s), dtype=float)
+
+
+def _experts_untouched(s: ServingArrays, b: FloatArray) -> FloatArray:
+    """``(1 - k/E)**b``: the expected share of a layer's routed experts no token of ``b`` uses;
+    the power (NumPy's costliest step here) is taken only where the model has experts (1 elsewhere,
+    exactly what the power gives there)."""
+    fraction = np.asarray(s.expert_active_fraction, dtype=float)
+    base, exponent = np.broadcast_arrays(1.0 - fraction, b)
+    share = np.ones(base.shape)
+    np.power(base, exponent, out=share, where=np.broadcast_to(fraction > 0.0, base.shape))
+    return share
+
+
+def _dense_bytes_read(s: ServingArrays) -> FloatArray:
+    """Weights every step reads whole: all but the routed experts and the unread embedding rows. [bytes]"""
+    return np.asarray(s.weight_bytes - s.expert_weight_bytes - s.unread_weight_bytes, dtype=float)
+
+
+def _replicated_bytes(s: ServingArrays) -> FloatArray:
+    """The attention weights' extra copies under `dp_attention`: ``(n - 1)`` of them. [bytes]"""
+    return np.asarray(
+        np.asarray(s.dp_attention) * (tensor_parallel_size(s) - 1.0) * s.attention_weight_bytes, dtype=float
+    )
 
 
 def weight_read_time_s(s: ServingArrays, batch: ArrayLike) -> FloatArray:
@@ -174,8 +195,8 @@ def weight_read_time_s(s: ServingArrays, batch: ArrayLike) -> FloatArray:
     ``MBU * expert_efficiency``.
     """
     b = np.maximum(1.0, np.asarray(batch, dtype=float))
-    experts = s.expert_weight_bytes * (1.0 - (1.0 - s.expert_active_fraction) ** b)
-    other = weight_bytes_read_per_step(s, b) - experts
+    experts = s.expert_weight_bytes * (1.0 - _experts_untouched(s, b))
+    other = _dense_bytes_read(s) + _replicated_bytes(s)
     bandwidth = tensor_parallel_size(s) * s.memory_bandwidth_bytes_s * s.memory_bandwidth_utilization
     return np.asarray((other + experts / s.expert_efficiency) / bandwidth, dtype=float)
 
@@ -432,7 +453,7 @@ def drain_mean_step_s(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # of arrays: == of arrays has no truth value, so identity
 class LoadPoint:
     """Throughput and latency of a replica at a concurrency. Arrays of the broadcast shape.
 
@@ -450,10 +471,24 @@ class LoadPoint:
     output_tokens_per_s_per_sequence: FloatArray
 
 
+def prefill_times_s(s: ServingArrays, input_tokens: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """`prefill_time_s` and `prefill_marginal_time_s` of ``input_tokens``: what `load_point`
+    needs of the prompt, which does not depend on the batch (a search over batches takes it
+    once). [s]"""
+    p = np.asarray(input_tokens, dtype=float)
+    return prefill_time_s(s, p), prefill_marginal_time_s(s, p)
+
+
 def load_point(
-    s: ServingArrays, concurrency: ArrayLike, input_tokens: ArrayLike, output_tokens: ArrayLike
+    s: ServingArrays,
+    concurrency: ArrayLike,
+    input_tokens: ArrayLike,
+    output_tokens: ArrayLike,
+    prefill: tuple[FloatArray, FloatArray] | None = None,
 ) -> LoadPoint:
     """Steady-state throughput and latency with ``concurrency`` sequences in flight.
+
+    ``prefill``: `prefill_times_s` of ``s`` and ``input_tokens`` where the caller has them.
 
     Notes
     -----
@@ -467,10 +502,11 @@ def load_point(
     b = np.maximum(1.0, np.asarray(concurrency, dtype=float))
     p = np.asarray(input_tokens, dtype=float)
     d = np.maximum(1.0, np.asarray(output_tokens, dtype=float))
+    prefill_s, marginal_s = prefill_times_s(s, p) if prefill is None else prefill
     step = decode_step_time_s(s, b, p + d / 2.0)
-    tpot = step + b * prefill_marginal_time_s(s, p) / d
+    tpot = step + b * marginal_s / d
     rps = b / (d * tpot)
-    ttft = prefill_time_s(s, p) + step
+    ttft = prefill_s + step
     return LoadPoint(
         tpot_s=np.asarray(tpot, dtype=float),
         ttft_s=np.asarray(ttft, dtype=float),
@@ -480,7 +516,7 @@ def load_point(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # of arrays: == of arrays has no truth value, so identity
 class Capacity:
     """The largest sustainable load of one replica for a workload. Arrays of the broadcast shape.
 
@@ -505,7 +541,7 @@ def _search_large(
     """`capacity`'s integer bisection of a large input, one `load_point` call per step: the largest
     feasible batch in ``[1, hi]``, whether one sequence is feasible, and the load point at that
     batch (at one sequence where none is), each of ``shape``. ``inputs``: input and output
-    tokens, TPOT and TTFT targets, B_max.
+    tokens, TPOT and TTFT targets, B_max, and the prompt's `prefill_times_s`.
 
     Feasibility falls as the batch grows, so where ``hi`` (B_max) is feasible it is the answer
     (and one sequence is feasible too); most deployments stop there, at their KV or engine limit.
@@ -519,8 +555,8 @@ def _search_large(
     def evaluate(
         arrays: ServingArrays, batch: FloatArray, rest: tuple[Any, ...]
     ) -> tuple[NDArray[np.bool_], LoadPoint]:
-        pp, dd, tpot_s, ttft_s, limit = rest
-        pt = load_point(arrays, batch, pp, dd)
+        pp, dd, tpot_s, ttft_s, limit, prefill_s, marginal_s = rest
+        pt = load_point(arrays, batch, pp, dd, prefill=(prefill_s, marginal_s))
         return np.asarray((pt.tpot_s <= tpot_s) & (pt.ttft_s <= ttft_s) & (batch <= limit)), pt
 
     def flat(x: Any) -> Any:
@@ -606,8 +642,10 @@ def capacity(
     max_tpot = np.asarray(max_tpot_s, dtype=float)
     max_ttft = np.asarray(max_ttft_s, dtype=float)
 
+    prefill = prefill_times_s(s, p)  # the same for every batch tried
+
     def feasible(batch: FloatArray) -> NDArray[np.bool_]:
-        pt = load_point(s, batch, p, d)
+        pt = load_point(s, batch, p, d, prefill=prefill)
         return np.asarray((pt.tpot_s <= max_tpot) & (pt.ttft_s <= max_ttft) & (batch <= b_max))
 
     shape = np.broadcast_shapes(
@@ -619,7 +657,7 @@ def capacity(
     per_call = min(_BISECTION_STEPS, int(np.log2(probes_per_call // lo.size + 1)))  # steps per call
     at_batch: LoadPoint | None = None
     if per_call <= 1:  # a large input: one step per call, on the intervals still open
-        lo, ok_at_one, at_batch = _search_large(s, (p, d, max_tpot, max_ttft, b_max), hi, shape)
+        lo, ok_at_one, at_batch = _search_large(s, (p, d, max_tpot, max_ttft, b_max, *prefill), hi, shape)
     else:  # a small one: the next steps' probes in one call, then the steps replayed from the table
         cells = np.arange(lo.size)
         low, high = lo.reshape(-1), hi.reshape(-1)
@@ -655,7 +693,7 @@ def capacity(
             ),
         ),
     ).astype(np.int8)
-    pt = at_batch if at_batch is not None else load_point(s, np.maximum(batch, 1.0), p, d)
+    pt = at_batch if at_batch is not None else load_point(s, np.maximum(batch, 1.0), p, d, prefill=prefill)
     zero_where_none = np.where(batch > 0, 1.0, 0.0)
     point = LoadPoint(
         tpot_s=pt.tpot_s,
