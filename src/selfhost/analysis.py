@@ -294,7 +294,7 @@ def estimate(configs: Sequence[ReplicaConfig], workload: Workload, concurrency: 
 # --------------------------------------------------------------------------- costs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # of arrays: == of arrays has no truth value, so identity
 class DeploymentGrid:
     """Replica configs x price options that can serve the workload, flattened to rows, shape (n,).
 

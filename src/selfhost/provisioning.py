@@ -19,7 +19,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from selfhost.engine import cost, crossover
-from selfhost.engine import traffic_cost as tc
 
 if TYPE_CHECKING:
     from selfhost.analysis import DeploymentGrid
@@ -32,7 +31,7 @@ OWNED_NOTE = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # of arrays: == of arrays has no truth value, so identity
 class SelfHostedBill:
     """The month of every grid row at the scenario's load, shape (n,).
 
@@ -81,6 +80,8 @@ def self_hosted(grid: DeploymentGrid, scenario: Scenario) -> SelfHostedBill:
             idle_share=np.asarray(share, dtype=float),
             autoscaled=np.zeros(n, dtype=bool),
         )
+    from selfhost.engine import traffic_cost as tc  # a profile's arithmetic, imported for profiles only
+
     rates = np.asarray(traffic.hourly_rps, dtype=float)
     common: dict[str, Any] = {
         "capacity_rps": capacity,
@@ -115,7 +116,7 @@ def self_hosted(grid: DeploymentGrid, scenario: Scenario) -> SelfHostedBill:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # of arrays: == of arrays has no truth value, so identity
 class LoadCrossover:
     """The crossover of one deployment against each API, shape (n_apis,).
 
@@ -150,6 +151,8 @@ def crossover_of(
         return LoadCrossover(
             rps=flat.rps, multiple_of_mean=np.full(flat.rps.shape, np.nan), reason=flat.reason
         )
+    from selfhost.engine import traffic_cost as tc
+
     granularity = None if owned else traffic.billing_granularity_h
     solved = tc.profile_crossover(
         np.asarray(traffic.hourly_rps, dtype=float),

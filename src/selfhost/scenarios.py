@@ -501,7 +501,7 @@ def model_param_counts(model: Model) -> ParamCounts:
     return count_params_for(model.architecture)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # of arrays: == of arrays has no truth value, so identity
 class MemoryArrays:
     """Memory figures per replica config, shape (n_configs,).
 

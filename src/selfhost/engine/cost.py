@@ -22,7 +22,7 @@ from selfhost.units import SECONDS_PER_HOUR, TOKENS_PER_MTOK
 FloatArray = NDArray[np.float64]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # of arrays: == of arrays has no truth value, so identity
 class BillingUnit:
     """How self-hosted capacity is bought. Arrays of the broadcast shape.
 

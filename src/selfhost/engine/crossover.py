@@ -23,7 +23,7 @@ API_CHEAPER_AT_SCALE = 2  # at full utilization a billing unit costs more than t
 API_FREE = 3  # the API costs nothing per request
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # of arrays: == of arrays has no truth value, so identity
 class Crossover:
     """Crossover per element. rps is NaN where ``reason != CROSSES``.
 
