@@ -821,7 +821,27 @@ def test_a_run_imports_the_module_of_its_command_and_no_other() -> None:
         assert done.stdout.split("\n")[0] == repr(expected), command
 
 
-ENTRY_POINT = "from selfhost.cli.app import main; main()"  # what the `selfhost` script runs
+ENTRY_POINT = "from selfhost.cli.console import main; main()"  # what the `selfhost` script runs
+
+
+def test_the_console_script_pauses_the_collector_only_while_the_app_is_imported() -> None:
+    """The command runs with the collector on and the import's objects frozen out of its sight;
+    importing the library leaves the collector as it was."""
+    script = (
+        "import gc, sys\n"
+        "import selfhost.analysis\n"
+        "assert gc.isenabled() and gc.get_freeze_count() == 0, 'the library import touched the collector'\n"
+        "import selfhost.cli.app as app\n"
+        "seen = []\n"
+        "app.main = lambda: seen.append((gc.isenabled(), gc.get_freeze_count()))\n"
+        "from selfhost.cli.console import main\n"
+        "main()\n"
+        "import json; print(json.dumps(seen))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    [[enabled, frozen]] = json.loads(done.stdout)
+    assert enabled and frozen > 10_000
 
 
 def test_console_script_runs_the_headline() -> None:

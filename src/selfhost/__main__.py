@@ -1,5 +1,5 @@
-"""`python -m selfhost` runs the CLI."""
+"""`python -m selfhost` runs the CLI, as the `selfhost` console script does."""
 
-from selfhost.cli.app import main
+from selfhost.cli.console import main
 
 main()
