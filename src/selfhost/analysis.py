@@ -854,7 +854,7 @@ def crossover_verdict(verdicts: Sequence[Record], rps: float, load: str | None =
     for v in verdicts:
         counts.setdefault(v["choice_kind"], []).append(v["model"])
     n = len(verdicts)
-    parts = []
+    parts: list[str] = []
     for kind in (SELF_HOSTED, SAME_MODEL, TIER, OTHER_MODEL):
         models = counts.get(kind, [])
         if models:

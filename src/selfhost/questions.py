@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -203,7 +203,7 @@ def sweep(catalog: Catalog, scenario: Scenario, *, max_rows: int = 0) -> Sweep:
 # --------------------------------------------------------------------------- deployments
 
 
-def _smallest(configs: list[ReplicaConfig], scenario: Scenario) -> list[ReplicaConfig]:
+def _smallest(configs: Sequence[ReplicaConfig], scenario: Scenario) -> Sequence[ReplicaConfig]:
     """Without --gpus, each config group's smallest GPU count that holds one request."""
     if scenario.selection.gpu_counts:
         return configs
@@ -398,7 +398,7 @@ def plan(
         default_max_ttft_ms=targets.max_ttft_ms,
     )
     model_ids = list(dict.fromkeys(m.id for w in resolved for m in w.models))
-    configs: list[ReplicaConfig] = []
+    configs: Sequence[ReplicaConfig] = []
     selection_note = None
     if model_ids:
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -138,7 +138,11 @@ class ConfigTable(Sequence[ReplicaConfig]):
         stages: np.ndarray,
         dp_attention: np.ndarray,
     ) -> None:
-        self.models, self.quants, self.gpus, self.engines = (list(e) for e in entities)
+        models, quants, gpus, engines = entities
+        self.models: list[Model] = list(models)
+        self.quants: list[Quantization] = list(quants)
+        self.gpus: list[Gpu] = list(gpus)
+        self.engines: list[EngineProfile] = list(engines)
         self.model, self.quant, self.gpu, self.engine = (np.asarray(c, dtype=np.intp) for c in columns)
         self.n_gpus = np.asarray(n_gpus, dtype=np.int64)
         self.stages = np.asarray(stages, dtype=np.int64)
@@ -222,9 +226,15 @@ class ConfigTable(Sequence[ReplicaConfig]):
     def __len__(self) -> int:
         return len(self._made)
 
-    def __getitem__(self, i: int) -> ReplicaConfig:  # type: ignore[override]
+    @overload
+    def __getitem__(self, i: int) -> ReplicaConfig: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[ReplicaConfig]: ...
+
+    def __getitem__(self, i: int | slice) -> ReplicaConfig | list[ReplicaConfig]:
         if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]  # type: ignore[return-value]
+            return [self[j] for j in range(*i.indices(len(self)))]
         made = self._made[i]
         if made is None:
             i = i % len(self)
@@ -644,7 +654,7 @@ class _Lookup(Generic[T]):
         width = len(b.entities)
         codes, index = np.unique(a.index * width + b.index, return_inverse=True)
         entities = [(a.entities[c // width], b.entities[c % width]) for c in codes.tolist()]
-        return cls(entities, index.reshape(-1))
+        return _Lookup(entities, index.reshape(-1))
 
     def mapped(self, value: Callable[[T], U]) -> _Lookup[U]:
         """The same configs' lookup of ``value(entity)``, computed once per entity."""
@@ -662,7 +672,7 @@ def _kv_bytes_per_token_bf16(models: Sequence[Model]) -> tuple[np.ndarray, np.nd
     """Each model's BF16 KV cache per token, all layers and its windowed layers' share, one
     vectorized `kv_bytes_per_token` call for all of them. [bytes/token], shape (n_models,) each."""
     a = [m.architecture for m in models]
-    shape = {
+    shape: dict[str, Any] = {
         "num_key_value_heads": [x.num_key_value_heads for x in a],
         "head_dim": [x.head_dim for x in a],
         "kv_bytes_per_element": KV_BYTES_PER_ELEMENT["bf16"],

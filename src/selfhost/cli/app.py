@@ -84,12 +84,17 @@ def build(names: Iterable[str] = COMMAND_MODULES) -> typer.Typer:
 _FULL: list[typer.Typer] = []
 
 
+def _full_app() -> typer.Typer:
+    """The whole app, built once."""
+    if not _FULL:
+        _FULL.append(build())
+    return _FULL[0]
+
+
 def __getattr__(name: str) -> Any:
     """``app``: the whole app, built on first use (a run builds only the command it names)."""
     if name == "app":
-        if not _FULL:
-            _FULL.append(build())
-        return _FULL[0]
+        return _full_app()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -126,8 +131,8 @@ def app_for(args: Sequence[str]) -> typer.Typer:
     imported, or the whole app for anything else (``--help``, ``--version``, a typo that
     needs "did you mean")."""
     if args and args[0] in COMMAND_MODULES:
-        return only_command(build([args[0]]), args[0]) or __getattr__("app")
-    return __getattr__("app")
+        return only_command(build([args[0]]), args[0]) or _full_app()
+    return _full_app()
 
 
 def main() -> None:
