@@ -188,7 +188,7 @@ def yaml_loader() -> type[Any]:
 
     base: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses several times faster
 
-    class Loader(base):  # type: ignore[misc,valid-type]
+    class Loader(base):  # type: ignore[misc]
         def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
             seen: set[str] = set()
             for key_node, _ in node.value:
@@ -248,7 +248,7 @@ def check_yaml_shape(text: str) -> None:
             if event.anchor is not None:
                 sizes[event.anchor] = 1
         elif isinstance(event, yaml.AliasEvent):
-            expanded += sizes.get(event.anchor, 1)
+            expanded += sizes.get(event.anchor, 1) if event.anchor is not None else 1
             if expanded - written > MAX_ALIAS_NODES:
                 raise _limit_error(
                     f"aliases expand to more than {MAX_ALIAS_NODES:,} nodes beyond those written "

@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover - an interpreter built without CPython's
 try:
     from _operator import _compare_digest as compare_digest
 except ImportError:  # pragma: no cover
-    from hmac import compare_digest
+    from hmac import compare_digest  # type: ignore[no-redef]
 
 CACHE_ENV_VAR = "SELFHOST_CACHE_DIR"
 KEEP_ENTRIES = 16  # enough for a few overlay combinations; each entry is ~150 KB

@@ -78,7 +78,7 @@ def configure_streams() -> None:
     except LookupError:
         codecs.register_error(ERRORS_HANDLER, _stand_in)
     if sys.stdout is None:
-        sys.stdout = _ClosedStream("output")  # type: ignore[assignment]
+        sys.stdout = _ClosedStream("output")
     for stream in (sys.stdout, sys.stderr):
         encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
         reconfigure = getattr(stream, "reconfigure", None)
@@ -172,7 +172,7 @@ def run_guarded(run: Callable[[], Any]) -> NoReturn:
     except (OSError, ValueError) as exc:
         if code == 0 and not isinstance(exc, OSError):  # one message per run: an error said wins
             _say("cannot write to standard output")
-        elif code == 0 and exc.errno != errno.EPIPE:
+        elif code == 0 and isinstance(exc, OSError) and exc.errno != errno.EPIPE:
             _say(_stream_error(exc))
         _silence_stdout()
         code = IO_EXIT_CODE

@@ -121,7 +121,7 @@ class SelfhostGroup(TyperGroup):
         except UsageError as exc:
             raise one_line(exc) from None
         except _ClickException as exc:
-            exc.message = printable(exc.message)
+            exc.message = printable(exc.message)  # type: ignore[attr-defined]
             raise
 
     def invoke(self, ctx: Any) -> Any:
@@ -133,7 +133,7 @@ class SelfhostGroup(TyperGroup):
         except UsageError as exc:
             raise one_line(exc) from None
         except _ClickException as exc:
-            exc.message = printable(exc.message)
+            exc.message = printable(exc.message)  # type: ignore[attr-defined]
             raise
 
 
