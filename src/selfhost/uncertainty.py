@@ -309,18 +309,27 @@ class NodeSearch:
         self.above = np.append(x_nodes[1:], np.inf)  # above[j] = x_nodes[j + 1]
         # a sample at or above this is one node up from its bin's guess (never above the last)
         self.step_at = np.where(self.guess < last, self.above[self.guess], np.inf)
+        self._work: tuple[FloatArray, FloatArray, IntArray] | None = None
 
     def below(self, x: FloatArray, j: IntArray) -> tuple[FloatArray, FloatArray]:
-        """Each sample's node into ``j``; returns the nodes below and above, ``x_nodes[j]`` and ``x_nodes[j + 1]``."""
-        bins = np.subtract(x, self.x0)
-        np.multiply(bins, self.scale, out=bins)
-        np.clip(bins, 0, NODE_BINS - 1, out=bins)
-        b = bins.astype(np.intp)
+        """Each sample's node into ``j``; returns the nodes below and above, ``x_nodes[j]`` and ``x_nodes[j + 1]``.
+
+        The two returned arrays are work arrays of this search, overwritten by its next call.
+        """
+        n = len(x)
+        if self._work is None or len(self._work[0]) < n:
+            self._work = np.empty(n), np.empty(n), np.empty(n, dtype=np.intp)
+        lo, hi, b = (w[:n] for w in self._work)
+        np.subtract(x, self.x0, out=lo)
+        np.multiply(lo, self.scale, out=lo)
+        np.clip(lo, 0, NODE_BINS - 1, out=lo)
+        np.copyto(b, lo, casting="unsafe")  # the bin: truncated toward zero, as astype
         np.take(self.guess, b, out=j)
-        step_at = np.take(self.step_at, b, out=bins)
-        j += step_at <= x
+        np.take(self.step_at, b, out=lo)
+        j += lo <= x
         while True:  # up while the next node is not above x, down while this one is
-            lo, hi = self.x_nodes[j], self.above[j]
+            np.take(self.x_nodes, j, out=lo)
+            np.take(self.above, j, out=hi)
             up, down = hi <= x, lo > x
             if up.any() or down.any():  # rare: stepping, or samples beyond the end nodes
                 up &= j < self.last
@@ -335,7 +344,7 @@ class NodeSearch:
 
         ``clip((x - x_nodes[j]) / (x_nodes[j + 1] - x_nodes[j]), 0, 1)`` at ``x = log(efficiency_multiplier)``.
         """
-        x = np.log(efficiency_multiplier)
+        x = np.log(efficiency_multiplier, out=w)
         lo, hi = self.below(x, j)
         np.subtract(x, lo, out=w)
         np.subtract(hi, lo, out=hi)
@@ -353,9 +362,10 @@ class DrawStream:
     `draw` takes, from one generator, the GPU price positions (n_price_keys rows of n_samples),
     the API factors (n_apis rows), the engines' normals, then the extrapolated pairs' normals.
     A uniform row is read by jumping the generator to it (PCG64 makes one 64-bit word per
-    double); the normals (ziggurat: a variable number of words each) are made once in order
-    when the stream is built: the engines' rows are kept, one per engine, and for the
-    extrapolated pairs the generator state at each chunk is noted, to make them again.
+    double), and read on from there when the next chunk asked for is the one after; the normals
+    (ziggurat: a variable number of words each) are made once in order when the stream is built:
+    the engines' rows are kept, one per engine, and for the extrapolated pairs the generator
+    state at each chunk is noted, to make them again.
     """
 
     def __init__(
@@ -372,20 +382,28 @@ class DrawStream:
         self._origin = np.random.PCG64(spec.seed).state
         self._extrapolated = list(extrapolated)
         self._sigma_own = np.sqrt(spec.efficiency_sigma_extrapolated**2 - spec.efficiency_sigma**2)
+        # per uniform row and per extrapolated pair: where its generator stands (sample), and it
+        self._readers: dict[int, tuple[int, np.random.Generator]] = {}
+        self._own_readers: dict[int, tuple[int, np.random.Generator]] = {}
         bits = self._bits((n_price_keys + n_apis) * self.n)
         normal = np.random.Generator(bits)
         self._z = normal.standard_normal((n_engines, self.n))
         self._own_states: list[list[Any]] = []
         low, high = np.inf, -np.inf
+        chunk = min(self.n, SAMPLE_CHUNK)
+        row, own = np.empty(chunk), np.empty(chunk)
         for e in range(n_engines):
-            row = np.exp(spec.efficiency_sigma * self._z[e])
-            low, high = min(low, float(row.min())), max(high, float(row.max()))
+            for part in self.chunks:
+                factor = self.efficiency_multiplier(e, part, out=row[: part.stop - part.start])
+                low, high = min(low, float(factor.min())), max(high, float(factor.max()))
         for x in range(len(self._extrapolated)):
             states = []
             for part in self.chunks:
+                m = part.stop - part.start
                 states.append(bits.state)
-                row = self._extrapolated_factor(x, part, normal.standard_normal(part.stop - part.start))
-                low, high = min(low, float(row.min())), max(high, float(row.max()))
+                normal.standard_normal(m, out=own[:m])
+                factor = self._extrapolated_factor(x, part, own[:m], row[:m])
+                low, high = min(low, float(factor.min())), max(high, float(factor.max()))
             self._own_states.append(states)
         self.low, self.high = low, high  # the efficiency factors' range, over every row and sample
 
@@ -396,7 +414,10 @@ class DrawStream:
         return bits
 
     def _uniform(self, row: int, part: slice, out: FloatArray | None = None) -> FloatArray:
-        generator = np.random.Generator(self._bits(row * self.n + part.start))
+        at, generator = self._readers.get(row, (-1, None))
+        if generator is None or at != part.start:
+            generator = np.random.Generator(self._bits(row * self.n + part.start))
+        self._readers[row] = (part.stop, generator)
         if out is None:
             return np.asarray(generator.random(part.stop - part.start))
         return np.asarray(generator.random(part.stop - part.start, out=out))
@@ -417,19 +438,29 @@ class DrawStream:
         np.add(u, 1.0, out=u)
         return u
 
-    def efficiency_multiplier(self, row: int, part: slice) -> FloatArray:
-        """Factor on MBU and MFU of efficiency row ``row`` (`EfficiencyKeys.row_index`), samples ``part``."""
+    def efficiency_multiplier(self, row: int, part: slice, out: FloatArray | None = None) -> FloatArray:
+        """Factor on MBU and MFU of efficiency row ``row`` (`EfficiencyKeys.row_index`), samples ``part`` (into ``out``)."""
+        m = part.stop - part.start
+        out = np.empty(m) if out is None else out
         x = row - len(self._z)
         if x < 0:
-            return np.asarray(np.exp(self.spec.efficiency_sigma * self._z[row, part]))
-        bits = np.random.PCG64()
-        bits.state = self._own_states[x][part.start // SAMPLE_CHUNK]
-        own = np.random.Generator(bits).standard_normal(part.stop - part.start)
-        return self._extrapolated_factor(x, part, own)
+            np.multiply(self._z[row, part], self.spec.efficiency_sigma, out=out)
+            return np.asarray(np.exp(out, out=out))
+        at, generator = self._own_readers.get(x, (-1, None))
+        if generator is None or at != part.start:
+            bits = np.random.PCG64()
+            bits.state = self._own_states[x][part.start // SAMPLE_CHUNK]
+            generator = np.random.Generator(bits)
+        self._own_readers[x] = (part.stop, generator)
+        own = generator.standard_normal(m)
+        return self._extrapolated_factor(x, part, own, out)
 
-    def _extrapolated_factor(self, x: int, part: slice, own: FloatArray) -> FloatArray:
-        engine_z = self._z[self._extrapolated[x], part]
-        return np.asarray(np.exp(self.spec.efficiency_sigma * engine_z + self._sigma_own * own))
+    def _extrapolated_factor(self, x: int, part: slice, own: FloatArray, out: FloatArray) -> FloatArray:
+        """``exp(sigma * engine_z + sigma_own * own)`` into ``out`` (``own`` overwritten)."""
+        np.multiply(self._z[self._extrapolated[x], part], self.spec.efficiency_sigma, out=out)
+        np.multiply(own, self._sigma_own, out=own)
+        np.add(out, own, out=out)
+        return np.asarray(np.exp(out, out=out))
 
 
 def order_statistics(n: int) -> IntArray:
@@ -502,14 +533,13 @@ def sampled_rows(
     search = NodeSearch(x_nodes) if n_nodes > 1 else None
     work = np.empty(min(n, SAMPLE_CHUNK)), np.empty(min(n, SAMPLE_CHUNK))
     unit_rps, unit_usd, self_usd = np.empty(n), np.empty(n), np.empty(n)
+    below_node, weight = np.zeros(n, dtype=np.intp), np.zeros(n)  # one efficiency draw's, in turn
     for e in dict.fromkeys(efficiency_index.tolist()):
-        below_node = np.zeros(n, dtype=np.intp)
-        weight = np.zeros(n)
         for part in stream.chunks:
-            if n_nodes == 1:
+            if search is None:  # a single node: every sample on it
                 break
-            assert search is not None
-            search.weights(stream.efficiency_multiplier(e, part), below_node[part], weight[part])
+            factor = stream.efficiency_multiplier(e, part, out=work[0][: part.stop - part.start])
+            search.weights(factor, below_node[part], weight[part])
         for i in np.flatnonzero(efficiency_index == e).tolist():
             price_range = ranges[int(price_index[i])]
             option = grid.price(int(rows[i]))
@@ -654,51 +684,67 @@ def crossover_samples(
     n = spec.samples
     api_quantiles: dict[int, FloatArray] = {}
     extra: dict[int, Record] = {}
+    pending: dict[int, tuple[FloatArray, FloatArray, FloatArray, float, float]] = {}
     units = sampled_rows(
         comps.grid, rows, workload, ca, rps, stream, ranges, price_index, efficiency.row_index
     )
-    scratch = crossover.Scratch(min(n, SAMPLE_CHUNK))
-    per_request = np.empty(min(n, SAMPLE_CHUNK))
+    chunk = min(n, SAMPLE_CHUNK)
+    scratch = crossover.Scratch(chunk)
+    per_request, api_chunk = np.empty(chunk), np.empty(chunk)
     api_seconds = float(np.asarray(rps, dtype=float) * (np.asarray(ca.hours_per_month, dtype=float) * SECONDS_PER_HOUR))
     # whole-sample arrays, made (and paged in) once and overwritten by each row and pair
-    cross, saving, api_usd, ordered = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    cross, saving, api_usd = np.empty(n), np.empty(n), np.empty(n)
     for i, row in units:
-        np.copyto(ordered, row.self_hosted_usd_per_month)
-        self_quantiles = quantiles_in_place(ordered, order)
-        for k in np.flatnonzero(pair_row == i).tolist():
+        pairs = np.flatnonzero(pair_row == i).tolist()
+        for k in pairs:
             a = int(api_index[k])
+            whole_api = a not in api_quantiles  # the API's monthly costs are kept for their quantiles once
             cheaper_count = never_count = 0
             for part in stream.chunks:
+                m = part.stop - part.start
                 # every list price scales by the same factor, so the request price does too
-                price = stream.api_multiplier(a, part, out=per_request[: part.stop - part.start])
+                price = stream.api_multiplier(a, part, out=per_request[:m])
                 np.multiply(price, base_per_request[a], out=price)
-                np.multiply(price, api_seconds, out=api_usd[part])  # as cost.api_usd_per_month
-                np.subtract(api_usd[part], row.self_hosted_usd_per_month[part], out=saving[part])
+                api_part = api_usd[part] if whole_api else api_chunk[:m]
+                np.multiply(price, api_seconds, out=api_part)  # as cost.api_usd_per_month
+                np.subtract(api_part, row.self_hosted_usd_per_month[part], out=saving[part])
                 crossover.crossover_rps_into(
                     row.rps[part], row.usd_per_month[part], row.min_units, ca.ops_usd_per_month,
                     price, ca.hours_per_month, cross[part], scratch,
                 )  # fmt: skip; 'never' counts as infinite
                 cheaper_count += int(np.count_nonzero(saving[part] > 0.0))
                 never_count += int(np.count_nonzero(np.isinf(cross[part])))
-            if a not in api_quantiles:
+            if whole_api:
                 api_quantiles[a] = quantiles_in_place(api_usd, order)
             # shares of the samples (a mean of booleans, as a count over n: the same float)
-            cheaper, never = cheaper_count / n, never_count / n
-            stats = {
-                "crossover_rps": quantiles_in_place(cross, order),
-                "self_hosted_usd_per_month": self_quantiles,
-                "api_usd_per_month": api_quantiles[a],
-                "saving_usd_per_month": quantiles_in_place(saving, order),
-            }
-            record: Record = {
-                f"{name}_{q}": _number(values[j])
-                for name, values in stats.items()
-                for j, q in enumerate(QUANTILE_NAMES)
-            }
-            record["probability_self_hosted_cheaper"] = cheaper
-            record["probability_no_crossover"] = never
-            extra[k] = record
+            pending[k] = (
+                quantiles_in_place(cross, order), api_quantiles[a], quantiles_in_place(saving, order),
+                cheaper_count / n, never_count / n,
+            )  # fmt: skip
+        # last, as it reorders the row's costs (done with them: the next row overwrites them)
+        self_quantiles = quantiles_in_place(row.self_hosted_usd_per_month, order)
+        for k in pairs:
+            cross_q, api_q, saving_q, cheaper, never = pending.pop(k)
+            extra[k] = _pair_record(cross_q, self_quantiles, api_q, saving_q, cheaper, never)
     return [extra[k] for k in range(len(comps))], _ranges_record(ranges)
+
+
+def _pair_record(
+    cross: FloatArray, self_hosted: FloatArray, api: FloatArray, saving: FloatArray, cheaper: float, never: float
+) -> Record:
+    """A comparison's extra record keys: the quantiles of each (None for an infinity), then the shares."""
+    stats = {
+        "crossover_rps": cross,
+        "self_hosted_usd_per_month": self_hosted,
+        "api_usd_per_month": api,
+        "saving_usd_per_month": saving,
+    }
+    record: Record = {
+        f"{name}_{q}": _number(values[j]) for name, values in stats.items() for j, q in enumerate(QUANTILE_NAMES)
+    }
+    record["probability_self_hosted_cheaper"] = cheaper
+    record["probability_no_crossover"] = never
+    return record
 
 
 def _ranges_record(ranges: Sequence[PriceRange]) -> list[dict[str, Any]]:
