@@ -92,20 +92,15 @@ def crossover_rps(
     return Crossover(rps=np.asarray(np.where(valid, rps, np.nan), dtype=float), reason=reason)
 
 
-INF_BITS = np.array(np.inf).view(np.uint64)[()]  # the bit pattern of +inf
-
-
 class Scratch:
     """Work arrays for `crossover_rps_into`, reused across calls of up to ``size`` elements."""
 
     def __init__(self, size: int) -> None:
         self.floats = [np.empty(size) for _ in range(3)]
-        self.flags = [np.empty(size, dtype=bool)]
-        self.masks = [np.empty(size, dtype=np.uint64) for _ in range(2)]
 
-    def take(self, n: int) -> tuple[list[FloatArray], list[NDArray[np.bool_]]]:
-        """The first ``n`` elements of each float and flag work array."""
-        return [f[:n] for f in self.floats], [b[:n] for b in self.flags]
+    def take(self, n: int) -> list[FloatArray]:
+        """The first ``n`` elements of each work array."""
+        return [f[:n] for f in self.floats]
 
 
 def crossover_rps_into(
@@ -120,21 +115,28 @@ def crossover_rps_into(
 ) -> FloatArray:
     """`crossover_rps(...).rps` for one-dimensional samples, +inf where there is no crossover.
 
-    The same floating-point operations in the same order as `crossover_rps` (so the same
-    numbers, bit for bit; a test holds them equal), written into ``out`` through ``scratch``
-    instead of a dozen temporaries: the Monte Carlo calls it once per comparison and chunk of
-    samples, where allocating dominated. Arrays of one length, ``out`` of that length too;
-    capacities and prices not negative (as they are: then a positive margin ``a q - V`` alone
-    says that a crossover exists, since it needs ``a q > V >= 0``).
+    Where a crossover exists, the same floating-point operations in the same order as
+    `crossover_rps` (so the same numbers, bit for bit; a test holds them equal), written into
+    ``out`` through ``scratch`` instead of a dozen temporaries: the Monte Carlo calls it once per
+    comparison and chunk of samples, where allocating dominated. Arrays of one length, ``out``
+    of that length too; capacities and prices not negative, as they are.
+
+    Where none exists, no mask picks the samples out (a masked write branches on each sample,
+    ~3 ns when some cross and others do not): with ``q, a, V >= 0`` a crossover exists exactly
+    where the margin ``a q - V`` is positive, so the margin is floored at +0 and the same
+    formula runs on: ``(F + a q) / +0`` makes ``m*`` infinite (or NaN when ``F + a q = 0``),
+    and so the crossover, taken with NaN-ignoring minimum; the rare NaN left (a unit that
+    serves nothing priced at nothing, or nothing to divide) is set to +inf last.
     """
     n = len(out)
-    (a, aq, t1), (valid,) = scratch.take(n)
+    a, aq, t1 = scratch.take(n)
     q, v, f, m0 = unit_rps, unit_usd_per_month, float(ops_usd_per_month), float(min_units)
     np.multiply(api_usd_per_request, float(hours_per_month), out=a)
     np.multiply(a, SECONDS_PER_HOUR, out=a)  # API cost per request/s per month, as crossover_rps
     np.multiply(a, q, out=aq)
     np.subtract(aq, v, out=t1)  # margin: what a billing unit saves at full use
-    np.greater(t1, 0.0, out=valid)  # q > 0, a > 0 and margin > 0, for q, a, V >= 0
+    np.maximum(t1, 0.0, out=t1)  # no crossover where it is not positive: divide by zero there
+    np.add(t1, 0.0, out=t1)  # +0, never -0, whichever zero the maximum kept
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         np.add(aq, f, out=aq)
         np.divide(aq, t1, out=aq)
@@ -146,24 +148,8 @@ def crossover_rps_into(
         np.multiply(v, aq, out=out)
         np.add(out, f, out=out)
         np.divide(out, a, out=out)
-        np.minimum(t1, out, out=out)
-    if not valid.all():
-        infinite_where_not(out, valid, scratch)
+        np.fmin(t1, out, out=out)
+    nan = np.isnan(out, out=scratch.floats[0][:n].view(np.bool_)[:n])  # a is done with
+    if nan.any():
+        np.copyto(out, np.inf, where=nan)
     return out
-
-
-def infinite_where_not(out: FloatArray, keep: NDArray[np.bool_], scratch: Scratch) -> None:
-    """``out[~keep] = inf`` in place, without a branch per element.
-
-    A masked copy branches on each flag and costs ~3 ns per element when the flags are mixed
-    (a crossover that exists in some samples and not in others); on the bits this is
-    ``(bits | drop) & (~drop | INF_BITS)`` with ``drop`` all ones where ``keep`` is false.
-    """
-    n = len(out)
-    bits = out.view(np.uint64)
-    drop, kept = scratch.masks[0][:n], scratch.masks[1][:n]
-    np.subtract(keep, np.uint64(1), out=drop, casting="unsafe")  # 0 where kept, all ones where not
-    np.invert(drop, out=kept)
-    np.bitwise_or(kept, INF_BITS, out=kept)
-    np.bitwise_or(bits, drop, out=bits)
-    np.bitwise_and(bits, kept, out=bits)
