@@ -469,17 +469,25 @@ def order_statistics(n: int) -> IntArray:
     return np.asarray(at, dtype=np.intp)
 
 
-def quantiles_in_place(samples: FloatArray, order: IntArray) -> FloatArray:
+def quantiles_in_place(samples: FloatArray, order: IntArray, infinite: int = 0) -> FloatArray:
     """`quantiles` of one row of samples, which it reorders (partitions, no sort, no copy).
 
     One partition per order statistic, the middle first, then each outer one within its side:
-    several times faster than NumPy's partition on several positions at once.
+    several times faster than NumPy's partition on several positions at once. ``infinite``:
+    how many samples are +inf, when the caller knows (no NaN then); an order statistic among
+    them is +inf without a partition.
     """
     low, mid, high = (int(k) for k in order)
-    samples.partition(mid)
-    samples[:mid].partition(low) if low < mid else None
-    samples[mid + 1 :].partition(high - mid - 1) if high > mid else None
-    return np.asarray(samples[order], dtype=float)
+    finite = len(samples) - infinite
+    if mid < finite:
+        samples.partition(mid)
+        samples[:mid].partition(low) if low < mid else None
+        samples[mid + 1 :].partition(high - mid - 1) if mid < high < finite else None
+    elif low < finite:
+        samples.partition(low)
+    picked = np.asarray(samples[order], dtype=float)
+    picked[order >= finite] = np.inf
+    return picked
 
 
 @dataclass
@@ -713,12 +721,12 @@ def crossover_samples(
                     price, ca.hours_per_month, cross[part], scratch,
                 )  # fmt: skip; 'never' counts as infinite
                 cheaper_count += int(np.count_nonzero(saving[part] > 0.0))
-                never_count += int(np.count_nonzero(np.isinf(cross[part])))
+                never_count += int(np.count_nonzero(np.equal(cross[part], np.inf)))
             if whole_api:
                 api_quantiles[a] = quantiles_in_place(api_usd, order)
             # shares of the samples (a mean of booleans, as a count over n: the same float)
             pending[k] = (
-                quantiles_in_place(cross, order), api_quantiles[a], quantiles_in_place(saving, order),
+                quantiles_in_place(cross, order, never_count), api_quantiles[a], quantiles_in_place(saving, order),
                 cheaper_count / n, never_count / n,
             )  # fmt: skip
         # last, as it reorders the row's costs (done with them: the next row overwrites them)
