@@ -602,24 +602,27 @@ def _sample_unit(
         np.take(at_row[1:], below_node, out=b)
         np.multiply(b, weight, out=b)
         np.add(a, b, out=a)
-    np.multiply(a, float(ca.target_utilization), out=unit_rps)
-    np.multiply(unit_rps, row.replicas, out=unit_rps)
+    # each whole-sample array written once, by the last operation of its value (it is read back
+    # soon, from cache), the operations themselves those of the whole-array computation
+    np.multiply(a, float(ca.target_utilization), out=a)
+    np.multiply(a, row.replicas, out=unit_rps)
     lo = price_range.low_usd_per_gpu_hour
     span = price_range.high_usd_per_gpu_hour - lo
     u = stream.price_u(price_key, part, out=b)
     np.multiply(u, span, out=u)
     np.add(u, lo, out=u)  # the GPU's hourly price in this sample
-    np.multiply(u, row.gpus, out=unit_usd)
-    np.multiply(unit_usd, float(ca.hours_per_month), out=unit_usd)
+    np.multiply(u, row.gpus, out=u)
+    np.multiply(u, float(ca.hours_per_month), out=unit_usd)
     # billing units: max(min_units, ceil(rps / unit rps)), infinite where a unit serves nothing
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         np.divide(float(rps), unit_rps, out=a)
     np.ceil(a, out=a)
-    serves = np.greater(unit_rps, 0.0)
-    np.copyto(a, np.inf, where=~serves)
+    serves = np.greater(unit_rps, 0.0, out=b.view(np.bool_)[:m])  # the price is done with
+    if not serves.all():
+        np.copyto(a, np.inf, where=~serves)
     np.maximum(a, row.min_units, out=a)
-    np.multiply(a, unit_usd, out=self_usd)
-    np.add(self_usd, float(ca.ops_usd_per_month), out=self_usd)
+    np.multiply(a, unit_usd, out=a)
+    np.add(a, float(ca.ops_usd_per_month), out=self_usd)
 
 
 def quantiles(samples: FloatArray) -> FloatArray:

@@ -145,10 +145,10 @@ def crossover_rps_into(
         # crossover_rps's two branches are one formula at m = max(m*, m0): min(m q, (F + V m) / a)
         np.maximum(aq, m0, out=aq)
         np.multiply(aq, q, out=t1)
-        np.multiply(v, aq, out=out)
-        np.add(out, f, out=out)
-        np.divide(out, a, out=out)
-        np.fmin(t1, out, out=out)
+        np.multiply(v, aq, out=aq)
+        np.add(aq, f, out=aq)
+        np.divide(aq, a, out=aq)
+        np.fmin(t1, aq, out=out)  # out written once (it may be a slice of a large array)
     nan = np.isnan(out, out=scratch.floats[0][:n].view(np.bool_)[:n])  # a is done with
     if nan.any():
         np.copyto(out, np.inf, where=nan)
