@@ -73,7 +73,7 @@ EFFICIENCY_SIGMA_EXTRAPOLATED = 0.43
 GPU_PRICE_FALLBACK_SPREAD = 0.20  # when the catalog has a single offer, or for owned hardware
 # capacity evaluations spanning the efficiency samples: 100,000 draws reach about +-4.3 sigma, so
 # at sigma 0.27 neighbouring nodes are about 4 % apart
-EFFICIENCY_NODES = 65
+EFFICIENCY_NODES = 65  # with 1.0, at most 66 nodes: a node index fits in a byte
 QUANTILES = (0.10, 0.50, 0.90)
 QUANTILE_NAMES = ("p10", "p50", "p90")
 DEFAULT_SEED = 0
@@ -539,15 +539,19 @@ def sampled_rows(
     x_nodes, at_nodes = efficiency_nodes(configs, workload, stream.low, stream.high)  # (n_rows, n_nodes)
     n_nodes, n = len(x_nodes), stream.n
     search = NodeSearch(x_nodes) if n_nodes > 1 else None
-    work = np.empty(min(n, SAMPLE_CHUNK)), np.empty(min(n, SAMPLE_CHUNK))
+    chunk = min(n, SAMPLE_CHUNK)
+    work = np.empty(chunk), np.empty(chunk), np.empty(chunk, dtype=np.intp)
     unit_rps, unit_usd, self_usd = np.empty(n), np.empty(n), np.empty(n)
-    below_node, weight = np.zeros(n, dtype=np.intp), np.zeros(n)  # one efficiency draw's, in turn
+    # one efficiency draw's node indices (a byte each: at most EFFICIENCY_NODES + 1 nodes) and weights, in turn
+    below_node, weight = np.zeros(n, dtype=np.uint8), np.zeros(n)
     for e in dict.fromkeys(efficiency_index.tolist()):
         for part in stream.chunks:
             if search is None:  # a single node: every sample on it
                 break
             factor = stream.efficiency_multiplier(e, part, out=work[0][: part.stop - part.start])
-            search.weights(factor, below_node[part], weight[part])
+            j = work[2][: part.stop - part.start]
+            search.weights(factor, j, weight[part])
+            np.copyto(below_node[part], j, casting="unsafe")  # exact: fewer than 256 nodes
         for i in np.flatnonzero(efficiency_index == e).tolist():
             price_range = ranges[int(price_index[i])]
             option = grid.price(int(rows[i]))
@@ -575,14 +579,14 @@ def _sample_unit(
     row: SampledRow,
     part: slice,
     at_row: FloatArray,
-    below_node: IntArray,
+    below_node: NDArray[np.uint8],
     weight: FloatArray,
     stream: DrawStream,
     price_key: int,
     price_range: PriceRange,
     ca: CostAssumptions,
     rps: float,
-    work: tuple[FloatArray, FloatArray],
+    work: tuple[FloatArray, FloatArray, IntArray],
 ) -> None:
     """Samples ``part`` of ``row``: capacity, billing-unit price and monthly cost, in place.
 
@@ -591,15 +595,16 @@ def _sample_unit(
     them equal to the whole-array computation), without temporaries.
     """
     m = part.stop - part.start
-    a, b = work[0][:m], work[1][:m]
+    a, b, j = work[0][:m], work[1][:m], work[2][:m]
     unit_rps, unit_usd, self_usd = row.rps[part], row.usd_per_month[part], row.self_hosted_usd_per_month[part]
     if len(at_row) == 1:
         a.fill(at_row[0])
     else:  # at_row[j] * (1 - w) + at_row[j + 1] * w
-        np.take(at_row, below_node, out=a)
+        np.copyto(j, below_node)
+        np.take(at_row, j, out=a)
         np.subtract(1.0, weight, out=b)
         np.multiply(a, b, out=a)
-        np.take(at_row[1:], below_node, out=b)
+        np.take(at_row[1:], j, out=b)
         np.multiply(b, weight, out=b)
         np.add(a, b, out=a)
     # each whole-sample array written once, by the last operation of its value (it is read back
