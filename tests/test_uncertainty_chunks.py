@@ -215,3 +215,71 @@ def test_memory_grows_with_the_samples_not_with_the_comparisons():
         per_sample_many < 200
     )  # bytes per sample: a few arrays of n (and of the engines), however many comparisons
     assert peak_bytes(catalog, few, 2 * n) / (2 * n) < 1.3 * per_sample_few  # linear in the samples
+
+
+def test_the_node_search_steps_where_one_bin_holds_two_nodes():
+    # a geomspace node a hair below 1.0: the inserted node 1.0 shares its bin, so the bin's
+    # guess plus one step is wrong for samples at or above 1.0 and the check must step on
+    low, high = 0.5, 2.0
+    nodes = np.geomspace(low, high, uncertainty.EFFICIENCY_NODES)
+    nodes = np.unique(np.append(nodes * (1.0 - 1e-9) / nodes[np.argmin(np.abs(nodes - 1.0))], 1.0))
+    x_nodes = np.log(nodes)
+    gaps = np.diff(x_nodes)
+    assert gaps.min() < (x_nodes[-1] - x_nodes[0]) / uncertainty.NODE_BINS  # two nodes in one bin
+    near = x_nodes[np.argmin(gaps) : np.argmin(gaps) + 2]
+    x = np.concatenate([near, np.nextafter(near, np.inf), np.nextafter(near, -np.inf), near.mean(keepdims=True)])
+    expected = np.clip(np.searchsorted(x_nodes, x, side="right") - 1, 0, len(x_nodes) - 2)
+    np.testing.assert_array_equal(uncertainty.node_below(x_nodes, x), expected)
+    j, w = uncertainty.node_weights(x_nodes, np.exp(x))
+    lo, hi = x_nodes[j], x_nodes[j + 1]
+    np.testing.assert_array_equal(w, np.clip((np.log(np.exp(x)) - lo) / (hi - lo), 0.0, 1.0))
+
+
+def test_the_crossover_kernel_is_infinite_wherever_crossover_rps_finds_none():
+    # the corners where the floored margin divides zero by zero or multiplies zero by infinity:
+    # units serving nothing, free units, free APIs, no operations cost, and negative zeros
+    values = np.array([0.0, -0.0, 1e-300, 0.5, 3.0, 1e6])  # no overflow: beyond it neither is exact
+    q, v, p = (g.ravel() for g in np.meshgrid(values, values, values / 1e4))
+    scratch = crossover.Scratch(len(q))
+    for m0 in (1.0, 3.0):
+        for ops in (0.0, 4000.0):
+            unit = cost.BillingUnit(np.asarray(1.0), np.asarray(1.0), v, q, np.asarray(m0))
+            with np.errstate(all="ignore"):
+                expected = crossover.crossover_rps(unit, ops, p, 730.0).rps
+            expected[np.isnan(expected)] = np.inf
+            got = crossover.crossover_rps_into(q, v, m0, ops, p, 730.0, np.empty(len(q)), scratch)
+            assert np.isinf(expected).sum() > 100 and np.isfinite(expected).sum() > 10
+            np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False), min_size=0, max_size=200),
+    infinite=st.integers(0, 300),
+)
+def test_quantiles_told_how_many_samples_are_infinite_are_the_same(values: list[float], infinite: int):
+    samples = np.array(values + [np.inf] * infinite, dtype=float)
+    if len(samples) == 0:
+        return
+    np.random.default_rng(len(values)).shuffle(samples)
+    expected = quantiles(samples)
+    got = quantiles_in_place(samples.copy(), order_statistics(len(samples)), infinite)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_streamed_draws_read_in_any_order_are_the_same(monkeypatch):
+    # a generator reads on where the previous chunk of its row ended, and jumps otherwise
+    monkeypatch.setattr(uncertainty, "SAMPLE_CHUNK", 300)
+    spec = UncertaintySpec(samples=1000, seed=4)
+    whole = draw(spec, n_price_keys=2, n_apis=2, n_engines=1, extrapolated=[0, 0])
+    stream = DrawStream(spec, 2, 2, 1, [0, 0])
+    order = [3, 0, 1, 1, 2, 0, 3, 2]  # backwards, repeated, interleaved between rows
+    for c in order:
+        part = stream.chunks[c]
+        for k in range(2):
+            np.testing.assert_array_equal(stream.price_u(k, part), whole.price_u[k, part])
+            np.testing.assert_array_equal(stream.api_multiplier(k, part), whole.api_multiplier[k, part])
+        for row in range(3):
+            np.testing.assert_array_equal(
+                stream.efficiency_multiplier(row, part), whole.efficiency_multiplier[row, part]
+            )

@@ -126,7 +126,8 @@ def crossover_rps_into(
     where the margin ``a q - V`` is positive, so the margin is floored at +0 and the same
     formula runs on: ``(F + a q) / +0`` makes ``m*`` infinite (or NaN when ``F + a q = 0``),
     and so the crossover, taken with NaN-ignoring minimum; the rare NaN left (a unit that
-    serves nothing priced at nothing, or nothing to divide) is set to +inf last.
+    serves nothing priced at nothing, nothing to divide) or -inf (an API price of -0) is set
+    to +inf last.
     """
     n = len(out)
     a, aq, t1 = scratch.take(n)
@@ -148,8 +149,12 @@ def crossover_rps_into(
         np.multiply(v, aq, out=aq)
         np.add(aq, f, out=aq)
         np.divide(aq, a, out=aq)
-        np.fmin(t1, aq, out=out)  # out written once (it may be a slice of a large array)
-    nan = np.isnan(out, out=scratch.floats[0][:n].view(np.bool_)[:n])  # a is done with
-    if nan.any():
-        np.copyto(out, np.inf, where=nan)
+        # NaN-ignoring, so that a unit serving nothing (inf * 0 = NaN) is inf without the fix below;
+        # out written once (it may be a slice of a large array)
+        np.fmin(t1, aq, out=out)
+    # a is done with: its memory holds the flags
+    fine = np.greater_equal(out, 0.0, out=scratch.floats[0][:n].view(np.bool_)[:n])
+    if not fine.all():  # NaN, or -inf from a price of -0
+        np.logical_not(fine, out=fine)
+        np.copyto(out, np.inf, where=fine)
     return out
