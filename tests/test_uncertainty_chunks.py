@@ -3,6 +3,7 @@ that grows with the samples but not with the number of comparisons."""
 
 from __future__ import annotations
 
+import dataclasses
 import tracemalloc
 from typing import Any
 
@@ -283,3 +284,39 @@ def test_streamed_draws_read_in_any_order_are_the_same(monkeypatch):
             np.testing.assert_array_equal(
                 stream.efficiency_multiplier(row, part), whole.efficiency_multiplier[row, part]
             )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(0.0, 1e300, allow_nan=False),
+            st.sampled_from([0.0, 5e-324, 2.2250738585072014e-308, 1.0, np.inf]),
+        ),
+        min_size=1,
+        max_size=300,
+    )
+)
+def test_quantiles_of_non_negative_samples_on_their_bits_are_numpys(values: list[float]):
+    samples = np.array(values, dtype=float)
+    got = quantiles_in_place(samples.copy(), order_statistics(len(samples)), non_negative=True)
+    np.testing.assert_array_equal(got, quantiles(samples))
+    assert not np.signbit(got).any()
+
+
+def test_the_monthly_costs_are_known_non_negative_only_from_inputs_that_make_them_so():
+    catalog, scenario = builtin_catalog(), default_scenario(("llama-3.3-70b", "qwen2.5-7b"))
+    comps = headline_comparisons(catalog, scenario)
+    spec = UncertaintySpec(samples=500)
+    rows = np.unique(comps.rows)
+    ranges, price_index, efficiency = _deployment_keys(catalog, comps.grid, rows, spec)
+    stream = DrawStream(spec, len(ranges), 0, len(efficiency.engines), efficiency.extrapolated)
+    for ops, expected in ((scenario.priced.ops_usd_per_month, True), (-1.0, False)):
+        ca = dataclasses.replace(scenario.priced, ops_usd_per_month=ops)
+        units = uncertainty.sampled_rows(
+            comps.grid, rows, scenario.workload, ca, scenario.rate, stream, ranges, price_index, efficiency.row_index
+        )
+        for _, row in units:
+            assert row.non_negative is expected
+            if expected:
+                assert row.self_hosted_usd_per_month.min() >= 0.0
