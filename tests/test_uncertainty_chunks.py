@@ -320,3 +320,22 @@ def test_the_monthly_costs_are_known_non_negative_only_from_inputs_that_make_the
             assert row.non_negative is expected
             if expected:
                 assert row.self_hosted_usd_per_month.min() >= 0.0
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(allow_nan=False),
+            st.sampled_from([0.0, -0.0, 5e-324, -5e-324, np.inf, -np.inf, -1.0, 1.0]),
+        ),
+        min_size=1,
+        max_size=300,
+    )
+)
+def test_quantiles_of_order_keys_are_numpys_quantiles_of_the_doubles(values: list[float]):
+    samples = np.array(values, dtype=float)
+    keys = uncertainty.order_keys(samples, np.empty(len(samples), dtype=np.int64))
+    np.testing.assert_array_equal(samples[np.argsort(keys)], np.sort(samples))  # the keys sort as the doubles
+    got = uncertainty.quantiles_of_order_keys(keys, order_statistics(len(samples)))
+    np.testing.assert_array_equal(got, quantiles(samples))

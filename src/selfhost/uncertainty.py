@@ -506,6 +506,32 @@ def quantiles_in_place(
     return picked
 
 
+LOW_63_BITS = np.int64(2**63 - 1)
+
+
+def order_keys(x: FloatArray, out: NDArray[np.int64]) -> NDArray[np.int64]:
+    """64-bit integers that sort as the doubles ``x`` do (no NaN; -0 just below +0), into ``out``.
+
+    A double's bits read as an integer sort as the double where it is +0 or more, and in
+    reverse below: flipping all but the sign bit of those puts them in order too. Its own inverse.
+    """
+    bits = x.view(np.int64)
+    np.right_shift(bits, 63, out=out)  # -1 where the sign bit is set, else 0
+    np.bitwise_and(out, LOW_63_BITS, out=out)
+    np.bitwise_xor(out, bits, out=out)
+    return out
+
+
+def quantiles_of_order_keys(keys: NDArray[np.int64], order: IntArray) -> FloatArray:
+    """`quantiles` of the doubles whose `order_keys` these are (which it reorders)."""
+    low, mid, high = (int(k) for k in order)
+    keys.partition(mid)
+    keys[:mid].partition(low) if low < mid else None
+    keys[mid + 1 :].partition(high - mid - 1) if high > mid else None
+    picked = np.asarray(keys[order], dtype=np.int64)
+    return np.asarray(order_keys(picked.view(np.float64), np.empty_like(picked)).view(np.float64), dtype=float)
+
+
 @dataclass
 class SampledRow:
     """One deployment under every sample: its billing unit's capacity and price, and its monthly cost.
@@ -738,13 +764,13 @@ def crossover_samples(
     )
     chunk = min(n, SAMPLE_CHUNK)
     scratch = crossover.Scratch(chunk)
-    per_request, api_chunk = np.empty(chunk), np.empty(chunk)
+    per_request, api_chunk, saving_chunk = np.empty(chunk), np.empty(chunk), np.empty(chunk)
     api_seconds = float(np.asarray(rps, dtype=float) * (np.asarray(ca.hours_per_month, dtype=float) * SECONDS_PER_HOUR))
     # an API's monthly costs, (factor > 0) x request price x seconds: +0 or more, none NaN, when
     # its request price and the seconds are finite, +0 or more
     non_negative_api = [_plain_non_negative(float(b)) and _plain_non_negative(api_seconds) for b in base_per_request]
     # whole-sample arrays, made (and paged in) once and overwritten by each row and pair
-    cross, saving, api_usd = np.empty(n), np.empty(n), np.empty(n)
+    cross, saving_keys, api_usd = np.empty(n), np.empty(n, dtype=np.int64), np.empty(n)
     for i, row in units:
         pairs = np.flatnonzero(pair_row == i).tolist()
         for k in pairs:
@@ -758,19 +784,21 @@ def crossover_samples(
                 np.multiply(price, base_per_request[a], out=price)
                 api_part = api_usd[part] if whole_api else api_chunk[:m]
                 np.multiply(price, api_seconds, out=api_part)  # as cost.api_usd_per_month
-                np.subtract(api_part, row.self_hosted_usd_per_month[part], out=saving[part])
+                # the saving, counted where positive, kept whole as its order keys (a faster partition)
+                np.subtract(api_part, row.self_hosted_usd_per_month[part], out=saving_chunk[:m])
+                cheaper_count += int(np.count_nonzero(saving_chunk[:m] > 0.0))
+                order_keys(saving_chunk[:m], out=saving_keys[part])
                 crossover.crossover_rps_into(
                     row.rps[part], row.usd_per_month[part], row.min_units, ca.ops_usd_per_month,
                     price, ca.hours_per_month, cross[part], scratch,
                 )  # fmt: skip; 'never' counts as infinite
-                cheaper_count += int(np.count_nonzero(saving[part] > 0.0))
                 never_count += int(np.count_nonzero(np.equal(cross[part], np.inf)))
             if whole_api:  # price factors are positive: the costs are +0 or more with a price of +0 or more
                 api_quantiles[a] = quantiles_in_place(api_usd, order, non_negative=non_negative_api[a])
             # shares of the samples (a mean of booleans, as a count over n: the same float)
             pending[k] = (
                 quantiles_in_place(cross, order, never_count, non_negative=True),  # crossover_rps_into: +0 to inf
-                api_quantiles[a], quantiles_in_place(saving, order),
+                api_quantiles[a], quantiles_of_order_keys(saving_keys, order),
                 cheaper_count / n, never_count / n,
             )  # fmt: skip
         # last, as it reorders the row's costs (done with them: the next row overwrites them)
