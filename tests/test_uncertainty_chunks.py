@@ -164,7 +164,9 @@ def test_in_place_quantiles_are_numpys_inverted_cdf_quantiles(values: list[float
 def test_the_binned_node_search_is_numpys_searchsorted(low: float, span: float, values: list[float]):
     x_nodes = np.log(np.unique(np.append(np.geomspace(low, low + span, uncertainty.EFFICIENCY_NODES), 1.0)))
     # the samples, every node and its two neighbouring floats, and points far outside
-    x = np.concatenate([values, x_nodes, np.nextafter(x_nodes, -np.inf), np.nextafter(x_nodes, np.inf), [-50, 50]])
+    x = np.concatenate(
+        [values, x_nodes, np.nextafter(x_nodes, -np.inf), np.nextafter(x_nodes, np.inf), [-50, 50]]
+    )
     expected = np.clip(np.searchsorted(x_nodes, x, side="right") - 1, 0, len(x_nodes) - 2)
     np.testing.assert_array_equal(uncertainty.node_below(x_nodes, x), expected)
 
@@ -228,7 +230,9 @@ def test_the_node_search_steps_where_one_bin_holds_two_nodes():
     gaps = np.diff(x_nodes)
     assert gaps.min() < (x_nodes[-1] - x_nodes[0]) / uncertainty.NODE_BINS  # two nodes in one bin
     near = x_nodes[np.argmin(gaps) : np.argmin(gaps) + 2]
-    x = np.concatenate([near, np.nextafter(near, np.inf), np.nextafter(near, -np.inf), near.mean(keepdims=True)])
+    x = np.concatenate(
+        [near, np.nextafter(near, np.inf), np.nextafter(near, -np.inf), near.mean(keepdims=True)]
+    )
     expected = np.clip(np.searchsorted(x_nodes, x, side="right") - 1, 0, len(x_nodes) - 2)
     np.testing.assert_array_equal(uncertainty.node_below(x_nodes, x), expected)
     j, w = uncertainty.node_weights(x_nodes, np.exp(x))
@@ -314,7 +318,15 @@ def test_the_monthly_costs_are_known_non_negative_only_from_inputs_that_make_the
     for ops, expected in ((scenario.priced.ops_usd_per_month, True), (-1.0, False)):
         ca = dataclasses.replace(scenario.priced, ops_usd_per_month=ops)
         units = uncertainty.sampled_rows(
-            comps.grid, rows, scenario.workload, ca, scenario.rate, stream, ranges, price_index, efficiency.row_index
+            comps.grid,
+            rows,
+            scenario.workload,
+            ca,
+            scenario.rate,
+            stream,
+            ranges,
+            price_index,
+            efficiency.row_index,
         )
         for _, row in units:
             assert row.non_negative is expected

@@ -27,7 +27,14 @@ Memory is bounded and linear in the samples, whatever the number of comparisons:
 are made a chunk of samples at a time when they are used (`DrawStream`: the same numbers, in
 the same order, as drawing them all at once with `draw`), each deployment's samples are
 computed once and each comparison's after it, in chunks of ``SAMPLE_CHUNK`` samples; only the
-arrays a quantile needs (a few of length n_samples) are held whole.
+arrays a quantile needs (a few of length n_samples) are held whole, and the efficiency factors of
+at most ``EXTRAPOLATED_ROWS_KEPT`` extrapolated pairs.
+
+Speed, with the same numbers bit for bit as the whole-array computation: each chunk's work runs
+in place in work arrays, each whole array written once per value; no masked writes (a branch per
+sample) in the crossover kernel; the three quantiles are partitions, on the doubles' bit patterns
+as 64-bit integers where they are known to be +0 or more (the same order, a faster partition) and
+on `order_keys` for the saving; an order statistic among the 'never' crossovers is +inf without one.
 """
 
 from __future__ import annotations
@@ -408,7 +415,9 @@ class DrawStream:
                 m = part.stop - part.start
                 states.append(bits.state)
                 normal.standard_normal(m, out=own[:m])
-                factor = self._extrapolated_factor(x, part, own[:m], self._kept[x, part] if x < len(self._kept) else row[:m])
+                factor = self._extrapolated_factor(
+                    x, part, own[:m], self._kept[x, part] if x < len(self._kept) else row[:m]
+                )
                 low, high = min(low, float(factor.min())), max(high, float(factor.max()))
             self._own_states.append(states)
         self.low, self.high = low, high  # the efficiency factors' range, over every row and sample
@@ -529,7 +538,9 @@ def quantiles_of_order_keys(keys: NDArray[np.int64], order: IntArray) -> FloatAr
     keys[:mid].partition(low) if low < mid else None
     keys[mid + 1 :].partition(high - mid - 1) if high > mid else None
     picked = np.asarray(keys[order], dtype=np.int64)
-    return np.asarray(order_keys(picked.view(np.float64), np.empty_like(picked)).view(np.float64), dtype=float)
+    return np.asarray(
+        order_keys(picked.view(np.float64), np.empty_like(picked)).view(np.float64), dtype=float
+    )
 
 
 @dataclass
@@ -622,9 +633,14 @@ def sampled_rows(
                 and float(unit.min_units) >= 1.0
             )
             row = SampledRow(
-                unit_rps, unit_usd, float(unit.min_units), float(unit.gpus), float(unit.replicas), self_usd,
+                unit_rps,
+                unit_usd,
+                float(unit.min_units),
+                float(unit.gpus),
+                float(unit.replicas),
+                self_usd,
                 non_negative,
-            )  # fmt: skip; the same arrays for every row: the caller is done with one row when it asks for the next
+            )  # the same arrays for every row: the caller is done with one row when it asks for the next
             for part in stream.chunks:
                 _sample_unit(
                     row, part, at_nodes[i], below_node[part], weight[part], stream, int(price_index[i]),
@@ -765,10 +781,14 @@ def crossover_samples(
     chunk = min(n, SAMPLE_CHUNK)
     scratch = crossover.Scratch(chunk)
     per_request, api_chunk, saving_chunk = np.empty(chunk), np.empty(chunk), np.empty(chunk)
-    api_seconds = float(np.asarray(rps, dtype=float) * (np.asarray(ca.hours_per_month, dtype=float) * SECONDS_PER_HOUR))
+    api_seconds = float(
+        np.asarray(rps, dtype=float) * (np.asarray(ca.hours_per_month, dtype=float) * SECONDS_PER_HOUR)
+    )
     # an API's monthly costs, (factor > 0) x request price x seconds: +0 or more, none NaN, when
     # its request price and the seconds are finite, +0 or more
-    non_negative_api = [_plain_non_negative(float(b)) and _plain_non_negative(api_seconds) for b in base_per_request]
+    non_negative_api = [
+        _plain_non_negative(float(b)) and _plain_non_negative(api_seconds) for b in base_per_request
+    ]
     # whole-sample arrays, made (and paged in) once and overwritten by each row and pair
     cross, saving_keys, api_usd = np.empty(n), np.empty(n, dtype=np.int64), np.empty(n)
     for i, row in units:
@@ -789,9 +809,15 @@ def crossover_samples(
                 cheaper_count += int(np.count_nonzero(saving_chunk[:m] > 0.0))
                 order_keys(saving_chunk[:m], out=saving_keys[part])
                 crossover.crossover_rps_into(
-                    row.rps[part], row.usd_per_month[part], row.min_units, ca.ops_usd_per_month,
-                    price, ca.hours_per_month, cross[part], scratch,
-                )  # fmt: skip; 'never' counts as infinite
+                    row.rps[part],
+                    row.usd_per_month[part],
+                    row.min_units,
+                    ca.ops_usd_per_month,
+                    price,
+                    ca.hours_per_month,
+                    cross[part],
+                    scratch,
+                )  # 'never' counts as infinite
                 never_count += int(np.count_nonzero(np.equal(cross[part], np.inf)))
             if whole_api:  # price factors are positive: the costs are +0 or more with a price of +0 or more
                 api_quantiles[a] = quantiles_in_place(api_usd, order, non_negative=non_negative_api[a])
@@ -802,7 +828,9 @@ def crossover_samples(
                 cheaper_count / n, never_count / n,
             )  # fmt: skip
         # last, as it reorders the row's costs (done with them: the next row overwrites them)
-        self_quantiles = quantiles_in_place(row.self_hosted_usd_per_month, order, non_negative=row.non_negative)
+        self_quantiles = quantiles_in_place(
+            row.self_hosted_usd_per_month, order, non_negative=row.non_negative
+        )
         for k in pairs:
             cross_q, api_q, saving_q, cheaper, never = pending.pop(k)
             extra[k] = _pair_record(cross_q, self_quantiles, api_q, saving_q, cheaper, never)
@@ -815,7 +843,12 @@ def _plain_non_negative(x: float) -> bool:
 
 
 def _pair_record(
-    cross: FloatArray, self_hosted: FloatArray, api: FloatArray, saving: FloatArray, cheaper: float, never: float
+    cross: FloatArray,
+    self_hosted: FloatArray,
+    api: FloatArray,
+    saving: FloatArray,
+    cheaper: float,
+    never: float,
 ) -> Record:
     """A comparison's extra record keys: the quantiles of each (None for an infinity), then the shares."""
     stats = {
@@ -825,7 +858,9 @@ def _pair_record(
         "saving_usd_per_month": saving,
     }
     record: Record = {
-        f"{name}_{q}": _number(values[j]) for name, values in stats.items() for j, q in enumerate(QUANTILE_NAMES)
+        f"{name}_{q}": _number(values[j])
+        for name, values in stats.items()
+        for j, q in enumerate(QUANTILE_NAMES)
     }
     record["probability_self_hosted_cheaper"] = cheaper
     record["probability_no_crossover"] = never
