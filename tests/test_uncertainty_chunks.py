@@ -351,3 +351,9 @@ def test_quantiles_of_order_keys_are_numpys_quantiles_of_the_doubles(values: lis
     np.testing.assert_array_equal(samples[np.argsort(keys)], np.sort(samples))  # the keys sort as the doubles
     got = uncertainty.quantiles_of_order_keys(keys, order_statistics(len(samples)))
     np.testing.assert_array_equal(got, quantiles(samples))
+
+
+def test_order_statistics_are_the_samples_numpy_picks():
+    for n in [*range(1, 1200), 9_999, 10_000, 10_001, 99_999, 100_000, 1_000_000, 1_000_003]:
+        picked = np.quantile(np.arange(n, dtype=float), uncertainty.QUANTILES, method="inverted_cdf")
+        np.testing.assert_array_equal(order_statistics(n), picked.astype(np.intp), err_msg=str(n))

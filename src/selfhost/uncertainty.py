@@ -485,9 +485,16 @@ class DrawStream:
 
 
 def order_statistics(n: int) -> IntArray:
-    """Which sorted sample each of `QUANTILES` is, inverted-CDF (as `quantiles` picks them)."""
-    at = np.quantile(np.arange(n, dtype=float), QUANTILES, method="inverted_cdf")
-    return np.asarray(at, dtype=np.intp)
+    """Which sorted sample each of `QUANTILES` is, inverted-CDF (as `quantiles` picks them).
+
+    NumPy's rule for the method, from its virtual index ``n q - 1`` (the same float operations):
+    that index where it is a whole number, the next one up where not, and at least 0; a test
+    holds it to ``np.quantile`` (which would partition n numbers to say so).
+    """
+    virtual = np.float64(n) * np.asarray(QUANTILES, dtype=float) - 1.0
+    below = np.floor(virtual)
+    at = np.where(virtual - below == 0.0, below, below + 1.0)
+    return np.asarray(np.clip(at, 0, n - 1), dtype=np.intp)
 
 
 def quantiles_in_place(
