@@ -330,7 +330,7 @@ class NodeSearch:
         n = len(x)
         if self._work is None or len(self._work[0]) < n:
             self._work = np.empty(n), np.empty(n), np.empty(n, dtype=np.intp)
-        lo, hi, b = (w[:n] for w in self._work)
+        lo, hi, b = self._work[0][:n], self._work[1][:n], self._work[2][:n]
         np.subtract(x, self.x0, out=lo)
         np.multiply(lo, self.scale, out=lo)
         np.clip(lo, 0, NODE_BINS - 1, out=lo)
