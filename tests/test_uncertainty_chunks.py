@@ -3,6 +3,7 @@ that grows with the samples but not with the number of comparisons."""
 
 from __future__ import annotations
 
+import dataclasses
 import tracemalloc
 from typing import Any
 
@@ -163,7 +164,9 @@ def test_in_place_quantiles_are_numpys_inverted_cdf_quantiles(values: list[float
 def test_the_binned_node_search_is_numpys_searchsorted(low: float, span: float, values: list[float]):
     x_nodes = np.log(np.unique(np.append(np.geomspace(low, low + span, uncertainty.EFFICIENCY_NODES), 1.0)))
     # the samples, every node and its two neighbouring floats, and points far outside
-    x = np.concatenate([values, x_nodes, np.nextafter(x_nodes, -np.inf), np.nextafter(x_nodes, np.inf), [-50, 50]])
+    x = np.concatenate(
+        [values, x_nodes, np.nextafter(x_nodes, -np.inf), np.nextafter(x_nodes, np.inf), [-50, 50]]
+    )
     expected = np.clip(np.searchsorted(x_nodes, x, side="right") - 1, 0, len(x_nodes) - 2)
     np.testing.assert_array_equal(uncertainty.node_below(x_nodes, x), expected)
 
@@ -215,3 +218,142 @@ def test_memory_grows_with_the_samples_not_with_the_comparisons():
         per_sample_many < 200
     )  # bytes per sample: a few arrays of n (and of the engines), however many comparisons
     assert peak_bytes(catalog, few, 2 * n) / (2 * n) < 1.3 * per_sample_few  # linear in the samples
+
+
+def test_the_node_search_steps_where_one_bin_holds_two_nodes():
+    # a geomspace node a hair below 1.0: the inserted node 1.0 shares its bin, so the bin's
+    # guess plus one step is wrong for samples at or above 1.0 and the check must step on
+    low, high = 0.5, 2.0
+    nodes = np.geomspace(low, high, uncertainty.EFFICIENCY_NODES)
+    nodes = np.unique(np.append(nodes * (1.0 - 1e-9) / nodes[np.argmin(np.abs(nodes - 1.0))], 1.0))
+    x_nodes = np.log(nodes)
+    gaps = np.diff(x_nodes)
+    assert gaps.min() < (x_nodes[-1] - x_nodes[0]) / uncertainty.NODE_BINS  # two nodes in one bin
+    near = x_nodes[np.argmin(gaps) : np.argmin(gaps) + 2]
+    x = np.concatenate(
+        [near, np.nextafter(near, np.inf), np.nextafter(near, -np.inf), near.mean(keepdims=True)]
+    )
+    expected = np.clip(np.searchsorted(x_nodes, x, side="right") - 1, 0, len(x_nodes) - 2)
+    np.testing.assert_array_equal(uncertainty.node_below(x_nodes, x), expected)
+    j, w = uncertainty.node_weights(x_nodes, np.exp(x))
+    lo, hi = x_nodes[j], x_nodes[j + 1]
+    np.testing.assert_array_equal(w, np.clip((np.log(np.exp(x)) - lo) / (hi - lo), 0.0, 1.0))
+
+
+def test_the_crossover_kernel_is_infinite_wherever_crossover_rps_finds_none():
+    # the corners where the floored margin divides zero by zero or multiplies zero by infinity:
+    # units serving nothing, free units, free APIs, no operations cost, and negative zeros
+    values = np.array([0.0, -0.0, 1e-300, 0.5, 3.0, 1e6])  # no overflow: beyond it neither is exact
+    q, v, p = (g.ravel() for g in np.meshgrid(values, values, values / 1e4))
+    scratch = crossover.Scratch(len(q))
+    for m0 in (1.0, 3.0):
+        for ops in (0.0, 4000.0):
+            unit = cost.BillingUnit(np.asarray(1.0), np.asarray(1.0), v, q, np.asarray(m0))
+            with np.errstate(all="ignore"):
+                expected = crossover.crossover_rps(unit, ops, p, 730.0).rps
+            expected[np.isnan(expected)] = np.inf
+            got = crossover.crossover_rps_into(q, v, m0, ops, p, 730.0, np.empty(len(q)), scratch)
+            assert np.isinf(expected).sum() > 100 and np.isfinite(expected).sum() > 10
+            np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False), min_size=0, max_size=200),
+    infinite=st.integers(0, 300),
+)
+def test_quantiles_told_how_many_samples_are_infinite_are_the_same(values: list[float], infinite: int):
+    samples = np.array(values + [np.inf] * infinite, dtype=float)
+    if len(samples) == 0:
+        return
+    np.random.default_rng(len(values)).shuffle(samples)
+    expected = quantiles(samples)
+    got = quantiles_in_place(samples.copy(), order_statistics(len(samples)), infinite)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_streamed_draws_read_in_any_order_are_the_same(monkeypatch):
+    # a generator reads on where the previous chunk of its row ended, and jumps otherwise
+    monkeypatch.setattr(uncertainty, "SAMPLE_CHUNK", 300)
+    spec = UncertaintySpec(samples=1000, seed=4)
+    whole = draw(spec, n_price_keys=2, n_apis=2, n_engines=1, extrapolated=[0, 0])
+    stream = DrawStream(spec, 2, 2, 1, [0, 0])
+    order = [3, 0, 1, 1, 2, 0, 3, 2]  # backwards, repeated, interleaved between rows
+    for c in order:
+        part = stream.chunks[c]
+        for k in range(2):
+            np.testing.assert_array_equal(stream.price_u(k, part), whole.price_u[k, part])
+            np.testing.assert_array_equal(stream.api_multiplier(k, part), whole.api_multiplier[k, part])
+        for row in range(3):
+            np.testing.assert_array_equal(
+                stream.efficiency_multiplier(row, part), whole.efficiency_multiplier[row, part]
+            )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(0.0, 1e300, allow_nan=False),
+            st.sampled_from([0.0, 5e-324, 2.2250738585072014e-308, 1.0, np.inf]),
+        ),
+        min_size=1,
+        max_size=300,
+    )
+)
+def test_quantiles_of_non_negative_samples_on_their_bits_are_numpys(values: list[float]):
+    samples = np.array(values, dtype=float)
+    got = quantiles_in_place(samples.copy(), order_statistics(len(samples)), non_negative=True)
+    np.testing.assert_array_equal(got, quantiles(samples))
+    assert not np.signbit(got).any()
+
+
+def test_the_monthly_costs_are_known_non_negative_only_from_inputs_that_make_them_so():
+    catalog, scenario = builtin_catalog(), default_scenario(("llama-3.3-70b", "qwen2.5-7b"))
+    comps = headline_comparisons(catalog, scenario)
+    spec = UncertaintySpec(samples=500)
+    rows = np.unique(comps.rows)
+    ranges, price_index, efficiency = _deployment_keys(catalog, comps.grid, rows, spec)
+    stream = DrawStream(spec, len(ranges), 0, len(efficiency.engines), efficiency.extrapolated)
+    for ops, expected in ((scenario.priced.ops_usd_per_month, True), (-1.0, False)):
+        ca = dataclasses.replace(scenario.priced, ops_usd_per_month=ops)
+        units = uncertainty.sampled_rows(
+            comps.grid,
+            rows,
+            scenario.workload,
+            ca,
+            scenario.rate,
+            stream,
+            ranges,
+            price_index,
+            efficiency.row_index,
+        )
+        for _, row in units:
+            assert row.non_negative is expected
+            if expected:
+                assert row.self_hosted_usd_per_month.min() >= 0.0
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(allow_nan=False),
+            st.sampled_from([0.0, -0.0, 5e-324, -5e-324, np.inf, -np.inf, -1.0, 1.0]),
+        ),
+        min_size=1,
+        max_size=300,
+    )
+)
+def test_quantiles_of_order_keys_are_numpys_quantiles_of_the_doubles(values: list[float]):
+    samples = np.array(values, dtype=float)
+    keys = uncertainty.order_keys(samples, np.empty(len(samples), dtype=np.int64))
+    np.testing.assert_array_equal(samples[np.argsort(keys)], np.sort(samples))  # the keys sort as the doubles
+    got = uncertainty.quantiles_of_order_keys(keys, order_statistics(len(samples)))
+    np.testing.assert_array_equal(got, quantiles(samples))
+
+
+def test_order_statistics_are_the_samples_numpy_picks():
+    for n in [*range(1, 1200), 9_999, 10_000, 10_001, 99_999, 100_000, 1_000_000, 1_000_003]:
+        picked = np.quantile(np.arange(n, dtype=float), uncertainty.QUANTILES, method="inverted_cdf")
+        np.testing.assert_array_equal(order_statistics(n), picked.astype(np.intp), err_msg=str(n))

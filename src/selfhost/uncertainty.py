@@ -27,12 +27,20 @@ Memory is bounded and linear in the samples, whatever the number of comparisons:
 are made a chunk of samples at a time when they are used (`DrawStream`: the same numbers, in
 the same order, as drawing them all at once with `draw`), each deployment's samples are
 computed once and each comparison's after it, in chunks of ``SAMPLE_CHUNK`` samples; only the
-arrays a quantile needs (a few of length n_samples) are held whole.
+arrays a quantile needs (a few of length n_samples) are held whole, and the efficiency factors of
+at most ``EXTRAPOLATED_ROWS_KEPT`` extrapolated pairs.
+
+Speed, with the same numbers bit for bit as the whole-array computation: each chunk's work runs
+in place in work arrays, each whole array written once per value; no masked writes (a branch per
+sample) in the crossover kernel; the three quantiles are partitions, on the doubles' bit patterns
+as 64-bit integers where they are known to be +0 or more (the same order, a faster partition) and
+on `order_keys` for the saving; an order statistic among the 'never' crossovers is +inf without one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -73,7 +81,10 @@ EFFICIENCY_SIGMA_EXTRAPOLATED = 0.43
 GPU_PRICE_FALLBACK_SPREAD = 0.20  # when the catalog has a single offer, or for owned hardware
 # capacity evaluations spanning the efficiency samples: 100,000 draws reach about +-4.3 sigma, so
 # at sigma 0.27 neighbouring nodes are about 4 % apart
-EFFICIENCY_NODES = 65
+EFFICIENCY_NODES = 65  # with 1.0, at most 66 nodes: a node index fits in a byte
+# extrapolated pairs whose efficiency factors a run keeps (8 bytes a sample each) rather than
+# drawing their normals twice, once for the range of every factor and again when used
+EXTRAPOLATED_ROWS_KEPT = 3
 QUANTILES = (0.10, 0.50, 0.90)
 QUANTILE_NAMES = ("p10", "p50", "p90")
 DEFAULT_SEED = 0
@@ -269,41 +280,89 @@ def efficiency_nodes(
 
 def node_weights(x_nodes: FloatArray, efficiency_multiplier: FloatArray) -> tuple[IntArray, FloatArray]:
     """Per sample, the node below its log-efficiency and the weight of the node above (in [0, 1])."""
-    x = np.log(efficiency_multiplier)
-    j = node_below(x_nodes, x)
-    return j, np.clip((x - x_nodes[j]) / (x_nodes[j + 1] - x_nodes[j]), 0.0, 1.0)
+    n = len(efficiency_multiplier)
+    j, w = np.empty(n, dtype=np.intp), np.empty(n)
+    NodeSearch(x_nodes).weights(efficiency_multiplier, j, w)
+    return j, w
 
 
-NODE_BINS = 4096  # equal bins over the node range for `node_below`'s first guess
+NODE_BINS = 4096  # equal bins over the node range for `NodeSearch`'s first guess
 
 
 def node_below(x_nodes: FloatArray, x: FloatArray) -> IntArray:
     """``clip(searchsorted(x_nodes, x, side="right") - 1, 0, len(x_nodes) - 2)`` for finite ``x``.
 
-    The same indices, about three times faster (0.8 ms against 2.3 ms per 65,536 samples here): a binary search over 66
-    nodes costs ~35 ns per sample; a guess from equal bins (the node below each bin's lower
-    edge) and steps to the right node until none is wrong costs a few. ``x_nodes`` sorted,
-    at least two.
+    ``x_nodes`` sorted, at least two (see `NodeSearch`).
     """
-    last = len(x_nodes) - 2
-    x0, width = float(x_nodes[0]), float(x_nodes[-1] - x_nodes[0])
-    scale = NODE_BINS / width if width > 0 else 0.0
-    edges = x0 + np.arange(NODE_BINS) / scale if scale > 0 else np.full(NODE_BINS, x0)
-    guess = np.clip(np.searchsorted(x_nodes, edges, side="right") - 1, 0, last)
-    bins = np.subtract(x, x0)
-    np.multiply(bins, scale, out=bins)
-    np.clip(bins, 0, NODE_BINS - 1, out=bins)
-    j = guess[bins.astype(np.intp)]
-    above = np.append(x_nodes[1:], np.inf)  # above[j] = x_nodes[j + 1]
-    while True:  # up while the next node is not above x, down while this one is
-        up = above[j] <= x
-        up &= j < last
-        down = x_nodes[j] > x
-        down &= j > 0
-        if not (up.any() or down.any()):
-            return j
-        j += up
-        j -= down
+    j = np.empty(len(x), dtype=np.intp)
+    NodeSearch(x_nodes).below(np.asarray(x, dtype=float), j)
+    return j
+
+
+class NodeSearch:
+    """Which node lies below each sample, and its interpolation weight, over fixed sorted nodes.
+
+    The indices of ``clip(searchsorted(x_nodes, x, side="right") - 1, 0, len(x_nodes) - 2)`` in
+    a few passes: a binary search over 66 nodes costs ~35 ns per sample. Built once per set of
+    nodes: ``NODE_BINS`` equal bins over them, the node below each bin's lower edge (the guess)
+    and the node after it. A sample takes its bin's guess, one node up where it reaches that next
+    node; then a check that it lies between its node and the next sends the few a bin holding two
+    nodes, or a rounding at a bin's edge, put wrong, stepping until none is wrong.
+    """
+
+    def __init__(self, x_nodes: FloatArray) -> None:
+        self.x_nodes = x_nodes
+        self.last = last = len(x_nodes) - 2
+        self.x0, width = float(x_nodes[0]), float(x_nodes[-1] - x_nodes[0])
+        self.scale = NODE_BINS / width if width > 0 else 0.0
+        edges = self.x0 + np.arange(NODE_BINS) / self.scale if self.scale > 0 else np.full(NODE_BINS, self.x0)
+        self.guess = np.clip(np.searchsorted(x_nodes, edges, side="right") - 1, 0, last)
+        self.above = np.append(x_nodes[1:], np.inf)  # above[j] = x_nodes[j + 1]
+        # a sample at or above this is one node up from its bin's guess (never above the last)
+        self.step_at = np.where(self.guess < last, self.above[self.guess], np.inf)
+        self._work: tuple[FloatArray, FloatArray, IntArray] | None = None
+
+    def below(self, x: FloatArray, j: IntArray) -> tuple[FloatArray, FloatArray]:
+        """Each sample's node into ``j``; returns the nodes below and above, ``x_nodes[j]`` and ``x_nodes[j + 1]``.
+
+        The two returned arrays are work arrays of this search, overwritten by its next call.
+        """
+        n = len(x)
+        if self._work is None or len(self._work[0]) < n:
+            self._work = np.empty(n), np.empty(n), np.empty(n, dtype=np.intp)
+        lo, hi, b = self._work[0][:n], self._work[1][:n], self._work[2][:n]
+        np.subtract(x, self.x0, out=lo)
+        np.multiply(lo, self.scale, out=lo)
+        np.clip(lo, 0, NODE_BINS - 1, out=lo)
+        np.copyto(b, lo, casting="unsafe")  # the bin: truncated toward zero, as astype
+        # every index in range by construction: mode='clip' changes nothing but skips NumPy's
+        # check of each index (it halves the cost of a lookup)
+        np.take(self.guess, b, out=j, mode="clip")
+        np.take(self.step_at, b, out=lo, mode="clip")
+        j += lo <= x
+        while True:  # up while the next node is not above x, down while this one is
+            np.take(self.x_nodes, j, out=lo, mode="clip")
+            np.take(self.above, j, out=hi, mode="clip")
+            up, down = hi <= x, lo > x
+            if up.any() or down.any():  # rare: stepping, or samples beyond the end nodes
+                up &= j < self.last
+                down &= j > 0
+            if not (up.any() or down.any()):
+                return lo, hi
+            j += up
+            j -= down
+
+    def weights(self, efficiency_multiplier: FloatArray, j: IntArray, w: FloatArray) -> None:
+        """Per sample, the node below its log-efficiency into ``j`` and the weight of the node above into ``w``.
+
+        ``clip((x - x_nodes[j]) / (x_nodes[j + 1] - x_nodes[j]), 0, 1)`` at ``x = log(efficiency_multiplier)``.
+        """
+        x = np.log(efficiency_multiplier, out=w)
+        lo, hi = self.below(x, j)
+        np.subtract(x, lo, out=w)
+        np.subtract(hi, lo, out=hi)
+        np.divide(w, hi, out=w)
+        np.clip(w, 0.0, 1.0, out=w)
 
 
 # --------------------------------------------------------------------------- streamed draws
@@ -316,9 +375,10 @@ class DrawStream:
     `draw` takes, from one generator, the GPU price positions (n_price_keys rows of n_samples),
     the API factors (n_apis rows), the engines' normals, then the extrapolated pairs' normals.
     A uniform row is read by jumping the generator to it (PCG64 makes one 64-bit word per
-    double); the normals (ziggurat: a variable number of words each) are made once in order
-    when the stream is built: the engines' rows are kept, one per engine, and for the
-    extrapolated pairs the generator state at each chunk is noted, to make them again.
+    double), and read on from there when the next chunk asked for is the one after; the normals
+    (ziggurat: a variable number of words each) are made once in order when the stream is built:
+    the engines' rows are kept, one per engine, and for the extrapolated pairs the generator
+    state at each chunk is noted, to make them again.
     """
 
     def __init__(
@@ -335,20 +395,32 @@ class DrawStream:
         self._origin = np.random.PCG64(spec.seed).state
         self._extrapolated = list(extrapolated)
         self._sigma_own = np.sqrt(spec.efficiency_sigma_extrapolated**2 - spec.efficiency_sigma**2)
+        # per uniform row and per extrapolated pair: where its generator stands (sample), and it
+        self._readers: dict[int, tuple[int, np.random.Generator]] = {}
+        self._own_readers: dict[int, tuple[int, np.random.Generator]] = {}
         bits = self._bits((n_price_keys + n_apis) * self.n)
         normal = np.random.Generator(bits)
         self._z = normal.standard_normal((n_engines, self.n))
         self._own_states: list[list[Any]] = []
         low, high = np.inf, -np.inf
+        chunk = min(self.n, SAMPLE_CHUNK)
+        row, own = np.empty(chunk), np.empty(chunk)
         for e in range(n_engines):
-            row = np.exp(spec.efficiency_sigma * self._z[e])
-            low, high = min(low, float(row.min())), max(high, float(row.max()))
+            for part in self.chunks:
+                factor = self.efficiency_multiplier(e, part, out=row[: part.stop - part.start])
+                low, high = min(low, float(factor.min())), max(high, float(factor.max()))
+        # the first few pairs' factors are kept as they are made (not made again when used)
+        self._kept = np.empty((min(len(self._extrapolated), EXTRAPOLATED_ROWS_KEPT), self.n))
         for x in range(len(self._extrapolated)):
             states = []
             for part in self.chunks:
+                m = part.stop - part.start
                 states.append(bits.state)
-                row = self._extrapolated_factor(x, part, normal.standard_normal(part.stop - part.start))
-                low, high = min(low, float(row.min())), max(high, float(row.max()))
+                normal.standard_normal(m, out=own[:m])
+                factor = self._extrapolated_factor(
+                    x, part, own[:m], self._kept[x, part] if x < len(self._kept) else row[:m]
+                )
+                low, high = min(low, float(factor.min())), max(high, float(factor.max()))
             self._own_states.append(states)
         self.low, self.high = low, high  # the efficiency factors' range, over every row and sample
 
@@ -359,7 +431,10 @@ class DrawStream:
         return bits
 
     def _uniform(self, row: int, part: slice, out: FloatArray | None = None) -> FloatArray:
-        generator = np.random.Generator(self._bits(row * self.n + part.start))
+        at, generator = self._readers.get(row, (-1, None))
+        if generator is None or at != part.start:
+            generator = np.random.Generator(self._bits(row * self.n + part.start))
+        self._readers[row] = (part.stop, generator)
         if out is None:
             return np.asarray(generator.random(part.stop - part.start))
         return np.asarray(generator.random(part.stop - part.start, out=out))
@@ -371,47 +446,110 @@ class DrawStream:
     def api_multiplier(self, api: int, part: slice, out: FloatArray | None = None) -> FloatArray:
         """Factor on API ``api``'s list prices, samples ``part`` (into ``out``). [unitless]
 
-        ``1 + spread * (2 u - 1)``, the operations of `draw` in its order, in place.
+        ``1 + spread * (2 u - 1)`` as `draw` makes it, in place, in one operation fewer:
+        ``(2 spread) * (u - 0.5)`` is ``spread * (2 u - 1)`` to the bit, as ``u - 0.5`` and
+        ``2 u - 1`` are exact for u in [0, 1) (multiples of 2**-53) and doubling is exact.
         """
         u = self._uniform(self._n_price_keys + api, part, out)
-        np.multiply(u, 2.0, out=u)
-        np.subtract(u, 1.0, out=u)
-        np.multiply(u, self.spec.api_price_spread, out=u)
+        np.subtract(u, 0.5, out=u)
+        np.multiply(u, 2.0 * self.spec.api_price_spread, out=u)
         np.add(u, 1.0, out=u)
         return u
 
-    def efficiency_multiplier(self, row: int, part: slice) -> FloatArray:
-        """Factor on MBU and MFU of efficiency row ``row`` (`EfficiencyKeys.row_index`), samples ``part``."""
+    def efficiency_multiplier(self, row: int, part: slice, out: FloatArray | None = None) -> FloatArray:
+        """Factor on MBU and MFU of efficiency row ``row`` (`EfficiencyKeys.row_index`), samples ``part`` (into ``out``)."""
+        m = part.stop - part.start
+        out = np.empty(m) if out is None else out
         x = row - len(self._z)
         if x < 0:
-            return np.asarray(np.exp(self.spec.efficiency_sigma * self._z[row, part]))
-        bits = np.random.PCG64()
-        bits.state = self._own_states[x][part.start // SAMPLE_CHUNK]
-        own = np.random.Generator(bits).standard_normal(part.stop - part.start)
-        return self._extrapolated_factor(x, part, own)
+            np.multiply(self._z[row, part], self.spec.efficiency_sigma, out=out)
+            return np.asarray(np.exp(out, out=out))
+        if x < len(self._kept):
+            np.copyto(out, self._kept[x, part])
+            return out
+        at, generator = self._own_readers.get(x, (-1, None))
+        if generator is None or at != part.start:
+            bits = np.random.PCG64()
+            bits.state = self._own_states[x][part.start // SAMPLE_CHUNK]
+            generator = np.random.Generator(bits)
+        self._own_readers[x] = (part.stop, generator)
+        own = generator.standard_normal(m)
+        return self._extrapolated_factor(x, part, own, out)
 
-    def _extrapolated_factor(self, x: int, part: slice, own: FloatArray) -> FloatArray:
-        engine_z = self._z[self._extrapolated[x], part]
-        return np.asarray(np.exp(self.spec.efficiency_sigma * engine_z + self._sigma_own * own))
+    def _extrapolated_factor(self, x: int, part: slice, own: FloatArray, out: FloatArray) -> FloatArray:
+        """``exp(sigma * engine_z + sigma_own * own)`` into ``out`` (``own`` overwritten)."""
+        np.multiply(self._z[self._extrapolated[x], part], self.spec.efficiency_sigma, out=out)
+        np.multiply(own, self._sigma_own, out=own)
+        np.add(out, own, out=out)
+        return np.asarray(np.exp(out, out=out))
 
 
 def order_statistics(n: int) -> IntArray:
-    """Which sorted sample each of `QUANTILES` is, inverted-CDF (as `quantiles` picks them)."""
-    at = np.quantile(np.arange(n, dtype=float), QUANTILES, method="inverted_cdf")
-    return np.asarray(at, dtype=np.intp)
+    """Which sorted sample each of `QUANTILES` is, inverted-CDF (as `quantiles` picks them).
+
+    NumPy's rule for the method, from its virtual index ``n q - 1`` (the same float operations):
+    that index where it is a whole number, the next one up where not, and at least 0; a test
+    holds it to ``np.quantile`` (which would partition n numbers to say so).
+    """
+    virtual = np.float64(n) * np.asarray(QUANTILES, dtype=float) - 1.0
+    below = np.floor(virtual)
+    at = np.where(virtual - below == 0.0, below, below + 1.0)
+    return np.asarray(np.clip(at, 0, n - 1), dtype=np.intp)
 
 
-def quantiles_in_place(samples: FloatArray, order: IntArray) -> FloatArray:
+def quantiles_in_place(
+    samples: FloatArray, order: IntArray, infinite: int = 0, *, non_negative: bool = False
+) -> FloatArray:
     """`quantiles` of one row of samples, which it reorders (partitions, no sort, no copy).
 
     One partition per order statistic, the middle first, then each outer one within its side:
-    several times faster than NumPy's partition on several positions at once.
+    several times faster than NumPy's partition on several positions at once. ``infinite``:
+    how many samples are +inf, when the caller knows (no NaN then); an order statistic among
+    them is +inf without a partition. ``non_negative``: the caller knows that every sample is
+    +0 or more and none is NaN. IEEE 754 doubles of that kind sort as their bit patterns read
+    as 64-bit integers, so the partition runs on that view: the same order, without the float
+    partition's NaN handling (about 40 % faster).
     """
     low, mid, high = (int(k) for k in order)
-    samples.partition(mid)
-    samples[:mid].partition(low) if low < mid else None
-    samples[mid + 1 :].partition(high - mid - 1) if high > mid else None
-    return np.asarray(samples[order], dtype=float)
+    finite = len(samples) - infinite
+    keys = samples.view(np.int64) if non_negative else samples
+    if mid < finite:
+        keys.partition(mid)
+        keys[:mid].partition(low) if low < mid else None
+        keys[mid + 1 :].partition(high - mid - 1) if mid < high < finite else None
+    elif low < finite:
+        keys.partition(low)
+    picked = np.asarray(samples[order], dtype=float)
+    picked[order >= finite] = np.inf
+    return picked
+
+
+LOW_63_BITS = np.int64(2**63 - 1)
+
+
+def order_keys(x: FloatArray, out: NDArray[np.int64]) -> NDArray[np.int64]:
+    """64-bit integers that sort as the doubles ``x`` do (no NaN; -0 just below +0), into ``out``.
+
+    A double's bits read as an integer sort as the double where it is +0 or more, and in
+    reverse below: flipping all but the sign bit of those puts them in order too. Its own inverse.
+    """
+    bits = x.view(np.int64)
+    np.right_shift(bits, 63, out=out)  # -1 where the sign bit is set, else 0
+    np.bitwise_and(out, LOW_63_BITS, out=out)
+    np.bitwise_xor(out, bits, out=out)
+    return out
+
+
+def quantiles_of_order_keys(keys: NDArray[np.int64], order: IntArray) -> FloatArray:
+    """`quantiles` of the doubles whose `order_keys` these are (which it reorders)."""
+    low, mid, high = (int(k) for k in order)
+    keys.partition(mid)
+    keys[:mid].partition(low) if low < mid else None
+    keys[mid + 1 :].partition(high - mid - 1) if high > mid else None
+    picked = np.asarray(keys[order], dtype=np.int64)
+    return np.asarray(
+        order_keys(picked.view(np.float64), np.empty_like(picked)).view(np.float64), dtype=float
+    )
 
 
 @dataclass
@@ -421,6 +559,9 @@ class SampledRow:
     rps, usd_per_month : Per sample, shape (n_samples,). [requests/s], [USD/month]
     min_units, gpus, replicas : The same in every sample. [count]
     self_hosted_usd_per_month : Monthly cost at the rate, per sample. [USD/month]
+    non_negative : Whether the inputs make every monthly cost +0 or more and none NaN (see
+        `quantiles_in_place`): a positive GPU price, at least one unit, a finite rate and
+        operations cost of 0 or more.
     """
 
     rps: FloatArray
@@ -429,6 +570,7 @@ class SampledRow:
     gpus: float
     replicas: float
     self_hosted_usd_per_month: FloatArray
+    non_negative: bool = False
 
     def unit(self, part: slice) -> cost.BillingUnit:
         """The billing units of samples ``part``."""
@@ -462,15 +604,20 @@ def sampled_rows(
     configs = [grid.config(int(r)) for r in rows]
     x_nodes, at_nodes = efficiency_nodes(configs, workload, stream.low, stream.high)  # (n_rows, n_nodes)
     n_nodes, n = len(x_nodes), stream.n
-    work = np.empty(min(n, SAMPLE_CHUNK)), np.empty(min(n, SAMPLE_CHUNK))
+    search = NodeSearch(x_nodes) if n_nodes > 1 else None
+    chunk = min(n, SAMPLE_CHUNK)
+    work = np.empty(chunk), np.empty(chunk), np.empty(chunk, dtype=np.intp)
     unit_rps, unit_usd, self_usd = np.empty(n), np.empty(n), np.empty(n)
+    # one efficiency draw's node indices (a byte each: at most EFFICIENCY_NODES + 1 nodes) and weights, in turn
+    below_node, weight = np.zeros(n, dtype=np.uint8), np.zeros(n)
     for e in dict.fromkeys(efficiency_index.tolist()):
-        below_node = np.zeros(n, dtype=np.intp)
-        weight = np.zeros(n)
         for part in stream.chunks:
-            if n_nodes == 1:
+            if search is None:  # a single node: every sample on it
                 break
-            below_node[part], weight[part] = node_weights(x_nodes, stream.efficiency_multiplier(e, part))
+            factor = stream.efficiency_multiplier(e, part, out=work[0][: part.stop - part.start])
+            j = work[2][: part.stop - part.start]
+            search.weights(factor, j, weight[part])
+            np.copyto(below_node[part], j, casting="unsafe")  # exact: fewer than 256 nodes
         for i in np.flatnonzero(efficiency_index == e).tolist():
             price_range = ranges[int(price_index[i])]
             option = grid.price(int(rows[i]))
@@ -483,8 +630,25 @@ def sampled_rows(
                 usd_per_gpu_hour=1.0,
                 hours_per_month=ca.hours_per_month,
             )  # the sample-independent parts: GPUs, replicas and minimum units of a billing unit
+            # units of max(min_units >= 1, ceil(rps / unit rps) or inf) >= 1, each priced above 0 (a
+            # price of low + u (high - low) >= low > 0), plus operations of 0 or more: no NaN, none below 0
+            non_negative = (
+                price_range.low_usd_per_gpu_hour > 0.0
+                and math.isfinite(price_range.high_usd_per_gpu_hour)
+                and float(unit.gpus) > 0.0
+                and 0.0 < float(ca.hours_per_month) < math.inf
+                and 0.0 <= float(rps) < math.inf
+                and 0.0 <= float(ca.ops_usd_per_month) < math.inf
+                and float(unit.min_units) >= 1.0
+            )
             row = SampledRow(
-                unit_rps, unit_usd, float(unit.min_units), float(unit.gpus), float(unit.replicas), self_usd
+                unit_rps,
+                unit_usd,
+                float(unit.min_units),
+                float(unit.gpus),
+                float(unit.replicas),
+                self_usd,
+                non_negative,
             )  # the same arrays for every row: the caller is done with one row when it asks for the next
             for part in stream.chunks:
                 _sample_unit(
@@ -498,14 +662,14 @@ def _sample_unit(
     row: SampledRow,
     part: slice,
     at_row: FloatArray,
-    below_node: IntArray,
+    below_node: NDArray[np.uint8],
     weight: FloatArray,
     stream: DrawStream,
     price_key: int,
     price_range: PriceRange,
     ca: CostAssumptions,
     rps: float,
-    work: tuple[FloatArray, FloatArray],
+    work: tuple[FloatArray, FloatArray, IntArray],
 ) -> None:
     """Samples ``part`` of ``row``: capacity, billing-unit price and monthly cost, in place.
 
@@ -514,35 +678,39 @@ def _sample_unit(
     them equal to the whole-array computation), without temporaries.
     """
     m = part.stop - part.start
-    a, b = work[0][:m], work[1][:m]
+    a, b, j = work[0][:m], work[1][:m], work[2][:m]
     unit_rps, unit_usd, self_usd = row.rps[part], row.usd_per_month[part], row.self_hosted_usd_per_month[part]
     if len(at_row) == 1:
         a.fill(at_row[0])
     else:  # at_row[j] * (1 - w) + at_row[j + 1] * w
-        np.take(at_row, below_node, out=a)
+        np.copyto(j, below_node)
+        np.take(at_row, j, out=a, mode="clip")  # j <= len(at_row) - 2: no index to check
         np.subtract(1.0, weight, out=b)
         np.multiply(a, b, out=a)
-        np.take(at_row[1:], below_node, out=b)
+        np.take(at_row[1:], j, out=b, mode="clip")
         np.multiply(b, weight, out=b)
         np.add(a, b, out=a)
-    np.multiply(a, float(ca.target_utilization), out=unit_rps)
-    np.multiply(unit_rps, row.replicas, out=unit_rps)
+    # each whole-sample array written once, by the last operation of its value (it is read back
+    # soon, from cache), the operations themselves those of the whole-array computation
+    np.multiply(a, float(ca.target_utilization), out=a)
+    np.multiply(a, row.replicas, out=unit_rps)
     lo = price_range.low_usd_per_gpu_hour
     span = price_range.high_usd_per_gpu_hour - lo
     u = stream.price_u(price_key, part, out=b)
     np.multiply(u, span, out=u)
     np.add(u, lo, out=u)  # the GPU's hourly price in this sample
-    np.multiply(u, row.gpus, out=unit_usd)
-    np.multiply(unit_usd, float(ca.hours_per_month), out=unit_usd)
+    np.multiply(u, row.gpus, out=u)
+    np.multiply(u, float(ca.hours_per_month), out=unit_usd)
     # billing units: max(min_units, ceil(rps / unit rps)), infinite where a unit serves nothing
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         np.divide(float(rps), unit_rps, out=a)
     np.ceil(a, out=a)
-    serves = np.greater(unit_rps, 0.0)
-    np.copyto(a, np.inf, where=~serves)
+    serves = np.greater(unit_rps, 0.0, out=b.view(np.bool_)[:m])  # the price is done with
+    if not serves.all():
+        np.copyto(a, np.inf, where=~serves)
     np.maximum(a, row.min_units, out=a)
-    np.multiply(a, unit_usd, out=self_usd)
-    np.add(self_usd, float(ca.ops_usd_per_month), out=self_usd)
+    np.multiply(a, unit_usd, out=a)
+    np.add(a, float(ca.ops_usd_per_month), out=self_usd)
 
 
 def quantiles(samples: FloatArray) -> FloatArray:
@@ -615,51 +783,97 @@ def crossover_samples(
     n = spec.samples
     api_quantiles: dict[int, FloatArray] = {}
     extra: dict[int, Record] = {}
+    pending: dict[int, tuple[FloatArray, FloatArray, FloatArray, float, float]] = {}
     units = sampled_rows(
         comps.grid, rows, workload, ca, rps, stream, ranges, price_index, efficiency.row_index
     )
-    scratch = crossover.Scratch(min(n, SAMPLE_CHUNK))
-    per_request = np.empty(min(n, SAMPLE_CHUNK))
-    api_seconds = float(np.asarray(rps, dtype=float) * (np.asarray(ca.hours_per_month, dtype=float) * SECONDS_PER_HOUR))
+    chunk = min(n, SAMPLE_CHUNK)
+    scratch = crossover.Scratch(chunk)
+    per_request, api_chunk, saving_chunk = np.empty(chunk), np.empty(chunk), np.empty(chunk)
+    api_seconds = float(
+        np.asarray(rps, dtype=float) * (np.asarray(ca.hours_per_month, dtype=float) * SECONDS_PER_HOUR)
+    )
+    # an API's monthly costs, (factor > 0) x request price x seconds: +0 or more, none NaN, when
+    # its request price and the seconds are finite, +0 or more
+    non_negative_api = [
+        _plain_non_negative(float(b)) and _plain_non_negative(api_seconds) for b in base_per_request
+    ]
     # whole-sample arrays, made (and paged in) once and overwritten by each row and pair
-    cross, saving, api_usd, ordered = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    cross, saving_keys, api_usd = np.empty(n), np.empty(n, dtype=np.int64), np.empty(n)
     for i, row in units:
-        np.copyto(ordered, row.self_hosted_usd_per_month)
-        self_quantiles = quantiles_in_place(ordered, order)
-        for k in np.flatnonzero(pair_row == i).tolist():
+        pairs = np.flatnonzero(pair_row == i).tolist()
+        for k in pairs:
             a = int(api_index[k])
+            whole_api = a not in api_quantiles  # the API's monthly costs are kept for their quantiles once
             cheaper_count = never_count = 0
             for part in stream.chunks:
+                m = part.stop - part.start
                 # every list price scales by the same factor, so the request price does too
-                price = stream.api_multiplier(a, part, out=per_request[: part.stop - part.start])
+                price = stream.api_multiplier(a, part, out=per_request[:m])
                 np.multiply(price, base_per_request[a], out=price)
-                np.multiply(price, api_seconds, out=api_usd[part])  # as cost.api_usd_per_month
-                np.subtract(api_usd[part], row.self_hosted_usd_per_month[part], out=saving[part])
+                api_part = api_usd[part] if whole_api else api_chunk[:m]
+                np.multiply(price, api_seconds, out=api_part)  # as cost.api_usd_per_month
+                # the saving, counted where positive, kept whole as its order keys (a faster partition)
+                np.subtract(api_part, row.self_hosted_usd_per_month[part], out=saving_chunk[:m])
+                cheaper_count += int(np.count_nonzero(saving_chunk[:m] > 0.0))
+                order_keys(saving_chunk[:m], out=saving_keys[part])
                 crossover.crossover_rps_into(
-                    row.rps[part], row.usd_per_month[part], row.min_units, ca.ops_usd_per_month,
-                    price, ca.hours_per_month, cross[part], scratch,
-                )  # fmt: skip; 'never' counts as infinite
-                cheaper_count += int(np.count_nonzero(saving[part] > 0.0))
-                never_count += int(np.count_nonzero(np.isinf(cross[part])))
-            if a not in api_quantiles:
-                api_quantiles[a] = quantiles_in_place(api_usd, order)
+                    row.rps[part],
+                    row.usd_per_month[part],
+                    row.min_units,
+                    ca.ops_usd_per_month,
+                    price,
+                    ca.hours_per_month,
+                    cross[part],
+                    scratch,
+                )  # 'never' counts as infinite
+                never_count += int(np.count_nonzero(np.equal(cross[part], np.inf)))
+            if whole_api:  # price factors are positive: the costs are +0 or more with a price of +0 or more
+                api_quantiles[a] = quantiles_in_place(api_usd, order, non_negative=non_negative_api[a])
             # shares of the samples (a mean of booleans, as a count over n: the same float)
-            cheaper, never = cheaper_count / n, never_count / n
-            stats = {
-                "crossover_rps": quantiles_in_place(cross, order),
-                "self_hosted_usd_per_month": self_quantiles,
-                "api_usd_per_month": api_quantiles[a],
-                "saving_usd_per_month": quantiles_in_place(saving, order),
-            }
-            record: Record = {
-                f"{name}_{q}": _number(values[j])
-                for name, values in stats.items()
-                for j, q in enumerate(QUANTILE_NAMES)
-            }
-            record["probability_self_hosted_cheaper"] = cheaper
-            record["probability_no_crossover"] = never
-            extra[k] = record
+            pending[k] = (
+                quantiles_in_place(cross, order, never_count, non_negative=True),  # crossover_rps_into: +0 to inf
+                api_quantiles[a], quantiles_of_order_keys(saving_keys, order),
+                cheaper_count / n, never_count / n,
+            )  # fmt: skip
+        # last, as it reorders the row's costs (done with them: the next row overwrites them)
+        self_quantiles = quantiles_in_place(
+            row.self_hosted_usd_per_month, order, non_negative=row.non_negative
+        )
+        for k in pairs:
+            cross_q, api_q, saving_q, cheaper, never = pending.pop(k)
+            extra[k] = _pair_record(cross_q, self_quantiles, api_q, saving_q, cheaper, never)
     return [extra[k] for k in range(len(comps))], _ranges_record(ranges)
+
+
+def _plain_non_negative(x: float) -> bool:
+    """Finite, and +0 or more (not -0: its bits, read as an integer, sort below every other)."""
+    return math.isfinite(x) and x >= 0.0 and not math.copysign(1.0, x) < 0.0
+
+
+def _pair_record(
+    cross: FloatArray,
+    self_hosted: FloatArray,
+    api: FloatArray,
+    saving: FloatArray,
+    cheaper: float,
+    never: float,
+) -> Record:
+    """A comparison's extra record keys: the quantiles of each (None for an infinity), then the shares."""
+    stats = {
+        "crossover_rps": cross,
+        "self_hosted_usd_per_month": self_hosted,
+        "api_usd_per_month": api,
+        "saving_usd_per_month": saving,
+    }
+    record: Record = {
+        f"{name}_{q}": _number(values[j])
+        for name, values in stats.items()
+        for j, q in enumerate(QUANTILE_NAMES)
+    }
+    record["probability_self_hosted_cheaper"] = cheaper
+    record["probability_no_crossover"] = never
+    return record
 
 
 def _ranges_record(ranges: Sequence[PriceRange]) -> list[dict[str, Any]]:

@@ -97,11 +97,10 @@ class Scratch:
 
     def __init__(self, size: int) -> None:
         self.floats = [np.empty(size) for _ in range(3)]
-        self.flags = [np.empty(size, dtype=bool) for _ in range(2)]
 
-    def take(self, n: int) -> tuple[list[FloatArray], list[NDArray[np.bool_]]]:
+    def take(self, n: int) -> list[FloatArray]:
         """The first ``n`` elements of each work array."""
-        return [f[:n] for f in self.floats], [b[:n] for b in self.flags]
+        return [f[:n] for f in self.floats]
 
 
 def crossover_rps_into(
@@ -116,23 +115,29 @@ def crossover_rps_into(
 ) -> FloatArray:
     """`crossover_rps(...).rps` for one-dimensional samples, +inf where there is no crossover.
 
-    The same floating-point operations in the same order as `crossover_rps` (so the same
-    numbers, bit for bit; a test holds them equal), written into ``out`` through ``scratch``
-    instead of a dozen temporaries: the Monte Carlo calls it once per comparison and chunk of
-    samples, where allocating dominated. Arrays of one length, ``out`` of that length too.
+    Where a crossover exists, the same floating-point operations in the same order as
+    `crossover_rps` (so the same numbers, bit for bit; a test holds them equal), written into
+    ``out`` through ``scratch`` instead of a dozen temporaries: the Monte Carlo calls it once per
+    comparison and chunk of samples, where allocating dominated. Arrays of one length, ``out``
+    of that length too; capacities and prices not negative, as they are.
+
+    Where none exists, no mask picks the samples out (a masked write branches on each sample,
+    ~3 ns when some cross and others do not): with ``q, a, V >= 0`` a crossover exists exactly
+    where the margin ``a q - V`` is positive, so the margin is floored at +0 and the same
+    formula runs on: ``(F + a q) / +0`` makes ``m*`` infinite (or NaN when ``F + a q = 0``),
+    and so the crossover, taken with NaN-ignoring minimum; the rare NaN left (a unit that
+    serves nothing priced at nothing, nothing to divide) or -inf (an API price of -0) is set
+    to +inf last.
     """
     n = len(out)
-    (a, aq, t1), (valid, flag) = scratch.take(n)
+    a, aq, t1 = scratch.take(n)
     q, v, f, m0 = unit_rps, unit_usd_per_month, float(ops_usd_per_month), float(min_units)
     np.multiply(api_usd_per_request, float(hours_per_month), out=a)
     np.multiply(a, SECONDS_PER_HOUR, out=a)  # API cost per request/s per month, as crossover_rps
     np.multiply(a, q, out=aq)
     np.subtract(aq, v, out=t1)  # margin: what a billing unit saves at full use
-    np.greater(q, 0.0, out=valid)
-    np.greater(a, 0.0, out=flag)
-    valid &= flag
-    np.greater(t1, 0.0, out=flag)
-    valid &= flag
+    np.maximum(t1, 0.0, out=t1)  # no crossover where it is not positive: divide by zero there
+    np.add(t1, 0.0, out=t1)  # +0, never -0, whichever zero the maximum kept
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         np.add(aq, f, out=aq)
         np.divide(aq, t1, out=aq)
@@ -141,11 +146,15 @@ def crossover_rps_into(
         # crossover_rps's two branches are one formula at m = max(m*, m0): min(m q, (F + V m) / a)
         np.maximum(aq, m0, out=aq)
         np.multiply(aq, q, out=t1)
-        np.multiply(v, aq, out=out)
-        np.add(out, f, out=out)
-        np.divide(out, a, out=out)
-        np.minimum(t1, out, out=out)
-    if not valid.all():
-        np.logical_not(valid, out=flag)
-        np.copyto(out, np.inf, where=flag)
+        np.multiply(v, aq, out=aq)
+        np.add(aq, f, out=aq)
+        np.divide(aq, a, out=aq)
+        # NaN-ignoring, so that a unit serving nothing (inf * 0 = NaN) is inf without the fix below;
+        # out written once (it may be a slice of a large array)
+        np.fmin(t1, aq, out=out)
+    # a is done with: its memory holds the flags
+    fine = np.greater_equal(out, 0.0, out=scratch.floats[0][:n].view(np.bool_)[:n])
+    if not fine.all():  # NaN, or -inf from a price of -0
+        np.logical_not(fine, out=fine)
+        np.copyto(out, np.inf, where=fine)
     return out
