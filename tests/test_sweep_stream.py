@@ -109,6 +109,22 @@ def test_chunks_hold_at_most_their_size_and_every_row_once_in_order():
     assert [r for c in sweep.chunks(13) for r in c.records()] == whole
 
 
+def test_a_deployments_columns_share_one_index_in_every_chunk_and_head():
+    """The writer joins the cells of neighbouring columns that share an index once per stream:
+    cutting a chunk (or its head) must keep the deployment's columns on one index object."""
+    from selfhost.sweep import SELF_HOSTED_KEYS, Coded
+
+    sweep = grid(model=["llama-3.3-70b"])
+    per_deployment = {"option", "model", "quant", "gpu", "gpus_per_replica", "engine", "engine_confirmed"}
+    per_deployment |= {"gpu_measured", "price_option", "capacity_rps_per_replica"}
+    for chunk in [*sweep.chunks(13), next(iter(sweep.chunks(1000))).head(5)]:
+        if chunk.kind != "self-hosted":
+            continue
+        by_key = dict(zip(SELF_HOSTED_KEYS, chunk.columns, strict=True))
+        indexes = {id(c.index) for k, c in by_key.items() if k in per_deployment and isinstance(c, Coded)}
+        assert len(indexes) == 1
+
+
 # --------------------------------------------------------------------------- constant memory
 
 

@@ -94,7 +94,11 @@ class Chunk:
 
     def head(self, n: int) -> Chunk:
         """The first ``n`` rows."""
-        cut = tuple(Coded(c.index[:n], c.table) if isinstance(c, Coded) else c[:n] for c in self.columns)
+        shared: dict[int, IntArray] = {}
+        cut = tuple(
+            Coded(_cut(shared, c.index, 0, n), c.table) if isinstance(c, Coded) else c[:n]
+            for c in self.columns
+        )
         return Chunk(self.kind, self.keys, cut)
 
     def records(self) -> Iterator[Record]:
@@ -268,14 +272,24 @@ def _split(chunk: Chunk, rows_per_chunk: int) -> Iterator[Chunk]:
     n = len(chunk)
     for start in range(0, n, rows_per_chunk):
         stop = min(n, start + rows_per_chunk)
+        shared: dict[int, IntArray] = {}
         yield Chunk(
             chunk.kind,
             chunk.keys,
             tuple(
-                Coded(c.index[start:stop], c.table) if isinstance(c, Coded) else c[start:stop]
+                Coded(_cut(shared, c.index, start, stop), c.table) if isinstance(c, Coded) else c[start:stop]
                 for c in chunk.columns
             ),
         )
+
+
+def _cut(shared: dict[int, IntArray], index: IntArray, start: int, stop: int) -> IntArray:
+    """``index[start:stop]``, cut once per index: columns that share rows keep sharing them (a
+    writer joins the cells of such neighbours once per stream, not once per chunk)."""
+    found = shared.get(id(index))
+    if found is None:
+        found = shared[id(index)] = index[start:stop]
+    return found
 
 
 def _tables(grid: DeploymentGrid, workload: Workload, apis: Sequence[ApiOffering]) -> dict[str, Any]:
