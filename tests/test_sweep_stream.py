@@ -6,18 +6,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import Result
 
 from cases import builtin_catalog
 from selfhost import questions
 from selfhost.question import Scenario
-from selfhost.render import write_csv, write_json
+from selfhost.render import tidy_float, tidy_float_reprs, write_csv, write_json
 from selfhost.render_chunks import PARQUET_EXTRA, write_csv_chunks, write_json_stream
 from selfhost.sweep import DEFAULT_CHUNK_ROWS, Sweep
 
@@ -82,6 +84,81 @@ def test_a_coded_tables_cells_are_csv_cell_of_each_value(table: list[object]):
     from selfhost.render_chunks import _table_cells, csv_cell
 
     assert _table_cells(table) == [csv_cell(v) for v in table]
+
+
+def float_cell_texts(values) -> list[str]:
+    from selfhost.render_chunks import _cells_text, float_cells
+
+    return _cells_text(float_cells(np.asarray(values, dtype=float)), len(values))
+
+
+def test_float_cells_are_tidy_float_reprs_value_by_value():
+    """The vectorized float cells write what `tidy_float_reprs` (``repr(tidy_float(x))``)
+    writes: across the whole range, at every decade edge (the decimals change there), at halves
+    of the last kept digit (where the product by 10**d is too close to call), for integral,
+    negative, tiny, huge and non-finite values, and with small and large values in one column
+    (the column's width is its widest cell)."""
+    rng = np.random.default_rng(7)
+    powers = 10.0 ** np.arange(-300, 301)
+    decades = 10.0 ** np.arange(-6, 16)
+    halves = (rng.integers(1, 10**9, 3_000) + 0.5) / 10.0 ** rng.integers(0, 12, 3_000)
+    values = np.concatenate(
+        [
+            np.exp(rng.normal(0.0, 12.0, 20_000)) * rng.choice([-1.0, 1.0], 20_000),
+            np.exp(rng.uniform(np.log(1e-4), np.log(1e13), 50_000)),  # the fast range, evenly
+            rng.integers(1, 10**15, 20_000) / 10.0 ** rng.integers(2, 14, 20_000),  # 15 digits
+            rng.integers(-10**6, 10**6, 2_000).astype(float), halves, -halves,
+            powers, np.nextafter(powers, 0.0), np.nextafter(powers, np.inf),
+            decades, np.nextafter(decades, 0.0), np.nextafter(decades, np.inf), 9.9999999999 * decades,
+            [1e-4, 1e13, 9.9999999995, 99.999999995, 0.00099999999995, 9999999999999.995, 5e-5],
+            [0.0, -0.0, 5e-324, 1.7976931348623157e308, -1e308, np.nan, np.inf, -np.inf],
+        ]
+    )  # fmt: skip
+    expected = [repr(tidy_float(v)) if math.isfinite(v) else "" for v in values.tolist()]
+    assert tidy_float_reprs(values) == expected
+    assert float_cell_texts(values) == expected
+    for part in np.array_split(rng.permutation(len(values)), 97):  # columns of other mixes
+        assert float_cell_texts(values[part]) == [expected[i] for i in part.tolist()]
+
+
+@pytest.mark.parametrize(
+    "column",
+    [[], [np.nan], [np.nan, np.inf], [0.0], [-0.0, 2.5], [2.0] * 5, [1e20, 3.25], [-1.5, 1.5], [123456789012.5]],
+)  # fmt: skip
+def test_float_cells_of_a_column_with_few_or_no_ordinary_values(column: list[float]):
+    assert float_cell_texts(column) == tidy_float_reprs(np.asarray(column, dtype=float))
+
+
+def test_a_chunk_of_odd_cells_is_what_the_csv_module_writes():
+    """Cells the packed bytes must not mangle: text needing quotes, wider than a packed cell,
+    non-ASCII, holding a zero or the end-of-piece byte; a constant column, a key the chunk
+    lacks (an empty cell), and floats around them."""
+    from selfhost.sweep import Chunk, Coded
+
+    index = np.array([0, 1, 2, 3, 0, 3])
+    tables = {
+        "text": ["a,b", 'say "x"', "x" * 40, "é"],  # a cell too wide to pack: gathered as text
+        "odd": ["\x01", "a\x00b", "plain", "ü,"],  # bytes the packing would split at or drop
+        "short": ["é", "ü", "ß", ""],  # packed, non-ASCII
+        "count": [1, 2, 3, 10**20],
+    }
+    keys = ("kind", "cost", "text", "odd", "short", "count", "rate", "share")
+    columns = (
+        Coded(np.zeros(6, dtype=np.intp), ("k",)),
+        np.array([1.5, np.nan, 1e-7, 2.0, -3.25, 1e15]),
+        *(Coded(index.copy(), tables[k]) for k in ("text", "odd", "short", "count")),  # not one run
+        Coded(np.array([0, 0, 1, 1, 2, 2]), (0.1, 1.0, 1e-5)),
+        np.array([0.25, 0.5, np.inf, 0.125, 1 / 3, 2 / 3]),
+    )
+    chunk = Chunk("test", keys, columns)
+    header = ["kind", "missing", *keys[1:]]
+    got = io.StringIO()
+    write_csv_chunks(header, [chunk], got)
+    expected = io.StringIO()
+    write_csv([{k: r.get(k) for k in header} for r in chunk.records()], expected)
+    assert got.getvalue() == expected.getvalue()
+    parsed = list(csv.reader(io.StringIO(got.getvalue())))
+    assert [row[header.index("odd")] for row in parsed[1:]] == ["\x01", "a\x00b", "plain", "ü,", "\x01", "ü,"]
 
 
 def test_streamed_json_is_what_write_json_writes_for_the_document():
