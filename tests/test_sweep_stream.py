@@ -202,6 +202,46 @@ def test_a_deployments_columns_share_one_index_in_every_chunk_and_head():
         assert len(indexes) == 1
 
 
+def test_deployment_columns_are_config_record_row_by_row_over_the_default_selection():
+    """`sweep.deployment_columns` (made per config and price, spread to the rows) holds, for
+    every deployment of the default selection, what `analysis.config_record` says of it, its
+    price option and its option id; ``layout`` is the one record field a sweep has no column for."""
+    from selfhost.analysis import config_record
+    from selfhost.sweep import SELF_HOSTED_KEYS, deployment_columns
+
+    deployments = grid("0.1:100:2", ("1000:300",)).parts[0].grid
+    columns = deployment_columns(deployments)
+    assert len(deployments) > 10_000
+    assert all(len(values) == len(deployments) for values in columns.values())
+    for i in range(len(deployments)):
+        c, price = deployments.config(i), deployments.price(i)
+        record = config_record(c)
+        assert {key: values[i] for key, values in columns.items() if key in record} == {
+            key: value for key, value in record.items() if key != "layout"
+        }, i
+        assert [type(columns[key][i]) for key in record if key != "layout"] == [
+            type(value) for key, value in record.items() if key != "layout"
+        ]
+        assert columns["price_option"][i] == price.id
+        assert (
+            columns["option"][i]
+            == f"{c.model.id}/{c.quant.id}/{c.n_gpus}x{c.gpu.id}/{c.engine.id}/{price.id}"
+        )
+    assert set(config_record(deployments.config(0))) - set(columns) == {"layout"}
+    assert set(columns) == set(SELF_HOSTED_KEYS[1:10])
+
+
+def test_the_evidence_note_names_what_the_records_of_every_row_would_name():
+    """The note is made from each config once (in first-row order), as from every row."""
+    from selfhost.analysis import THROUGHPUT_NOTE, _with_evidence, config_record
+
+    sweep = grid("0.1:100:2", ("1000:300", "200000:10"), pricing=["all"])
+    every_row = (config_record(p.grid.config(i)) for p in sweep.parts for i in range(len(p.grid)))
+    expected = _with_evidence([THROUGHPUT_NOTE], every_row)
+    assert sweep.notes[: len(expected)] == expected  # (stale-price notes follow)
+    assert len(expected) == 2 and " more" in expected[1]  # names some deployments, counts the rest
+
+
 # --------------------------------------------------------------------------- constant memory
 
 
