@@ -67,7 +67,6 @@ def csv_cell(value: Any) -> str:
 # unless it lies within a spacing of a half (then the value takes the slow way, as do values
 # outside that range: `tidy_float_reprs` itself). The product is below 10**15 < 2**53, so every
 # integer step after it is exact.
-_POW10_INT = 10 ** np.arange(19, dtype=np.int64)
 _POW10_FLOAT = 10.0 ** np.arange(19)  # exact (to 10**22)
 _DECADE_LOW = -6  # exponent of _DECADES[0]
 #: 10.0**k as `render.tidy_float` computes it (Python's pow): the bounds between decades
@@ -123,23 +122,28 @@ def float_cells(values: NDArray[np.float64]) -> _FloatCells:
     decade -= ax < _DECADES[decade - 1]
     decimals = np.maximum(MIN_DECIMALS, SIGNIFICANT_DIGITS - (decade + _DECADE_LOW))
     scaled = ax * _POW10_FLOAT[decimals]
-    fast &= np.abs(scaled - np.floor(scaled) - 0.5) > np.spacing(scaled)
+    rounded = np.rint(scaled)  # the digits of the cell, below 10**15 < 2**53
+    # rounded as the exact product would be unless within the product's rounding error (half a
+    # spacing, a spacing at most scaled * 2**-52) of a half
+    fast &= 0.5 - np.abs(scaled - rounded) > scaled * 2.0**-52
     slow_rows = np.flatnonzero(~fast)
     slow_texts = [t.encode() for t in tidy_float_reprs(x[slow_rows])] if len(slow_rows) else []
     decimals[slow_rows] = MIN_DECIMALS
-    rounded = np.rint(np.where(fast, scaled, 0.0))  # the digits of the cell, below 10**15 < 2**53
+    rounded[slow_rows] = 0.0
     unit = _POW10_FLOAT[decimals]
-    whole = np.floor(rounded / unit)  # exact: an integer quotient of integers below 2**53
-    fraction = (rounded - whole * unit).astype(np.int64)
-    whole = whole.astype(np.int64)
+    whole = np.floor(rounded / unit)  # exact: the integer quotient of integers below 2**53
+    frac_digits = int(decimals.max()) if n else MIN_DECIMALS
+    # the fraction's digits left-aligned to the most decimals of the column (exact: integers below 10**13)
+    fraction = (rounded - whole * unit) * _POW10_FLOAT[frac_digits - decimals]
     columns: list[NDArray[np.uint8]] = []
     negative = x < 0
     if negative.any():
-        columns.append(np.where(negative & fast, _MINUS, 0).astype(np.uint8))
+        columns.append(np.where(negative, np.uint8(_MINUS), np.uint8(0)))
     # the whole part, right-aligned: no leading zeros but one "0"
     int_digits = len(str(int(whole.max()))) if n else 1
     digits: list[NDArray[np.uint8]] = []
-    rest = _decimal_digits(whole.astype(np.uint32) if int_digits <= _DIGITS_PER_UINT32 else whole, 1, digits)
+    integers = whole.astype(np.uint32 if int_digits <= _DIGITS_PER_UINT32 else np.int64)
+    rest = _decimal_digits(integers, 1, digits)
     for _ in range(1, int_digits):
         more = rest != 0
         rest = _decimal_digits(rest, 1, digits)
@@ -147,15 +151,12 @@ def float_cells(values: NDArray[np.float64]) -> _FloatCells:
     digits[0] += _ZERO
     columns += reversed(digits)
     columns.append(np.full(n, _POINT, np.uint8))
-    # the fraction, left-aligned to the most decimals of the column, trailing zeros cut but one
-    frac_digits = int(decimals.max()) if n else MIN_DECIMALS
-    fraction *= _POW10_INT[frac_digits - decimals]
+    # the fraction, trailing zeros cut but one
     digits = []
     if frac_digits > _DIGITS_PER_UINT32:
-        high = fraction // 10**_DIGITS_PER_UINT32
-        _decimal_digits(
-            (fraction - high * 10**_DIGITS_PER_UINT32).astype(np.uint32), _DIGITS_PER_UINT32, digits
-        )
+        high = np.floor(fraction / 10.0**_DIGITS_PER_UINT32)
+        low = fraction - high * 10.0**_DIGITS_PER_UINT32
+        _decimal_digits(low.astype(np.uint32), _DIGITS_PER_UINT32, digits)
         _decimal_digits(high.astype(np.uint32), frac_digits - _DIGITS_PER_UINT32, digits)
     else:
         _decimal_digits(fraction.astype(np.uint32), frac_digits, digits)
