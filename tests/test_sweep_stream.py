@@ -6,18 +6,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import Result
 
 from cases import builtin_catalog
 from selfhost import questions
 from selfhost.question import Scenario
-from selfhost.render import write_csv, write_json
+from selfhost.render import tidy_float, tidy_float_reprs, write_csv, write_json
 from selfhost.render_chunks import PARQUET_EXTRA, write_csv_chunks, write_json_stream
 from selfhost.sweep import DEFAULT_CHUNK_ROWS, Sweep
 
@@ -84,6 +86,81 @@ def test_a_coded_tables_cells_are_csv_cell_of_each_value(table: list[object]):
     assert _table_cells(table) == [csv_cell(v) for v in table]
 
 
+def float_cell_texts(values) -> list[str]:
+    from selfhost.render_chunks import _cells_text, float_cells
+
+    return _cells_text(float_cells(np.asarray(values, dtype=float)), len(values))
+
+
+def test_float_cells_are_tidy_float_reprs_value_by_value():
+    """The vectorized float cells write what `tidy_float_reprs` (``repr(tidy_float(x))``)
+    writes: across the whole range, at every decade edge (the decimals change there), at halves
+    of the last kept digit (where the product by 10**d is too close to call), for integral,
+    negative, tiny, huge and non-finite values, and with small and large values in one column
+    (the column's width is its widest cell)."""
+    rng = np.random.default_rng(7)
+    powers = 10.0 ** np.arange(-300, 301)
+    decades = 10.0 ** np.arange(-6, 16)
+    halves = (rng.integers(1, 10**9, 3_000) + 0.5) / 10.0 ** rng.integers(0, 12, 3_000)
+    values = np.concatenate(
+        [
+            np.exp(rng.normal(0.0, 12.0, 20_000)) * rng.choice([-1.0, 1.0], 20_000),
+            np.exp(rng.uniform(np.log(1e-4), np.log(1e13), 50_000)),  # the fast range, evenly
+            rng.integers(1, 10**15, 20_000) / 10.0 ** rng.integers(2, 14, 20_000),  # 15 digits
+            rng.integers(-10**6, 10**6, 2_000).astype(float), halves, -halves,
+            powers, np.nextafter(powers, 0.0), np.nextafter(powers, np.inf),
+            decades, np.nextafter(decades, 0.0), np.nextafter(decades, np.inf), 9.9999999999 * decades,
+            [1e-4, 1e13, 9.9999999995, 99.999999995, 0.00099999999995, 9999999999999.995, 5e-5],
+            [0.0, -0.0, 5e-324, 1.7976931348623157e308, -1e308, np.nan, np.inf, -np.inf],
+        ]
+    )  # fmt: skip
+    expected = [repr(tidy_float(v)) if math.isfinite(v) else "" for v in values.tolist()]
+    assert tidy_float_reprs(values) == expected
+    assert float_cell_texts(values) == expected
+    for part in np.array_split(rng.permutation(len(values)), 97):  # columns of other mixes
+        assert float_cell_texts(values[part]) == [expected[i] for i in part.tolist()]
+
+
+@pytest.mark.parametrize(
+    "column",
+    [[], [np.nan], [np.nan, np.inf], [0.0], [-0.0, 2.5], [2.0] * 5, [1e20, 3.25], [-1.5, 1.5], [123456789012.5]],
+)  # fmt: skip
+def test_float_cells_of_a_column_with_few_or_no_ordinary_values(column: list[float]):
+    assert float_cell_texts(column) == tidy_float_reprs(np.asarray(column, dtype=float))
+
+
+def test_a_chunk_of_odd_cells_is_what_the_csv_module_writes():
+    """Cells the packed bytes must not mangle: text needing quotes, wider than a packed cell,
+    non-ASCII, holding a zero or the end-of-piece byte; a constant column, a key the chunk
+    lacks (an empty cell), and floats around them."""
+    from selfhost.sweep import Chunk, Coded
+
+    index = np.array([0, 1, 2, 3, 0, 3])
+    tables = {
+        "text": ["a,b", 'say "x"', "x" * 40, "é"],  # a cell too wide to pack: gathered as text
+        "odd": ["\x01", "a\x00b", "plain", "ü,"],  # bytes the packing would split at or drop
+        "short": ["é", "ü", "ß", ""],  # packed, non-ASCII
+        "count": [1, 2, 3, 10**20],
+    }
+    keys = ("kind", "cost", "text", "odd", "short", "count", "rate", "share")
+    columns = (
+        Coded(np.zeros(6, dtype=np.intp), ("k",)),
+        np.array([1.5, np.nan, 1e-7, 2.0, -3.25, 1e15]),
+        *(Coded(index.copy(), tables[k]) for k in ("text", "odd", "short", "count")),  # not one run
+        Coded(np.array([0, 0, 1, 1, 2, 2]), (0.1, 1.0, 1e-5)),
+        np.array([0.25, 0.5, np.inf, 0.125, 1 / 3, 2 / 3]),
+    )
+    chunk = Chunk("test", keys, columns)
+    header = ["kind", "missing", *keys[1:]]
+    got = io.StringIO()
+    write_csv_chunks(header, [chunk], got)
+    expected = io.StringIO()
+    write_csv([{k: r.get(k) for k in header} for r in chunk.records()], expected)
+    assert got.getvalue() == expected.getvalue()
+    parsed = list(csv.reader(io.StringIO(got.getvalue())))
+    assert [row[header.index("odd")] for row in parsed[1:]] == ["\x01", "a\x00b", "plain", "ü,", "\x01", "ü,"]
+
+
 def test_streamed_json_is_what_write_json_writes_for_the_document():
     sweep = grid(model=["qwen2.5-32b"], gpu=["l40s"])
     tail = {"assumptions": sweep.assumptions, "notes": sweep.notes}
@@ -107,6 +184,62 @@ def test_chunks_hold_at_most_their_size_and_every_row_once_in_order():
     assert max(sizes) <= 13 and min(sizes) >= 1
     assert sum(sizes) == sweep.rows == len(whole)
     assert [r for c in sweep.chunks(13) for r in c.records()] == whole
+
+
+def test_a_deployments_columns_share_one_index_in_every_chunk_and_head():
+    """The writer joins the cells of neighbouring columns that share an index once per stream:
+    cutting a chunk (or its head) must keep the deployment's columns on one index object."""
+    from selfhost.sweep import SELF_HOSTED_KEYS, Coded
+
+    sweep = grid(model=["llama-3.3-70b"])
+    per_deployment = {"option", "model", "quant", "gpu", "gpus_per_replica", "engine", "engine_confirmed"}
+    per_deployment |= {"gpu_measured", "price_option", "capacity_rps_per_replica"}
+    for chunk in [*sweep.chunks(13), next(iter(sweep.chunks(1000))).head(5)]:
+        if chunk.kind != "self-hosted":
+            continue
+        by_key = dict(zip(SELF_HOSTED_KEYS, chunk.columns, strict=True))
+        indexes = {id(c.index) for k, c in by_key.items() if k in per_deployment and isinstance(c, Coded)}
+        assert len(indexes) == 1
+
+
+def test_deployment_columns_are_config_record_row_by_row_over_the_default_selection():
+    """`sweep.deployment_columns` (made per config and price, spread to the rows) holds, for
+    every deployment of the default selection, what `analysis.config_record` says of it, its
+    price option and its option id; ``layout`` is the one record field a sweep has no column for."""
+    from selfhost.analysis import config_record
+    from selfhost.sweep import SELF_HOSTED_KEYS, deployment_columns
+
+    deployments = grid("0.1:100:2", ("1000:300",)).parts[0].grid
+    columns = deployment_columns(deployments)
+    assert len(deployments) > 10_000
+    assert all(len(values) == len(deployments) for values in columns.values())
+    for i in range(len(deployments)):
+        c, price = deployments.config(i), deployments.price(i)
+        record = config_record(c)
+        assert {key: values[i] for key, values in columns.items() if key in record} == {
+            key: value for key, value in record.items() if key != "layout"
+        }, i
+        assert [type(columns[key][i]) for key in record if key != "layout"] == [
+            type(value) for key, value in record.items() if key != "layout"
+        ]
+        assert columns["price_option"][i] == price.id
+        assert (
+            columns["option"][i]
+            == f"{c.model.id}/{c.quant.id}/{c.n_gpus}x{c.gpu.id}/{c.engine.id}/{price.id}"
+        )
+    assert set(config_record(deployments.config(0))) - set(columns) == {"layout"}
+    assert set(columns) == set(SELF_HOSTED_KEYS[1:10])
+
+
+def test_the_evidence_note_names_what_the_records_of_every_row_would_name():
+    """The note is made from each config once (in first-row order), as from every row."""
+    from selfhost.analysis import THROUGHPUT_NOTE, _with_evidence, config_record
+
+    sweep = grid("0.1:100:2", ("1000:300", "200000:10"), pricing=["all"])
+    every_row = (config_record(p.grid.config(i)) for p in sweep.parts for i in range(len(p.grid)))
+    expected = _with_evidence([THROUGHPUT_NOTE], every_row)
+    assert sweep.notes[: len(expected)] == expected  # (stale-price notes follow)
+    assert len(expected) == 2 and " more" in expected[1]  # names some deployments, counts the rest
 
 
 # --------------------------------------------------------------------------- constant memory

@@ -14,6 +14,7 @@ rate (cheapest-capacity order of the grid), then each API at every rate. Columns
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -94,7 +95,11 @@ class Chunk:
 
     def head(self, n: int) -> Chunk:
         """The first ``n`` rows."""
-        cut = tuple(Coded(c.index[:n], c.table) if isinstance(c, Coded) else c[:n] for c in self.columns)
+        shared: dict[int, IntArray] = {}
+        cut = tuple(
+            Coded(_cut(shared, c.index, 0, n), c.table) if isinstance(c, Coded) else c[:n]
+            for c in self.columns
+        )
         return Chunk(self.kind, self.keys, cut)
 
     def records(self) -> Iterator[Record]:
@@ -268,31 +273,31 @@ def _split(chunk: Chunk, rows_per_chunk: int) -> Iterator[Chunk]:
     n = len(chunk)
     for start in range(0, n, rows_per_chunk):
         stop = min(n, start + rows_per_chunk)
+        shared: dict[int, IntArray] = {}
         yield Chunk(
             chunk.kind,
             chunk.keys,
             tuple(
-                Coded(c.index[start:stop], c.table) if isinstance(c, Coded) else c[start:stop]
+                Coded(_cut(shared, c.index, start, stop), c.table) if isinstance(c, Coded) else c[start:stop]
                 for c in chunk.columns
             ),
         )
 
 
+def _cut(shared: dict[int, IntArray], index: IntArray, start: int, stop: int) -> IntArray:
+    """``index[start:stop]``, cut once per index: columns that share rows keep sharing them (a
+    writer joins the cells of such neighbours once per stream, not once per chunk)."""
+    found = shared.get(id(index))
+    if found is None:
+        found = shared[id(index)] = index[start:stop]
+    return found
+
+
 def _tables(grid: DeploymentGrid, workload: Workload, apis: Sequence[ApiOffering]) -> dict[str, Any]:
     """The tables of the coded columns: per grid row or API, the values that do not change with
     the rate, and the mix's constants (made once, so a writer can format each table once)."""
-    records = []
-    for i in range(len(grid)):
-        c, price = grid.config(i), grid.price(i)
-        records.append(
-            {
-                "option": f"{c.model.id}/{c.quant.id}/{c.n_gpus}x{c.gpu.id}/{c.engine.id}/{price.id}",
-                **config_record(c),
-                "price_option": price.id,
-            }
-        )
-    tables: dict[str, Any] = {key: [r[key] for r in records] for key in SELF_HOSTED_KEYS[1:10]}
-    tables["capacity_rps_per_replica"] = [float(x) for x in grid.capacity.point.requests_per_s]
+    tables: dict[str, Any] = deployment_columns(grid)
+    tables["capacity_rps_per_replica"] = grid.capacity.point.requests_per_s.tolist()
     tables |= {
         "self-hosted": ("self-hosted",),
         "api": ("api",),
@@ -302,6 +307,43 @@ def _tables(grid: DeploymentGrid, workload: Workload, apis: Sequence[ApiOffering
         "api_model": [a.equivalent_model or "" for a in apis],
     }
     return tables
+
+
+def deployment_columns(grid: DeploymentGrid) -> dict[str, list[Any]]:
+    """Per grid row, which deployment it is: the fields of `analysis.config_record` but its
+    ``layout`` (no sweep column), the price option and the option id.
+
+    Made once per config and price the grid uses and spread to the rows by index: the grid of
+    every model has some 40,000 rows over 10,000 configs and 60 prices, and a record per row
+    was most of the time to the first rows of a sweep. A test holds the columns to
+    `analysis.config_record` row by row.
+    """
+    used, row_config = np.unique(grid.config_index, return_inverse=True)
+    configs = [grid.configs[i] for i in used.tolist()]
+    per_config: dict[str, list[Any]] = {
+        "model": [c.model.id for c in configs],
+        "quant": [c.quant.id for c in configs],
+        "gpu": [c.gpu.id for c in configs],
+        "gpus_per_replica": [c.n_gpus for c in configs],
+        "engine": [c.engine.id for c in configs],
+        "engine_confirmed": [c.engine.confirmed for c in configs],
+        "gpu_measured": [c.gpu_measured for c in configs],
+    }
+    option = [f"{c.model.id}/{c.quant.id}/{c.n_gpus}x{c.gpu.id}/{c.engine.id}/" for c in configs]
+    rows = row_config.reshape(-1)
+    price_option = _spread([price.id for price in grid.prices], grid.price_index)
+    return {
+        "option": list(map(operator.add, _spread(option, rows), price_option)),
+        **{key: _spread(values, rows) for key, values in per_config.items()},
+        "price_option": price_option,
+    }
+
+
+def _spread(values: list[Any], index: IntArray) -> list[Any]:
+    """``[values[i] for i in index]``, by NumPy (the values stay the Python objects they are)."""
+    table = np.empty(len(values), dtype=object)
+    table[:] = values
+    return table[index].tolist()  # type: ignore[no-any-return]
 
 
 def _header(parts: Sequence[_MixPart], apis: Sequence[ApiOffering]) -> list[str]:
@@ -356,7 +398,12 @@ def sweep(catalog: Catalog, scenario: Scenario, *, max_rows: int = 0) -> Sweep:
         "models": sorted({c.model.id for c in configs}),
         "catalog_entries": entry_provenance(configs),
     }
-    deployments = (config_record(part.grid.config(i)) for part in parts for i in range(len(part.grid)))
+    # each config once, in first-row order: the note names deployments in the order first seen
+    deployments = (
+        config_record(part.grid.configs[i])
+        for part in parts
+        for i in dict.fromkeys(part.grid.config_index.tolist())
+    )
     return Sweep(
         assumptions=assumptions,
         notes=_with_evidence([THROUGHPUT_NOTE], deployments),
