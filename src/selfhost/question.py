@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,17 +78,10 @@ class CostAssumptions:
     providers: tuple[str, ...] = ()
 
     def record(self) -> dict[str, Any]:
-        """The assumptions-block entries, units in the keys."""
-        return {
-            "hours_per_month": self.hours_per_month,
-            "ops_usd_per_month": self.ops_usd_per_month,
-            "setup_usd": self.setup_usd,
-            "target_utilization": self.target_utilization,
-            "min_replicas": self.min_replicas,
-            "cached_input_fraction": self.cached_input_fraction,
-            "pricing": list(self.pricing),
-            "providers": list(self.providers),
-        }
+        """The assumptions-block entries: every field under its name (units in the names), in
+        field order, tuples as lists; a field added here is echoed without another line."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: list(v) if isinstance(v, tuple) else v for name, v in values.items()}
 
 
 @dataclass(frozen=True)
