@@ -77,29 +77,25 @@ def main() -> int:
     capacity = rng.uniform(0.2, 5.0, n_deployments)
     price = rng.uniform(0.5, 6.0, n_deployments)
     gpus = rng.choice([1, 2, 4, 8], n_deployments)
-    seconds, _ = best_of(
-        lambda: tc.profile_costs(
-            rates,
+
+    def billing_unit() -> cost.BillingUnit:
+        return cost.billing_unit(
             capacity_rps=capacity,
             target_utilization=0.7,
             min_replicas=1,
             gpus_per_replica=gpus,
-            usd_per_gpu_hour=price,
-            usd_per_request=0.004,
             instance_gpus=8,
-            ops_usd_per_month=4000.0,
+            usd_per_gpu_hour=price,
+            hours_per_month=730.0,
+        )
+
+    seconds, _ = best_of(
+        lambda: tc.profile_costs(
+            rates, billing_unit(), capacity_rps=capacity, usd_per_request=0.004, ops_usd_per_month=4000.0
         )
     )
     print(f"2. fixed + autoscaled cost, {n_deployments:,} deployments x 168 h: {seconds * 1e3:.1f} ms")
-    unit = cost.billing_unit(
-        capacity_rps=capacity,
-        target_utilization=0.7,
-        min_replicas=1,
-        gpus_per_replica=gpus,
-        instance_gpus=8,
-        usd_per_gpu_hour=price,
-        hours_per_month=730.0,
-    )
+    unit = billing_unit()
     seconds, result = best_of(
         lambda: tc.profile_crossover(
             rates,

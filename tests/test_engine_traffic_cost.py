@@ -246,6 +246,22 @@ def test_fixed_provisioning_pays_the_peak_all_month_and_autoscaling_follows_the_
     assert float(scaled.idle_share) < float(fixed.idle_share)
 
 
+def test_profile_costs_is_both_provisionings_and_the_api_on_one_billing_unit():
+    unit, rates = unit_for(), business_hours()
+    month = tc.profile_costs(
+        rates, unit, capacity_rps=2.0, usd_per_request=0.002, ops_usd_per_month=OPS, hours_per_month=HOURS,
+        billing_granularity_h=4,
+    )  # fmt: skip
+    fixed = tc.fixed_provisioning(rates, unit, capacity_rps=2.0, ops_usd_per_month=OPS, hours_per_month=HOURS)
+    scaled = tc.autoscaled_provisioning(
+        rates, unit, capacity_rps=2.0, ops_usd_per_month=OPS, hours_per_month=HOURS, billing_granularity_h=4
+    )
+    for got, want in ((month.fixed, fixed), (month.autoscaled, scaled)):
+        assert all(np.array_equal(getattr(got, f), getattr(want, f)) for f in vars(want))
+    assert float(month.autoscaled.usd_per_month) < float(month.fixed.usd_per_month)  # nights cost less
+    assert float(month.api_usd_per_month) == float(tc.api_usd_per_month(rates, 0.002, HOURS))
+
+
 def test_billing_blocks_pay_for_the_busiest_hour_of_each_block():
     values = np.array([1, 3, 2, 2, 5, 1] * 4, dtype=float)
     assert tc.block_max(values, 3).tolist() == [3, 3, 3, 5, 5, 5] * 4

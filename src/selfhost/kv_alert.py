@@ -9,6 +9,11 @@ targets usually break long before the cache fills; with long prompts the cache f
 Two layers, as elsewhere: array functions that broadcast (``kv_utilization``,
 ``concurrency_at_utilization``), and ``kv_alert``, which builds the arrays from replica
 configs and returns a `Report` for the CLI.
+
+The two array functions are each other's inverse and share their last two arguments:
+``tokens_per_sequence``, the mean tokens each sequence holds in the cache [tokens], and
+``kv_capacity_tokens``, the KV tokens the replica holds beside its weights [tokens]. Every
+argument may be a scalar or an array, all broadcastable to one shape; the result has that shape.
 """
 
 from __future__ import annotations
@@ -49,20 +54,9 @@ def kv_utilization(
 ) -> FloatArray:
     """Share of the KV cache in use with ``concurrency`` sequences in flight. [unitless]
 
-    All arguments may be scalars or arrays broadcastable to one shape; the result has that shape.
-
-    Parameters
-    ----------
-    concurrency : Sequences in flight. [sequences]
-    tokens_per_sequence : Mean tokens each sequence holds in the cache. [tokens]
-    kv_capacity_tokens : KV tokens the replica holds beside its weights. [tokens]
-
-    Returns
-    -------
     ``concurrency x tokens_per_sequence / kv_capacity_tokens``; infinite where the capacity is 0.
+    ``concurrency``: sequences in flight [sequences]; the other arguments as the module says.
 
-    Notes
-    -----
     vLLM counts allocated 16-token blocks, so its gauge reads up to one block per sequence
     higher (under 1.5 % at 1,150 tokens per sequence); that rounding is not modelled.
     """
@@ -80,18 +74,9 @@ def concurrency_at_utilization(
 ) -> FloatArray:
     """Fewest whole sequences whose KV use reaches ``threshold``. [sequences]
 
-    All arguments may be scalars or arrays broadcastable to one shape; the result has that shape.
-
-    Parameters
-    ----------
-    threshold : Alert level, a share of the KV capacity, in (0, 1]. [unitless]
-    tokens_per_sequence : Mean tokens each sequence holds in the cache. [tokens]
-    kv_capacity_tokens : KV tokens the replica holds beside its weights. [tokens]
-
-    Returns
-    -------
     ``max(1, ceil(threshold x kv_capacity_tokens / tokens_per_sequence))``; 0 where the
-    capacity is 0 (nothing runs).
+    capacity is 0 (nothing runs). ``threshold``: the alert level, a share of the KV capacity,
+    in (0, 1] [unitless]; the other arguments as the module says.
     """
     thr = np.asarray(threshold, dtype=float)
     t = np.maximum(1.0, np.asarray(tokens_per_sequence, dtype=float))

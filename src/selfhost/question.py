@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,17 +78,10 @@ class CostAssumptions:
     providers: tuple[str, ...] = ()
 
     def record(self) -> dict[str, Any]:
-        """The assumptions-block entries, units in the keys."""
-        return {
-            "hours_per_month": self.hours_per_month,
-            "ops_usd_per_month": self.ops_usd_per_month,
-            "setup_usd": self.setup_usd,
-            "target_utilization": self.target_utilization,
-            "min_replicas": self.min_replicas,
-            "cached_input_fraction": self.cached_input_fraction,
-            "pricing": list(self.pricing),
-            "providers": list(self.providers),
-        }
+        """The assumptions-block entries: every field under its name (units in the names), in
+        field order, tuples as lists; a field added here is echoed without another line."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: list(v) if isinstance(v, tuple) else v for name, v in values.items()}
 
 
 @dataclass(frozen=True)
@@ -302,35 +295,26 @@ class Scenario:
 
     def assumptions(self) -> dict[str, Any]:
         """The scenario, whole, for a report's assumptions block: every part it has, units in the keys."""
-        record: dict[str, Any] = {}
-        if self.mixes:
-            record["mixes"] = [{"input_tokens": p, "output_tokens": d} for p, d in self.mixes]
-        if self.input_tokens is not None and self.output_tokens is not None:
-            record["input_tokens"] = self.input_tokens
-            record["output_tokens"] = self.output_tokens
-        if self.context is not None:
-            record["context_tokens"] = self.context
-        if self.max_tpot_ms is not None:
-            record["max_tpot_ms"] = self.max_tpot_ms
-        if self.max_ttft_ms is not None:
-            record["max_ttft_ms"] = self.max_ttft_ms
-        record["kv_dtype"] = self.kv_dtype
-        if self.costs is not None:
-            record.update(self.costs.record())
-        if self.rps is not None:
-            record["rps"] = self.rps
-        if self.rates:
-            record["rates_rps"] = list(self.rates)
-        record["measured_only"] = self.selection.measured_only
-        record["selection"] = self.selection.record()
-        if self.samples:
-            record["uncertainty"] = {"samples": self.samples, "seed": self.seed}
-        if self.stale_days is not None:
-            record["stale_after_days"] = self.stale_days
-        record["catalog_overlays"] = [str(path) for path in self.catalog_overlays]
-        if self.traffic is not None:
-            record["traffic"] = self.traffic.record()
-        return record
+        mix = self.input_tokens is not None and self.output_tokens is not None
+        parts: dict[str, Any] = {
+            "mixes": [{"input_tokens": p, "output_tokens": d} for p, d in self.mixes] or None,
+            "input_tokens": self.input_tokens if mix else None,
+            "output_tokens": self.output_tokens if mix else None,
+            "context_tokens": self.context,
+            "max_tpot_ms": self.max_tpot_ms,
+            "max_ttft_ms": self.max_ttft_ms,
+            "kv_dtype": self.kv_dtype,
+            **(self.costs.record() if self.costs is not None else {}),
+            "rps": self.rps,
+            "rates_rps": list(self.rates) or None,
+            "measured_only": self.selection.measured_only,
+            "selection": self.selection.record(),
+            "uncertainty": {"samples": self.samples, "seed": self.seed} if self.samples else None,
+            "stale_after_days": self.stale_days,
+            "catalog_overlays": [str(path) for path in self.catalog_overlays],
+            "traffic": self.traffic.record() if self.traffic is not None else None,
+        }
+        return {key: value for key, value in parts.items() if value is not None}
 
     # ------------------------------------------------------------------ from the command line
 

@@ -593,13 +593,16 @@ def _sensitivity_table(data: ReviewData) -> Table:
 
 
 def _uncertainty_table(records: Sequence[Record]) -> Table:
+    bands = (  # (header, record key, format): one column of P10 / P50 / P90 each
+        ("Crossover req/s", "crossover_rps", never_or(sig3)),
+        ("Self-hosted $/month", "self_hosted_usd_per_month", usd),
+        ("API $/month", "api_usd_per_month", usd),
+        ("Saving $/month", "saving_usd_per_month", usd),
+    )
     columns = [
         ("Model", "l"),
         ("API", "l"),
-        ("Crossover req/s P10 / P50 / P90", "r"),
-        ("Self-hosted $/month P10 / P50 / P90", "r"),
-        ("API $/month P10 / P50 / P90", "r"),
-        ("Saving $/month P10 / P50 / P90", "r"),
+        *((f"{header} P10 / P50 / P90", "r") for header, _, _ in bands),
         ("P(self-hosted cheaper)", "r"),
         ("P(no crossover)", "r"),
     ]
@@ -607,10 +610,7 @@ def _uncertainty_table(records: Sequence[Record]) -> Table:
         (
             r["model"],
             r["api"],
-            _band(r, "crossover_rps", never_or(sig3)),
-            _band(r, "self_hosted_usd_per_month", usd),
-            _band(r, "api_usd_per_month", usd),
-            _band(r, "saving_usd_per_month", usd),
+            *(_band(r, key, fmt) for _, key, fmt in bands),
             probability(r["probability_self_hosted_cheaper"]),
             probability(r["probability_no_crossover"]),
         )

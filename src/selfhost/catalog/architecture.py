@@ -15,6 +15,21 @@ if TYPE_CHECKING:
     from selfhost.catalog.schema import Architecture
 
 
+#: `Architecture` fields that `count_params` takes under the same name.
+_SAME_NAME = (
+    "num_hidden_layers", "hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads",
+    "head_dim", "vocab_size", "tie_word_embeddings", "qkv_bias", "o_bias", "mlp_bias", "qk_norm",
+    "attention_sinks",
+)  # fmt: skip
+#: `MoeSpec` fields that `count_params` takes as ``moe_<field>``.
+_MOE = (
+    "n_routed_experts", "num_experts_per_tok", "n_shared_experts", "first_k_dense_replace", "layer_freq",
+    "decoder_sparse_step", "mlp_only_layers", "router_score_bias", "router_bias", "expert_bias",
+)  # fmt: skip
+#: `MlaSpec` fields that `count_params` takes as ``mla_<field>``.
+_MLA = ("kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim")
+
+
 def count_params_kwargs(arch: Architecture) -> dict[str, Any]:
     """The keyword arguments of `selfhost.engine.params.count_params` for `arch`.
 
@@ -23,44 +38,14 @@ def count_params_kwargs(arch: Architecture) -> dict[str, Any]:
     """
     moe = arch.moe
     mla = arch.mla
-    kw: dict[str, Any] = {
-        "num_hidden_layers": arch.num_hidden_layers,
-        "hidden_size": arch.hidden_size,
-        "intermediate_size": arch.intermediate_size,
-        "num_attention_heads": arch.num_attention_heads,
-        "num_key_value_heads": arch.num_key_value_heads,
-        "head_dim": arch.head_dim,
-        "vocab_size": arch.vocab_size,
-        "tie_word_embeddings": arch.tie_word_embeddings,
-        "qkv_bias": arch.qkv_bias,
-        "o_bias": arch.o_bias,
-        "mlp_bias": arch.mlp_bias,
-        "qk_norm": arch.qk_norm,
-        "mtp_num_layers": arch.num_nextn_predict_layers,
-        "attention_sinks": arch.attention_sinks,
-    }
+    kw: dict[str, Any] = {name: getattr(arch, name) for name in _SAME_NAME}
+    kw["mtp_num_layers"] = arch.num_nextn_predict_layers
     if moe is not None:
-        kw.update(
-            moe_n_routed_experts=moe.n_routed_experts,
-            moe_num_experts_per_tok=moe.num_experts_per_tok,
-            moe_n_shared_experts=moe.n_shared_experts,
-            moe_intermediate_size=moe.moe_intermediate_size,
-            moe_first_k_dense_replace=moe.first_k_dense_replace,
-            moe_layer_freq=moe.layer_freq,
-            moe_decoder_sparse_step=moe.decoder_sparse_step,
-            moe_mlp_only_layers=moe.mlp_only_layers,
-            moe_router_score_bias=moe.router_score_bias,
-            moe_router_bias=moe.router_bias,
-            moe_expert_bias=moe.expert_bias,
-        )
+        kw.update({f"moe_{name}": getattr(moe, name) for name in _MOE})
+        kw["moe_intermediate_size"] = moe.moe_intermediate_size
     if mla is not None:
-        kw.update(
-            mla_kv_lora_rank=mla.kv_lora_rank,
-            mla_q_lora_rank=mla.q_lora_rank or 0,
-            mla_qk_rope_head_dim=mla.qk_rope_head_dim,
-            mla_qk_nope_head_dim=mla.qk_nope_head_dim,
-            mla_v_head_dim=mla.v_head_dim,
-        )
+        kw.update({f"mla_{name}": getattr(mla, name) for name in _MLA})
+        kw["mla_q_lora_rank"] = mla.q_lora_rank or 0
     return kw
 
 

@@ -181,16 +181,12 @@ ApiOpt = Annotated[
 AllApisOpt = Annotated[
     bool, typer.Option("--all-apis", help="Compare with every comparable API, not the cheapest of each kind.")
 ]
-InputTokensOpt = Annotated[
-    int,
-    typer.Option("--input-tokens", metavar="TOKENS", min=1, help="Mean prompt length per request. [tokens]"),
-]
-OutputTokensOpt = Annotated[
-    int,
-    typer.Option(
-        "--output-tokens", metavar="TOKENS", min=1, help="Mean completion length per request. [tokens]"
-    ),
-]
+InputTokensOpt, OutputTokensOpt = (
+    Annotated[
+        int, typer.Option(flag, metavar="TOKENS", min=1, help=f"Mean {what} length per request. [tokens]")
+    ]
+    for flag, what in (("--input-tokens", "prompt"), ("--output-tokens", "completion"))
+)
 ContextOpt = Annotated[
     int | None,
     typer.Option(
@@ -200,60 +196,26 @@ ContextOpt = Annotated[
         help="Longest sequence one request may reach; must fit. [tokens]",
     ),
 ]
-MaxTpotOpt = Annotated[
-    float, typer.Option("--max-tpot-ms", metavar="MS", min=0.001, help="Time-per-output-token target. [ms]")
-]
-MaxTtftOpt = Annotated[
-    float, typer.Option("--max-ttft-ms", metavar="MS", min=0.001, help="Time-to-first-token target. [ms]")
-]
+MaxTpotOpt, MaxTtftOpt = (
+    Annotated[float, typer.Option(flag, metavar="MS", min=0.001, help=f"{what} target. [ms]")]
+    for flag, what in (("--max-tpot-ms", "Time-per-output-token"), ("--max-ttft-ms", "Time-to-first-token"))
+)
 KvDtypeOpt = Annotated[
     str, typer.Option("--kv-dtype", metavar="DTYPE", help="KV-cache dtype: auto (BF16), bf16, fp8.")
 ]
-OpsOpt = Annotated[
-    float,
-    typer.Option(
-        "--ops-usd-per-month",
-        metavar="USD",
-        min=0,
-        help="Fixed self-hosting operations cost (SRE, monitoring). [USD/month]",
-    ),
-]
-SetupOpt = Annotated[
-    float,
-    typer.Option("--setup-usd", metavar="USD", min=0, help="One-off setup cost, shown as payback. [USD]"),
-]
-UtilOpt = Annotated[
-    float,
-    typer.Option(
-        "--target-utilization",
-        metavar="SHARE",
-        min=0.01,
-        max=1.0,
-        help="Share of replica capacity you plan to use. [0-1]",
-    ),
-]
+# The costs' bounded numbers: flag, metavar, bounds, help.
+OpsOpt, SetupOpt, UtilOpt, HoursOpt, CachedOpt = (
+    Annotated[float, typer.Option(flag, metavar=metavar, help=help, **bounds)]
+    for flag, metavar, bounds, help in (
+        ("--ops-usd-per-month", "USD", {"min": 0}, "Fixed self-hosting operations cost (SRE, monitoring). [USD/month]"),
+        ("--setup-usd", "USD", {"min": 0}, "One-off setup cost, shown as payback. [USD]"),
+        ("--target-utilization", "SHARE", {"min": 0.01, "max": 1.0}, "Share of replica capacity you plan to use. [0-1]"),
+        ("--hours-per-month", "HOURS", {"min": 1, "max": 744}, "Billed hours per month (730 = always on). [h]"),
+        ("--cached-input-fraction", "SHARE", {"min": 0, "max": 1}, "Share of API input billed at the cached price. [0-1]"),
+    )
+)  # fmt: skip
 MinReplicasOpt = Annotated[
     int, typer.Option("--min-replicas", metavar="N", min=1, help="Replicas always running. [count]")
-]
-HoursOpt = Annotated[
-    float,
-    typer.Option(
-        "--hours-per-month",
-        metavar="HOURS",
-        min=1,
-        max=744,
-        help="Billed hours per month (730 = always on). [h]",
-    ),
-]
-CachedOpt = Annotated[
-    float,
-    typer.Option(
-        "--cached-input-fraction",
-        metavar="SHARE",
-        min=0,
-        max=1,
-        help="Share of API input billed at the cached price. [0-1]",
-    ),
 ]
 LimitOpt = Annotated[
     int, typer.Option("--limit", min=0, metavar="N", help="Show at most this many rows (0 = all).")

@@ -183,24 +183,20 @@ def _render(w: object, title: str, out: object) -> None:
     for what, value in rows:
         table.add_row(what, value)
     out.print(table)
+    statistics = (("mean", "Mean"), ("p50", "p50"), ("p95", "p95"))  # (field of the stats, header)
     token_rows = [
-        {"kind": name, **({k: getattr(stats, k) for k in ("mean", "p50", "p95")} if stats else {})}
+        {"kind": name, **({k: getattr(stats, k) for k, _ in statistics} if stats else {})}
         for name, stats in (
             ("input", p.tokens.input),
             ("output", p.tokens.output),
             ("cached input", p.tokens.cached_input),
         )
     ]
-    render_table(
-        token_rows,
-        [
-            Column("kind", "Tokens per request", str, "left"),
-            Column("mean", "Mean", tokens),
-            Column("p50", "p50", tokens),
-            Column("p95", "p95", tokens),
-        ],
-        out,
-    )
+    columns = [
+        Column("kind", "Tokens per request", str, "left"),
+        *(Column(k, h, tokens) for k, h in statistics),
+    ]
+    render_table(token_rows, columns, out)
     day = daily_shape(p)
     _shape_table([f"{h:02d}:00" for h in range(len(day))], day, "Hour", f"Typical day ({tz})", rate, out)
     week = weekly_shape(p)

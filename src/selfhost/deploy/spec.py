@@ -165,14 +165,11 @@ def kit_spec(
     min_replicas: int = 1,
     served_model_name: str | None = None,
     weights: str | None = None,
-    data_parallel_size: int | None = None,
-    data_parallel_attention: bool | None = None,
-    expert_parallel: bool | None = None,
 ) -> KitSpec:
     """Size one replica of ``config`` for ``workload`` and freeze what its kit needs.
 
-    The data-parallel fields default to the config's layout: a replica with data-parallel
-    attention runs attention DP over all its GPUs and the experts EP over them.
+    The replica runs the config's layout: one with data-parallel attention runs attention DP
+    over all its GPUs and the experts EP over them.
 
     Raises:
         InputError: the engine has no kit, the format needs a pre-quantized checkpoint and
@@ -189,12 +186,7 @@ def kit_spec(
             f"selfhost deploy writes kits for NVIDIA (CUDA) GPUs; {config.gpu.id} is {config.gpu.platform}: "
             "pick a CUDA GPU (--gpu, or plan with --gpu)"
         )
-    if data_parallel_size is None:
-        data_parallel_size = config.n_gpus if config.dp_attention else 1
-    if data_parallel_attention is None:
-        data_parallel_attention = config.dp_attention
-    if expert_parallel is None:
-        expert_parallel = config.dp_attention
+    data_parallel_size = config.n_gpus if config.dp_attention else 1
     quant_flags = QUANTIZATION[engine]
     if config.quant.id not in quant_flags:
         raise InputError(
@@ -257,8 +249,8 @@ def kit_spec(
         tensor_parallel_size=tp,
         pipeline_parallel_size=pp,
         data_parallel_size=data_parallel_size,
-        data_parallel_attention=data_parallel_attention and data_parallel_size > 1,
-        expert_parallel=expert_parallel,
+        data_parallel_attention=config.dp_attention and data_parallel_size > 1,
+        expert_parallel=config.dp_attention,
         max_model_len=workload.context_tokens,
         gpu_memory_utilization=config.engine.gpu_memory_utilization,
         max_num_seqs=batch,

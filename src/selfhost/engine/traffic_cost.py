@@ -16,6 +16,7 @@ divides H.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -221,59 +222,30 @@ class ProfileCosts:
 
 def profile_costs(
     rates_rps: ArrayLike,
+    unit: cost.BillingUnit,
     *,
     capacity_rps: ArrayLike,
-    target_utilization: ArrayLike,
-    min_replicas: ArrayLike,
-    gpus_per_replica: ArrayLike,
-    usd_per_gpu_hour: ArrayLike,
     usd_per_request: ArrayLike,
-    instance_gpus: ArrayLike = 1,
     ops_usd_per_month: ArrayLike = 0.0,
     hours_per_month: ArrayLike = 730.0,
     billing_granularity_h: int = 1,
 ) -> ProfileCosts:
     """The month of a profile, self-hosted both ways and on the API.
 
-    Parameters
-    ----------
-    rates_rps : Mean request rate of each profile hour, shape (H,) or S + (H,). [requests/s]
-    capacity_rps : Requests/s one replica sustains within its latency targets. [requests/s]
-    target_utilization : Share of capacity planned for use. [unitless]
-    min_replicas : Replicas kept running at any traffic. [count]
-    gpus_per_replica : GPUs in one replica. [count]
-    usd_per_gpu_hour : Price of a GPU-hour. [USD/h]
-    usd_per_request : API price of one request. [USD]
-    instance_gpus : GPUs per rentable instance (capacity is bought in lcm units). [count]
-    ops_usd_per_month : Fixed operations cost. [USD/month]
-    hours_per_month : Hours in the month the profile repeats over. [h]
-    billing_granularity_h : The provider's billing block. [h]
+    ``rates_rps``: each profile hour's mean request rate, shape (H,) or S + (H,) [requests/s];
+    ``unit``: the deployments' `cost.billing_unit`, priced for ``hours_per_month``;
+    ``usd_per_request``: the API price of one request [USD]; the other arguments as
+    `autoscaled_provisioning` takes them.
     """
-    unit = cost.billing_unit(
-        capacity_rps=capacity_rps,
-        target_utilization=target_utilization,
-        min_replicas=min_replicas,
-        gpus_per_replica=gpus_per_replica,
-        instance_gpus=instance_gpus,
-        usd_per_gpu_hour=usd_per_gpu_hour,
-        hours_per_month=hours_per_month,
-    )
-    capacity = np.asarray(capacity_rps, dtype=float)
+    shared: dict[str, Any] = {
+        "capacity_rps": np.asarray(capacity_rps, dtype=float),
+        "ops_usd_per_month": ops_usd_per_month,
+        "hours_per_month": hours_per_month,
+    }
     return ProfileCosts(
-        fixed=fixed_provisioning(
-            rates_rps,
-            unit,
-            capacity_rps=capacity,
-            ops_usd_per_month=ops_usd_per_month,
-            hours_per_month=hours_per_month,
-        ),
+        fixed=fixed_provisioning(rates_rps, unit, **shared),
         autoscaled=autoscaled_provisioning(
-            rates_rps,
-            unit,
-            capacity_rps=capacity,
-            ops_usd_per_month=ops_usd_per_month,
-            hours_per_month=hours_per_month,
-            billing_granularity_h=billing_granularity_h,
+            rates_rps, unit, **shared, billing_granularity_h=billing_granularity_h
         ),
         api_usd_per_month=api_usd_per_month(rates_rps, usd_per_request, hours_per_month),
     )
