@@ -279,6 +279,22 @@ class PriceOption:
     source: str
     confirmed: bool
 
+    @classmethod
+    def of(cls, entry: Any, gpu: Gpu, provider: str, pricing: str, usd_per_gpu_hour: float) -> PriceOption:
+        """The option of a catalog offer or purchase ``entry`` of ``gpu`` (its id, instance size,
+        date, source and confirmation), paid ``usd_per_gpu_hour``. [USD/GPU-hour]"""
+        return cls(
+            id=entry.id,
+            provider=provider,
+            pricing=pricing,
+            gpu_id=gpu.id,
+            usd_per_gpu_hour=usd_per_gpu_hour,
+            instance_gpus=entry.instance_gpus,
+            as_of=entry.as_of,
+            source=entry.source,
+            confirmed=entry.confirmed,
+        )
+
 
 # --------------------------------------------------------------------------- compatibility
 
@@ -845,19 +861,7 @@ def price_options(
             continue
         if wanted_providers and offer.provider.lower() not in wanted_providers:
             continue
-        options.append(
-            PriceOption(
-                id=offer.id,
-                provider=offer.provider,
-                pricing=offer.pricing,
-                gpu_id=gpu.id,
-                usd_per_gpu_hour=offer.usd_per_gpu_hour,
-                instance_gpus=offer.instance_gpus,
-                as_of=offer.as_of,
-                source=offer.source,
-                confirmed=offer.confirmed,
-            )
-        )
+        options.append(PriceOption.of(offer, gpu, offer.provider, offer.pricing, offer.usd_per_gpu_hour))
     if "owned" in kinds and (not wanted_providers or "owned" in wanted_providers):
         for own in catalog.purchase_options:
             if own.gpu != gpu.id:
@@ -871,19 +875,7 @@ def price_options(
                 hosting_usd_per_gpu_month=own.hosting_usd_per_gpu_month,
                 hours_per_month=hours_per_month,
             )
-            options.append(
-                PriceOption(
-                    id=own.id,
-                    provider="owned",
-                    pricing="owned",
-                    gpu_id=gpu.id,
-                    usd_per_gpu_hour=float(rate),
-                    instance_gpus=own.instance_gpus,
-                    as_of=own.as_of,
-                    source=own.source,
-                    confirmed=own.confirmed,
-                )
-            )
+            options.append(PriceOption.of(own, gpu, "owned", "owned", float(rate)))
     return options
 
 
