@@ -25,7 +25,7 @@ What is measured
 4. Scalar capacity: `throughput.capacity` for one deployment at a time (a library caller's
    one-at-a-time use), median over 200 deployments.
 5. Monte Carlo: the sampling stage of `crossover --rps 5 --uncertainty N` (crossover_samples) for
-   the 12 comparisons of the default selection at three sample counts, and for every catalog
+   the 30 comparisons of the default selection at three sample counts, and for every catalog
    model's comparisons at 1e6; each in a fresh process, time (best of 3 in it) and the
    process's peak RSS. Target: 1e6 samples over the default comparisons <= 1 s.
 6. Sweep: every model at 10, 100 and 1,000 log-spaced rates, streamed as CSV to /dev/null; each

@@ -271,7 +271,7 @@ MUTANTS: tuple[Mutant, ...] = (
         UNCERTAINTY,
         "        if not (up.any() or down.any()):",
         "        if True:",
-        "node_below: the binned guess taken as it is, never stepped to the right node",
+        "node_below: the binned guess and one step taken as they are, never checked against the nodes",
     ),
     Mutant(
         "configs-ways-offset",
