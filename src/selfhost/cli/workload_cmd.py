@@ -6,10 +6,14 @@ import sys
 from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from selfhost.cli import options as o
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class Shape(str, Enum):
@@ -198,10 +202,10 @@ def _render(w: object, title: str, out: object) -> None:
     ]
     render_table(token_rows, columns, out)
     day = daily_shape(p)
-    _shape_table([f"{h:02d}:00" for h in range(len(day))], day, "Hour", f"Typical day ({tz})", rate, out)
+    _shape_table([f"{h:02d}:00" for h in range(len(day))], [float(v) for v in day], "Hour", f"Typical day ({tz})", rate, out)
     week = weekly_shape(p)
     if week is not None:
-        _shape_table(list(DAYS), week, "Day", "Typical week (mean of each day)", rate, out)
+        _shape_table(list(DAYS), [float(v) for v in week], "Day", "Typical week (mean of each day)", rate, out)
 
 
 def _shape_table(
@@ -210,7 +214,7 @@ def _shape_table(
     heading: str,
     title: str,
     rate: Callable[[object], str],
-    out: object,
+    out: Console,
 ) -> None:
     """A profile's shape as a table of mean req/s per hour or day, with a bar scaled to the top value."""
     from selfhost.render import Column, render_table
