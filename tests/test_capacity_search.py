@@ -155,8 +155,9 @@ def test_broadcast_workloads_of_a_large_input_equal_the_bisection():
     s = deployments(1500, seed=3)
     p = np.array([[100.0], [1000.0], [8000.0]])
     d = np.array([[50.0], [300.0], [900.0]])
-    got, want = throughput.capacity(s, p, d, 0.1, np.array([[0.5], [3.0], [9.0]])), bisection(
-        s, p, d, 0.1, np.array([[0.5], [3.0], [9.0]])
+    got, want = (
+        throughput.capacity(s, p, d, 0.1, np.array([[0.5], [3.0], [9.0]])),
+        bisection(s, p, d, 0.1, np.array([[0.5], [3.0], [9.0]])),
     )
     assert got.batch.shape == (3, 1500)
     assert {LIMIT_NONE, LIMIT_LATENCY} <= set(np.unique(got.limit).tolist())

@@ -179,7 +179,9 @@ def tempting(document: dict) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
-@pytest.mark.parametrize("digest", ["sha256-of-the-bytes", "sha256-of-key-and-bytes", "hmac-with-another-secret"])
+@pytest.mark.parametrize(
+    "digest", ["sha256-of-the-bytes", "sha256-of-key-and-bytes", "hmac-with-another-secret"]
+)
 def test_a_planted_entry_with_a_valid_looking_digest_is_not_served(cache_dir: Path, digest: str):
     """Whoever plants an entry can compute any unkeyed digest of it; only this user's secret verifies."""
     expected = load_catalog(env={}, use_cache=False)
@@ -199,7 +201,9 @@ def test_a_planted_entry_with_a_valid_looking_digest_is_not_served(cache_dir: Pa
     assert cache.read(cache_dir, key) is not None  # rebuilt, and the rebuilt entry verifies
 
 
-@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="needs root to plant another user's file")
+@pytest.mark.skipif(
+    not hasattr(os, "getuid") or os.getuid() != 0, reason="needs root to plant another user's file"
+)
 def test_an_entry_owned_by_another_user_is_never_read(cache_dir: Path):
     expected = load_catalog(env={}, use_cache=False)
     load_catalog(env={})

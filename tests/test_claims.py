@@ -467,7 +467,9 @@ CLAIMS: dict[str, Claim] = {
 #: Memory arithmetic is exact (0.5 %); throughput and cost figures depend on the calibrated engine
 #: profiles, so they may move a little with a refit before the doc is stale.
 EXACT, ESTIMATE = 0.005, 0.02  # estimates: a recalibration that moves one by > 2 % must update the doc
-MI300X_ROW = r"\| 2x B300 NVFP4 \(TP2\), Hyperstack \(\${n}/month\) \| defaults \| "  # the cheapest deployment
+MI300X_ROW = (
+    r"\| 2x B300 NVFP4 \(TP2\), Hyperstack \(\${n}/month\) \| defaults \| "  # the cheapest deployment
+)
 H100_ROW = r"\| 8x H100 AWQ-int4, DigitalOcean \(\${n}/month\) \| defaults \| "
 QWEN_ROW = r"\| Qwen 2\.5 32B \| weights {n} GB: no \| weights {n} GB, {n} KV tokens: not one 32K sequence \({n} with an FP8 KV cache\) \| "
 CODESTRAL_ROW = r"\| Codestral 22B \| weights {n} GB: no \| weights {n} GB: {n} sequences \| "

@@ -838,7 +838,9 @@ def test_the_console_script_pauses_the_collector_only_while_the_app_is_imported(
         "main()\n"
         "import json; print(json.dumps(seen))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr
     [[enabled, frozen]] = json.loads(done.stdout)
     assert enabled and frozen > 10_000
@@ -1030,12 +1032,26 @@ def test_a_deployment_outside_the_calibration_is_flagged_in_fields_and_notes(cli
     assert "no published measurement behind the engine profile: sglang on mi300x-192gb" in result.stderr
     assert "profile pooled" not in result.stderr
     # MLX has no measurement of its own: its profile is the pooled fit of the engines measured on Metal
-    result = cli("estimate", "-m", "llama-3.1-8b", "-g", "m3-max-64gb", "--engine", "mlx", "-b", "1", "--format", "json")
+    result = cli(
+        "estimate",
+        "-m",
+        "llama-3.1-8b",
+        "-g",
+        "m3-max-64gb",
+        "--engine",
+        "mlx",
+        "-b",
+        "1",
+        "--format",
+        "json",
+    )
     (record,) = json_doc(result)["results"]
     assert (record["engine"], record["engine_confirmed"], record["gpu_measured"]) == ("mlx", False, True)
     assert "mlx: profile pooled from the measured engines" in result.stderr
     # vLLM on MI300X, the headline's deployment, is now measured (its own ROCm serving runs)
-    result = cli("estimate", "-m", "llama-3.3-70b", "-g", "mi300x", "-q", "fp8", "-b", "1", "--format", "json")
+    result = cli(
+        "estimate", "-m", "llama-3.3-70b", "-g", "mi300x", "-q", "fp8", "-b", "1", "--format", "json"
+    )
     (record,) = json_doc(result)["results"]
     assert (record["engine"], record["engine_confirmed"], record["gpu_measured"]) == ("vllm", True, True)
     assert "no published measurement" not in result.stderr

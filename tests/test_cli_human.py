@@ -61,7 +61,9 @@ def test_cost_json_says_how_many_rows_matched_and_the_limit(cli: Cli) -> None:
 
 def test_cost_csv_holds_every_row_unless_limited(cli: Cli) -> None:
     total = doc(cli("cost", "--rps", "5", "-m", "qwen2.5-7b", "--format", "json"))["total_rows"]
-    rows = list(csv.DictReader(io.StringIO(cli("cost", "--rps", "5", "-m", "qwen2.5-7b", "--format", "csv").stdout)))
+    rows = list(
+        csv.DictReader(io.StringIO(cli("cost", "--rps", "5", "-m", "qwen2.5-7b", "--format", "csv").stdout))
+    )
     assert len(rows) == total
     table = cli("cost", "--rps", "5", "-m", "qwen2.5-7b")
     assert f"showing 20 of {total} rows" in table.stderr  # a table shows 20 and says so
@@ -100,7 +102,10 @@ def test_fit_ends_with_the_smallest_and_the_cheapest_deployment_that_fits(cli: C
     assert cheapest["usd_per_replica_hour"] > 0 and cheapest["provider"]
     table = " ".join(cli("fit", "llama-3.3-70b", "--gpu", "h100", "--gpu", "l40s").stdout.split())
     assert table.endswith(f"({cheapest['provider']}, {cheapest['pricing']}).")
-    assert f"Smallest that fits: {replica_words(smallest['gpus_per_replica'], smallest['gpu'], smallest['layout'])}" in table
+    assert (
+        f"Smallest that fits: {replica_words(smallest['gpus_per_replica'], smallest['gpu'], smallest['layout'])}"
+        in table
+    )
 
 
 def test_fit_where_nothing_fits_names_a_deployment_that_does(cli: Cli) -> None:
@@ -146,7 +151,9 @@ def test_deployment_words_are_the_one_notation() -> None:
      ["sensitivity", "--rps", "5", "-m", "llama-3.3-70b"], ["fit", "llama-3.3-70b", "-g", "h100"]],
     ids=lambda a: a[0],
 )  # fmt: skip
-def test_no_table_uses_the_old_nx_notation(cli: Cli, args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_table_uses_the_old_nx_notation(
+    cli: Cli, args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(ROOT)
     out = cli(*args, "--wide").stdout
     assert not re.search(r"\b\d+x\d+\b|\b\d+x [a-z]", out), out  # '2x1', '4x mi300x'
@@ -177,7 +184,9 @@ def test_jsonl_is_what_pandas_read_json_reads(cli: Cli, args: list[str]) -> None
     records = doc(cli(*args, "--format", "json"))["results"]
     frame = pd.read_json(io.StringIO(lines.stdout), lines=True)
     assert len(frame) == len(records) and list(frame.columns) == list(records[0])
-    assert all(json.loads(line) == record for line, record in zip(lines.stdout.splitlines(), records, strict=True))
+    assert all(
+        json.loads(line) == record for line, record in zip(lines.stdout.splitlines(), records, strict=True)
+    )
 
 
 def test_floats_are_rounded_to_meaningful_digits(cli: Cli) -> None:
@@ -295,13 +304,17 @@ def test_help_fits_80_columns_with_examples_whole_and_words_for_placeholders(
 
 
 @pytest.mark.parametrize("command", ["crossover", "deploy", "plan", "kv-alert", "sweep"])
-def test_the_help_examples_are_whole_commands(cli: Cli, command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_help_examples_are_whole_commands(
+    cli: Cli, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from selfhost.cli.app import app
 
     monkeypatch.setenv("COLUMNS", "80")
     text = cli(command, "--help").stdout
     joined = re.sub(r" \\\n\s+", " ", text)  # shell continuations joined, as a shell reads them
-    (info,) = [i for i in app.registered_commands if (i.name or i.callback.__name__.replace("_", "-")) == command]
+    (info,) = [
+        i for i in app.registered_commands if (i.name or i.callback.__name__.replace("_", "-")) == command
+    ]
     source = re.sub(r" \\\n\s+", " ", info.callback.__doc__ or "")
     examples = re.findall(r"^\s+(selfhost .*)$", source, re.M)
     assert examples
@@ -351,7 +364,9 @@ def test_catalog_list_right_aligns_and_formats_numbers(cli: Cli) -> None:
     assert bandwidth.strip() == "3,350" and bandwidth.endswith("3,350 ")  # right-aligned, thousands
 
 
-def test_chart_without_plotext_prints_the_table_then_the_hint(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chart_without_plotext_prints_the_table_then_the_hint(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, "plotext", None)  # as if not installed
     result = cli("crossover", "--rps", "5", "-m", "llama-3.3-70b", "--chart")
     assert result.exit_code == 0, result.output
@@ -359,7 +374,9 @@ def test_chart_without_plotext_prints_the_table_then_the_hint(cli: Cli, monkeypa
     assert f"pip install '{DISTRIBUTION}[chart]'" in result.stderr
 
 
-@pytest.mark.parametrize(("sequences", "words"), [(1, "1 sequence at"), (3, "3 sequences at"), (1200, "1,200 sequences at")])
+@pytest.mark.parametrize(
+    ("sequences", "words"), [(1, "1 sequence at"), (3, "3 sequences at"), (1200, "1,200 sequences at")]
+)
 def test_fit_summary_counts_sequences_in_words(sequences: int, words: str) -> None:
     from selfhost.questions import fit_summary_words
 

@@ -40,7 +40,11 @@ def brute_force_configs(catalog, models, quants, gpus, gpu_counts=None, engine=N
         for quant in quants:
             for gpu in gpus:
                 chosen = engine or default_engine(catalog, quant, gpu)
-                if chosen is None or platform_problem(quant, gpu, chosen) or model_quant_problem(model, quant):
+                if (
+                    chosen is None
+                    or platform_problem(quant, gpu, chosen)
+                    or model_quant_problem(model, quant)
+                ):
                     continue
                 counts = gpu_counts or [n for n in DEFAULT_GPU_COUNTS if n <= gpu.max_gpus_per_node]
                 for n in counts:
@@ -67,17 +71,26 @@ def test_given_gpu_counts_and_engine_enumerate_as_the_brute_force_does(catalog):
 
 
 def test_an_empty_selection_is_an_empty_table(catalog):
-    table = replica_configs(catalog, models=[], quants=catalog.quantizations, gpus=catalog.gpus, gpu_counts=None, engine=None)
+    table = replica_configs(
+        catalog, models=[], quants=catalog.quantizations, gpus=catalog.gpus, gpu_counts=None, engine=None
+    )
     assert len(table) == 0 and list(table) == []
     _, mem = build_arrays(
-        replica_configs(catalog, models=catalog.models[:1], quants=[], gpus=catalog.gpus, gpu_counts=None, engine=None)
+        replica_configs(
+            catalog, models=catalog.models[:1], quants=[], gpus=catalog.gpus, gpu_counts=None, engine=None
+        )
     )
     assert mem.weight_bytes.shape == (0,)
 
 
 def test_a_position_gives_the_same_object_every_time(catalog):
     table = replica_configs(
-        catalog, models=catalog.models[:3], quants=catalog.quantizations, gpus=catalog.gpus, gpu_counts=None, engine=None
+        catalog,
+        models=catalog.models[:3],
+        quants=catalog.quantizations,
+        gpus=catalog.gpus,
+        gpu_counts=None,
+        engine=None,
     )
     first = table[7]
     assert table[7] is first
@@ -90,7 +103,12 @@ def test_a_position_gives_the_same_object_every_time(catalog):
 
 def test_take_keeps_the_chosen_configs_in_order_and_the_same_objects(catalog):
     table = replica_configs(
-        catalog, models=catalog.models[:4], quants=catalog.quantizations, gpus=catalog.gpus, gpu_counts=None, engine=None
+        catalog,
+        models=catalog.models[:4],
+        quants=catalog.quantizations,
+        gpus=catalog.gpus,
+        gpu_counts=None,
+        engine=None,
     )
     kept = table[3]
     mask = np.zeros(len(table), dtype=bool)
@@ -103,7 +121,12 @@ def test_take_keeps_the_chosen_configs_in_order_and_the_same_objects(catalog):
 def test_concat_joins_tables_one_after_the_other(catalog):
     def one(model):
         return replica_configs(
-            catalog, models=[model], quants=catalog.quantizations, gpus=catalog.gpus, gpu_counts=None, engine=None
+            catalog,
+            models=[model],
+            quants=catalog.quantizations,
+            gpus=catalog.gpus,
+            gpu_counts=None,
+            engine=None,
         )
 
     a, b = one(catalog.models[0]), one(catalog.models[1])

@@ -45,7 +45,12 @@ def compose_config(kit: Path) -> dict[str, Any]:
         lambda: llama_awq_2xa100("sglang"),
         lambda: kit_spec(config("deepseek-v3", "h100", "fp8", 16), workload(), rps=1, target_utilization=0.7),
     ],
-    ids=["llama-awq-2xa100", "deepseek-fp8-8xh200", "llama-awq-2xa100-sglang", "deepseek-fp8-16xh100-two-nodes"],
+    ids=[
+        "llama-awq-2xa100",
+        "deepseek-fp8-8xh200",
+        "llama-awq-2xa100-sglang",
+        "deepseek-fp8-16xh100-two-nodes",
+    ],
 )
 def test_docker_compose_validates_the_kit(tmp_path: Path, sized: Any) -> None:
     spec: KitSpec = sized()

@@ -141,8 +141,14 @@ def test_drain_mean_step_weights_each_step_by_the_tokens_it_makes() -> None:
     #     2 / 15 x sum x_i (1 + 0.6 x_i) ms = 2 x mean(x) + 1.2 x mean(x^2), with mean(x) = 0.5 and
     #     mean(x^2) = sum_{i=1..15} (i - 0.5)^2 / 15^3 = (1240 - 120 + 3.75) / 3375 = 0.332963:
     #     1 + 1.2 x 0.332963 = 1.399556 ms (the exact integral gives 1 + 0.6 x 2/3 = 1.4 ms)
-    flat = toy(n_gpus=1, weight_bytes=0.0, flops_per_token=0.0, kv_bytes_per_token=0.0,
-               attention_flops_per_token_per_context=0.0, step_overhead_per_sequence_s=1e-5)
+    flat = toy(
+        n_gpus=1,
+        weight_bytes=0.0,
+        flops_per_token=0.0,
+        kv_bytes_per_token=0.0,
+        attention_flops_per_token_per_context=0.0,
+        step_overhead_per_sequence_s=1e-5,
+    )
     assert decode_step_time_s(flat, 60, 100) == pytest.approx(1.6e-3, rel=EXACT)
     kinds = np.array([LENGTHS_FIXED, LENGTHS_EXPONENTIAL, LENGTHS_UNIFORM])
     mean = drain_mean_step_s(flat, 60, 100, kinds)
@@ -485,7 +491,6 @@ def test_cost_command_replicas_at_the_capacity_boundary(cli: Cli) -> None:
     assert replicas(0.01, "--min-replicas", "2")[0] == 2
 
 
-
 def test_toy_prefill_attends_in_its_own_form_where_the_model_has_one() -> None:
     # MLA-like: prefill attention 2e4 FLOP per prompt token per earlier token (decode's stays 1e5)
     # P = 100: 100 x 2e9 + 2e4 x 100^2 / 2 = 2.001e11 FLOP -> 20.01 ms; alone: max(20.01, 10) + 0.28 + 1
@@ -507,7 +512,10 @@ def test_mla_prefill_attends_over_up_projected_heads_decode_over_the_latent() ->
     models, gpus, engines = by_id(catalog.models), by_id(catalog.gpus), by_id(catalog.engines)
     fp8, gpu, engine = by_id(catalog.quantizations)["fp8"], gpus["h200-141gb"], engines["vllm"]
     serving, _ = build_arrays(
-        [ReplicaConfig(models["deepseek-r1"], fp8, gpu, 8, engine), ReplicaConfig(models["llama-3.3-70b"], fp8, gpu, 8, engine)]
+        [
+            ReplicaConfig(models["deepseek-r1"], fp8, gpu, 8, engine),
+            ReplicaConfig(models["llama-3.3-70b"], fp8, gpu, 8, engine),
+        ]
     )
     assert serving.attention_flops_per_token_per_context[0] == 16_990_208
     assert serving.prefill_attention_flops_per_token_per_context[0] == 4_997_120

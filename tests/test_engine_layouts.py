@@ -90,9 +90,9 @@ def test_data_parallel_attention_reads_its_own_kv_a_copy_of_the_attention_weight
 
 def test_the_per_sequence_overhead_grows_with_the_whole_batch():
     base, busy = replica(n_gpus=1.0), replica(n_gpus=1.0, step_overhead_per_sequence_s=1e-4)
-    assert (decode_step_time_s(busy, 200.0, 100.0) - decode_step_time_s(base, 200.0, 100.0))[()] == pytest.approx(
-        0.02
-    )
+    assert (decode_step_time_s(busy, 200.0, 100.0) - decode_step_time_s(base, 200.0, 100.0))[
+        ()
+    ] == pytest.approx(0.02)
 
 
 def test_expert_kernels_run_at_their_share_of_bandwidth_and_compute():
@@ -127,7 +127,9 @@ def test_exponential_lengths_drain_as_the_sum_over_the_shrinking_batch(batch):
     # with k sequences left the next ends after D / k steps on average: D * sum_k step(k) / k
     s = replica(n_gpus=1.0, step_overhead_s=0.005)
     brute = 200 * sum(decode_step_time_s(s, float(k), 500.0)[()] / k for k in range(1, batch + 1))
-    assert drain_time_s(s, float(batch), 500.0, 200.0, LENGTHS_EXPONENTIAL)[()] == pytest.approx(brute, rel=0.01)
+    assert drain_time_s(s, float(batch), 500.0, 200.0, LENGTHS_EXPONENTIAL)[()] == pytest.approx(
+        brute, rel=0.01
+    )
 
 
 @pytest.mark.parametrize("batch", [1, 8, 320])
@@ -137,4 +139,6 @@ def test_uniform_lengths_drain_until_the_longest_of_the_batch_ends(batch):
     x = (np.arange(2000) + 0.5) / 2000
     mean_step = np.mean([decode_step_time_s(s, max(1.0, xi * batch), 500.0)[()] for xi in x])
     expected = 2 * 200 * batch / (batch + 1) * mean_step
-    assert drain_time_s(s, float(batch), 500.0, 200.0, LENGTHS_UNIFORM)[()] == pytest.approx(expected, rel=0.02)
+    assert drain_time_s(s, float(batch), 500.0, 200.0, LENGTHS_UNIFORM)[()] == pytest.approx(
+        expected, rel=0.02
+    )

@@ -93,11 +93,16 @@ def test_the_frontier_reasoning_prose_quotes_the_plan_as_it_runs(cli) -> None:
     prose = text.split("DeepSeek-V3 runs on", 1)[1].split("```", 1)[0]
     default = json.loads(cli("plan", "examples/frontier-reasoning.yaml", "--format", "json").stdout)
     dearer = json.loads(
-        cli("plan", "examples/frontier-reasoning.yaml", "--ops-usd-per-month", "8000", "--format", "json").stdout
+        cli(
+            "plan", "examples/frontier-reasoning.yaml", "--ops-usd-per-month", "8000", "--format", "json"
+        ).stdout
     )
     totals, public = default["totals"], default["results"][1]
     assert public["workload"] == "public-research" and public["choice"] == "api"
-    assert f"costs ${-totals['saving_vs_all_api_usd_per_month']:,.0f} a month more than the all-API bill" in prose
+    assert (
+        f"costs ${-totals['saving_vs_all_api_usd_per_month']:,.0f} a month more than the all-API bill"
+        in prose
+    )
     assert f"would cost ${public['switch_usd_per_month']:,.0f} a month more than its API bill" in prose
     assert f"(all self-hosted: ${totals['all_self_hosted_usd_per_month']:,.0f})" in prose
     assert f"the gap grows to ${-dearer['totals']['saving_vs_all_api_usd_per_month']:,.0f}." in prose
@@ -120,7 +125,9 @@ def test_the_chat_assistant_and_hybrid_prose_quote_their_plans_as_they_run(cli) 
     assert f"Turbo ({usd(support['cheapest_api_usd_per_month'])}/month)" in prose
     assert f"moving the chat to the API would cost {usd(support['switch_usd_per_month'])} more" in prose
     assert f"Sharing saves {usd(chat['totals']['saving_from_sharing_usd_per_month'])} against" in prose
-    assert f"All-API would be {usd(-chat['totals']['saving_vs_all_api_usd_per_month'])} a month cheaper" in prose
+    assert (
+        f"All-API would be {usd(-chat['totals']['saving_vs_all_api_usd_per_month'])} a month cheaper" in prose
+    )
     gpu = chat["deployments"][0]["gpu"].split("-")[0].upper()
     assert f"one {gpu} with {chat['deployments'][0]['quant'].upper()} weights carries both" in prose
 
@@ -133,5 +140,8 @@ def test_the_chat_assistant_and_hybrid_prose_quote_their_plans_as_they_run(cli) 
     assert f"an API would cost {usd(tickets['switch_usd_per_month'])} more" in prose
     assert f"stays on GPT-5 ({usd(launch['usd_per_month'])} a month)" in prose
     assert f"would cost {usd(launch['switch_usd_per_month'])} more" in prose
-    assert f"saves {usd(totals['saving_vs_all_self_hosted_usd_per_month'])} a month against self-hosting" in prose
+    assert (
+        f"saves {usd(totals['saving_vs_all_self_hosted_usd_per_month'])} a month against self-hosting"
+        in prose
+    )
     assert f"and {usd(totals['saving_from_sharing_usd_per_month'])} against giving every" in prose

@@ -63,7 +63,11 @@ def test_a_number_of_5000_digits_in_a_log_line(tmp_path: Path):
     assert_refused(run("workload", path, "--format-hint", "litellm-spend-logs"), str(path))
 
 
-@pytest.mark.parametrize("when", [str(10**99), str(10**400), "1e300", "253402300800"], ids=["99-digits", "400-digits", "float", "past-year-9999"])
+@pytest.mark.parametrize(
+    "when",
+    [str(10**99), str(10**400), "1e300", "253402300800"],
+    ids=["99-digits", "400-digits", "float", "past-year-9999"],
+)
 def test_a_start_time_no_calendar_holds_is_named_as_no_time(tmp_path: Path, when: str):
     """An epoch number past the year 9999 (in s, ms, us or ns) is no time: the row is named, where
     it used to cast to a garbage hour and fail in NumPy (found by the usage-log fuzzer)."""
@@ -71,7 +75,9 @@ def test_a_start_time_no_calendar_holds_is_named_as_no_time(tmp_path: Path, when
     row = spend_row(4)
     lines[4] = row.replace(row.split('"startTime": ', 1)[1].split(",", 1)[0], when)
     path = write(tmp_path / "spend.jsonl", "\n".join(lines) + "\n")
-    assert_refused(run("workload", path, "--format-hint", "litellm-spend-logs"), str(path), "startTime", "is not a time")
+    assert_refused(
+        run("workload", path, "--format-hint", "litellm-spend-logs"), str(path), "startTime", "is not a time"
+    )
 
 
 @pytest.mark.parametrize(
@@ -85,7 +91,9 @@ def test_a_count_no_request_can_have_names_the_row_and_the_range(tmp_path: Path,
     and percentile inf or NaN (NumPy warned on the way): the error names the row's time, the
     field and the range, and nothing warns."""
     lines = [spend_row(i) for i in range(30)]
-    lines[5] = spend_row(5).replace(f'"{field}": {100 if field == "prompt_tokens" else 20}', f'"{field}": {value}')
+    lines[5] = spend_row(5).replace(
+        f'"{field}": {100 if field == "prompt_tokens" else 20}', f'"{field}": {value}'
+    )
     assert lines[5] != spend_row(5)
     path = write(tmp_path / "spend.jsonl", "\n".join(lines) + "\n")
     words = "input tokens" if field == "prompt_tokens" else "output tokens"

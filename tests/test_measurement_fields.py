@@ -84,9 +84,7 @@ def test_a_rate_is_split_between_replicas(catalog: Catalog) -> None:
 
 
 def test_the_batch_cap_as_run_replaces_the_profiles(catalog: Catalog) -> None:
-    capped, profile = predict(
-        catalog, entry(concurrency="max", max_num_seqs=8), entry(concurrency="max")
-    )
+    capped, profile = predict(catalog, entry(concurrency="max", max_num_seqs=8), entry(concurrency="max"))
     (eight,) = predict(catalog, entry(concurrency=8))
     assert capped == pytest.approx(eight)
     assert profile > 2 * capped

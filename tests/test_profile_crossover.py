@@ -133,7 +133,9 @@ def test_owned_hardware_does_not_autoscale(catalog):
         assert mine["autoscaled"]["usd_per_month"] == pytest.approx(mine["fixed"]["usd_per_month"])
         assert mine["billing_granularity_h"] == 24 and mine["notes"]
         return
-    pytest.fail("no owned H100 FP8 option fits in the catalog: the test needs one (owned pricing is what it checks)")
+    pytest.fail(
+        "no owned H100 FP8 option fits in the catalog: the test needs one (owned pricing is what it checks)"
+    )
 
 
 def test_an_unknown_price_option_names_the_valid_ones(catalog):

@@ -317,13 +317,20 @@ def test_recommendation_follows_the_cheapest_option_per_model(cli: Cli, tmp_path
         if mine[0]["self_hosted_usd_per_month"] < cheapest["api_usd_per_month"]:
             assert f"self-host {model} on" in detail
         else:
-            assert f"keep {model} on {cheapest['api']} at ${cheapest['api_usd_per_month']:,.0f}/month" in detail
+            assert (
+                f"keep {model} on {cheapest['api']} at ${cheapest['api_usd_per_month']:,.0f}/month" in detail
+            )
     assert "roofline estimate" in detail
 
 
-def test_a_licence_that_forbids_production_never_recommends_own_gpus(cli: Cli, tmp_path: Path, no_matplotlib: None):
+def test_a_licence_that_forbids_production_never_recommends_own_gpus(
+    cli: Cli, tmp_path: Path, no_matplotlib: None
+):
     path = tmp_path / "review.md"
-    assert cli("report", "--rps", "5", "-m", "mistral-large-2", "--uncertainty", "0", "-o", str(path)).exit_code == 0
+    assert (
+        cli("report", "--rps", "5", "-m", "mistral-large-2", "--uncertainty", "0", "-o", str(path)).exit_code
+        == 0
+    )
     text = path.read_text(encoding="utf-8")
     section = text.split("## Recommendation")[1].split("\n## ")[0]
     (item,) = [line for line in section.splitlines() if line.startswith("- ")]

@@ -145,7 +145,12 @@ def test_the_enumeration_is_every_runnable_combination_in_order(catalog):
         if parallelism_problem(model, gpu, n, engine, stages, dp) is None
     ]
     got = replica_configs(
-        catalog, models=catalog.models, quants=catalog.quantizations, gpus=catalog.gpus, gpu_counts=None, engine=None
+        catalog,
+        models=catalog.models,
+        quants=catalog.quantizations,
+        gpus=catalog.gpus,
+        gpu_counts=None,
+        engine=None,
     )
     assert len(got) == len(expected) > 10_000
     assert got == expected  # field by field, in order

@@ -94,7 +94,9 @@ def test_releases_pick_the_engine_generation(serving: dict[str, ResolvedMeasurem
     assert generation("llmie-sglang-dsr1-h200x8-tp8-1000-2000-n50-rr10") is None  # SGLang has none
 
 
-def test_the_data_parallel_attention_run_is_one_replica_of_eight(serving: dict[str, ResolvedMeasurement]) -> None:
+def test_the_data_parallel_attention_run_is_one_replica_of_eight(
+    serving: dict[str, ResolvedMeasurement],
+) -> None:
     dp = serving["dstack-dsr1-sglang-h200-x8-tp8-3200-800-c128"].measurement
     assert dp.dp_attention and dp.n_gpus == 8 and dp.replicas == 1
 
@@ -105,9 +107,10 @@ def test_runs_left_out_of_the_fit_are_named_with_the_reason(serving: dict[str, R
         "kubeai-vllm062-llama32-11b-vision-fp8-l4-sharegpt1000",
         "dstack-vllm063rocm-llama31-405b-fp8-mi300x8-sharegpt-qps16",
     }
-    assert "not at all optimized for Mi300x" in serving[
-        "dstack-vllm063rocm-llama31-405b-fp8-mi300x8-sharegpt-qps16"
-    ].measurement.exclude_from_fit
+    assert (
+        "not at all optimized for Mi300x"
+        in serving["dstack-vllm063rocm-llama31-405b-fp8-mi300x8-sharegpt-qps16"].measurement.exclude_from_fit
+    )
 
 
 def test_a_burst_reports_the_time_per_token_of_its_drain() -> None:

@@ -84,7 +84,11 @@ def assert_no_word_broken(narrow: str, wide: str, hyphens: bool) -> None:
     for word in words(HINT.sub("", " ".join(narrow.split()))):
         if word in whole:
             continue
-        if hyphens and word.endswith("-") and any(w.startswith(word) or f"-{word}" in w or word in w for w in whole):
+        if (
+            hyphens
+            and word.endswith("-")
+            and any(w.startswith(word) or f"-{word}" in w or word in w for w in whole)
+        ):
             continue  # an id broken after a hyphen, in a column that allows it
         if hyphens and any(word in w for w in whole if "-" in w):
             continue  # the rest of a hyphen-broken id
@@ -93,7 +97,9 @@ def assert_no_word_broken(narrow: str, wide: str, hyphens: bool) -> None:
 
 @pytest.mark.parametrize("columns", WIDTHS)
 @pytest.mark.parametrize("name", list(TABLE_COMMANDS))
-def test_every_table_fits_and_breaks_no_word(name: str, columns: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_table_fits_and_breaks_no_word(
+    name: str, columns: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     args = TABLE_COMMANDS[name]
     narrow = run(args, columns, monkeypatch).stdout
     wide = run([*args, "--wide"], columns, monkeypatch).stdout
@@ -112,7 +118,9 @@ def verdicts(monkeypatch: pytest.MonkeyPatch, *args: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("columns", WIDTHS)
-def test_crossover_rows_carry_their_model_figures_on_one_line(columns: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crossover_rows_carry_their_model_figures_on_one_line(
+    columns: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = run(["crossover", "--rps", "5"], columns, monkeypatch).stdout
     lines = out.splitlines()
     for v in verdicts(monkeypatch):
@@ -133,8 +141,14 @@ def test_crossover_at_80_columns_is_short_and_says_what_it_left_out(monkeypatch:
 
 
 def test_wider_terminals_show_more_columns(monkeypatch: pytest.MonkeyPatch) -> None:
-    shown = {w: " ".join(run(["crossover", "--rps", "5"], w, monkeypatch).stdout.split()) for w in (80, 100, 120, 200)}
-    assert "hidden at 80 columns (Own GPUs $/month, Own GPUs: deployment, Cheapest API, API $/month)" in shown[80]
+    shown = {
+        w: " ".join(run(["crossover", "--rps", "5"], w, monkeypatch).stdout.split())
+        for w in (80, 100, 120, 200)
+    }
+    assert (
+        "hidden at 80 columns (Own GPUs $/month, Own GPUs: deployment, Cheapest API, API $/month)"
+        in shown[80]
+    )
     assert "hidden at 100 columns (Own GPUs: deployment, Cheapest API, API $/month)" in shown[100]
     assert "hidden at 120 columns (Cheapest API, API $/month)" in shown[120]
     assert "hidden" not in shown[200] and "deepinfra-llama-3.3-70b-turbo-fp8" in shown[200]
@@ -149,7 +163,9 @@ def test_a_terminal_too_narrow_for_the_table_gets_one_block_per_row(monkeypatch:
     assert_fits(out, 50)
 
 
-def test_licences_that_forbid_production_are_marked_and_never_the_headline(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_licences_that_forbid_production_are_marked_and_never_the_headline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     out = run(["crossover", "--rps", "5"], 100, monkeypatch).stdout
     assert re.search(r"│ mistral-large-2 † ", out)
     assert "† The licence does not allow production use" in " ".join(out.split())

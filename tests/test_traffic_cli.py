@@ -95,7 +95,9 @@ def test_fixed_provisioning_pays_the_peak_rate_all_month(cli: Cli):
         )
         assert r["replicas"] == same[0]["replicas"] and r["provisioning"] == "fixed"
         api = next(a for a in at_mean["results"] if a["api"] == r["api"])
-        assert r["api_usd_per_month"] == pytest.approx(api["api_usd_per_month"], rel=1e-9)  # JSON floats carry 10 significant digits
+        assert r["api_usd_per_month"] == pytest.approx(
+            api["api_usd_per_month"], rel=1e-9
+        )  # JSON floats carry 10 significant digits
     # the same deployment cannot cost less for a peakier load of the same mean
     assert (
         profiled["results"][0]["self_hosted_usd_per_month"]
@@ -139,7 +141,9 @@ def test_autoscaling_bills_each_hours_replicas_as_computed_by_hand(cli: Cli):
         idle_usd = sum(u * (1 - f) for u, f in zip(units, used, strict=True)) / len(rates) * unit_usd
         assert r["self_hosted_usd_per_month"] == pytest.approx(gpu_usd + 4000, rel=1e-9)
         assert r["replicas_peak"] == max(units) * per_unit
-        assert r["replicas_mean"] == pytest.approx(sum(units) * per_unit / 168, rel=1e-9)  # JSON floats carry 10 significant digits
+        assert r["replicas_mean"] == pytest.approx(
+            sum(units) * per_unit / 168, rel=1e-9
+        )  # JSON floats carry 10 significant digits
         assert r["idle_usd_per_month"] == pytest.approx(idle_usd, rel=1e-9)
         assert r["idle_share"] == pytest.approx(idle_usd / (gpu_usd + 4000), rel=1e-9)
         assert r["provisioning"] == "autoscaled" and r["billing_hours"] == 1
@@ -157,8 +161,11 @@ def test_a_shaped_profile_crosses_later_fixed_and_autoscaling_closes_the_gap(cli
     flat = best("--rps", "5")
     fixed = best("--traffic", str(profile), "--rps", "5")  # the file's own mean is 5 to 6 digits
     scaled = best("--traffic", str(profile), "--rps", "5", "--provisioning", "autoscaled")
-    assert fixed["api_usd_per_month"] == pytest.approx(flat["api_usd_per_month"], rel=1e-9)  # JSON floats carry 10 significant digits
+    assert fixed["api_usd_per_month"] == pytest.approx(
+        flat["api_usd_per_month"], rel=1e-9
+    )  # JSON floats carry 10 significant digits
     assert scaled["self_hosted_usd_per_month"] <= fixed["self_hosted_usd_per_month"]
+
     # 'never' (null) is later than any rate: provisioned for the spiky profile's peak, own GPUs never
     # beat the API, and autoscaling brings the crossover back
     def rate(r: dict[str, Any]) -> float:
@@ -170,7 +177,9 @@ def test_a_shaped_profile_crosses_later_fixed_and_autoscaling_closes_the_gap(cli
         if r["crossover_rps"] is None:
             assert r["crossover_multiple_of_mean"] is None and r["crossover_note"].startswith("never")
         else:
-            assert r["crossover_rps"] == pytest.approx(r["crossover_multiple_of_mean"] * 5.0, rel=1e-9)  # JSON floats carry 10 significant digits
+            assert r["crossover_rps"] == pytest.approx(
+                r["crossover_multiple_of_mean"] * 5.0, rel=1e-9
+            )  # JSON floats carry 10 significant digits
         assert 0 < r["idle_share"] < 1
     assert fixed["idle_share"] > scaled["idle_share"]
 
@@ -219,7 +228,9 @@ def test_the_profiles_tokens_price_the_requests(cli: Cli, tmp_path: Path):
         )
     )
     for mine, theirs in zip(result["results"], flat["results"], strict=True):
-        assert mine["api_usd_per_month"] == pytest.approx(theirs["api_usd_per_month"], rel=1e-9)  # JSON floats carry 10 significant digits
+        assert mine["api_usd_per_month"] == pytest.approx(
+            theirs["api_usd_per_month"], rel=1e-9
+        )  # JSON floats carry 10 significant digits
 
 
 @pytest.mark.parametrize(

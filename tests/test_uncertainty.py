@@ -202,7 +202,10 @@ def test_cli_crossover_json_has_the_bands_and_assumptions(cli: Cli):
 def test_cli_crossover_table_and_csv(cli: Cli):
     table = cli(*ARGS)
     assert table.exit_code == 0, table.output
-    assert "Crossover P10–P90 · P(own GPUs cheaper)" in " ".join(re.sub("[┃│]", " ", table.stdout).split()) or "P10–P90" in table.stdout
+    assert (
+        "Crossover P10–P90 · P(own GPUs cheaper)" in " ".join(re.sub("[┃│]", " ", table.stdout).split())
+        or "P10–P90" in table.stdout
+    )
     reader = csv.DictReader(io.StringIO(cli(*ARGS, "--format", "csv").stdout))
     rows = list(reader)
     assert set(EXTRA_KEYS) <= set(reader.fieldnames or [])

@@ -279,7 +279,9 @@ def test_the_overlay_plans_with_the_measured_capacity_on_that_gpu_only(
 
     before, after = capacity(), capacity("--catalog", str(overlay))
     fitted = json.loads(cli("calibrate", str(imported), "--format", "json").stdout)["results"][0]
-    assert (after["h100-sxm-80gb"] > before["h100-sxm-80gb"]) == (fitted["after"][MFU] > fitted["before"][MFU])
+    assert (after["h100-sxm-80gb"] > before["h100-sxm-80gb"]) == (
+        fitted["after"][MFU] > fitted["before"][MFU]
+    )
     assert after["h100-sxm-80gb"] != before["h100-sxm-80gb"]
     assert after["a100-80gb"] == before["a100-80gb"]  # the calibration is of the H100 only
 
@@ -437,4 +439,6 @@ def test_the_documented_prior_sigmas_are_the_ones_the_fit_uses():
     from selfhost.uncertainty import EFFICIENCY_SIGMA, EFFICIENCY_SIGMA_EXTRAPOLATED
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "calibrate.md").read_text(encoding="utf-8")
-    assert f"lognormal, sigma {EFFICIENCY_SIGMA:g} ({EFFICIENCY_SIGMA_EXTRAPOLATED:g} on a GPU without" in text
+    assert (
+        f"lognormal, sigma {EFFICIENCY_SIGMA:g} ({EFFICIENCY_SIGMA_EXTRAPOLATED:g} on a GPU without" in text
+    )

@@ -404,7 +404,9 @@ def deployment_grid(
         mem.kv_capacity_tokens,
         mem.sequence_kv_tokens(workload.context_tokens),
     )
-    takes_context = np.array([workload.context_tokens <= m.max_context_tokens for m in configs.models], dtype=bool)
+    takes_context = np.array(
+        [workload.context_tokens <= m.max_context_tokens for m in configs.models], dtype=bool
+    )
     context_ok = takes_context[configs.model]
     # capacity only where the model fits and takes the context (a quarter of the headline's
     # configs do not): `at` is each serving config's position among those candidates

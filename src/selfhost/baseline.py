@@ -428,7 +428,11 @@ def deployment_label(record: Record | None) -> str | None:
         return None
     one = replica_words(record.get("gpus_per_replica") or 1, str(record.get("gpu")), record.get("layout"))
     replicas = record.get("replicas")
-    head = f"{replicas} replica{'' if replicas == 1 else 's'} × {one}" if replicas is not None else f"replicas of {one}"
+    head = (
+        f"{replicas} replica{'' if replicas == 1 else 's'} × {one}"
+        if replicas is not None
+        else f"replicas of {one}"
+    )
     return f"{head}, {record.get('quant')}, {record.get('engine')} ({record.get('price_option')})"
 
 

@@ -162,11 +162,15 @@ def table_overhead(n_columns: int) -> int:
     return 3 * n_columns + 1
 
 
-COMFORTABLE_TEXT = 24  # [characters] a text column added for a wider terminal gets at least this (or its longest cell)
+COMFORTABLE_TEXT = (
+    24  # [characters] a text column added for a wider terminal gets at least this (or its longest cell)
+)
 MAX_TEXT_LINES = 2  # ... and enough that its longest cell takes at most this many lines
 
 
-def fit_layout(headers: Sequence[str], cells: Sequence[Sequence[str]], columns: Sequence[Column], width: int | None) -> Layout:
+def fit_layout(
+    headers: Sequence[str], cells: Sequence[Sequence[str]], columns: Sequence[Column], width: int | None
+) -> Layout:
     """Choose the columns and their widths so that the table fits ``width`` characters.
 
     A column needs at least its longest word (a number column: its longest cell) and its
@@ -201,7 +205,9 @@ def fit_layout(headers: Sequence[str], cells: Sequence[Sequence[str]], columns: 
             max(
                 need[j],
                 COMFORTABLE_TEXT,
-                _width_for_lines(cells[j], -(-body[j] // MAX_TEXT_LINES), body[j], MAX_TEXT_LINES, columns[j].hyphens),
+                _width_for_lines(
+                    cells[j], -(-body[j] // MAX_TEXT_LINES), body[j], MAX_TEXT_LINES, columns[j].hyphens
+                ),
             ),
         )
         if columns[j].wraps
@@ -215,7 +221,11 @@ def fit_layout(headers: Sequence[str], cells: Sequence[Sequence[str]], columns: 
     kept.sort()
     widths = {j: need[j] for j in kept}
     spare = width - sum(widths.values()) - table_overhead(len(kept))
-    for target in (comfy, body, natural):  # comfortable widths, then whole cells, then headers; least short first
+    for target in (
+        comfy,
+        body,
+        natural,
+    ):  # comfortable widths, then whole cells, then headers; least short first
         for j in sorted(kept, key=lambda j: target[j] - widths[j]):
             if 0 < target[j] - widths[j] <= spare:
                 spare -= target[j] - widths[j]

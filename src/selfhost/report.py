@@ -263,7 +263,11 @@ def _next_words(v: Record) -> str:
 
     if v["next_kind"] is None:
         return "the only option allowed"
-    other = "self-hosting" if v["next_kind"] == "self_hosted" else f"{v['next']} ({API_KIND_WORDS[v['next_kind']]})"
+    other = (
+        "self-hosting"
+        if v["next_kind"] == "self_hosted"
+        else f"{v['next']} ({API_KIND_WORDS[v['next_kind']]})"
+    )
     return f"saves {usd(v['next_costs_more_usd_per_month'])}/month against {other}"
 
 
@@ -290,7 +294,10 @@ def recommendation_items(data: ReviewData) -> list[str]:
             "latency targets, or no API is comparable. Widen --model/--gpu or pass --api."
         ]
     decisive = [
-        r for v in verdicts for r in data.crossover.results if r["model"] == v["model"] and r["api"] == v["cheapest_api"]
+        r
+        for v in verdicts
+        for r in data.crossover.results
+        if r["model"] == v["model"] and r["api"] == v["cheapest_api"]
     ]
     flips = _flips(data, decisive)
     spread = f"{data.spread:.0%}"
@@ -377,7 +384,9 @@ def recommendation(data: ReviewData) -> str:
         if stays:
             sentences.append("For the others the API stays cheaper: " + "; ".join(stays) + ".")
     elif stays:
-        sentences.append(f"{head}, the APIs stay cheaper for every model allowed in production: " + "; ".join(stays) + ".")
+        sentences.append(
+            f"{head}, the APIs stay cheaper for every model allowed in production: " + "; ".join(stays) + "."
+        )
     else:
         sentences.append(f"{head}, no model may be self-hosted in production under its licence.")
     if barred:

@@ -514,7 +514,13 @@ def replica(
     enumeration makes on every run."""
     config = object.__new__(ReplicaConfig)
     config.__dict__.update(
-        model=model, quant=quant, gpu=gpu, n_gpus=n_gpus, engine=engine, pipeline_stages=stages, dp_attention=dp
+        model=model,
+        quant=quant,
+        gpu=gpu,
+        n_gpus=n_gpus,
+        engine=engine,
+        pipeline_stages=stages,
+        dp_attention=dp,
     )
     return config
 
@@ -598,7 +604,12 @@ def _prefill_attention_flops_per_token_per_context(model: Model) -> float:
     if not a.mla:
         return 0.0
     m = a.mla
-    return 2.0 * a.num_hidden_layers * a.num_attention_heads * (m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim)
+    return (
+        2.0
+        * a.num_hidden_layers
+        * a.num_attention_heads
+        * (m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim)
+    )
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,12 @@ def select_configs(
     if native_quant:  # each model on its own: its native precision unless quantizations are named
         configs = ConfigTable.concat(
             [
-                runnable([m], resolve_all(catalog.quantizations, sel.quants or (m.native_dtype,), "quantization", "quants"))
+                runnable(
+                    [m],
+                    resolve_all(
+                        catalog.quantizations, sel.quants or (m.native_dtype,), "quantization", "quants"
+                    ),
+                )
                 for m in model_list
             ]
         )

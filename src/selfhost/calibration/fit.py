@@ -517,7 +517,8 @@ def fit_profiles(
             platforms=_platform_fits(problem, mask, engine.id, params, grids),
         )
     own = dataclasses.replace(
-        problem, serving=with_fits(problem.serving, problem.engine, problem.platform, fits, problem.generations)
+        problem,
+        serving=with_fits(problem.serving, problem.engine, problem.platform, fits, problem.generations),
     )
     pooled: dict[tuple[str, ...], tuple[dict[str, float], float, int]] = {}
     for engine in engines:
@@ -605,5 +606,7 @@ def build_problem(
         gpu=np.asarray([r.gpu.id for r in resolved]),
         group=np.asarray([r.measurement.group for r in resolved]),
         weight=weight,
-        generation=np.asarray([r.generation.id if r.generation else "" for r in resolved], dtype=object).astype(str),
+        generation=np.asarray(
+            [r.generation.id if r.generation else "" for r in resolved], dtype=object
+        ).astype(str),
     )

@@ -168,7 +168,13 @@ def replica_config(r: ResolvedMeasurement) -> ReplicaConfig:
     """
     m = r.measurement
     return ReplicaConfig(
-        r.model, r.quant, r.gpu, m.n_gpus, r.engine, pipeline_stages=m.pipeline_parallel, dp_attention=m.dp_attention
+        r.model,
+        r.quant,
+        r.gpu,
+        m.n_gpus,
+        r.engine,
+        pipeline_stages=m.pipeline_parallel,
+        dp_attention=m.dp_attention,
     )
 
 
@@ -290,7 +296,9 @@ def predict_values(s: ServingArrays, w: MeasurementArrays) -> Predictions:
         out = d * at_b.tpot_s
         if drained.size:
             out = out.copy()
-            out[drained] = drain_time_s(drained_s, b[drained], context[drained], d[drained], w.lengths[drained])
+            out[drained] = drain_time_s(
+                drained_s, b[drained], context[drained], d[drained], w.lengths[drained]
+            )
         return np.asarray(out, dtype=float)
 
     def closed_run_s(b: FloatArray, at_b: LoadPoint) -> FloatArray:
@@ -300,7 +308,9 @@ def predict_values(s: ServingArrays, w: MeasurementArrays) -> Predictions:
         tail = np.maximum(0.0, requests - b) * d * at_b.tpot_s / b + b * pm + drain_s(b, at_b)
         return np.asarray(np.where(varied, tail, steady), dtype=float)
 
-    closed_total = np.where(finite, requests * d / np.where(finite, closed_run_s(batch, pt), 1.0), pt.output_tokens_per_s)
+    closed_total = np.where(
+        finite, requests * d / np.where(finite, closed_run_s(batch, pt), 1.0), pt.output_tokens_per_s
+    )
     # a rate-driven run of N requests lasts until the last arrival (N / r) has been served, or as long
     # as the requests take when all are queued (a rate above capacity), whichever is longer
     open_s = requests / rate + pt.ttft_s + drain_s(batch, pt)

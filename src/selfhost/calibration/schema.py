@@ -56,9 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from selfhost.catalog.schema import EntryId
 from selfhost.schema_types import Flag, NonNegativeInt, Number, Positive, PositiveInt, TextChecked
 
-Scope = Literal[
-    "total", "per_gpu", "single_stream", "requests", "tpot", "ttft", "batch_latency", "prefill"
-]
+Scope = Literal["total", "per_gpu", "single_stream", "requests", "tpot", "ttft", "batch_latency", "prefill"]
 Unit = Literal["tokens/s", "requests/s", "ms", "s"]
 KvDtype = Literal["auto", "bf16", "fp8"]
 Statistic = Literal["mean", "median", "p90", "p95", "p99"]
@@ -90,12 +88,8 @@ class LatencyTargets(TextChecked):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    ttft_ms: Positive | None = Field(
-        default=None, description="Time-to-first-token target. [ms]"
-    )
-    tpot_ms: Positive | None = Field(
-        default=None, description="Time-per-output-token target. [ms]"
-    )
+    ttft_ms: Positive | None = Field(default=None, description="Time-to-first-token target. [ms]")
+    tpot_ms: Positive | None = Field(default=None, description="Time-per-output-token target. [ms]")
     statistic: Statistic = Field(
         default="mean", description="Which statistic of the run the targets bound (mean, median, p99...)."
     )
@@ -218,9 +212,13 @@ class Measurement(TextChecked):
         if self.scope in REQUEST_SCOPES and self.unit != "requests/s":
             raise ValueError(f"scope '{self.scope}' is a request rate: use unit 'requests/s'")
         if self.tokens != "output" and self.scope not in TOKEN_TOTAL_SCOPES:
-            raise ValueError(f"'tokens' applies to scopes {', '.join(TOKEN_TOTAL_SCOPES)}, not '{self.scope}'")
+            raise ValueError(
+                f"'tokens' applies to scopes {', '.join(TOKEN_TOTAL_SCOPES)}, not '{self.scope}'"
+            )
         if self.statistic != "mean" and self.scope not in TIME_SCOPES:
-            raise ValueError(f"'statistic' applies to time scopes ({', '.join(TIME_SCOPES)}), not '{self.scope}'")
+            raise ValueError(
+                f"'statistic' applies to time scopes ({', '.join(TIME_SCOPES)}), not '{self.scope}'"
+            )
         if self.scope == "batch_latency" and not isinstance(self.concurrency, int):
             raise ValueError("scope 'batch_latency' needs an integer 'concurrency' (the batch size)")
         if self.n_gpus % self.pipeline_parallel:

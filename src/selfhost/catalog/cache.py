@@ -137,7 +137,12 @@ def _read_private(path: Path, max_bytes: int = MAX_ENTRY_BYTES) -> bytes:
     Opened without following a link and without blocking (a FIFO planted here cannot hang the
     run). Raises OSError (a miss) otherwise.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags = (
+        os.O_RDONLY
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_NONBLOCK", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+    )
     fd = os.open(path, flags)
     try:
         info = os.fstat(fd)
@@ -230,9 +235,7 @@ def _prune(directory: Path) -> None:
     """Keep the newest entries; remove older ones and pickles of the old format (never read)."""
     for old_format in directory.glob("catalog-*.pickle"):
         old_format.unlink(missing_ok=True)
-    metas = sorted(
-        directory.glob(f"catalog-*{META_SUFFIX}"), key=lambda p: p.lstat().st_mtime, reverse=True
-    )
+    metas = sorted(directory.glob(f"catalog-*{META_SUFFIX}"), key=lambda p: p.lstat().st_mtime, reverse=True)
     for meta in metas[KEEP_ENTRIES:]:
         key = meta.name.removeprefix("catalog-").removesuffix(META_SUFFIX)
         for path in paths(directory, key):

@@ -367,7 +367,9 @@ class EngineGeneration(TextChecked):
     id: EntryId
     before_version: str = Field(pattern=r"^\d+(\.\d+)*$", description="First release NOT in this generation.")
     step_overhead_s: NonNegative = Field(description="Fixed time per step. [s]")
-    step_overhead_per_sequence_s: NonNegative = Field(default=0.0, description="Time per step per sequence. [s]")
+    step_overhead_per_sequence_s: NonNegative = Field(
+        default=0.0, description="Time per step per sequence. [s]"
+    )
     source: str = Field(min_length=3, description="Where the generation boundary is documented.")
     notes: str = ""
 

@@ -193,7 +193,13 @@ def list_entries(
 
         order = KEPT_FIRST.get(kind, [key for key, _ in cols])
         columns = [
-            Column(key, header, _cell(header), "right" if _numeric(records, key) else "left", priority=order.index(key))
+            Column(
+                key,
+                header,
+                _cell(header),
+                "right" if _numeric(records, key) else "left",
+                priority=order.index(key),
+            )
             for key, header in cols
         ]
         emit(

@@ -50,7 +50,10 @@ def _summary(
         (
             (f"replicas for {spec.planned_rps:g} req/s", f"{spec.replicas}")
             if spec.planned_rps > 0
-            else ("replicas", f"{spec.replicas} (no --rps given: pass it to size the replicas for your traffic)")
+            else (
+                "replicas",
+                f"{spec.replicas} (no --rps given: pass it to size the replicas for your traffic)",
+            )
         ),
         ("endpoint", f"{settings.base_url} (start: cd {result.directory} && docker compose up -d)"),
     ]

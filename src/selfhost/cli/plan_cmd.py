@@ -290,7 +290,9 @@ def write_plan(report: PlanReport, fmt: PlanFormat, title: str, wide: bool = Fal
         full = whole(wide)
         render_table(report.results, workload_cols, console, title=title, wide=full)
         if report.deployments:
-            render_table(report.deployments, deployment_cols, console, title="Self-hosted deployments", wide=full)
+            render_table(
+                report.deployments, deployment_cols, console, title="Self-hosted deployments", wide=full
+            )
         render_table(_totals_rows(report.totals), totals_cols, console, title="Totals", wide=full)
         if report.verdict:
             console.print(report.verdict)

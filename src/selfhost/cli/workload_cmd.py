@@ -202,10 +202,19 @@ def _render(w: object, title: str, out: object) -> None:
     ]
     render_table(token_rows, columns, out)
     day = daily_shape(p)
-    _shape_table([f"{h:02d}:00" for h in range(len(day))], [float(v) for v in day], "Hour", f"Typical day ({tz})", rate, out)
+    _shape_table(
+        [f"{h:02d}:00" for h in range(len(day))],
+        [float(v) for v in day],
+        "Hour",
+        f"Typical day ({tz})",
+        rate,
+        out,
+    )
     week = weekly_shape(p)
     if week is not None:
-        _shape_table(list(DAYS), [float(v) for v in week], "Day", "Typical week (mean of each day)", rate, out)
+        _shape_table(
+            list(DAYS), [float(v) for v in week], "Day", "Typical week (mean of each day)", rate, out
+        )
 
 
 def _shape_table(

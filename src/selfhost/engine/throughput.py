@@ -162,7 +162,9 @@ def weight_bytes_read_per_step(s: ServingArrays, batch: ArrayLike) -> FloatArray
     """
     b = np.maximum(1.0, np.asarray(batch, dtype=float))
     touched = 1.0 - _experts_untouched(s, b)
-    return np.asarray(_dense_bytes_read(s) + s.expert_weight_bytes * touched + _replicated_bytes(s), dtype=float)
+    return np.asarray(
+        _dense_bytes_read(s) + s.expert_weight_bytes * touched + _replicated_bytes(s), dtype=float
+    )
 
 
 def _experts_untouched(s: ServingArrays, b: FloatArray) -> FloatArray:
@@ -208,7 +210,9 @@ def linear_flops_time_s(s: ServingArrays, tokens: ArrayLike, gpus: ArrayLike) ->
     """
     per_token = s.flops_per_token + s.expert_flops_per_token * (1.0 / s.expert_efficiency - 1.0)
     return np.asarray(
-        np.asarray(tokens, dtype=float) * per_token / (np.asarray(gpus) * s.peak_flops * s.compute_utilization),
+        np.asarray(tokens, dtype=float)
+        * per_token
+        / (np.asarray(gpus) * s.peak_flops * s.compute_utilization),
         dtype=float,
     )
 
@@ -301,7 +305,9 @@ def prefill_flops(s: ServingArrays, prompt_tokens: ArrayLike) -> FloatArray:
     `prefill_attention_flops_per_context` (for MLA the multi-head form, not decode's absorbed one).
     """
     p = np.asarray(prompt_tokens, dtype=float)
-    return np.asarray(p * s.flops_per_token + prefill_attention_flops_per_context(s) * p * p / 2.0, dtype=float)
+    return np.asarray(
+        p * s.flops_per_token + prefill_attention_flops_per_context(s) * p * p / 2.0, dtype=float
+    )
 
 
 def _prefill_work_flops(s: ServingArrays, prompt_tokens: ArrayLike) -> FloatArray:
