@@ -54,6 +54,13 @@ def brute_force_configs(catalog, models, quants, gpus, gpu_counts=None, engine=N
     return found
 
 
+def every_config_of(catalog, models):
+    """The table of ``models`` on every quantization and GPU, default counts and engines."""
+    return replica_configs(
+        catalog, models=models, quants=catalog.quantizations, gpus=catalog.gpus, gpu_counts=None, engine=None
+    )
+
+
 def test_the_whole_catalog_enumerates_as_the_brute_force_does_config_by_config(catalog):
     kwargs = {"models": catalog.models, "quants": catalog.quantizations, "gpus": catalog.gpus}
     table = replica_configs(catalog, gpu_counts=None, engine=None, **kwargs)
@@ -84,14 +91,7 @@ def test_an_empty_selection_is_an_empty_table(catalog):
 
 
 def test_a_position_gives_the_same_object_every_time(catalog):
-    table = replica_configs(
-        catalog,
-        models=catalog.models[:3],
-        quants=catalog.quantizations,
-        gpus=catalog.gpus,
-        gpu_counts=None,
-        engine=None,
-    )
+    table = every_config_of(catalog, catalog.models[:3])
     first = table[7]
     assert table[7] is first
     assert list(table)[7] is first
@@ -102,14 +102,7 @@ def test_a_position_gives_the_same_object_every_time(catalog):
 
 
 def test_take_keeps_the_chosen_configs_in_order_and_the_same_objects(catalog):
-    table = replica_configs(
-        catalog,
-        models=catalog.models[:4],
-        quants=catalog.quantizations,
-        gpus=catalog.gpus,
-        gpu_counts=None,
-        engine=None,
-    )
+    table = every_config_of(catalog, catalog.models[:4])
     kept = table[3]
     mask = np.zeros(len(table), dtype=bool)
     mask[[3, 10, 11]] = True
@@ -119,17 +112,7 @@ def test_take_keeps_the_chosen_configs_in_order_and_the_same_objects(catalog):
 
 
 def test_concat_joins_tables_one_after_the_other(catalog):
-    def one(model):
-        return replica_configs(
-            catalog,
-            models=[model],
-            quants=catalog.quantizations,
-            gpus=catalog.gpus,
-            gpu_counts=None,
-            engine=None,
-        )
-
-    a, b = one(catalog.models[0]), one(catalog.models[1])
+    a, b = every_config_of(catalog, catalog.models[:1]), every_config_of(catalog, catalog.models[1:2])
     joined = ConfigTable.concat([a, b])
     assert list(joined) == [*a, *b]
     assert joined.used("model") == [catalog.models[0], catalog.models[1]]
