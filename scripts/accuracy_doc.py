@@ -153,7 +153,9 @@ WEAK_SPOTS: list[tuple[str, str, list[str]]] = [
     ),
     (
         "TensorRT-LLM v0.6.1 with grouped-query attention",
-        "decoded without the later XQA kernel, with about 8x the KV traffic (not fitted).",
+        "decoded before the XQA kernel of v0.7.1, reading each KV head once per query head (Llama 2 70B: "
+        "8x the KV bytes). The release generation `before-xqa` in data/engines.yaml says so, and these "
+        "points are fitted with it.",
         ["trt061-llama2-70b-h100-tp4-bs480-128-2048", "trt061-llama2-70b-h100-tp2-bs64-2048-2048"],
     ),
     (
@@ -306,6 +308,9 @@ def render(throughput: dict[str, Any], latency: dict[str, Any], fit: dict[str, A
         "   points or more; and, for vLLM, the step overheads of its older release generations (before 0.6,",
         "   and the V0 engine before 0.8: `generations` in `data/engines.yaml`), so that 2024 benchmarks",
         "   inform the kernels' efficiencies without charging current releases their schedulers' cost.",
+        "   TensorRT-LLM releases before 0.7.1 (generation `before-xqa`, from its release notes) decoded",
+        "   grouped-query attention reading each KV head once per query head: their points are predicted",
+        "   with that many times the KV bytes per step (`kv_reads_per_step`), nothing fitted apart.",
         "   Bounded grids (MBU 0.30–0.98, MFU 0.10–0.90, overhead 0–20 ms, per-sequence overhead 0–200 µs,",
         "   all-reduce 0–100 µs, expert efficiency 0.20–1.00, batch cap 128–4096), coordinate descent, loss =",
         "   weighted mean |ln(predicted / measured)|; latency points",
@@ -314,8 +319,7 @@ def render(throughput: dict[str, Any], latency: dict[str, Any], fit: dict[str, A
         "   measured engine on their platforms.",
         f"4. **Not fitted** ({len(fit['excluded_from_fit'])} points, still validated below): "
         + ", ".join(f"`{i}`" for i in fit["excluded_from_fit"])
-        + ". Why: see each entry's `exclude_from_fit`; in short, TensorRT-LLM v0.6.1 decoded grouped-query",
-        "   attention without the later XQA kernel (about 8× the KV traffic); DeepSeek-R1 ran on the MoE and",
+        + ". Why: see each entry's `exclude_from_fit`; in short, DeepSeek-R1 ran on the MoE and",
         "   MLA kernels of February-March 2025, 2-3× slower per GPU than the same engines six weeks later;",
         "   the Llama 3.2 Vision run on an L4 has a model stand-in and batch limits the source does not state;",
         "   Meta's FP8 checkpoint ran unoptimized on MI300X (the source says so).",

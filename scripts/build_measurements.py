@@ -77,20 +77,16 @@ DATASETS = {
 }
 
 
-_OLD_GQA = (
-    "TensorRT-LLM v0.6.1 predates the XQA generation kernel for grouped-query attention; its decode "
-    "attention appears to read each KV head once per query head (Llama 2 70B: 8 times the KV bytes), "
-    "which the roofline of current engines does not model and which would bias the fit of the "
-    "tensorrt-llm profile used for current versions. With 8x the KV bytes the fitted roofline comes within "
-    "25% of these rows (without: up to +100%)"
-)
 #: Measurements the engine-profile fit leaves out, with the reason (they are still validated).
-EXCLUDED: dict[str, str] = {
-    "trt061-llama2-70b-h100-tp2-bs1024-128-128": _OLD_GQA,
-    "trt061-llama2-70b-h100-tp4-bs480-128-2048": _OLD_GQA,
-    "trt061-llama2-70b-h100-tp2-bs64-2048-2048": _OLD_GQA,
-    "trt061-llama2-70b-a100-tp4-bs1280-128-128": _OLD_GQA,
-}
+EXCLUDED: dict[str, str] = {}
+
+
+def release_of(e: dict[str, Any]) -> str:
+    """The engine release a row of throughput.yaml names as a version number ('0.17 (GH200 rows:
+    ...)' -> '0.17'), or '' where it names none (llama.cpp's unpinned builds, LMDeploy's 'v0.1.0a1',
+    a pre-release the version pattern does not order)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)*)(?: \(.*\))?", str(e.get("engine_version") or ""))
+    return match.group(1) if match else ""
 
 
 def dataset_of(e: dict[str, Any]) -> str:
@@ -234,6 +230,7 @@ def convert(e: dict[str, Any]) -> dict[str, Any]:
         "gpu": gpu,
         "quant": quant,
         "engine": engine,
+        **({"engine_version": version} if (version := release_of(e)) else {}),
         "n_gpus": int(e["hardware"]["count"]),
         "input_tokens": inp,
         "output_tokens": out,

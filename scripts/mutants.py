@@ -107,9 +107,16 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "attention-memory-only",
         THROUGHPUT,
-        "b * c * s.kv_bytes_per_token / bandwidth, b * c * s.attention_flops_per_token_per_context / peak",
-        "b * c * s.kv_bytes_per_token / bandwidth, 0.0 * peak",
+        "b * c * s.attention_flops_per_token_per_context / peak,",
+        "0.0 * peak,",
         "attention time ignores its FLOPs (only the KV reads)",
+    ),
+    Mutant(
+        "kv-read-once-per-kv-head-always",
+        THROUGHPUT,
+        "b * c * s.kv_bytes_per_token * s.kv_reads_per_step / bandwidth,",
+        "b * c * s.kv_bytes_per_token / bandwidth,",
+        "an older kernel's KV reads per query head are ignored (kv_reads_per_step dropped)",
     ),
     Mutant(
         "decode-full-context",

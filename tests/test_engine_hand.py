@@ -121,6 +121,16 @@ def test_toy_decode_step_adds_linear_attention_allreduce_and_overhead() -> None:
     assert decode_step_time_s(mla_like, 4, 1000) == pytest.approx(51.2032e-3, rel=EXACT)
 
 
+def test_a_kernel_that_reads_kv_once_per_query_head_multiplies_only_the_kv_reads() -> None:
+    # kv_reads_per_step = 8 (TensorRT-LLM before its GQA kernel, Llama 2 70B: 64 query heads over
+    # 8 KV heads). B = 4 at c = 1,000: attention max(8 x 4 x 1000 x 1e5 / 1e11, 0.04 ms) = 32 ms
+    #   step = 10 + 32 + 0.2032 + 1 = 43.2032 ms (against 15.2032 ms above)
+    old_kernel = toy(kv_reads_per_step=8.0)
+    assert decode_step_time_s(old_kernel, 4, 1000) == pytest.approx(43.2032e-3, rel=EXACT)
+    # KV capacity (what fits) and prefill (no cached KV read) do not change
+    assert prefill_time_s(old_kernel, 100) == pytest.approx(prefill_time_s(toy(), 100), rel=EXACT)
+
+
 def test_toy_prefill_and_its_marginal_cost() -> None:
     # P = 100: FLOPs 100 x 2e9 + 1e5 x 100^2 / 2 = 2.005e11 -> 2.005e11 / 1e13 = 20.05 ms of compute
     #   alone (idle replica): max(20.05 ms, weights 1e9 / 1e11 = 10 ms) + all-reduce of 100 tokens

@@ -73,8 +73,8 @@ API_PRICE_SPREAD = (
 )
 # The throughput model's mean |ln(predicted / measured)| on published measurements it was not
 # fitted to (leave one source out, docs/calibration-fit.json `throughput_by_gpu_evidence`, 150 points):
-# 0.218 on the 118 points whose GPU the fold had measured behind the engine's profile, 0.342 on the 32
-# it had not. A lognormal has E|ln X| = sigma * sqrt(2 / pi), so sigma = 0.218 / 0.798 = 0.27 and
+# 0.215 on the 118 points whose GPU the fold had measured behind the engine's profile, 0.342 on the 32
+# it had not. A lognormal has E|ln X| = sigma * sqrt(2 / pi), so sigma = 0.215 / 0.798 = 0.27 and
 # 0.342 / 0.798 = 0.43 (a test holds them together).
 EFFICIENCY_SIGMA = 0.27
 EFFICIENCY_SIGMA_EXTRAPOLATED = 0.43

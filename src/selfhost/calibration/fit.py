@@ -79,8 +79,9 @@ class FitProblem:
     gpu : GPU id of each point.
     group : Leave-one-source-out group (dataset) of each point.
     weight : Weight of each point in the loss (0 leaves it out). [unitless]
-    generation : Engine generation of each point's release (`EngineProfile.generations` id; ""
-        for the current one): the fields named ``field@generation`` apply to its points.
+    generation : Engine generation of each point's release whose step overheads it takes
+        (`EngineProfile.generations` id; "" for the current releases', `own_overheads`): the
+        fields named ``field@generation`` apply to its points.
     """
 
     serving: ServingArrays
@@ -591,6 +592,13 @@ def gpu_was_measured(problem: FitProblem, folds: Mapping[str, Mapping[str, Engin
     )
 
 
+def own_overheads(r: ResolvedMeasurement) -> str:
+    """The id of the release generation whose step overheads ``r`` is predicted with, "" for the
+    current releases' (also for a generation that keeps them and differs only in its kernels)."""
+    generation = r.generation
+    return generation.id if generation is not None and generation.step_overhead_s is not None else ""
+
+
 def build_problem(
     resolved: Sequence[ResolvedMeasurement], weights: Sequence[float] | FloatArray
 ) -> FitProblem:
@@ -606,7 +614,5 @@ def build_problem(
         gpu=np.asarray([r.gpu.id for r in resolved]),
         group=np.asarray([r.measurement.group for r in resolved]),
         weight=weight,
-        generation=np.asarray(
-            [r.generation.id if r.generation else "" for r in resolved], dtype=object
-        ).astype(str),
+        generation=np.asarray([own_overheads(r) for r in resolved], dtype=object).astype(str),
     )

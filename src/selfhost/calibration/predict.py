@@ -180,7 +180,8 @@ def replica_config(r: ResolvedMeasurement) -> ReplicaConfig:
 
 def serving_arrays(resolved: Sequence[ResolvedMeasurement]) -> ServingArrays:
     """`ServingArrays` of each measurement's replica, in order, each with its own KV-cache dtype and
-    the step overheads of its release's engine generation."""
+    what its release's engine generation changes: its step overheads, and KV bytes read once per
+    query head (`kv_reads_per_step` = query heads / KV heads) where its decode kernel did so."""
     n = len(resolved)
     fields = [f.name for f in dataclasses.fields(ServingArrays)]
     columns = {name: np.zeros(n) for name in fields}
@@ -189,11 +190,18 @@ def serving_arrays(resolved: Sequence[ResolvedMeasurement]) -> ServingArrays:
         part, _ = build_arrays([replica_config(resolved[i]) for i in index], kv_dtype=kv_dtype)
         for name in fields:
             columns[name][index] = np.broadcast_to(np.asarray(getattr(part, name), dtype=float), len(index))
-    for i, r in enumerate(resolved):  # an older release: its generation's scheduler overheads
+    for i, r in enumerate(resolved):  # an older release: what its generation changes
         generation = r.generation
-        if generation is not None:
+        if generation is None:
+            continue
+        if generation.step_overhead_s is not None:
             columns["step_overhead_s"][i] = generation.step_overhead_s
-            columns["step_overhead_per_sequence_s"][i] = generation.step_overhead_per_sequence_s
+            columns["step_overhead_per_sequence_s"][i] = generation.step_overhead_per_sequence_s or 0.0
+        if generation.kv_read_per_query_head:
+            architecture = r.model.architecture
+            columns["kv_reads_per_step"][i] = (
+                architecture.num_attention_heads / architecture.num_key_value_heads
+            )
     return ServingArrays(**columns)
 
 

@@ -239,8 +239,9 @@ class GpuEfficiency(Plain):
 class EngineGeneration(Plain):
     id: str
     before_version: str
-    step_overhead_s: float
-    step_overhead_per_sequence_s: float = 0.0
+    step_overhead_s: float | None = None
+    step_overhead_per_sequence_s: float | None = None
+    kv_read_per_query_head: bool = False
     source: str
     notes: str = ""
 

@@ -355,23 +355,46 @@ class GpuEfficiency(TextChecked):
 
 
 class EngineGeneration(TextChecked):
-    """An older generation of an engine's releases, whose scheduler cost more time per step.
+    """An older generation of an engine's releases, which differed from the current ones.
 
-    The profile's own fields describe the current releases; measurements of a release before
-    ``before_version`` are predicted with this generation's step overheads (the kernels'
-    efficiencies are shared), so old benchmarks can inform the profile without slowing it down.
+    The profile's own fields describe the current releases; a measurement of a release before
+    ``before_version`` is predicted with what this generation says of its releases: their own
+    step overheads (a slower scheduler; fitted, the kernels' efficiencies stay shared), and/or a
+    decode attention kernel that read each KV head once per query head. A generation without step
+    overheads takes the current releases'.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: EntryId
     before_version: str = Field(pattern=r"^\d+(\.\d+)*$", description="First release NOT in this generation.")
-    step_overhead_s: NonNegative = Field(description="Fixed time per step. [s]")
-    step_overhead_per_sequence_s: NonNegative = Field(
-        default=0.0, description="Time per step per sequence. [s]"
+    step_overhead_s: NonNegative | None = Field(
+        default=None, description="Fixed time per step; none: the current releases'. [s]"
+    )
+    step_overhead_per_sequence_s: NonNegative | None = Field(
+        default=None, description="Time per step per sequence (with step_overhead_s; none: 0). [s]"
+    )
+    kv_read_per_query_head: bool = Field(
+        default=False,
+        description="Decode attention read each KV head once per query head sharing it (no MQA/GQA-"
+        "optimized kernel): query heads / KV heads times the KV bytes of current kernels.",
     )
     source: str = Field(min_length=3, description="Where the generation boundary is documented.")
     notes: str = ""
+
+    @model_validator(mode="after")
+    def _overheads_together(self) -> EngineGeneration:
+        if self.step_overhead_per_sequence_s is not None and self.step_overhead_s is None:
+            raise ValueError(
+                f"generation {self.id}: step_overhead_per_sequence_s needs step_overhead_s "
+                "(a generation has its own step overheads, or the current releases')"
+            )
+        if self.step_overhead_s is None and not self.kv_read_per_query_head:
+            raise ValueError(
+                f"generation {self.id} differs from the current releases in nothing: give step_overhead_s "
+                "or kv_read_per_query_head: true"
+            )
+        return self
 
 
 class EngineProfile(Entry):

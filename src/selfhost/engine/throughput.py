@@ -79,6 +79,10 @@ class ServingArrays:
         decode (MLA: vLLM and SGLang decode "absorbed" over the cached latent, 2 L n_h (2 r_kv +
         d_r), and prefill as multi-head attention over the up-projected keys and values,
         2 L n_h (d_n + d_r + d_v)); 0: as ``attention_flops_per_token_per_context``. [FLOP]
+    kv_reads_per_step : Times a decode step reads each cached KV byte from memory: 1 for
+        attention kernels that read a KV head once for all the query heads sharing it; query
+        heads per KV head for a kernel that reads it once per query head (TensorRT-LLM before
+        its MQA/GQA-optimized decode kernels, `selfhost.catalog.schema.EngineGeneration`). [count]
     """
 
     n_gpus: FloatArray
@@ -111,6 +115,7 @@ class ServingArrays:
     expert_efficiency: FloatArray | float = 1.0
     expert_flops_per_token: FloatArray | float = 0.0
     prefill_attention_flops_per_token_per_context: FloatArray | float = 0.0
+    kv_reads_per_step: FloatArray | float = 1.0
 
     @classmethod
     def from_values(cls, **values: ArrayLike) -> ServingArrays:
@@ -261,7 +266,7 @@ def decode_step_time_s(s: ServingArrays, batch: ArrayLike, context_tokens: Array
     other, so their times add; within each class memory and compute overlap::
 
         t_linear    = max(weights_read(b) / (t BW MBU), b * flops_per_token / (t peak MFU))
-        t_attention = max(b c kv_bytes / (t BW MBU), b c attention_flops / (t peak MFU))
+        t_attention = max(b c kv_bytes r / (t BW MBU), b c attention_flops / (t peak MFU))   (r: kv_reads_per_step)
         step        = t_linear + t_attention + allreduce(b) + overhead + per_sequence * B
 
     (the routed experts run at ``expert_efficiency`` of MBU and MFU: `weight_read_time_s`,
@@ -284,7 +289,8 @@ def decode_step_time_s(s: ServingArrays, batch: ArrayLike, context_tokens: Array
     peak = n * s.peak_flops * s.compute_utilization
     t_linear = np.maximum(weight_read_time_s(s, b), linear_flops_time_s(s, b, n))
     t_attention = np.maximum(
-        b * c * s.kv_bytes_per_token / bandwidth, b * c * s.attention_flops_per_token_per_context / peak
+        b * c * s.kv_bytes_per_token * s.kv_reads_per_step / bandwidth,
+        b * c * s.attention_flops_per_token_per_context / peak,
     )
     overhead = step_overhead_time_s(s, np.asarray(batch, dtype=float))
     return np.asarray(t_linear + t_attention + allreduce_time_s(s, b) + overhead, dtype=float)
