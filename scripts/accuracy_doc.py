@@ -371,9 +371,16 @@ def render(throughput: dict[str, Any], latency: dict[str, Any], fit: dict[str, A
         "pooled engines' GPUs). A deployment on any other GPU is an extrapolation of the roofline: its",
         "records say `gpu_measured: false`, and a note names it.",
         "",
-        "| Engine | Measured on |",
-        "|---|---|",
-        *(f"| {engine} | {', '.join(e['measured_gpus']) or '-'} |" for engine, e in fit["engines"].items()),
+        "The kinds of layout behind each profile (`measured_layouts`) are listed beside them; a",
+        "deployment of another kind (pipeline stages, data-parallel attention) says",
+        "`layout_measured: false`.",
+        "",
+        "| Engine | Measured on | Layouts measured |",
+        "|---|---|---|",
+        *(
+            f"| {engine} | {', '.join(e['measured_gpus']) or '-'} | {', '.join(e['measured_layouts']) or '-'} |"
+            for engine, e in fit["engines"].items()
+        ),
     ]
     lines += [
         "",
@@ -424,8 +431,9 @@ def render(throughput: dict[str, Any], latency: dict[str, Any], fit: dict[str, A
         "  generations absorb the schedulers' cost; kernel generations (the MoE kernels of early 2025) are",
         "  not modelled, which is why those DeepSeek-R1 runs are left out of the fit.",
         "- **SGLang on ROCm, pipeline stages, data-parallel attention, Blackwell and FP4 have no fitted",
-        "  measurement**: their throughput is the roofline's extrapolation of the fit (`gpu_measured: false`",
-        "  in the output for an unmeasured GPU; a layout is named by `layout` but not flagged).",
+        "  measurement**: their throughput is the roofline's extrapolation of the fit, and the output says",
+        "  so (`gpu_measured: false` for an unmeasured GPU, `layout_measured: false` for an unmeasured",
+        "  kind of layout, with a note naming them).",
         "",
         "## Validate your own benchmarks",
         "",

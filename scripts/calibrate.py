@@ -18,9 +18,9 @@ What it does (selfhost.calibration.fit has the details):
 4. Leave-one-source-out: each dataset is held out in turn, everything refitted, its points
    predicted (an engine left without points takes the pooled fit).
 
-With --write, only the fitted fields, `platform_efficiency`, `measured_gpus` and the `as_of` date of
-each profile change in data/engines.yaml; its sources and notes are written by hand and describe this
-procedure.
+With --write, only the fitted fields, `platform_efficiency`, `measured_gpus`, `measured_layouts` and
+the `as_of` date of each profile change in data/engines.yaml; its sources and notes are written by hand
+and describe this procedure.
 """
 
 from __future__ import annotations
@@ -63,13 +63,26 @@ def _set_field(block: str, name: str, shown: str, engine_id: str, path: Path) ->
         pattern = rf"(?m)(^      - id: {re.escape(generation)}\n(?:        .*\n)*?        {field_name}: ).*$"
         block, n = re.subn(pattern, rf"\g<1>{shown}", block, count=1)
         if n != 1:
-            raise SystemExit(f"{path}: cannot find '{field_name}' of generation '{generation}' of {engine_id}")
+            raise SystemExit(
+                f"{path}: cannot find '{field_name}' of generation '{generation}' of {engine_id}"
+            )
         return block
     block, n = re.subn(rf"(?m)^(    {name}: ).*$", rf"\g<1>{shown}", block)
     if n == 0:
         block, n = re.subn(r"(?m)^(    allreduce_latency_s: .*)$", rf"\g<1>\n    {name}: {shown}", block)
     if n != 1:
         raise SystemExit(f"{path}: cannot find '{name}' in the block of {engine_id}")
+    return block
+
+
+def _set_list(block: str, name: str, values: list[str], after: str, engine_id: str, path: Path) -> str:
+    """``name: [values]`` in an engine block: replaced where it is, else placed after ``after``."""
+    shown = f"[{', '.join(values)}]"
+    block, n = re.subn(rf"(?m)^(    {name}: ).*$", rf"\g<1>{shown}", block)
+    if n != 1:
+        block, n = re.subn(rf"(?m)^(    {after}: .*)$", rf"\g<1>\n    {name}: {shown}", block)
+    if n != 1:
+        raise SystemExit(f"{path}: cannot place '{name}' in the block of {engine_id}")
     return block
 
 
@@ -134,6 +147,7 @@ def run(latency_weight: float, loso: bool) -> dict[str, Any]:
                 "loss_mean_abs_log_error": f.loss,
                 "at_grid_bound": list(f.at_bound),
                 "measured_gpus": list(f.gpus),
+                "measured_layouts": list(f.layouts),
                 "platform_efficiency": f.platforms,
             }
             for e, f in fits.items()
@@ -184,14 +198,9 @@ def write_engines(report: dict[str, Any], path: Path = ENGINES_YAML) -> None:
                     raise SystemExit(
                         f"{path}: cannot place 'platform_efficiency' in the block of {match.group(1)}"
                     )  # type: ignore[union-attr]
-            gpus = f"[{', '.join(engine['measured_gpus'])}]"
-            block, n = re.subn(r"(?m)^(    measured_gpus: ).*$", rf"\g<1>{gpus}", block)
-            if n != 1:  # first write: the field goes after max_batch_sequences
-                block, n = re.subn(
-                    r"(?m)^(    max_batch_sequences: .*)$", rf"\g<1>\n    measured_gpus: {gpus}", block
-                )
-            if n != 1:
-                raise SystemExit(f"{path}: cannot place 'measured_gpus' in the block of {match.group(1)}")  # type: ignore[union-attr]
+            # first write of each list: it goes after the field named beside it
+            for name, after in (("measured_gpus", "max_batch_sequences"), ("measured_layouts", "measured_gpus")):
+                block = _set_list(block, name, engine[name], after, match.group(1), path)  # type: ignore[union-attr]
             block = re.sub(r"(?m)^(    as_of: ).*$", rf"\g<1>{AS_OF.isoformat()}", block)
         out.append(block)
     path.write_text("".join(out), encoding="utf-8")

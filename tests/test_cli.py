@@ -1111,7 +1111,7 @@ def test_measured_only_keeps_deployments_whose_gpu_was_measured(cli: Cli, args: 
     result = cli(*args, "--measured-only", "--format", "json")
     rows = [r for r in json_doc(result)["results"] if "gpu_measured" in r]
     assert rows
-    assert all(r["gpu_measured"] for r in rows)
+    assert all(r["gpu_measured"] and r["layout_measured"] for r in rows)
     assert "no published measurement" not in result.stderr
     assert json_doc(result)["assumptions"]["measured_only"] is True
     # without the option the default selection does include extrapolated deployments

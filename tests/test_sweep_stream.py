@@ -204,10 +204,10 @@ def test_a_deployments_columns_share_one_index_in_every_chunk_and_head():
 
 def test_deployment_columns_are_config_record_row_by_row_over_the_default_selection():
     """`sweep.deployment_columns` (made per config and price, spread to the rows) holds, for
-    every deployment of the default selection, what `analysis.config_record` says of it, its
-    price option and its option id; ``layout`` is the one record field a sweep has no column for."""
+    every deployment of the default selection, what `analysis.config_record` says of it (its
+    layout and evidence included), its price option and its option id, which no other row shares."""
     from selfhost.analysis import config_record
-    from selfhost.sweep import SELF_HOSTED_KEYS, deployment_columns
+    from selfhost.sweep import DEPLOYMENT_KEYS, deployment_columns
 
     deployments = grid("0.1:100:2", ("1000:300",)).parts[0].grid
     columns = deployment_columns(deployments)
@@ -216,19 +216,18 @@ def test_deployment_columns_are_config_record_row_by_row_over_the_default_select
     for i in range(len(deployments)):
         c, price = deployments.config(i), deployments.price(i)
         record = config_record(c)
-        assert {key: values[i] for key, values in columns.items() if key in record} == {
-            key: value for key, value in record.items() if key != "layout"
-        }, i
-        assert [type(columns[key][i]) for key in record if key != "layout"] == [
-            type(value) for key, value in record.items() if key != "layout"
-        ]
+        assert {key: values[i] for key, values in columns.items() if key in record} == record, i
+        assert [type(columns[key][i]) for key in record] == [type(value) for value in record.values()]
         assert columns["price_option"][i] == price.id
-        assert (
-            columns["option"][i]
-            == f"{c.model.id}/{c.quant.id}/{c.n_gpus}x{c.gpu.id}/{c.engine.id}/{price.id}"
-        )
-    assert set(config_record(deployments.config(0))) - set(columns) == {"layout"}
-    assert set(columns) == set(SELF_HOSTED_KEYS[1:10])
+        suffix = {"pipeline-parallel": f"-pp{c.pipeline_stages}", "dp-attention": "-dp-attention"}
+        engine = c.engine.id + suffix.get(c.layout_kind, "")
+        assert columns["option"][i] == f"{c.model.id}/{c.quant.id}/{c.n_gpus}x{c.gpu.id}/{engine}/{price.id}"
+    assert set(config_record(deployments.config(0))) <= set(columns)
+    assert set(columns) == set(DEPLOYMENT_KEYS)
+    # one id per row: the layouts of one model, GPU count and engine are told apart
+    assert len(set(columns["option"])) == len(deployments)
+    kinds = {deployments.config(i).layout_kind for i in range(len(deployments))}
+    assert {"single-gpu", "tensor-parallel", "dp-attention"} <= kinds
 
 
 def test_the_evidence_note_names_what_the_records_of_every_row_would_name():

@@ -100,7 +100,11 @@ def config_record(c: ReplicaConfig) -> Record:
 
 def evidence_fields(c: ReplicaConfig) -> Record:
     """How far a deployment's throughput estimate is from published measurements (docs/accuracy.md)."""
-    return {"engine_confirmed": c.engine.confirmed, "gpu_measured": c.gpu_measured}
+    return {
+        "engine_confirmed": c.engine.confirmed,
+        "gpu_measured": c.gpu_measured,
+        "layout_measured": c.layout_measured,
+    }
 
 
 MAX_LISTED = 4  # engine-GPU pairs named in the evidence note before "and N more"
@@ -111,19 +115,28 @@ def evidence_note(records: Iterable[Record]) -> str | None:
 
     An engine profile with ``confirmed: false`` was not fitted to that engine (it takes the pooled
     fit of the measured engines); a GPU outside the profile's ``measured_gpus`` had no measurement
-    in that fit, so its throughput is extrapolated through the roofline alone. Records without
-    a deployment (API rows) are skipped.
+    in that fit, so its throughput is extrapolated through the roofline alone; so is that of a
+    layout kind outside the profile's ``measured_layouts`` (pipeline stages, data-parallel
+    attention). Records without a deployment (API rows) are skipped.
     """
     shown = [r for r in records if "gpu_measured" in r]
     unmeasured = list(dict.fromkeys(f"{r['engine']} on {r['gpu']}" for r in shown if not r["gpu_measured"]))
+    layouts = list(
+        dict.fromkeys(f"{r['engine']} {r['layout']}" for r in shown if not r.get("layout_measured", True))
+    )
     pooled = list(dict.fromkeys(r["engine"] for r in shown if not r["engine_confirmed"]))
     parts = []
-    if unmeasured:
-        more = len(unmeasured) - MAX_LISTED
-        listed = ", ".join(unmeasured[:MAX_LISTED]) + (f" and {more} more" if more > 0 else "")
-        parts.append(
-            f"throughput extrapolated to a GPU with no published measurement behind the engine profile: {listed}"
-        )
+    for names, what in (
+        (unmeasured, "a GPU"),
+        (layouts, "a layout"),
+    ):
+        if names:
+            more = len(names) - MAX_LISTED
+            listed = ", ".join(names[:MAX_LISTED]) + (f" and {more} more" if more > 0 else "")
+            parts.append(
+                f"throughput extrapolated to {what} with no published measurement behind the engine profile: "
+                f"{listed}"
+            )
     if pooled:
         parts.append(
             f"{', '.join(pooled)}: profile pooled from the measured engines, not fitted to "
@@ -131,7 +144,10 @@ def evidence_note(records: Iterable[Record]) -> str | None:
         )
     if not parts:
         return None
-    return "; ".join(parts) + " (gpu_measured / engine_confirmed in JSON and CSV; see docs/accuracy.md)"
+    return (
+        "; ".join(parts)
+        + " (gpu_measured / layout_measured / engine_confirmed in JSON and CSV; see docs/accuracy.md)"
+    )
 
 
 def _with_evidence(notes: list[str], records: Iterable[Record]) -> list[str]:

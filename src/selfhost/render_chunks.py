@@ -397,7 +397,7 @@ def require_parquet() -> None:
 
 #: Arrow types of the sweep's columns; strings are dictionary-encoded, as the rows repeat them.
 _INTS = {"gpus_per_replica", "input_tokens", "output_tokens"}
-_BOOLS = {"engine_confirmed", "gpu_measured"}
+_BOOLS = {"engine_confirmed", "gpu_measured", "layout_measured"}
 _FLOATS = {"rps", "gpus_billed", "capacity_rps_per_replica", "usd_per_month", "usd_per_mtok"}
 
 

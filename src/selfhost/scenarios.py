@@ -73,6 +73,32 @@ def capacity_within_targets(
     )
 
 
+#: The kinds of replica layout a measurement or deployment can have (`layout_kind`), as
+#: `EngineProfile.measured_layouts` lists them.
+LAYOUT_KINDS: tuple[str, ...] = (
+    "single-gpu",
+    "tensor-parallel",
+    "pipeline-parallel",
+    "dp-attention",
+    "layer-split",
+)
+
+
+def layout_kind(n_gpus: int, layer_split: bool, pipeline_stages: int, dp_attention: bool) -> str:
+    """The kind of a replica's layout (one of `LAYOUT_KINDS`): one GPU; the layers split over the
+    GPUs (llama.cpp); data-parallel attention with expert parallelism; pipeline stages (tensor
+    parallel within each); or tensor parallel only."""
+    if n_gpus == 1:
+        return "single-gpu"
+    if layer_split:
+        return "layer-split"
+    if dp_attention:
+        return "dp-attention"
+    if pipeline_stages > 1:
+        return "pipeline-parallel"
+    return "tensor-parallel"
+
+
 @dataclass(frozen=True)
 class ReplicaConfig:
     """One way to serve a model: a replica of ``n_gpus`` GPUs, split as the engine splits models
@@ -112,6 +138,20 @@ class ReplicaConfig:
     def gpu_measured(self) -> bool:
         """Whether published measurements on this GPU stand behind the engine profile's fit."""
         return self.gpu.id in self.engine.measured_gpus
+
+    @property
+    def layout_kind(self) -> str:
+        """`layout_kind` of this replica."""
+        return layout_kind(
+            self.n_gpus, self.engine.multi_gpu == "layer-split", self.pipeline_stages, self.dp_attention
+        )
+
+    @property
+    def layout_measured(self) -> bool:
+        """Whether published measurements with this kind of layout stand behind the engine profile's
+        fit (a pipeline or data-parallel-attention replica of a profile fitted on tensor-parallel
+        runs only is the roofline's extrapolation)."""
+        return self.layout_kind in self.engine.measured_layouts
 
     @property
     def label(self) -> str:

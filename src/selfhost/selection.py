@@ -8,10 +8,11 @@ nobody rents cannot be costed).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from selfhost.catalog.lookup import resolve, resolve_many
 from selfhost.errors import InputError
@@ -19,12 +20,13 @@ from selfhost.scenarios import (
     ConfigTable,
     compatibility_problem,
     default_engine,
+    layout_kind,
     price_options,
     replica_configs,
 )
 
 if TYPE_CHECKING:
-    from selfhost.catalog.schema import ApiOffering, Catalog, Gpu, Model, Quantization
+    from selfhost.catalog.schema import ApiOffering, Catalog, EngineProfile, Gpu, Model, Quantization
     from selfhost.question import Scenario
 
 T = TypeVar("T")
@@ -43,6 +45,34 @@ def selected_apis(catalog: Catalog, scenario: Scenario) -> list[ApiOffering] | N
     """The APIs the scenario names, or None: compare with the comparable APIs."""
     named = scenario.selection.apis
     return resolve_all(catalog.apis, named, "API", "apis") if named else None
+
+
+def _layouts_measured(configs: ConfigTable, profiles: Mapping[str, EngineProfile]) -> NDArray[np.bool_]:
+    """Per config, whether its layout kind is among its engine profile's ``measured_layouts``
+    (the profile in ``profiles`` by id, else the config's own)."""
+    kinds = np.array(
+        [
+            [
+                layout_kind(1, False, 1, False),
+                layout_kind(2, e.multi_gpu == "layer-split", 1, False),
+                layout_kind(2, e.multi_gpu == "layer-split", 2, False),
+                layout_kind(2, e.multi_gpu == "layer-split", 1, True),
+            ]
+            for e in configs.engines
+        ]
+    )
+    measured = np.array(
+        [
+            [k in profiles.get(e.id, e).measured_layouts for k in row]
+            for e, row in zip(configs.engines, kinds, strict=True)
+        ],
+        dtype=bool,
+    )
+    # column per config: one GPU, else data-parallel attention, else pipeline stages, else the split
+    column = np.where(
+        configs.n_gpus == 1, 0, np.where(configs.dp_attention, 3, np.where(configs.stages > 1, 2, 1))
+    )
+    return np.asarray(measured[configs.engine, column], dtype=bool)
 
 
 def select_configs(
@@ -126,7 +156,8 @@ def select_configs(
             model_list, resolve_all(catalog.quantizations, sel.quants, "quantization", "quants")
         )
     if sel.measured_only:
-        measured = {e.id: set(e.measured_gpus) for e in (evidence or catalog).engines}
+        profiles = {e.id: e for e in (evidence or catalog).engines}
+        measured = {e.id: set(e.measured_gpus) for e in profiles.values()}
         on_gpu = np.array(
             [[g.id in measured.get(e.id, set()) for g in configs.gpus] for e in configs.engines], dtype=bool
         ).reshape(len(configs.engines), len(configs.gpus))
@@ -135,5 +166,11 @@ def select_configs(
             raise InputError(
                 "--measured-only: no GPU in this selection has published measurements behind its engine "
                 "profile; widen --gpu/--engine (docs/accuracy.md lists the measured GPUs) or drop the option"
+            )
+        configs = configs.take(_layouts_measured(configs, profiles))
+        if not len(configs):
+            raise InputError(
+                "--measured-only: no layout in this selection has published measurements behind its engine "
+                "profile (measured_layouts); widen --gpus/--engine or drop the option"
             )
     return configs

@@ -40,22 +40,25 @@ from selfhost.selection import select_configs, selected_apis
 if TYPE_CHECKING:
     from selfhost.catalog.schema import ApiOffering, Catalog
     from selfhost.question import Scenario
-    from selfhost.scenarios import Workload
+    from selfhost.scenarios import ReplicaConfig, Workload
 
 IntArray: TypeAlias = NDArray[np.intp]
 FloatArray: TypeAlias = NDArray[np.float64]
 
 SELF_HOSTED_KEYS = (
-    "option_kind", "option", "model", "quant", "gpu", "gpus_per_replica", "engine", "engine_confirmed",
-    "gpu_measured", "price_option", "input_tokens", "output_tokens", "rps", "gpus_billed",
-    "capacity_rps_per_replica", "usd_per_month", "usd_per_mtok",
+    "option_kind", "option", "model", "quant", "gpu", "gpus_per_replica", "layout", "engine",
+    "engine_confirmed", "gpu_measured", "layout_measured", "price_option", "input_tokens", "output_tokens",
+    "rps", "gpus_billed", "capacity_rps_per_replica", "usd_per_month", "usd_per_mtok",
 )  # fmt: skip
+#: The keys made per deployment and price (`deployment_columns`), in SELF_HOSTED_KEYS order.
+DEPLOYMENT_KEYS = SELF_HOSTED_KEYS[1:12]
 API_KEYS = (
     "option_kind",
     "option",
     "model",
     "engine_confirmed",  # True on an API row: its bill is a list price, no throughput estimate
     "gpu_measured",  # (so the columns keep one type: true/false, never blank)
+    "layout_measured",
     "input_tokens",
     "output_tokens",
     "rps",
@@ -202,7 +205,7 @@ class Sweep:
         one = np.zeros(len(rows), dtype=np.intp)
         columns: tuple[Column, ...] = (
             Coded(one, t["self-hosted"]),
-            *(Coded(rows, t[key]) for key in SELF_HOSTED_KEYS[1:10]),
+            *(Coded(rows, t[key]) for key in DEPLOYMENT_KEYS),
             Coded(one, t["input_tokens"]),
             Coded(one, t["output_tokens"]),
             Coded(rate, self.rates),
@@ -221,6 +224,7 @@ class Sweep:
             Coded(one, t["api"]),
             Coded(api, t["api_option"]),
             Coded(api, t["api_model"]),
+            Coded(one, NOTHING_ESTIMATED),
             Coded(one, NOTHING_ESTIMATED),
             Coded(one, NOTHING_ESTIMATED),
             Coded(one, t["input_tokens"]),
@@ -309,9 +313,18 @@ def _tables(grid: DeploymentGrid, workload: Workload, apis: Sequence[ApiOffering
     return tables
 
 
+def option_id(c: ReplicaConfig, price_id: str) -> str:
+    """A deployment's id in a sweep: ``model/quant/NxGPU/engine/price``, the engine followed by
+    ``-pp<stages>`` or ``-dp-attention`` for those layouts, so that every row's id is its own."""
+    suffix = {"pipeline-parallel": f"-pp{c.pipeline_stages}", "dp-attention": "-dp-attention"}.get(
+        c.layout_kind, ""
+    )
+    return f"{c.model.id}/{c.quant.id}/{c.n_gpus}x{c.gpu.id}/{c.engine.id}{suffix}/{price_id}"
+
+
 def deployment_columns(grid: DeploymentGrid) -> dict[str, list[Any]]:
-    """Per grid row, which deployment it is: the fields of `analysis.config_record` but its
-    ``layout`` (no sweep column), the price option and the option id.
+    """Per grid row, which deployment it is: the fields of `analysis.config_record`, the price
+    option and the option id (`option_id`).
 
     Made once per config and price the grid uses and spread to the rows by index: the grid of
     every model has some 40,000 rows over 10,000 configs and 60 prices, and a record per row
@@ -325,11 +338,13 @@ def deployment_columns(grid: DeploymentGrid) -> dict[str, list[Any]]:
         "quant": [c.quant.id for c in configs],
         "gpu": [c.gpu.id for c in configs],
         "gpus_per_replica": [c.n_gpus for c in configs],
+        "layout": [c.layout for c in configs],
         "engine": [c.engine.id for c in configs],
         "engine_confirmed": [c.engine.confirmed for c in configs],
         "gpu_measured": [c.gpu_measured for c in configs],
+        "layout_measured": [c.layout_measured for c in configs],
     }
-    option = [f"{c.model.id}/{c.quant.id}/{c.n_gpus}x{c.gpu.id}/{c.engine.id}/" for c in configs]
+    option = [option_id(c, "") for c in configs]
     rows = row_config.reshape(-1)
     price_option = _spread([price.id for price in grid.prices], grid.price_index)
     return {

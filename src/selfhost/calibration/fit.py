@@ -34,7 +34,7 @@ from selfhost.calibration.predict import (
 )
 from selfhost.catalog.schema import EngineProfile
 from selfhost.engine.throughput import ServingArrays
-from selfhost.scenarios import PLATFORM_FIELDS
+from selfhost.scenarios import LAYOUT_KINDS, PLATFORM_FIELDS, layout_kind
 
 FloatArray = NDArray[np.float64]
 #: A penalty added to the loss of trial settings: field -> k trial values in, k penalties out.
@@ -156,6 +156,8 @@ class EngineFit:
     pooled : True when the engine had no points of its own and took a pooled fit of every engine's
         points on its platforms.
     gpus : The GPU ids of the points the fit used, sorted (empty: nothing fitted).
+    layouts : The layout kinds (`selfhost.scenarios.LAYOUT_KINDS`) of the points the fit used, in
+        that order (empty: nothing fitted).
     platforms : Per GPU platform, the `PLATFORM_FIELDS` fitted to that platform's points alone,
         for an engine measured on several platforms (its kernels differ between them).
     """
@@ -169,6 +171,7 @@ class EngineFit:
     pooled: bool = False
     gpus: tuple[str, ...] = field(default=())
     platforms: dict[str, dict[str, float]] = field(default_factory=dict)
+    layouts: tuple[str, ...] = field(default=())
 
 
 _A = TypeVar("_A", ServingArrays, MeasurementArrays)
@@ -438,6 +441,18 @@ def _gpus(problem: FitProblem, mask: NDArray[np.bool_]) -> tuple[str, ...]:
     return tuple(sorted({str(g) for g in problem.gpu[mask]}))
 
 
+def _layouts(problem: FitProblem, mask: NDArray[np.bool_]) -> tuple[str, ...]:
+    """The layout kinds of the points ``mask`` selects, in `LAYOUT_KINDS` order."""
+    s = problem.serving
+    columns = (s.n_gpus, s.layer_split, s.pipeline_stages, s.dp_attention)
+    n, split, stages, dp = (np.broadcast_to(np.asarray(c, dtype=float), mask.shape)[mask] for c in columns)
+    kinds = {
+        layout_kind(int(a), bool(b), int(c), bool(d))
+        for a, b, c, d in zip(n.tolist(), split.tolist(), stages.tolist(), dp.tolist(), strict=True)
+    }
+    return tuple(k for k in LAYOUT_KINDS if k in kinds)
+
+
 #: Fewest points of one platform that get their own efficiencies (fewer: the engine's shared fit):
 #: four per fitted field. With fewer, leaving one source out got worse than the shared fit.
 MIN_PLATFORM_POINTS = 12
@@ -516,6 +531,7 @@ def fit_profiles(
             _at_bound(params, names, grids),
             gpus=_gpus(problem, mask),
             platforms=_platform_fits(problem, mask, engine.id, params, grids),
+            layouts=_layouts(problem, mask),
         )
     own = dataclasses.replace(
         problem,
@@ -547,6 +563,7 @@ def fit_profiles(
             _at_bound(merged, tuple(shared), grids),
             pooled=True,
             gpus=_gpus(own, pool),
+            layouts=_layouts(own, pool),
         )
     return fits
 

@@ -267,6 +267,7 @@ class EngineProfile(Entry):
     gpu_efficiency: dict[str, GpuEfficiency] = Factory(dict)  # type: ignore[assignment]
     generations: tuple[EngineGeneration, ...] = ()
     measured_gpus: tuple[str, ...] = ()
+    measured_layouts: tuple[str, ...] = ()
 
 
 class ApiOffering(Entry):

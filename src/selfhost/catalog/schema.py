@@ -319,6 +319,8 @@ class Quantization(Entry):
 
 
 Platform = Literal["cuda", "rocm", "metal"]
+#: `selfhost.scenarios.LAYOUT_KINDS` (a test holds the two equal).
+LayoutKind = Literal["single-gpu", "tensor-parallel", "pipeline-parallel", "dp-attention", "layer-split"]
 
 
 class PlatformEfficiency(TextChecked):
@@ -477,6 +479,12 @@ class EngineProfile(Entry):
         default=(),
         description="GPU ids of the published measurements the efficiency fields were fitted to "
         "(for a pooled profile: the pooled engines' measurements). Elsewhere throughput is extrapolated.",
+    )
+    measured_layouts: tuple[LayoutKind, ...] = Field(
+        default=(),
+        description="Kinds of replica layout (single-gpu, tensor-parallel, pipeline-parallel, dp-attention, "
+        "layer-split) of the published measurements the efficiency fields were fitted to (for a pooled "
+        "profile: the pooled engines'). Another layout's throughput is extrapolated.",
     )
 
 

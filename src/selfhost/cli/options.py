@@ -151,8 +151,9 @@ MeasuredOnlyOpt = Annotated[
     bool,
     typer.Option(
         "--measured-only",
-        help="Only deployments on a GPU with published throughput measurements behind the engine "
-        "profile (gpu_measured; docs/accuracy.md lists them): no extrapolated capacity.",
+        help="Only deployments on a GPU and in a layout with published throughput measurements "
+        "behind the engine profile (gpu_measured, layout_measured; docs/accuracy.md lists them): "
+        "no extrapolated capacity.",
     ),
 ]
 PricingOpt = Annotated[
