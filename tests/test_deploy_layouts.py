@@ -40,3 +40,15 @@ def test_a_plan_record_keeps_its_layout_and_an_old_one_gets_the_first():
     vllm = by_id(cat.engines)["vllm"]
     assert replica_of(m, q, g, 8, vllm, "DP8 attention + EP8").dp_attention
     assert not replica_of(m, q, g, 8, vllm, "").dp_attention  # a plan saved before layouts were recorded
+
+
+def test_the_kit_readme_says_a_layout_without_measurements_is_extrapolated():
+    from selfhost.deploy.readme import readme_md
+
+    dp = kit_spec(deepseek_8x_h200("DP8 attention + EP8"), workload(), rps=5.0, target_utilization=0.7)
+    tp = kit_spec(deepseek_8x_h200("TP8"), workload(), rps=5.0, target_utilization=0.7)
+    assert (dp.layout, dp.layout_measured) == ("DP8 attention + EP8", False)
+    assert (tp.layout, tp.layout_measured) == ("TP8", True)
+    flagged = "no published measurement in a DP8 attention + EP8 layout is behind it (extrapolated)"
+    assert flagged in readme_md(dp, KitSettings(), self_signed=True)
+    assert "layout is behind it" not in readme_md(tp, KitSettings(), self_signed=True)

@@ -271,6 +271,11 @@ def deploy(
                 note(
                     f"{spec.gpu}: no published measurement behind the {spec.engine} profile; capacity is extrapolated"
                 )
+            if not spec.layout_measured:
+                note(
+                    f"{spec.layout}: no published measurement in this layout behind the {spec.engine} profile; "
+                    "capacity is extrapolated"
+                )
         if fmt is o.OutputFormat.json:
             write_json({"kits": docs}, sys.stdout)
 

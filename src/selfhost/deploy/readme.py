@@ -73,6 +73,8 @@ def readme_md(spec: KitSpec, settings: KitSettings, self_signed: bool) -> str:
         if spec.gpu_measured
         else "extrapolated: no published measurement on this GPU is behind the engine profile"
     )
+    if not spec.layout_measured:
+        evidence += f"; no published measurement in a {spec.layout} layout is behind it (extrapolated)"
     if not spec.engine_confirmed:
         evidence += f"; the {spec.engine} profile is pooled from other engines' measurements"
     multi_node = (

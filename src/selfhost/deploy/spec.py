@@ -70,6 +70,8 @@ class KitSpec:
     replicas: int
     gpu_measured: bool
     engine_confirmed: bool
+    layout_measured: bool = True
+    layout: str = ""
 
     @property
     def planned_rps_per_replica(self) -> float:
@@ -270,4 +272,6 @@ def kit_spec(
         replicas=replicas,
         gpu_measured=config.gpu_measured,
         engine_confirmed=config.engine.confirmed,
+        layout_measured=config.layout_measured,
+        layout=config.layout,
     )
