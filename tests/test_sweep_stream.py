@@ -77,13 +77,30 @@ def test_streamed_csv_is_what_the_csv_module_writes_for_the_records(options):
         [None, None],
         [0.0, -0.0, 1.5, 0.0, float("nan"), -0.0],  # floats: 0.0 and -0.0 are two cells
         [True, 1, 1.0, "1", None, 0, False, 0.0],  # mixed types never share a cell
+        ["=HYPERLINK(x)", "+1", "-4.5", "@a", "vllm"],  # formula-like text, and a number as text
+        ["=a,b", "vllm"],  # formula-like and needing quotes
     ],
-    ids=["text", "bools", "ints", "nones", "floats", "mixed"],
+    ids=["text", "bools", "ints", "nones", "floats", "mixed", "formulas", "formula-quoted"],
 )
 def test_a_coded_tables_cells_are_csv_cell_of_each_value(table: list[object]):
     from selfhost.render_chunks import _table_cells, csv_cell
 
     assert _table_cells(table) == [csv_cell(v) for v in table]
+
+
+def test_a_chunk_cell_that_looks_like_a_formula_stays_text_as_in_write_csv():
+    """`csv_cell` escapes what `render.write_csv` escapes (`escape.csv_text`), so a streamed sweep
+    and a table written whole never differ; a number written as text is left as it is."""
+    from selfhost.render_chunks import csv_cell
+
+    assert [csv_cell(v) for v in ("=HYPERLINK(x)", "+cmd", "@a", "-4.5", "vllm")] == [
+        "'=HYPERLINK(x)",
+        "'+cmd",
+        "'@a",
+        "-4.5",
+        "vllm",
+    ]
+    assert csv_cell("=a,b") == '"\'=a,b"'
 
 
 def float_cell_texts(values) -> list[str]:

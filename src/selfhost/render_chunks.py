@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from selfhost.errors import SelfhostError
+from selfhost.escape import csv_text
 from selfhost.render import (
     _POSITIONAL_MAX,
     _POSITIONAL_MIN,
@@ -49,12 +50,13 @@ _NEEDS_QUOTES = re.compile(f"[{_QUOTED}]").search
 
 
 def csv_cell(value: Any) -> str:
-    """One value as `csv` writes it (QUOTE_MINIMAL; None and non-finite floats empty)."""
+    """One value as `csv` writes it (QUOTE_MINIMAL; None and non-finite floats empty), text with
+    a formula-like start escaped as `render.write_csv` escapes it (`escape.csv_text`)."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
     if isinstance(value, float):
         value = tidy_float(value)
-    text = str(value)  # bool: True/False; float: repr, as csv does
+    text = csv_text(value) if isinstance(value, str) else str(value)  # bool: True/False; float: repr
     if _NEEDS_QUOTES(text):
         return '"' + text.replace('"', '""') + '"'
     return text
@@ -332,9 +334,10 @@ def _table_cells(table: Sequence[Any]) -> list[str]:
     if kinds == {float}:
         return _cells_text(float_cells(np.asarray(table, dtype=np.float64)), len(table))
     if kinds == {str}:
+        table = [csv_text(value) for value in table]  # (idempotent: csv_cell escapes it the same)
         text = "".join(table)
         if not any(char in text for char in _QUOTED):  # four substring scans: faster than a regex
-            return list(table)
+            return table
     if len(kinds) != 1 or not kinds <= {str, int, bool, type(None)}:
         return list(map(csv_cell, table))
     cells = {value: csv_cell(value) for value in set(table)}
