@@ -140,6 +140,35 @@ def point_table(results: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def held_out_cost(in_sample: dict[str, Any], held_out: dict[str, Any]) -> list[str]:
+    """Per source, the points outside ±30 % in sample and when the source is held out, sources
+    that lose points first: where a source alone carries what the fit knows of a regime."""
+
+    def missed(s: dict[str, Any]) -> int:
+        return round(s["points"] * (1.0 - s["within_30"]))
+
+    rows = sorted(
+        ((missed(held_out[d]) - missed(in_sample[d]), d) for d in in_sample), key=lambda r: (-r[0], r[1])
+    )
+    total_in = sum(missed(s) for s in in_sample.values())
+    total_out = sum(missed(s) for s in held_out.values())
+    return [
+        "Where holding a source out costs accuracy: the points outside ±30 % with every source in the",
+        "fit and with the point's own source held out. A source that loses many is the only one the",
+        "fit has of some regime (an engine's prompt processing, a release's step overhead, a model's",
+        f"kernels). Outside ±30 %: {total_in} points in sample, {total_out} held out.",
+        "",
+        "| Source (dataset) | Points | Outside ±30 % in sample | Held out |",
+        "|---|--:|--:|--:|",
+        *(
+            f"| {d} | {in_sample[d]['points']} | {missed(in_sample[d])} | {missed(held_out[d])} |"
+            for gain, d in rows
+            if missed(held_out[d]) or missed(in_sample[d])
+        ),
+        "",
+    ]
+
+
 #: (title, explanation, measurement ids whose current error is quoted). The errors are filled in from
 #: `selfhost validate`, so the list shows whether a weak spot is still weak.
 WEAK_SPOTS: list[tuple[str, str, list[str]]] = [
@@ -392,6 +421,7 @@ def render(throughput: dict[str, Any], latency: dict[str, Any], fit: dict[str, A
         "",
         *summary_table(block_rows(loso, "throughput")),
         "",
+        *held_out_cost(fit["in_sample"]["throughput_by_dataset"], loso["throughput_by_dataset"]),
         "## Throughput error by platform and GPU, in sample",
         "",
         "The shipped profiles' errors per platform and per GPU (the fit report's in-sample block). A GPU",
