@@ -48,31 +48,18 @@ def selected_apis(catalog: Catalog, scenario: Scenario) -> list[ApiOffering] | N
 
 
 def _layouts_measured(configs: ConfigTable, profiles: Mapping[str, EngineProfile]) -> NDArray[np.bool_]:
-    """Per config, whether its layout kind is among its engine profile's ``measured_layouts``
-    (the profile in ``profiles`` by id, else the config's own)."""
-    kinds = np.array(
-        [
-            [
-                layout_kind(1, False, 1, False),
-                layout_kind(2, e.multi_gpu == "layer-split", 1, False),
-                layout_kind(2, e.multi_gpu == "layer-split", 2, False),
-                layout_kind(2, e.multi_gpu == "layer-split", 1, True),
-            ]
-            for e in configs.engines
-        ]
+    """Per config, whether its `layout_kind` is among the ``measured_layouts`` of its engine's
+    profile in ``profiles`` (an engine not there has none measured)."""
+    split = [e.multi_gpu == "layer-split" for e in configs.engines]
+    measured = [set(p.measured_layouts) if (p := profiles.get(e.id)) else set() for e in configs.engines]
+    rows = zip(
+        configs.engine.tolist(),
+        configs.n_gpus.tolist(),
+        configs.stages.tolist(),
+        configs.dp_attention.tolist(),
+        strict=True,
     )
-    measured = np.array(
-        [
-            [k in profiles.get(e.id, e).measured_layouts for k in row]
-            for e, row in zip(configs.engines, kinds, strict=True)
-        ],
-        dtype=bool,
-    )
-    # column per config: one GPU, else data-parallel attention, else pipeline stages, else the split
-    column = np.where(
-        configs.n_gpus == 1, 0, np.where(configs.dp_attention, 3, np.where(configs.stages > 1, 2, 1))
-    )
-    return np.asarray(measured[configs.engine, column], dtype=bool)
+    return np.array([layout_kind(n, split[e], s, d) in measured[e] for e, n, s, d in rows], dtype=bool)
 
 
 def select_configs(
