@@ -107,7 +107,7 @@ def evidence_fields(c: ReplicaConfig) -> Record:
     }
 
 
-MAX_LISTED = 4  # engine-GPU pairs named in the evidence note before "and N more"
+MAX_LISTED = 4  # engine-GPU pairs (or engine layouts) the evidence note names before "and N more"
 
 
 def evidence_note(records: Iterable[Record]) -> str | None:
