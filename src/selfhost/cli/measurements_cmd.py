@@ -63,8 +63,9 @@ def import_results(
     engine_version: str = typer.Option(
         "",
         "--engine-version",
-        help="The engine release that ran the benchmark, e.g. 0.6.3: an older vLLM is predicted with its "
-        "generation's scheduler overheads (the file does not say which release served it).",
+        help="The engine release that ran the benchmark, e.g. 0.6.3: an older release is predicted as its "
+        "generation ran (vLLM's slower schedulers, TensorRT-LLM's KV reads before 0.7.1; the file does "
+        "not say which release served it).",
     ),
     concurrency: int | None = typer.Option(
         None,
